@@ -1,0 +1,22 @@
+//! Typed, validated, blocking access to the WeChat Official Account card and coupon API (微信卡券).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod client;
+mod error;
+pub mod schema;
+mod token;
+pub mod validate;
+#[doc(hidden)]
+pub mod wire;
+
+pub use client::{Client, ClientBuilder};
+pub use error::{ApiError, DecodeError, Error, TransportError};
+pub use token::{TokenProvider, TokenSource};
+pub use validate::{Validate, ValidationError};
+
+/// The generated API: request/response types, enums and the endpoint tables.
+mod api {
+    include!(concat!(env!("OUT_DIR"), "/api.rs"));
+}
+pub use api::*;

@@ -1,0 +1,198 @@
+//! The spec at run time: every endpoint and type the generator emitted, as plain data.
+//!
+//! Tools (the sandbox, coverage reports, the spec-driven tests) walk these tables instead of
+//! hard-coding endpoint lists. They are generated from `spec/` together with the typed API, so
+//! they can never disagree with it.
+
+use crate::Error;
+
+/// The HTTP method of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HttpMethod {
+    /// `GET`: the request's fields travel in the query string.
+    Get,
+    /// `POST`: the request is a JSON body.
+    Post,
+}
+
+impl HttpMethod {
+    /// `"GET"` or `"POST"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+        }
+    }
+}
+
+/// One endpoint of the spec.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct EndpointInfo {
+    /// Path under the API base, without a leading slash, e.g. `card/code/get`.
+    pub path: &'static str,
+    /// The `Client` method that calls it, e.g. `get_code`.
+    pub name: &'static str,
+    /// The spec file it is defined in (its API area), e.g. `consume`.
+    pub group: &'static str,
+    /// HTTP method.
+    pub method: HttpMethod,
+    /// Whether the library may send the request twice (retries on `-1` and transport failures).
+    pub idempotent: bool,
+    /// The official title of the endpoint's documentation.
+    pub title: &'static str,
+    /// Rust name of the request type, if the request has fields.
+    pub request: Option<&'static str>,
+    /// Rust name of the response type, if the response has fields beyond `errcode`/`errmsg`.
+    pub response: Option<&'static str>,
+    /// Decodes a JSON request body into the request type and validates it, exactly as the client
+    /// does before sending. Used by the sandbox to answer invalid requests the way WeChat would.
+    pub check_request: fn(&serde_json::Value) -> Result<(), Error>,
+    /// Decodes a JSON response body (with its `errcode`/`errmsg` envelope) into the response type.
+    pub check_response: fn(&[u8]) -> Result<(), Error>,
+    /// The documented examples of the endpoint.
+    pub examples: &'static [Example],
+}
+
+/// A documented request/response example of an endpoint, as JSON text.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Example {
+    /// Label of the example.
+    pub name: &'static str,
+    /// The request body, if the example shows one.
+    pub request: Option<&'static str>,
+    /// The whole response body, `errcode`/`errmsg` included.
+    pub response: Option<&'static str>,
+}
+
+/// One named or inline type of the spec.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct TypeInfo {
+    /// Rust name of the type.
+    pub name: &'static str,
+    /// What kind of type it is.
+    pub kind: TypeKind,
+    /// Decodes a JSON value into the type and validates it.
+    pub check: fn(&serde_json::Value) -> Result<(), Error>,
+}
+
+/// The shape of a [`TypeInfo`].
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum TypeKind {
+    /// A struct: its fields and cross-field rules.
+    Object {
+        /// Fields in wire order.
+        fields: &'static [FieldInfo],
+        /// Cross-field rules.
+        rules: &'static [RuleInfo],
+    },
+    /// A string enum: its known wire values.
+    Enum {
+        /// Known values, in spec order.
+        values: &'static [&'static str],
+    },
+    /// A tagged union such as the card body.
+    Union {
+        /// The tag key, e.g. `card_type`.
+        tag: &'static str,
+        /// `(tag value, payload type name)`; the payload key is the lower-cased tag value.
+        variants: &'static [(&'static str, &'static str)],
+    },
+}
+
+/// One field of an object type.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct FieldInfo {
+    /// JSON key.
+    pub wire: &'static str,
+    /// Rust field name.
+    pub rust: &'static str,
+    /// Whether the field must be present.
+    pub required: bool,
+    /// Whether changing it sends a card back to review (提审).
+    pub review: bool,
+    /// Its type.
+    pub ty: Ty,
+}
+
+/// A field type with its limits.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Ty {
+    /// A string, optionally limited to `max_bytes` bytes of UTF-8.
+    String {
+        /// Limit in bytes of UTF-8.
+        max_bytes: Option<u32>,
+    },
+    /// A boolean.
+    Bool,
+    /// An integer with its inclusive bounds (the Rust type's own when the spec gives none).
+    Int {
+        /// Rust type name (`u32`, `i64`, …).
+        rust: &'static str,
+        /// Inclusive lower bound.
+        min: i128,
+        /// Inclusive upper bound.
+        max: i128,
+        /// Whether the spec narrowed the type's own range.
+        limited: bool,
+    },
+    /// A `YYYY-MM-DD` date.
+    Date,
+    /// Any JSON value.
+    Json,
+    /// A list.
+    List {
+        /// Item type.
+        item: &'static Ty,
+        /// Least number of items, if limited.
+        min_items: Option<u32>,
+        /// Most number of items, if limited.
+        max_items: Option<u32>,
+    },
+    /// A named type, see [`TYPES`](crate::schema::TYPES).
+    Ref(&'static str),
+}
+
+/// A cross-field rule.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum RuleInfo {
+    /// `begin <= end` and at most `max_days` days, both ends included.
+    DateSpan {
+        /// Wire name of the first day.
+        begin: &'static str,
+        /// Wire name of the last day.
+        end: &'static str,
+        /// Longest period in days, both ends included.
+        max_days: u32,
+    },
+    /// At most one of the fields is present.
+    Exclusive(&'static [&'static str]),
+    /// Exactly one of the fields is present.
+    OneOf(&'static [&'static str]),
+    /// The list fields hold at most `max` items together.
+    MaxTotal {
+        /// Wire names of the lists.
+        fields: &'static [&'static str],
+        /// Most items in all of them.
+        max: u32,
+    },
+}
+
+/// Finds an endpoint by its path (`card/code/get`; a leading `/` is ignored).
+pub fn endpoint(path: &str) -> Option<&'static EndpointInfo> {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    ENDPOINTS.iter().find(|e| e.path == path)
+}
+
+/// Finds a type by its Rust name.
+pub fn type_info(name: &str) -> Option<&'static TypeInfo> {
+    TYPES.iter().find(|t| t.name == name)
+}
+
+pub use crate::api::{ENDPOINTS, TYPES};

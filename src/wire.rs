@@ -1,0 +1,1 @@
+//! Serde helpers used by the generated code (not part of the stable API).
