@@ -187,7 +187,7 @@ pub enum RuleInfo {
 /// Finds an endpoint by its path (`card/code/get`; a leading `/` is ignored).
 pub fn endpoint(path: &str) -> Option<&'static EndpointInfo> {
     let path = path.strip_prefix('/').unwrap_or(path);
-    ENDPOINTS.iter().find(|e| e.path == path)
+    ENDPOINTS.iter().copied().find(|e| e.path == path)
 }
 
 /// Finds a type by its Rust name.

@@ -1,0 +1,115 @@
+//! The generator of wechat-card: the YAML spec in, Rust source out.
+//!
+//! Stages (see DESIGN.md §2): [`yaml`] and [`parse`] read each file into the [`model`] (all
+//! errors collected, each positioned by its path); [`check`] finds semantic errors across files;
+//! [`emit`] turns the model into token streams; [`render`] formats them. Writing the files (only
+//! when they changed) is the caller's job: `build.rs` and the snapshot tests.
+#![forbid(unsafe_code)]
+
+pub mod check;
+pub mod diag;
+pub mod emit;
+pub mod model;
+pub mod parse;
+pub mod render;
+pub mod types;
+pub mod yaml;
+
+use std::path::Path;
+
+pub use diag::Diagnostic;
+
+/// One generated source file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFile {
+    /// File name inside the output folder, e.g. `consume.rs`.
+    pub name: String,
+    /// The formatted source.
+    pub text: String,
+}
+
+/// Reads every `*.yaml` file in `spec_dir` (sorted by name) and generates the API.
+///
+/// `display_dir` is how the folder is named in messages and headers (`spec`), so that the output
+/// never contains an absolute path.
+pub fn generate(spec_dir: &Path, display_dir: &str) -> Result<Vec<GeneratedFile>, Vec<Diagnostic>> {
+    let mut sources = Vec::new();
+    let entries = std::fs::read_dir(spec_dir).map_err(|e| {
+        vec![Diagnostic {
+            file: display_dir.to_owned(),
+            line: 0,
+            column: 0,
+            path: String::new(),
+            message: format!("cannot read the spec folder: {e}"),
+        }]
+    })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) == Some("yaml") {
+            sources.push(path);
+        }
+    }
+    sources.sort();
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for path in sources {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => files.push((name, text)),
+            Err(e) => errors.push(Diagnostic {
+                file: format!("{display_dir}/{name}"),
+                line: 0,
+                column: 0,
+                path: String::new(),
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    generate_from(display_dir, &files)
+}
+
+/// Generates the API from `(file name, YAML text)` pairs; the heart of [`generate`], also used by
+/// tests on fixture specs.
+pub fn generate_from(
+    display_dir: &str,
+    files: &[(String, String)],
+) -> Result<Vec<GeneratedFile>, Vec<Diagnostic>> {
+    let mut spec = model::Spec::default();
+    let mut problems = diag::Problems::default();
+    for (name, text) in files {
+        let stem = name.strip_suffix(".yaml").unwrap_or(name);
+        let display = format!("{display_dir}/{name}");
+        parse::parse_file(&mut spec, stem, &display, text.clone(), &mut problems);
+    }
+    check::check(&spec, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems.resolve(&spec));
+    }
+    let emitter = emit::Emitter::new(&spec);
+    let mut out = Vec::new();
+    let internal = |message: String| {
+        vec![Diagnostic {
+            file: display_dir.to_owned(),
+            line: 0,
+            column: 0,
+            path: String::new(),
+            message,
+        }]
+    };
+    let mut names = Vec::new();
+    for file in &spec.files {
+        let name = format!("{}.rs", file.stem);
+        let text = render::render(&file.display, emitter.file(file)).map_err(internal)?;
+        names.push(name.clone());
+        out.push(GeneratedFile { name, text });
+    }
+    let api = render::render(&format!("{display_dir}/"), emitter.api(&names)).map_err(internal)?;
+    out.push(GeneratedFile {
+        name: "api.rs".to_owned(),
+        text: api,
+    });
+    Ok(out)
+}

@@ -1,0 +1,757 @@
+//! Stage 1c: the YAML tree of each file to the model, collecting every error on the way.
+//!
+//! Unknown keys, wrong value kinds and bad types are all reported (not just the first), each at
+//! its own path. Inline objects and enums are hoisted to named types here.
+
+use crate::diag::Problems;
+use crate::model::*;
+use crate::types::{self, TypeExpr};
+use crate::yaml::{self, At, Node, Path};
+
+/// Parses one file into `spec` (appending a `SpecFile`), reporting problems into `problems`.
+pub fn parse_file(
+    spec: &mut Spec,
+    stem: &str,
+    display: &str,
+    text: String,
+    problems: &mut Problems,
+) {
+    let file = spec.files.len();
+    let root = match yaml::parse(&text) {
+        Ok(node) => node,
+        Err(err) => {
+            problems.at_position(display, err.line, err.column, "", &err.message);
+            spec.files.push(SpecFile {
+                stem: stem.to_owned(),
+                display: display.to_owned(),
+                text,
+                types: Vec::new(),
+                endpoints: Vec::new(),
+            });
+            return;
+        }
+    };
+    let mut cx = Cx {
+        file,
+        problems,
+        types: Vec::new(),
+    };
+    let mut endpoints = Vec::new();
+    let root_path = Path::default();
+    if let Some(mut top) = cx.obj(&root, &root_path) {
+        if let Some(types) = top.take("types") {
+            let path = root_path.key("types");
+            for (name, node) in cx.entries(types, &path) {
+                cx.type_def(name, node, &path.key(name));
+            }
+        }
+        if let Some(eps) = top.take("endpoints") {
+            let path = root_path.key("endpoints");
+            for (name, node) in cx.entries(eps, &path) {
+                if let Some(ep) = cx.endpoint(name, node, &path.key(name), stem) {
+                    endpoints.push(ep);
+                }
+            }
+        }
+        top.finish(&mut cx, &["types", "endpoints"]);
+    }
+    let types = std::mem::take(&mut cx.types);
+    spec.files.push(SpecFile {
+        stem: stem.to_owned(),
+        display: display.to_owned(),
+        text,
+        types,
+        endpoints,
+    });
+}
+
+struct Cx<'p> {
+    file: usize,
+    problems: &'p mut Problems,
+    types: Vec<TypeDef>,
+}
+
+/// A mapping whose keys are taken one by one; whatever is left is an unknown key.
+struct Obj<'n> {
+    entries: &'n [(String, Node)],
+    used: Vec<bool>,
+    path: Path,
+}
+
+impl<'n> Obj<'n> {
+    fn take(&mut self, key: &str) -> Option<&'n Node> {
+        let i = self.entries.iter().position(|(k, _)| k == key)?;
+        self.used[i] = true;
+        Some(&self.entries[i].1)
+    }
+
+    fn finish(self, cx: &mut Cx<'_>, expected: &[&str]) {
+        for ((key, _), used) in self.entries.iter().zip(&self.used) {
+            if !used {
+                let hint = match closest(key, expected) {
+                    Some(near) => format!("did you mean `{near}`? "),
+                    None => String::new(),
+                };
+                cx.error_at(
+                    &self.path.key(key),
+                    At::Key,
+                    format!(
+                        "unknown key `{key}`; {hint}expected one of: {}",
+                        expected.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The expected word nearest to `word`, if it is close enough to be a typo.
+fn closest<'a>(word: &str, expected: &[&'a str]) -> Option<&'a str> {
+    expected
+        .iter()
+        .map(|e| (edit_distance(word, e), *e))
+        .filter(|(d, e)| *d <= 2.max(e.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, e)| e)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+const FIELD_KEYS: &[&str] = &[
+    "type", "required", "doc", "rust", "review", "fields", "rules", "values", "name",
+];
+const TYPE_KEYS: &[&str] = &["doc", "fields", "rules", "enum", "union"];
+const ENDPOINT_KEYS: &[&str] = &[
+    "name",
+    "method",
+    "idempotent",
+    "title",
+    "doc",
+    "request",
+    "rules",
+    "response",
+    "examples",
+];
+
+impl Cx<'_> {
+    fn origin(&self, path: &Path) -> Origin {
+        Origin {
+            file: self.file,
+            path: path.clone(),
+        }
+    }
+
+    fn error_at(&mut self, path: &Path, at: At, message: String) {
+        self.problems.at_path(self.file, path.clone(), at, message);
+    }
+
+    fn error(&mut self, path: &Path, message: String) {
+        self.error_at(path, At::Value, message);
+    }
+
+    fn obj<'n>(&mut self, node: &'n Node, path: &Path) -> Option<Obj<'n>> {
+        match node {
+            Node::Map(entries) => Some(Obj {
+                entries,
+                used: vec![false; entries.len()],
+                path: path.clone(),
+            }),
+            Node::Null => Some(Obj {
+                entries: &[],
+                used: Vec::new(),
+                path: path.clone(),
+            }),
+            other => {
+                self.error(path, format!("expected a mapping, found {}", other.kind()));
+                None
+            }
+        }
+    }
+
+    fn entries<'n>(&mut self, node: &'n Node, path: &Path) -> &'n [(String, Node)] {
+        match node {
+            Node::Map(entries) => entries,
+            Node::Null => &[],
+            other => {
+                self.error(path, format!("expected a mapping, found {}", other.kind()));
+                &[]
+            }
+        }
+    }
+
+    fn string(&mut self, node: Option<&Node>, path: &Path) -> Option<String> {
+        match node? {
+            Node::Str(s) => Some(s.clone()),
+            other => {
+                self.error(path, format!("expected a string, found {}", other.kind()));
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, node: Option<&Node>, path: &Path) -> Option<bool> {
+        match node? {
+            Node::Bool(b) => Some(*b),
+            other => {
+                self.error(path, format!("expected true or false, found {}", other.kind()));
+                None
+            }
+        }
+    }
+
+    fn required_string(&mut self, obj: &mut Obj<'_>, key: &str) -> Option<String> {
+        let path = obj.path.key(key);
+        match obj.take(key) {
+            None => {
+                self.error_at(&obj.path, At::Key, format!("missing required key `{key}`"));
+                None
+            }
+            node => self.string(node, &path),
+        }
+    }
+
+    fn type_def(&mut self, name: &str, node: &Node, path: &Path) {
+        let Some(mut obj) = self.obj(node, path) else {
+            return;
+        };
+        let doc = self
+            .string(obj.take("doc"), &path.key("doc"))
+            .unwrap_or_default();
+        let fields = obj.take("fields");
+        let enum_values = obj.take("enum");
+        let union = obj.take("union");
+        let rules = obj.take("rules");
+        obj.finish(self, TYPE_KEYS);
+        let kinds = [fields.is_some(), enum_values.is_some(), union.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        if kinds != 1 {
+            self.error_at(
+                path,
+                At::Key,
+                format!(
+                    "type `{name}` needs exactly one of `fields` (object), `enum` or `union`"
+                ),
+            );
+            return;
+        }
+        if rules.is_some() && fields.is_none() {
+            self.error(&path.key("rules"), "`rules` belong to object types".into());
+        }
+        let kind = if let Some(fields) = fields {
+            self.object(name, fields, rules, path, &path.key("fields"))
+        } else if let Some(values) = enum_values {
+            self.enum_values(values, &path.key("enum"))
+        } else if let Some(union) = union {
+            match self.union(union, &path.key("union")) {
+                Some(kind) => kind,
+                None => return,
+            }
+        } else {
+            return;
+        };
+        let origin = self.origin(path);
+        self.types.push(TypeDef {
+            name: name.to_owned(),
+            doc,
+            kind,
+            origin,
+        });
+    }
+
+    /// An object's fields and rules; inline field types are hoisted as `{owner}{Field}`.
+    fn object(
+        &mut self,
+        owner: &str,
+        fields: &Node,
+        rules: Option<&Node>,
+        owner_path: &Path,
+        fields_path: &Path,
+    ) -> TypeKind {
+        let mut out = Vec::new();
+        for (wire, node) in self.entries(fields, fields_path) {
+            if let Some(field) = self.field(owner, wire, node, &fields_path.key(wire)) {
+                out.push(field);
+            }
+        }
+        let rules = match rules {
+            Some(node) => self.rules(node, &owner_path.key("rules")),
+            None => Vec::new(),
+        };
+        TypeKind::Object { fields: out, rules }
+    }
+
+    fn field(&mut self, owner: &str, wire: &str, node: &Node, path: &Path) -> Option<Field> {
+        let origin = self.origin(path);
+        let (ty_text, ty_path, mut obj) = match node {
+            Node::Str(s) => (s.clone(), path.clone(), None),
+            Node::Map(_) => {
+                let mut obj = self.obj(node, path)?;
+                let ty_path = path.key("type");
+                let Some(t) = self.required_string(&mut obj, "type") else {
+                    obj.finish(self, FIELD_KEYS);
+                    return None;
+                };
+                (t, ty_path, Some(obj))
+            }
+            other => {
+                self.error(
+                    path,
+                    format!(
+                        "expected a type (`{wire}: string(32)`) or a mapping with `type`, found {}",
+                        other.kind()
+                    ),
+                );
+                return None;
+            }
+        };
+        let ty = match types::parse(&ty_text) {
+            Ok(ty) => Some(ty),
+            Err(message) => {
+                self.error(&ty_path, message);
+                None
+            }
+        };
+        let mut field = Field {
+            wire: wire.to_owned(),
+            rust: wire.to_owned(),
+            required: false,
+            review: false,
+            doc: String::new(),
+            ty: TypeExpr::Json,
+            origin,
+        };
+        let mut inline_name = None;
+        let mut inline_fields = None;
+        let mut inline_rules = None;
+        let mut inline_values = None;
+        if let Some(obj) = obj.as_mut() {
+            field.required = self
+                .boolean(obj.take("required"), &path.key("required"))
+                .unwrap_or(false);
+            field.review = self
+                .boolean(obj.take("review"), &path.key("review"))
+                .unwrap_or(false);
+            field.doc = self
+                .string(obj.take("doc"), &path.key("doc"))
+                .unwrap_or_default();
+            if let Some(rust) = self.string(obj.take("rust"), &path.key("rust")) {
+                field.rust = rust;
+            }
+            inline_name = self.string(obj.take("name"), &path.key("name"));
+            inline_fields = obj.take("fields");
+            inline_rules = obj.take("rules");
+            inline_values = obj.take("values");
+        }
+        if let Some(obj) = obj {
+            obj.finish(self, FIELD_KEYS);
+        }
+        let ty = ty?;
+        let name = inline_name
+            .clone()
+            .unwrap_or_else(|| format!("{owner}{}", pascal(&field.rust)));
+        match ty.inline_kind() {
+            Some(TypeExpr::Object) => {
+                if inline_values.is_some() {
+                    self.error(&path.key("values"), "`values` go with `type: enum`".into());
+                }
+                let Some(fields) = inline_fields else {
+                    self.error_at(path, At::Key, "`type: object` needs `fields`".into());
+                    return None;
+                };
+                let kind = self.object(&name, fields, inline_rules, path, &path.key("fields"));
+                let origin = self.origin(path);
+                self.types.push(TypeDef {
+                    name: name.clone(),
+                    doc: field.doc.clone(),
+                    kind,
+                    origin,
+                });
+                field.ty = ty.with_inline_name(&name);
+            }
+            Some(TypeExpr::Enum) => {
+                if inline_fields.is_some() || inline_rules.is_some() {
+                    self.error(path, "`fields` and `rules` go with `type: object`".into());
+                }
+                let Some(values) = inline_values else {
+                    self.error_at(path, At::Key, "`type: enum` needs `values`".into());
+                    return None;
+                };
+                let kind = self.enum_values(values, &path.key("values"));
+                let origin = self.origin(path);
+                self.types.push(TypeDef {
+                    name: name.clone(),
+                    doc: field.doc.clone(),
+                    kind,
+                    origin,
+                });
+                field.ty = ty.with_inline_name(&name);
+            }
+            _ => {
+                for (given, key) in [
+                    (inline_fields.is_some(), "fields"),
+                    (inline_rules.is_some(), "rules"),
+                    (inline_values.is_some(), "values"),
+                    (inline_name.is_some(), "name"),
+                ] {
+                    if given {
+                        self.error_at(
+                            &path.key(key),
+                            At::Key,
+                            format!("`{key}` is only allowed with `type: object` or `type: enum`"),
+                        );
+                    }
+                }
+                field.ty = ty;
+            }
+        }
+        Some(field)
+    }
+
+    fn enum_values(&mut self, node: &Node, path: &Path) -> TypeKind {
+        let mut values = Vec::new();
+        for (wire, doc) in self.entries(node, path) {
+            let vpath = path.key(wire);
+            let doc = match doc {
+                Node::Null => String::new(),
+                other => self.string(Some(other), &vpath).unwrap_or_default(),
+            };
+            values.push(EnumValue {
+                wire: wire.clone(),
+                rust: String::new(),
+                doc,
+                origin: self.origin(&vpath),
+            });
+        }
+        name_enum_values(&mut values);
+        TypeKind::Enum { values }
+    }
+
+    fn union(&mut self, node: &Node, path: &Path) -> Option<TypeKind> {
+        let mut obj = self.obj(node, path)?;
+        let tag = self.required_string(&mut obj, "tag");
+        let variants_node = obj.take("variants");
+        obj.finish(self, &["tag", "variants"]);
+        let Some(variants_node) = variants_node else {
+            self.error_at(path, At::Key, "missing required key `variants`".into());
+            return None;
+        };
+        let vpath = path.key("variants");
+        let mut variants = Vec::new();
+        for (tag_value, node) in self.entries(variants_node, &vpath) {
+            let p = vpath.key(tag_value);
+            let Some(mut v) = self.obj(node, &p) else {
+                continue;
+            };
+            let ty = self.required_string(&mut v, "type");
+            let doc = self.string(v.take("doc"), &p.key("doc")).unwrap_or_default();
+            v.finish(self, &["type", "doc"]);
+            let Some(ty) = ty else { continue };
+            variants.push(Variant {
+                tag: tag_value.clone(),
+                rust: pascal(tag_value),
+                payload_key: tag_value.to_ascii_lowercase(),
+                ty,
+                doc,
+                origin: self.origin(&p),
+            });
+        }
+        Some(TypeKind::Union {
+            tag: tag?,
+            variants,
+        })
+    }
+
+    fn rules(&mut self, node: &Node, path: &Path) -> Vec<Rule> {
+        let Node::Seq(items) = node else {
+            self.error(path, format!("expected a list of rules, found {}", node.kind()));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = path.index(i);
+            let Node::Map(entries) = item else {
+                self.error(&p, format!("expected a rule such as `- exclusive: [a, b]`, found {}", item.kind()));
+                continue;
+            };
+            if entries.len() != 1 {
+                self.error(&p, "a rule is a mapping with exactly one key: date_span, exclusive, one_of or max_total".into());
+                continue;
+            }
+            let (name, body) = &entries[0];
+            let bp = p.key(name);
+            let kind = match name.as_str() {
+                "date_span" => {
+                    let Some(mut o) = self.obj(body, &bp) else { continue };
+                    let begin = self.required_string(&mut o, "begin");
+                    let end = self.required_string(&mut o, "end");
+                    let max_days = self.count(o.take("max_days"), &bp.key("max_days"), &bp);
+                    o.finish(self, &["begin", "end", "max_days"]);
+                    match (begin, end, max_days) {
+                        (Some(begin), Some(end), Some(max_days)) => RuleKind::DateSpan { begin, end, max_days },
+                        _ => continue,
+                    }
+                }
+                "exclusive" | "one_of" => {
+                    let Some(list) = self.string_list(body, &bp) else { continue };
+                    if list.len() < 2 {
+                        self.error(&bp, format!("`{name}` needs at least two fields"));
+                        continue;
+                    }
+                    if name == "exclusive" { RuleKind::Exclusive(list) } else { RuleKind::OneOf(list) }
+                }
+                "max_total" => {
+                    let Some(mut o) = self.obj(body, &bp) else { continue };
+                    let fields = o.take("fields");
+                    let max = self.count(o.take("max"), &bp.key("max"), &bp);
+                    o.finish(self, &["fields", "max"]);
+                    let fields = match fields {
+                        Some(f) => self.string_list(f, &bp.key("fields")),
+                        None => {
+                            self.error_at(&bp, At::Key, "missing required key `fields`".into());
+                            None
+                        }
+                    };
+                    match (fields, max) {
+                        (Some(fields), Some(max)) => RuleKind::MaxTotal { fields, max },
+                        _ => continue,
+                    }
+                }
+                other => {
+                    let hint = closest(other, &["date_span", "exclusive", "one_of", "max_total"])
+                        .map(|n| format!("did you mean `{n}`? "))
+                        .unwrap_or_default();
+                    self.error_at(&bp, At::Key, format!("unknown rule `{other}`; {hint}expected date_span, exclusive, one_of or max_total"));
+                    continue;
+                }
+            };
+            out.push(Rule { kind, origin: self.origin(&bp) });
+        }
+        out
+    }
+
+    fn count(&mut self, node: Option<&Node>, path: &Path, parent: &Path) -> Option<u32> {
+        match node {
+            Some(Node::Int(n)) if *n >= 1 && *n <= i128::from(u32::MAX) => Some(*n as u32),
+            Some(other) => {
+                self.error(path, format!("expected a positive whole number, found {}", match other { Node::Int(n) => n.to_string(), o => o.kind().to_owned() }));
+                None
+            }
+            None => {
+                let key = match &path.0.last() { Some(crate::yaml::Seg::Key(k)) => k.clone(), _ => String::new() };
+                self.error_at(parent, At::Key, format!("missing required key `{key}`"));
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, node: &Node, path: &Path) -> Option<Vec<String>> {
+        let Node::Seq(items) = node else {
+            self.error(path, format!("expected a list of field names, found {}", node.kind()));
+            return None;
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            out.push(self.string(Some(item), &path.index(i))?);
+        }
+        Some(out)
+    }
+
+    fn endpoint(&mut self, ep_path: &str, node: &Node, path: &Path, stem: &str) -> Option<Endpoint> {
+        let mut obj = self.obj(node, path)?;
+        let name = self.required_string(&mut obj, "name");
+        let method = match self.string(obj.take("method"), &path.key("method")).as_deref() {
+            None | Some("POST") => Method::Post,
+            Some("GET") => Method::Get,
+            Some(other) => {
+                self.error(&path.key("method"), format!("unknown method `{other}`; expected GET or POST"));
+                Method::Post
+            }
+        };
+        let idempotent = match obj.take("idempotent") {
+            None => {
+                self.error_at(path, At::Key, "missing required key `idempotent` (true only if sending the request twice is harmless)".into());
+                None
+            }
+            node => self.boolean(node, &path.key("idempotent")),
+        };
+        let title = self.required_string(&mut obj, "title");
+        let doc = self.string(obj.take("doc"), &path.key("doc")).unwrap_or_default();
+        let request = obj.take("request");
+        let rules = obj.take("rules");
+        let response = obj.take("response");
+        let examples = obj.take("examples");
+        obj.finish(self, ENDPOINT_KEYS);
+        let _ = stem;
+        let name = name?;
+        let base = pascal(&name);
+        let request = self.message(&base, "Request", request, rules, path, "request", &title, ep_path);
+        let response = self.message(&base, "Response", response, None, path, "response", &title, ep_path);
+        let examples = match examples {
+            Some(node) => self.examples(node, &path.key("examples")),
+            None => Vec::new(),
+        };
+        Some(Endpoint {
+            path: ep_path.to_owned(),
+            name,
+            method,
+            idempotent: idempotent.unwrap_or(false),
+            title: title.unwrap_or_default(),
+            doc,
+            request,
+            response,
+            examples,
+            origin: self.origin(path),
+        })
+    }
+
+    /// A request or response: a shared type's name, or inline fields hoisted as `{Base}{suffix}`.
+    #[allow(clippy::too_many_arguments)]
+    fn message(
+        &mut self,
+        base: &str,
+        suffix: &str,
+        node: Option<&Node>,
+        rules: Option<&Node>,
+        path: &Path,
+        key: &str,
+        title: &Option<String>,
+        ep_path: &str,
+    ) -> Option<String> {
+        let mpath = path.key(key);
+        match node {
+            None => {
+                if let Some(_) = rules {
+                    self.error_at(&path.key("rules"), At::Key, "`rules` need an inline `request`".into());
+                }
+                None
+            }
+            Some(Node::Str(name)) => {
+                if rules.is_some() {
+                    self.error_at(&path.key("rules"), At::Key, format!("`rules` apply to an inline `request`; put them on the type `{name}`"));
+                }
+                Some(name.clone())
+            }
+            Some(fields @ (Node::Map(_) | Node::Null)) => {
+                let name = format!("{base}{suffix}");
+                let kind = self.object(&name, fields, None, path, &mpath);
+                let kind = match (kind, rules) {
+                    (TypeKind::Object { fields, .. }, Some(r)) => TypeKind::Object { fields, rules: self.rules(r, &path.key("rules")) },
+                    (k, _) => k,
+                };
+                let what = if suffix == "Request" { "Request" } else { "Response" };
+                let doc = format!(
+                    "{what} of `{ep_path}`{}.",
+                    title.as_ref().map(|t| format!(" ({t})")).unwrap_or_default()
+                );
+                let origin = self.origin(&mpath);
+                self.types.push(TypeDef { name: name.clone(), doc, kind, origin });
+                Some(name)
+            }
+            Some(other) => {
+                self.error(&mpath, format!("expected a mapping of fields or a type name, found {}", other.kind()));
+                None
+            }
+        }
+    }
+
+    fn examples(&mut self, node: &Node, path: &Path) -> Vec<Example> {
+        let Node::Seq(items) = node else {
+            self.error(path, format!("expected a list of examples, found {}", node.kind()));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = path.index(i);
+            let Some(mut o) = self.obj(item, &p) else { continue };
+            let name = self.string(o.take("name"), &p.key("name")).unwrap_or_else(|| format!("example {}", i + 1));
+            let json = |n: Option<&Node>| {
+                n.map(|n| {
+                    let mut s = String::new();
+                    yaml::to_json(n, &mut s);
+                    s
+                })
+            };
+            let request = json(o.take("request"));
+            let response = json(o.take("response"));
+            o.finish(self, &["name", "request", "response"]);
+            if request.is_none() && response.is_none() {
+                self.error(&p, "an example needs a `request` or a `response`".into());
+                continue;
+            }
+            out.push(Example { name, request, response, origin: self.origin(&p) });
+        }
+        out
+    }
+}
+
+/// Rust variant names for enum values: PascalCase of the value, after removing a prefix that all
+/// values share (`CARD_STATUS_VERIFY_OK` -> `VerifyOk` when every value starts with `CARD_STATUS_`).
+fn name_enum_values(values: &mut [EnumValue]) {
+    let prefix = common_prefix(values.iter().map(|v| v.wire.as_str()));
+    for v in values.iter_mut() {
+        let rest = &v.wire[prefix.len()..];
+        let mut rust = pascal(rest);
+        if rust.is_empty() || rust.starts_with(|c: char| c.is_ascii_digit()) {
+            rust = format!("V{rust}");
+        }
+        v.rust = rust;
+    }
+}
+
+/// The longest prefix ending in `_` that every value has, if there are two values or more and
+/// every value keeps a name that starts with a letter.
+fn common_prefix<'a>(mut values: impl Iterator<Item = &'a str>) -> String {
+    let Some(first) = values.next() else {
+        return String::new();
+    };
+    let rest: Vec<&str> = values.collect();
+    if rest.is_empty() {
+        return String::new();
+    }
+    let mut len = first.len();
+    for v in &rest {
+        len = len.min(first.bytes().zip(v.bytes()).take_while(|(a, b)| a == b).count());
+    }
+    let Some(cut) = first[..len].rfind('_') else {
+        return String::new();
+    };
+    let prefix = &first[..=cut];
+    let ok = std::iter::once(first)
+        .chain(rest.iter().copied())
+        .all(|v| v[prefix.len()..].starts_with(|c: char| c.is_ascii_alphabetic()));
+    if ok { prefix.to_owned() } else { String::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(common_prefix(["CARD_STATUS_VERIFY_OK", "CARD_STATUS_DELETE"].into_iter()), "CARD_STATUS_");
+        assert_eq!(common_prefix(["GIFTING", "GIFT_SUCC"].into_iter()), "");
+        assert_eq!(common_prefix(["ONLY_ONE"].into_iter()), "");
+        assert_eq!(common_prefix(["A_1", "A_2"].into_iter()), "");
+    }
+
+    #[test]
+    fn typos() {
+        assert_eq!(closest("requird", FIELD_KEYS), Some("required"));
+        assert_eq!(closest("idempotnet", ENDPOINT_KEYS), Some("idempotent"));
+        assert_eq!(closest("zzz", FIELD_KEYS), None);
+    }
+}
