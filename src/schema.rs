@@ -46,10 +46,15 @@ pub struct EndpointInfo {
     /// Rust name of the response type, if the response has fields beyond `errcode`/`errmsg`.
     pub response: Option<&'static str>,
     /// Decodes a JSON request body into the request type and validates it, exactly as the client
-    /// does before sending. Used by the sandbox to answer invalid requests the way WeChat would.
-    pub check_request: fn(&serde_json::Value) -> Result<(), Error>,
+    /// does before sending, and returns the request as the typed client would send it. Used by the
+    /// sandbox to answer invalid requests the way WeChat would.
+    pub check_request: fn(&serde_json::Value) -> Result<serde_json::Value, Error>,
     /// Decodes a JSON response body (with its `errcode`/`errmsg` envelope) into the response type.
     pub check_response: fn(&[u8]) -> Result<(), Error>,
+    /// Calls the endpoint through its typed `Client` method with a JSON request (decoded into the
+    /// request type, validated, sent) and returns the typed response as JSON. For tools that work
+    /// from the endpoint table, such as the spec-driven tests.
+    pub invoke: fn(&crate::Client, &serde_json::Value) -> Result<serde_json::Value, Error>,
     /// The documented examples of the endpoint.
     pub examples: &'static [Example],
 }

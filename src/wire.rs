@@ -28,6 +28,29 @@ pub fn check_json<T: DeserializeOwned + Validate>(value: &Value) -> Result<(), E
     typed.validate().map_err(Error::Validation)
 }
 
+/// Decodes and validates a request body like [`check_json`], returning it as the typed client
+/// would send it.
+pub fn check_request<T: DeserializeOwned + Validate + Serialize>(value: &Value) -> Result<Value, Error> {
+    let typed = T::deserialize(value).map_err(decode_error)?;
+    typed.validate().map_err(Error::Validation)?;
+    serde_json::to_value(&typed).map_err(decode_error)
+}
+
+/// Decodes a JSON request into `Req`, calls `call` with it (a typed `Client` method) and returns
+/// the typed response as JSON.
+pub fn invoke<Req, Resp>(
+    body: &Value,
+    call: impl FnOnce(&Req) -> Result<Resp, Error>,
+) -> Result<Value, Error>
+where
+    Req: DeserializeOwned,
+    Resp: Serialize,
+{
+    let request = Req::deserialize(body).map_err(decode_error)?;
+    let response = call(&request)?;
+    serde_json::to_value(&response).map_err(decode_error)
+}
+
 /// Decodes a JSON value as `T` (for types without limits, such as enums).
 pub fn check_decode<T: DeserializeOwned>(value: &Value) -> Result<(), Error> {
     T::deserialize(value).map(drop).map_err(decode_error)

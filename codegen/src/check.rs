@@ -9,8 +9,21 @@ use crate::yaml::At;
 
 /// Type names the generated code must not shadow.
 const RESERVED_TYPES: &[&str] = &[
-    "String", "Option", "Result", "Error", "Client", "Vec", "Box", "Some", "None", "Ok", "Err",
-    "Validate", "ValidationError", "Self", "ClientBuilder",
+    "String",
+    "Option",
+    "Result",
+    "Error",
+    "Client",
+    "Vec",
+    "Box",
+    "Some",
+    "None",
+    "Ok",
+    "Err",
+    "Validate",
+    "ValidationError",
+    "Self",
+    "ClientBuilder",
 ];
 
 /// Field names that would collide with generated methods.
@@ -24,7 +37,10 @@ pub fn check(spec: &Spec, problems: &mut Problems) {
                 ty.origin.file,
                 ty.origin.path.clone(),
                 At::Key,
-                format!("type name `{}` must be PascalCase (letters and digits)", ty.name),
+                format!(
+                    "type name `{}` must be PascalCase (letters and digits)",
+                    ty.name
+                ),
             );
         }
         if RESERVED_TYPES.contains(&ty.name.as_str()) {
@@ -32,7 +48,10 @@ pub fn check(spec: &Spec, problems: &mut Problems) {
                 ty.origin.file,
                 ty.origin.path.clone(),
                 At::Key,
-                format!("type name `{}` would shadow Rust's or the library's `{}`; choose another name", ty.name, ty.name),
+                format!(
+                    "type name `{}` would shadow Rust's or the library's `{}`; choose another name",
+                    ty.name, ty.name
+                ),
             );
         }
         if let Some(first) = type_names.insert(&ty.name, &ty.origin) {
@@ -54,36 +73,81 @@ pub fn check(spec: &Spec, problems: &mut Problems) {
     for (_, ep) in spec.endpoints() {
         let o = &ep.origin;
         if !is_snake(&ep.name) || is_keyword(&ep.name) {
-            problems.at_path(o.file, o.path.key("name"), At::Value, format!("method name `{}` must be a snake_case Rust identifier that is not a keyword", ep.name));
+            problems.at_path(
+                o.file,
+                o.path.key("name"),
+                At::Value,
+                format!(
+                    "method name `{}` must be a snake_case Rust identifier that is not a keyword",
+                    ep.name
+                ),
+            );
         }
         if let Some(first) = names.insert(&ep.name, o) {
-            problems.at_path(o.file, o.path.key("name"), At::Value, format!("method name `{}` is used twice (first by {} in {})", ep.name, first.path, spec.files[first.file].display));
+            problems.at_path(
+                o.file,
+                o.path.key("name"),
+                At::Value,
+                format!(
+                    "method name `{}` is used twice (first by {} in {})",
+                    ep.name, first.path, spec.files[first.file].display
+                ),
+            );
         }
         if let Some(first) = paths.insert(&ep.path, o) {
-            problems.at_path(o.file, o.path.clone(), At::Key, format!("endpoint `{}` is defined twice (first in {})", ep.path, spec.files[first.file].display));
+            problems.at_path(
+                o.file,
+                o.path.clone(),
+                At::Key,
+                format!(
+                    "endpoint `{}` is defined twice (first in {})",
+                    ep.path, spec.files[first.file].display
+                ),
+            );
         }
         let path_ok = !ep.path.is_empty()
             && !ep.path.starts_with('/')
-            && ep.path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-.".contains(&b));
+            && ep
+                .path
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_-.".contains(&b));
         if !path_ok {
             problems.at_path(o.file, o.path.clone(), At::Key, format!("endpoint path `{}` must be a plain path under the API base, without a leading `/` or a query", ep.path));
         }
         for (key, ty) in [("request", &ep.request), ("response", &ep.response)] {
             let Some(name) = ty else { continue };
             match spec.find_type(name) {
-                None => problems.at_path(o.file, o.path.key(key), At::Value, format!("unknown type `{name}`")),
-                Some(TypeDef { kind: TypeKind::Object { fields, .. }, .. }) => {
+                None => problems.at_path(
+                    o.file,
+                    o.path.key(key),
+                    At::Value,
+                    format!("unknown type `{name}`"),
+                ),
+                Some(TypeDef {
+                    kind: TypeKind::Object { fields, .. },
+                    ..
+                }) => {
                     if key == "request" && ep.method == Method::Get {
                         for f in fields {
-                            let scalar = matches!(f.ty, TypeExpr::String { .. } | TypeExpr::Bool | TypeExpr::Int { .. } | TypeExpr::Date)
-                                || matches!(&f.ty, TypeExpr::Named(n) if matches!(spec.find_type(n).map(|t| &t.kind), Some(TypeKind::Enum { .. })));
+                            let scalar = matches!(
+                                f.ty,
+                                TypeExpr::String { .. }
+                                    | TypeExpr::Bool
+                                    | TypeExpr::Int { .. }
+                                    | TypeExpr::Date
+                            ) || matches!(&f.ty, TypeExpr::Named(n) if matches!(spec.find_type(n).map(|t| &t.kind), Some(TypeKind::Enum { .. })));
                             if !scalar {
                                 problems.at_path(f.origin.file, f.origin.path.clone(), At::Key, format!("GET requests carry their fields in the query string; `{}: {}` is not a scalar", f.wire, f.ty));
                             }
                         }
                     }
                 }
-                Some(_) => problems.at_path(o.file, o.path.key(key), At::Value, format!("the {key} type `{name}` must be an object type")),
+                Some(_) => problems.at_path(
+                    o.file,
+                    o.path.key(key),
+                    At::Value,
+                    format!("the {key} type `{name}` must be an object type"),
+                ),
             }
         }
     }
@@ -101,17 +165,38 @@ fn check_type(spec: &Spec, ty: &TypeDef, problems: &mut Problems) {
                 } else if f.rust == f.wire && !is_snake(&f.wire) {
                     problems.at_path(o.file, o.path.clone(), At::Key, format!("field `{}` is not a snake_case Rust identifier; give it a Rust name with `rust: <name>`", f.wire));
                 } else if !is_snake(&f.rust) || is_keyword(&f.rust) {
-                    problems.at_path(o.file, o.path.key("rust"), At::Value, format!("Rust name `{}` must be a snake_case identifier that is not a keyword", f.rust));
+                    problems.at_path(
+                        o.file,
+                        o.path.key("rust"),
+                        At::Value,
+                        format!(
+                            "Rust name `{}` must be a snake_case identifier that is not a keyword",
+                            f.rust
+                        ),
+                    );
                 }
                 if RESERVED_FIELDS.contains(&f.rust.as_str()) {
                     problems.at_path(o.file, o.path.clone(), At::Key, format!("field name `{}` collides with a generated method; give it another Rust name with `rust: <name>`", f.rust));
                 }
                 if wires.insert(&f.wire, f).is_some() {
-                    problems.at_path(o.file, o.path.clone(), At::Key, format!("field `{}` is defined twice", f.wire));
+                    problems.at_path(
+                        o.file,
+                        o.path.clone(),
+                        At::Key,
+                        format!("field `{}` is defined twice", f.wire),
+                    );
                 }
                 if let Some(other) = rusts.insert(&f.rust, f) {
                     if other.wire != f.wire {
-                        problems.at_path(o.file, o.path.clone(), At::Key, format!("Rust name `{}` of `{}` is also the Rust name of `{}`", f.rust, f.wire, other.wire));
+                        problems.at_path(
+                            o.file,
+                            o.path.clone(),
+                            At::Key,
+                            format!(
+                                "Rust name `{}` of `{}` is also the Rust name of `{}`",
+                                f.rust, f.wire, other.wire
+                            ),
+                        );
                     }
                 }
                 check_expr(spec, &f.ty, f, problems);
@@ -122,38 +207,90 @@ fn check_type(spec: &Spec, ty: &TypeDef, problems: &mut Problems) {
         }
         TypeKind::Enum { values } => {
             if values.is_empty() {
-                problems.at_path(ty.origin.file, ty.origin.path.clone(), At::Key, format!("enum `{}` has no values", ty.name));
+                problems.at_path(
+                    ty.origin.file,
+                    ty.origin.path.clone(),
+                    At::Key,
+                    format!("enum `{}` has no values", ty.name),
+                );
             }
             let mut seen: HashMap<&str, &EnumValue> = HashMap::new();
             for v in values {
                 if v.wire.is_empty() || !v.wire.is_ascii() {
-                    problems.at_path(v.origin.file, v.origin.path.clone(), At::Key, format!("enum value `{}` must be non-empty ASCII", v.wire));
+                    problems.at_path(
+                        v.origin.file,
+                        v.origin.path.clone(),
+                        At::Key,
+                        format!("enum value `{}` must be non-empty ASCII", v.wire),
+                    );
                 }
                 if let Some(other) = seen.insert(&v.rust, v) {
-                    problems.at_path(v.origin.file, v.origin.path.clone(), At::Key, format!("enum values `{}` and `{}` both become the Rust variant `{}`", other.wire, v.wire, v.rust));
+                    problems.at_path(
+                        v.origin.file,
+                        v.origin.path.clone(),
+                        At::Key,
+                        format!(
+                            "enum values `{}` and `{}` both become the Rust variant `{}`",
+                            other.wire, v.wire, v.rust
+                        ),
+                    );
                 }
                 if v.rust == "Unknown" {
-                    problems.at_path(v.origin.file, v.origin.path.clone(), At::Key, "the Rust variant `Unknown` is reserved for values the spec does not list".into());
+                    problems.at_path(
+                        v.origin.file,
+                        v.origin.path.clone(),
+                        At::Key,
+                        "the Rust variant `Unknown` is reserved for values the spec does not list"
+                            .into(),
+                    );
                 }
             }
         }
         TypeKind::Union { variants, .. } => {
             if variants.is_empty() {
-                problems.at_path(ty.origin.file, ty.origin.path.clone(), At::Key, format!("union `{}` has no variants", ty.name));
+                problems.at_path(
+                    ty.origin.file,
+                    ty.origin.path.clone(),
+                    At::Key,
+                    format!("union `{}` has no variants", ty.name),
+                );
             }
             let mut seen: HashMap<&str, &Variant> = HashMap::new();
             for v in variants {
                 let o = &v.origin;
                 if let Some(other) = seen.insert(&v.rust, v) {
-                    problems.at_path(o.file, o.path.clone(), At::Key, format!("variants `{}` and `{}` both become the Rust variant `{}`", other.tag, v.tag, v.rust));
+                    problems.at_path(
+                        o.file,
+                        o.path.clone(),
+                        At::Key,
+                        format!(
+                            "variants `{}` and `{}` both become the Rust variant `{}`",
+                            other.tag, v.tag, v.rust
+                        ),
+                    );
                 }
                 if v.rust == "Unknown" || v.rust.is_empty() {
-                    problems.at_path(o.file, o.path.clone(), At::Key, format!("variant `{}` cannot be named `{}`", v.tag, v.rust));
+                    problems.at_path(
+                        o.file,
+                        o.path.clone(),
+                        At::Key,
+                        format!("variant `{}` cannot be named `{}`", v.tag, v.rust),
+                    );
                 }
                 match spec.find_type(&v.ty).map(|t| &t.kind) {
-                    None => problems.at_path(o.file, o.path.key("type"), At::Value, format!("unknown type `{}`", v.ty)),
+                    None => problems.at_path(
+                        o.file,
+                        o.path.key("type"),
+                        At::Value,
+                        format!("unknown type `{}`", v.ty),
+                    ),
                     Some(TypeKind::Object { .. }) => {}
-                    Some(_) => problems.at_path(o.file, o.path.key("type"), At::Value, format!("union variant `{}` must hold an object type", v.tag)),
+                    Some(_) => problems.at_path(
+                        o.file,
+                        o.path.key("type"),
+                        At::Value,
+                        format!("union variant `{}` must hold an object type", v.tag),
+                    ),
                 }
             }
         }
@@ -167,13 +304,23 @@ fn check_expr(spec: &Spec, ty: &TypeExpr, f: &Field, problems: &mut Problems) {
             if spec.find_type(name).is_none() {
                 // `field: Type` and `field: { type: Type }` alike: locate() falls back to the field.
                 let path = o.path.key("type");
-                problems.at_path(o.file, path, At::Value, format!("unknown type `{name}`; define it under `types:` in any spec file"));
+                problems.at_path(
+                    o.file,
+                    path,
+                    At::Value,
+                    format!("unknown type `{name}`; define it under `types:` in any spec file"),
+                );
             }
         }
         TypeExpr::List { item, .. } => {
             if let TypeExpr::List { item: inner, .. } = item.as_ref() {
                 if has_limits(inner) {
-                    problems.at_path(o.file, o.path.clone(), At::Value, "limits inside a list of lists are not supported".into());
+                    problems.at_path(
+                        o.file,
+                        o.path.clone(),
+                        At::Value,
+                        "limits inside a list of lists are not supported".into(),
+                    );
                 }
             }
             check_expr(spec, item, f, problems);
@@ -197,13 +344,23 @@ fn check_rule(spec: &Spec, rule: &Rule, fields: &HashMap<&str, &Field>, problems
     let _ = spec;
     for name in rule.kind.fields() {
         let Some(f) = fields.get(name) else {
-            problems.at_path(o.file, o.path.clone(), At::Value, format!("rule names the field `{name}`, which this object does not have"));
+            problems.at_path(
+                o.file,
+                o.path.clone(),
+                At::Value,
+                format!("rule names the field `{name}`, which this object does not have"),
+            );
             continue;
         };
         match &rule.kind {
             RuleKind::DateSpan { .. } => {
                 if f.ty != TypeExpr::Date {
-                    problems.at_path(o.file, o.path.clone(), At::Value, format!("date_span needs `date` fields; `{name}` is `{}`", f.ty));
+                    problems.at_path(
+                        o.file,
+                        o.path.clone(),
+                        At::Value,
+                        format!("date_span needs `date` fields; `{name}` is `{}`", f.ty),
+                    );
                 }
             }
             RuleKind::Exclusive(_) | RuleKind::OneOf(_) => {
@@ -213,7 +370,12 @@ fn check_rule(spec: &Spec, rule: &Rule, fields: &HashMap<&str, &Field>, problems
             }
             RuleKind::MaxTotal { .. } => {
                 if !matches!(f.ty, TypeExpr::List { .. }) {
-                    problems.at_path(o.file, o.path.clone(), At::Value, format!("max_total counts list items; `{name}` is `{}`", f.ty));
+                    problems.at_path(
+                        o.file,
+                        o.path.clone(),
+                        At::Value,
+                        format!("max_total counts list items; `{name}` is `{}`", f.ty),
+                    );
                 }
             }
         }

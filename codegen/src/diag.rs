@@ -26,8 +26,17 @@ impl fmt::Display for Diagnostic {
 }
 
 enum Where {
-    Path { file: usize, path: Path, at: At },
-    Position { file: String, line: usize, column: usize, path: String },
+    Path {
+        file: usize,
+        path: Path,
+        at: At,
+    },
+    Position {
+        file: String,
+        line: usize,
+        column: usize,
+        path: String,
+    },
 }
 
 /// Problems found so far; positions are resolved at the end, against each file's text.
@@ -45,7 +54,14 @@ impl Problems {
         self.items.push((Where::Path { file, path, at }, message));
     }
 
-    pub fn at_position(&mut self, file: &str, line: usize, column: usize, path: &str, message: &str) {
+    pub fn at_position(
+        &mut self,
+        file: &str,
+        line: usize,
+        column: usize,
+        path: &str,
+        message: &str,
+    ) {
         self.items.push((
             Where::Position {
                 file: file.to_owned(),

@@ -94,10 +94,7 @@ impl<'a> Emitter<'a> {
             let mut visiting = Vec::new();
             compute_needs(&types, &t.name, &mut needs_check, &mut visiting);
         }
-        Emitter {
-            spec,
-            needs_check,
-        }
+        Emitter { spec, needs_check }
     }
 
     fn needs(&self, name: &str) -> bool {
@@ -210,7 +207,10 @@ impl<'a> Emitter<'a> {
             }
         });
         let new_doc = if required.is_empty() {
-            format!("Creates an empty `{}`; set fields with the methods below.", ty.name)
+            format!(
+                "Creates an empty `{}`; set fields with the methods below.",
+                ty.name
+            )
         } else {
             let names: Vec<String> = required.iter().map(|f| format!("`{}`", f.rust)).collect();
             format!(
@@ -318,9 +318,7 @@ impl<'a> Emitter<'a> {
     fn checks(&self, ty: &TypeExpr, wire: &str, v: TokenStream) -> Vec<TokenStream> {
         let mut out = Vec::new();
         match ty {
-            TypeExpr::String {
-                max_bytes: Some(n),
-            } => {
+            TypeExpr::String { max_bytes: Some(n) } => {
                 let n = Literal::usize_unsuffixed(*n as usize);
                 out.push(quote!(crate::validate::max_bytes(#wire, #v, #n)?;));
             }
@@ -339,9 +337,7 @@ impl<'a> Emitter<'a> {
                     out.push(quote!(crate::validate::items(#wire, #v.len(), #lo, #hi)?;));
                 }
                 match item.as_ref() {
-                    TypeExpr::String {
-                        max_bytes: Some(n),
-                    } => {
+                    TypeExpr::String { max_bytes: Some(n) } => {
                         let n = Literal::usize_unsuffixed(*n as usize);
                         out.push(quote!(crate::validate::each_max_bytes(#wire, #v, #n)?;));
                     }
@@ -364,7 +360,9 @@ impl<'a> Emitter<'a> {
     fn rule(&self, rule: &Rule, fields: &[Field]) -> TokenStream {
         let field = |wire: &str| fields.iter().find(|f| f.wire == wire);
         let access = |wire: &str| {
-            let f = field(wire).map(|f| ident(&f.rust)).unwrap_or_else(|| ident(wire));
+            let f = field(wire)
+                .map(|f| ident(&f.rust))
+                .unwrap_or_else(|| ident(wire));
             quote!(self.#f)
         };
         match &rule.kind {
@@ -382,8 +380,16 @@ impl<'a> Emitter<'a> {
                         crate::validate::date_span(#begin, &#b, #end, &#e, #days)?;
                     },
                     _ => {
-                        let bv = if b_req { quote!(Some(&#b)) } else { quote!(#b.as_ref()) };
-                        let ev = if e_req { quote!(Some(&#e)) } else { quote!(#e.as_ref()) };
+                        let bv = if b_req {
+                            quote!(Some(&#b))
+                        } else {
+                            quote!(#b.as_ref())
+                        };
+                        let ev = if e_req {
+                            quote!(Some(&#e))
+                        } else {
+                            quote!(#e.as_ref())
+                        };
                         quote! {
                             if let (Some(begin), Some(end)) = (#bv, #ev) {
                                 crate::validate::date_span(#begin, begin, #end, end, #days)?;
@@ -645,7 +651,10 @@ impl<'a> Emitter<'a> {
             let path = format!("/{f}");
             quote!(include!(concat!(env!("OUT_DIR"), #path));)
         });
-        let statics = self.spec.endpoints().map(|(file, ep)| self.endpoint_static(file, ep));
+        let statics = self
+            .spec
+            .endpoints()
+            .map(|(file, ep)| self.endpoint_static(file, ep));
         let refs = self.spec.endpoints().map(|(_, ep)| {
             let k = format_ident!("{}", ep.name.to_ascii_uppercase());
             quote!(&endpoint::#k)
@@ -670,7 +679,7 @@ impl<'a> Emitter<'a> {
     fn endpoint_static(&self, file: &SpecFile, ep: &Endpoint) -> TokenStream {
         let k = format_ident!("{}", ep.name.to_ascii_uppercase());
         let (path, name, group, title) = (&ep.path, &ep.name, &file.stem, &ep.title);
-        let method = match ep.method {
+        let http = match ep.method {
             Method::Get => quote!(crate::schema::HttpMethod::Get),
             Method::Post => quote!(crate::schema::HttpMethod::Post),
         };
@@ -684,9 +693,14 @@ impl<'a> Emitter<'a> {
         let check_request = match &ep.request {
             Some(r) => {
                 let r = ident(r);
-                quote!(crate::wire::check_json::<super::#r>)
+                quote!(crate::wire::check_request::<super::#r>)
             }
-            None => quote!(crate::wire::check_json::<crate::wire::Empty>),
+            None => quote!(crate::wire::check_request::<crate::wire::Empty>),
+        };
+        let method = ident(&ep.name);
+        let invoke = match &ep.request {
+            Some(_) => quote!(|client, body| crate::wire::invoke(body, |request| client.#method(request))),
+            None => quote!(|client, body| crate::wire::invoke(body, |_: &crate::wire::Empty| client.#method())),
         };
         let check_response = match &ep.response {
             Some(r) => {
@@ -713,13 +727,14 @@ impl<'a> Emitter<'a> {
                 path: #path,
                 name: #name,
                 group: #group,
-                method: #method,
+                method: #http,
                 idempotent: #idem,
                 title: #title,
                 request: #req_name,
                 response: #resp_name,
                 check_request: #check_request,
                 check_response: #check_response,
+                invoke: #invoke,
                 examples: &[#(#examples),*],
             };
         }
@@ -811,9 +826,7 @@ fn raw_string(text: &str) -> TokenStream {
         hashes.push('#');
     }
     let source = format!("r{hashes}\"{text}\"{hashes}");
-    source
-        .parse()
-        .unwrap_or_else(|_| quote!(#text))
+    source.parse().unwrap_or_else(|_| quote!(#text))
 }
 
 fn type_doc(ty: &TypeDef) -> String {
@@ -848,7 +861,11 @@ fn limit_facts(ty: &TypeExpr) -> Vec<String> {
                 (None, Some(b)) => out.push(format!("At most {b} items.")),
                 (None, None) => {}
             }
-            out.extend(limit_facts(item).into_iter().map(|f| format!("Each item: {f}")));
+            out.extend(
+                limit_facts(item)
+                    .into_iter()
+                    .map(|f| format!("Each item: {f}")),
+            );
             out
         }
         _ => Vec::new(),

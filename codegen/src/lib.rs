@@ -53,7 +53,11 @@ pub fn generate(spec_dir: &Path, display_dir: &str) -> Result<Vec<GeneratedFile>
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for path in sources {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
         match std::fs::read_to_string(&path) {
             Ok(text) => files.push((name, text)),
             Err(e) => errors.push(Diagnostic {

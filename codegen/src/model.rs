@@ -41,9 +41,17 @@ pub struct TypeDef {
 
 #[derive(Debug)]
 pub enum TypeKind {
-    Object { fields: Vec<Field>, rules: Vec<Rule> },
-    Enum { values: Vec<EnumValue> },
-    Union { tag: String, variants: Vec<Variant> },
+    Object {
+        fields: Vec<Field>,
+        rules: Vec<Rule>,
+    },
+    Enum {
+        values: Vec<EnumValue>,
+    },
+    Union {
+        tag: String,
+        variants: Vec<Variant>,
+    },
 }
 
 #[derive(Debug)]

@@ -205,7 +205,10 @@ impl Cx<'_> {
         match node? {
             Node::Bool(b) => Some(*b),
             other => {
-                self.error(path, format!("expected true or false, found {}", other.kind()));
+                self.error(
+                    path,
+                    format!("expected true or false, found {}", other.kind()),
+                );
                 None
             }
         }
@@ -242,9 +245,7 @@ impl Cx<'_> {
             self.error_at(
                 path,
                 At::Key,
-                format!(
-                    "type `{name}` needs exactly one of `fields` (object), `enum` or `union`"
-                ),
+                format!("type `{name}` needs exactly one of `fields` (object), `enum` or `union`"),
             );
             return;
         }
@@ -457,7 +458,9 @@ impl Cx<'_> {
                 continue;
             };
             let ty = self.required_string(&mut v, "type");
-            let doc = self.string(v.take("doc"), &p.key("doc")).unwrap_or_default();
+            let doc = self
+                .string(v.take("doc"), &p.key("doc"))
+                .unwrap_or_default();
             v.finish(self, &["type", "doc"]);
             let Some(ty) = ty else { continue };
             variants.push(Variant {
@@ -477,14 +480,23 @@ impl Cx<'_> {
 
     fn rules(&mut self, node: &Node, path: &Path) -> Vec<Rule> {
         let Node::Seq(items) = node else {
-            self.error(path, format!("expected a list of rules, found {}", node.kind()));
+            self.error(
+                path,
+                format!("expected a list of rules, found {}", node.kind()),
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let p = path.index(i);
             let Node::Map(entries) = item else {
-                self.error(&p, format!("expected a rule such as `- exclusive: [a, b]`, found {}", item.kind()));
+                self.error(
+                    &p,
+                    format!(
+                        "expected a rule such as `- exclusive: [a, b]`, found {}",
+                        item.kind()
+                    ),
+                );
                 continue;
             };
             if entries.len() != 1 {
@@ -495,26 +507,40 @@ impl Cx<'_> {
             let bp = p.key(name);
             let kind = match name.as_str() {
                 "date_span" => {
-                    let Some(mut o) = self.obj(body, &bp) else { continue };
+                    let Some(mut o) = self.obj(body, &bp) else {
+                        continue;
+                    };
                     let begin = self.required_string(&mut o, "begin");
                     let end = self.required_string(&mut o, "end");
                     let max_days = self.count(o.take("max_days"), &bp.key("max_days"), &bp);
                     o.finish(self, &["begin", "end", "max_days"]);
                     match (begin, end, max_days) {
-                        (Some(begin), Some(end), Some(max_days)) => RuleKind::DateSpan { begin, end, max_days },
+                        (Some(begin), Some(end), Some(max_days)) => RuleKind::DateSpan {
+                            begin,
+                            end,
+                            max_days,
+                        },
                         _ => continue,
                     }
                 }
                 "exclusive" | "one_of" => {
-                    let Some(list) = self.string_list(body, &bp) else { continue };
+                    let Some(list) = self.string_list(body, &bp) else {
+                        continue;
+                    };
                     if list.len() < 2 {
                         self.error(&bp, format!("`{name}` needs at least two fields"));
                         continue;
                     }
-                    if name == "exclusive" { RuleKind::Exclusive(list) } else { RuleKind::OneOf(list) }
+                    if name == "exclusive" {
+                        RuleKind::Exclusive(list)
+                    } else {
+                        RuleKind::OneOf(list)
+                    }
                 }
                 "max_total" => {
-                    let Some(mut o) = self.obj(body, &bp) else { continue };
+                    let Some(mut o) = self.obj(body, &bp) else {
+                        continue;
+                    };
                     let fields = o.take("fields");
                     let max = self.count(o.take("max"), &bp.key("max"), &bp);
                     o.finish(self, &["fields", "max"]);
@@ -538,7 +564,10 @@ impl Cx<'_> {
                     continue;
                 }
             };
-            out.push(Rule { kind, origin: self.origin(&bp) });
+            out.push(Rule {
+                kind,
+                origin: self.origin(&bp),
+            });
         }
         out
     }
@@ -547,11 +576,23 @@ impl Cx<'_> {
         match node {
             Some(Node::Int(n)) if *n >= 1 && *n <= i128::from(u32::MAX) => Some(*n as u32),
             Some(other) => {
-                self.error(path, format!("expected a positive whole number, found {}", match other { Node::Int(n) => n.to_string(), o => o.kind().to_owned() }));
+                self.error(
+                    path,
+                    format!(
+                        "expected a positive whole number, found {}",
+                        match other {
+                            Node::Int(n) => n.to_string(),
+                            o => o.kind().to_owned(),
+                        }
+                    ),
+                );
                 None
             }
             None => {
-                let key = match &path.0.last() { Some(crate::yaml::Seg::Key(k)) => k.clone(), _ => String::new() };
+                let key = match &path.0.last() {
+                    Some(crate::yaml::Seg::Key(k)) => k.clone(),
+                    _ => String::new(),
+                };
                 self.error_at(parent, At::Key, format!("missing required key `{key}`"));
                 None
             }
@@ -560,7 +601,10 @@ impl Cx<'_> {
 
     fn string_list(&mut self, node: &Node, path: &Path) -> Option<Vec<String>> {
         let Node::Seq(items) = node else {
-            self.error(path, format!("expected a list of field names, found {}", node.kind()));
+            self.error(
+                path,
+                format!("expected a list of field names, found {}", node.kind()),
+            );
             return None;
         };
         let mut out = Vec::new();
@@ -570,14 +614,26 @@ impl Cx<'_> {
         Some(out)
     }
 
-    fn endpoint(&mut self, ep_path: &str, node: &Node, path: &Path, stem: &str) -> Option<Endpoint> {
+    fn endpoint(
+        &mut self,
+        ep_path: &str,
+        node: &Node,
+        path: &Path,
+        stem: &str,
+    ) -> Option<Endpoint> {
         let mut obj = self.obj(node, path)?;
         let name = self.required_string(&mut obj, "name");
-        let method = match self.string(obj.take("method"), &path.key("method")).as_deref() {
+        let method = match self
+            .string(obj.take("method"), &path.key("method"))
+            .as_deref()
+        {
             None | Some("POST") => Method::Post,
             Some("GET") => Method::Get,
             Some(other) => {
-                self.error(&path.key("method"), format!("unknown method `{other}`; expected GET or POST"));
+                self.error(
+                    &path.key("method"),
+                    format!("unknown method `{other}`; expected GET or POST"),
+                );
                 Method::Post
             }
         };
@@ -589,7 +645,9 @@ impl Cx<'_> {
             node => self.boolean(node, &path.key("idempotent")),
         };
         let title = self.required_string(&mut obj, "title");
-        let doc = self.string(obj.take("doc"), &path.key("doc")).unwrap_or_default();
+        let doc = self
+            .string(obj.take("doc"), &path.key("doc"))
+            .unwrap_or_default();
         let request = obj.take("request");
         let rules = obj.take("rules");
         let response = obj.take("response");
@@ -598,8 +656,12 @@ impl Cx<'_> {
         let _ = stem;
         let name = name?;
         let base = pascal(&name);
-        let request = self.message(&base, "Request", request, rules, path, "request", &title, ep_path);
-        let response = self.message(&base, "Response", response, None, path, "response", &title, ep_path);
+        let request = self.message(
+            &base, "Request", request, rules, path, "request", &title, ep_path,
+        );
+        let response = self.message(
+            &base, "Response", response, None, path, "response", &title, ep_path,
+        );
         let examples = match examples {
             Some(node) => self.examples(node, &path.key("examples")),
             None => Vec::new(),
@@ -635,13 +697,23 @@ impl Cx<'_> {
         match node {
             None => {
                 if let Some(_) = rules {
-                    self.error_at(&path.key("rules"), At::Key, "`rules` need an inline `request`".into());
+                    self.error_at(
+                        &path.key("rules"),
+                        At::Key,
+                        "`rules` need an inline `request`".into(),
+                    );
                 }
                 None
             }
             Some(Node::Str(name)) => {
                 if rules.is_some() {
-                    self.error_at(&path.key("rules"), At::Key, format!("`rules` apply to an inline `request`; put them on the type `{name}`"));
+                    self.error_at(
+                        &path.key("rules"),
+                        At::Key,
+                        format!(
+                            "`rules` apply to an inline `request`; put them on the type `{name}`"
+                        ),
+                    );
                 }
                 Some(name.clone())
             }
@@ -649,20 +721,41 @@ impl Cx<'_> {
                 let name = format!("{base}{suffix}");
                 let kind = self.object(&name, fields, None, path, &mpath);
                 let kind = match (kind, rules) {
-                    (TypeKind::Object { fields, .. }, Some(r)) => TypeKind::Object { fields, rules: self.rules(r, &path.key("rules")) },
+                    (TypeKind::Object { fields, .. }, Some(r)) => TypeKind::Object {
+                        fields,
+                        rules: self.rules(r, &path.key("rules")),
+                    },
                     (k, _) => k,
                 };
-                let what = if suffix == "Request" { "Request" } else { "Response" };
+                let what = if suffix == "Request" {
+                    "Request"
+                } else {
+                    "Response"
+                };
                 let doc = format!(
                     "{what} of `{ep_path}`{}.",
-                    title.as_ref().map(|t| format!(" ({t})")).unwrap_or_default()
+                    title
+                        .as_ref()
+                        .map(|t| format!(" ({t})"))
+                        .unwrap_or_default()
                 );
                 let origin = self.origin(&mpath);
-                self.types.push(TypeDef { name: name.clone(), doc, kind, origin });
+                self.types.push(TypeDef {
+                    name: name.clone(),
+                    doc,
+                    kind,
+                    origin,
+                });
                 Some(name)
             }
             Some(other) => {
-                self.error(&mpath, format!("expected a mapping of fields or a type name, found {}", other.kind()));
+                self.error(
+                    &mpath,
+                    format!(
+                        "expected a mapping of fields or a type name, found {}",
+                        other.kind()
+                    ),
+                );
                 None
             }
         }
@@ -670,14 +763,21 @@ impl Cx<'_> {
 
     fn examples(&mut self, node: &Node, path: &Path) -> Vec<Example> {
         let Node::Seq(items) = node else {
-            self.error(path, format!("expected a list of examples, found {}", node.kind()));
+            self.error(
+                path,
+                format!("expected a list of examples, found {}", node.kind()),
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let p = path.index(i);
-            let Some(mut o) = self.obj(item, &p) else { continue };
-            let name = self.string(o.take("name"), &p.key("name")).unwrap_or_else(|| format!("example {}", i + 1));
+            let Some(mut o) = self.obj(item, &p) else {
+                continue;
+            };
+            let name = self
+                .string(o.take("name"), &p.key("name"))
+                .unwrap_or_else(|| format!("example {}", i + 1));
             let json = |n: Option<&Node>| {
                 n.map(|n| {
                     let mut s = String::new();
@@ -692,7 +792,12 @@ impl Cx<'_> {
                 self.error(&p, "an example needs a `request` or a `response`".into());
                 continue;
             }
-            out.push(Example { name, request, response, origin: self.origin(&p) });
+            out.push(Example {
+                name,
+                request,
+                response,
+                origin: self.origin(&p),
+            });
         }
         out
     }
@@ -724,7 +829,13 @@ fn common_prefix<'a>(mut values: impl Iterator<Item = &'a str>) -> String {
     }
     let mut len = first.len();
     for v in &rest {
-        len = len.min(first.bytes().zip(v.bytes()).take_while(|(a, b)| a == b).count());
+        len = len.min(
+            first
+                .bytes()
+                .zip(v.bytes())
+                .take_while(|(a, b)| a == b)
+                .count(),
+        );
     }
     let Some(cut) = first[..len].rfind('_') else {
         return String::new();
@@ -742,7 +853,10 @@ mod tests {
 
     #[test]
     fn prefixes() {
-        assert_eq!(common_prefix(["CARD_STATUS_VERIFY_OK", "CARD_STATUS_DELETE"].into_iter()), "CARD_STATUS_");
+        assert_eq!(
+            common_prefix(["CARD_STATUS_VERIFY_OK", "CARD_STATUS_DELETE"].into_iter()),
+            "CARD_STATUS_"
+        );
         assert_eq!(common_prefix(["GIFTING", "GIFT_SUCC"].into_iter()), "");
         assert_eq!(common_prefix(["ONLY_ONE"].into_iter()), "");
         assert_eq!(common_prefix(["A_1", "A_2"].into_iter()), "");

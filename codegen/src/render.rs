@@ -24,10 +24,13 @@ fn space_items(body: &str) -> String {
         if let Some(p) = prev {
             let indent = |s: &str| s.len() - s.trim_start().len();
             let closes = matches!(p.trim(), "}" | "};");
-            let starts_item = ["///", "#[", "pub ", "pub(", "impl ", "impl<", "fn ", "static ", "mod ", "include!"]
-                .iter()
-                .any(|k| line.trim_start().starts_with(k));
-            let after_include = p.trim_start().starts_with("include!") && !line.trim_start().starts_with("include!");
+            let starts_item = [
+                "///", "#[", "pub ", "pub(", "impl ", "impl<", "fn ", "static ", "mod ", "include!",
+            ]
+            .iter()
+            .any(|k| line.trim_start().starts_with(k));
+            let after_include = p.trim_start().starts_with("include!")
+                && !line.trim_start().starts_with("include!");
             if (closes && starts_item && indent(p) == indent(line)) || after_include {
                 out.push('\n');
             }

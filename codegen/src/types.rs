@@ -186,10 +186,7 @@ impl Parser<'_> {
             }
             if let (Some(a), Some(b)) = (min, max) {
                 if a > b {
-                    return Err(format!(
-                        "empty range in `{}`: min {a} > max {b}",
-                        self.text
-                    ));
+                    return Err(format!("empty range in `{}`: min {a} > max {b}", self.text));
                 }
             }
             return Ok(TypeExpr::Int { kind, min, max });
@@ -201,12 +198,9 @@ impl Parser<'_> {
                     if !self.eat(")") {
                         return Err(format!("expected `)` in `{}`", self.text));
                     }
-                    let n = u32::try_from(n)
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| {
-                            format!("string(N) needs 1 <= N <= {}, in `{}`", u32::MAX, self.text)
-                        })?;
+                    let n = u32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+                        format!("string(N) needs 1 <= N <= {}, in `{}`", u32::MAX, self.text)
+                    })?;
                     Ok(TypeExpr::String { max_bytes: Some(n) })
                 } else {
                     Ok(TypeExpr::String { max_bytes: None })
@@ -219,7 +213,10 @@ impl Parser<'_> {
             "enum" => self.plain(TypeExpr::Enum),
             "list" => {
                 if !self.eat("<") {
-                    return Err(format!("`list` needs an item type: list<T>, in `{}`", self.text));
+                    return Err(format!(
+                        "`list` needs an item type: list<T>, in `{}`",
+                        self.text
+                    ));
                 }
                 let item = self.ty()?;
                 if !self.eat(">") {
@@ -228,19 +225,15 @@ impl Parser<'_> {
                 let (min, max) = self.range("list")?;
                 let to_u32 = |v: Option<i128>| -> Result<Option<u32>, String> {
                     v.map(|v| {
-                        u32::try_from(v).map_err(|_| {
-                            format!("item count {v} out of range in `{}`", self.text)
-                        })
+                        u32::try_from(v)
+                            .map_err(|_| format!("item count {v} out of range in `{}`", self.text))
                     })
                     .transpose()
                 };
                 let (min, max) = (to_u32(min)?, to_u32(max)?);
                 if let (Some(a), Some(b)) = (min, max) {
                     if a > b {
-                        return Err(format!(
-                            "empty range in `{}`: min {a} > max {b}",
-                            self.text
-                        ));
+                        return Err(format!("empty range in `{}`: min {a} > max {b}", self.text));
                     }
                 }
                 Ok(TypeExpr::List {
@@ -313,10 +306,15 @@ mod tests {
 
     #[test]
     fn grammar() {
-        assert_eq!(parse("string").unwrap(), TypeExpr::String { max_bytes: None });
+        assert_eq!(
+            parse("string").unwrap(),
+            TypeExpr::String { max_bytes: None }
+        );
         assert_eq!(
             parse("string(27)").unwrap(),
-            TypeExpr::String { max_bytes: Some(27) }
+            TypeExpr::String {
+                max_bytes: Some(27)
+            }
         );
         assert_eq!(
             parse("u32(..=50)").unwrap(),
@@ -334,7 +332,10 @@ mod tests {
             parse("list<string(20)>(1..=100)").unwrap().to_string(),
             "list<string(20)>(1..=100)"
         );
-        assert_eq!(parse(" CardStatus ").unwrap(), TypeExpr::Named("CardStatus".into()));
+        assert_eq!(
+            parse(" CardStatus ").unwrap(),
+            TypeExpr::Named("CardStatus".into())
+        );
         assert_eq!(parse("i64(-5..)").unwrap().to_string(), "i64(-5..)");
     }
 

@@ -14,8 +14,12 @@ pub(crate) mod endpoint {
         title: "Put a thing",
         request: Some("PutThingRequest"),
         response: Some("PutThingResponse"),
-        check_request: crate::wire::check_json::<super::PutThingRequest>,
+        check_request: crate::wire::check_request::<super::PutThingRequest>,
         check_response: crate::wire::check_response::<super::PutThingResponse>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.put_thing(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "example 1",
@@ -35,8 +39,12 @@ pub(crate) mod endpoint {
         title: "List things",
         request: Some("ListThingsRequest"),
         response: Some("ListThingsResponse"),
-        check_request: crate::wire::check_json::<super::ListThingsRequest>,
+        check_request: crate::wire::check_request::<super::ListThingsRequest>,
         check_response: crate::wire::check_response::<super::ListThingsResponse>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.list_things(request),
+        ),
         examples: &[],
     };
 
@@ -50,8 +58,12 @@ pub(crate) mod endpoint {
         title: "Ping, no request and no response fields",
         request: None,
         response: None,
-        check_request: crate::wire::check_json::<crate::wire::Empty>,
+        check_request: crate::wire::check_request::<crate::wire::Empty>,
         check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |_: &crate::wire::Empty| client.ping(),
+        ),
         examples: &[],
     };
 }

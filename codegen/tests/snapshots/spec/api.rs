@@ -17,8 +17,12 @@ pub(crate) mod endpoint {
         title: "查询Code接口",
         request: Some("GetCodeRequest"),
         response: Some("GetCodeResponse"),
-        check_request: crate::wire::check_json::<super::GetCodeRequest>,
+        check_request: crate::wire::check_request::<super::GetCodeRequest>,
         check_response: crate::wire::check_response::<super::GetCodeResponse>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.get_code(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "check_consume true, normal code (001)",
@@ -69,8 +73,12 @@ pub(crate) mod endpoint {
         title: "核销Code接口",
         request: Some("ConsumeCodeRequest"),
         response: Some("ConsumeCodeResponse"),
-        check_request: crate::wire::check_json::<super::ConsumeCodeRequest>,
+        check_request: crate::wire::check_request::<super::ConsumeCodeRequest>,
         check_response: crate::wire::check_response::<super::ConsumeCodeResponse>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.consume_code(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "consume a code (not official)",
@@ -101,8 +109,12 @@ pub(crate) mod endpoint {
         title: "Code解码接口",
         request: Some("DecryptCodeRequest"),
         response: Some("DecryptCodeResponse"),
-        check_request: crate::wire::check_json::<super::DecryptCodeRequest>,
+        check_request: crate::wire::check_request::<super::DecryptCodeRequest>,
         check_response: crate::wire::check_response::<super::DecryptCodeResponse>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.decrypt_code(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "decrypt a code (not official)",
@@ -129,8 +141,12 @@ pub(crate) mod endpoint {
         title: "拉取卡券概况数据接口",
         request: Some("GetCardBizuinInfoRequest"),
         response: Some("GetCardBizuinInfoResponse"),
-        check_request: crate::wire::check_json::<super::GetCardBizuinInfoRequest>,
+        check_request: crate::wire::check_request::<super::GetCardBizuinInfoRequest>,
         check_response: crate::wire::check_response::<super::GetCardBizuinInfoResponse>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.get_card_bizuin_info(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "merchant overview (001)",
@@ -154,8 +170,12 @@ pub(crate) mod endpoint {
         title: "获取免费券数据接口",
         request: Some("GetCardCardInfoRequest"),
         response: Some("GetCardCardInfoResponse"),
-        check_request: crate::wire::check_json::<super::GetCardCardInfoRequest>,
+        check_request: crate::wire::check_request::<super::GetCardCardInfoRequest>,
         check_response: crate::wire::check_response::<super::GetCardCardInfoResponse>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.get_card_card_info(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "one free coupon (001)",
@@ -179,10 +199,14 @@ pub(crate) mod endpoint {
         title: "拉取会员卡概况数据接口",
         request: Some("GetCardMemberCardInfoRequest"),
         response: Some("GetCardMemberCardInfoResponse"),
-        check_request: crate::wire::check_json::<super::GetCardMemberCardInfoRequest>,
+        check_request: crate::wire::check_request::<super::GetCardMemberCardInfoRequest>,
         check_response: crate::wire::check_response::<
             super::GetCardMemberCardInfoResponse,
         >,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.get_card_member_card_info(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "member-card overview (001, response repaired)",
@@ -206,10 +230,16 @@ pub(crate) mod endpoint {
         title: "拉取单张会员卡数据接口",
         request: Some("GetCardMemberCardDetailRequest"),
         response: Some("GetCardMemberCardDetailResponse"),
-        check_request: crate::wire::check_json::<super::GetCardMemberCardDetailRequest>,
+        check_request: crate::wire::check_request::<
+            super::GetCardMemberCardDetailRequest,
+        >,
         check_response: crate::wire::check_response::<
             super::GetCardMemberCardDetailResponse,
         >,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.get_card_member_card_detail(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "one member card (001)",
@@ -233,8 +263,12 @@ pub(crate) mod endpoint {
         title: "获取用户已领取卡券接口",
         request: Some("GetUserCardListRequest"),
         response: Some("GetUserCardListResponse"),
-        check_request: crate::wire::check_json::<super::GetUserCardListRequest>,
+        check_request: crate::wire::check_request::<super::GetUserCardListRequest>,
         check_response: crate::wire::check_response::<super::GetUserCardListResponse>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.get_user_card_list(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "a user's cards (001)",
@@ -256,8 +290,12 @@ pub(crate) mod endpoint {
         title: "查看卡券详情",
         request: Some("GetCardRequest"),
         response: Some("GetCardResponse"),
-        check_request: crate::wire::check_json::<super::GetCardRequest>,
+        check_request: crate::wire::check_request::<super::GetCardRequest>,
         check_response: crate::wire::check_response::<super::GetCardResponse>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.get_card(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "a discount card (001)",
@@ -279,8 +317,12 @@ pub(crate) mod endpoint {
         title: "批量查询卡券列表",
         request: Some("BatchGetCardsRequest"),
         response: Some("BatchGetCardsResponse"),
-        check_request: crate::wire::check_json::<super::BatchGetCardsRequest>,
+        check_request: crate::wire::check_request::<super::BatchGetCardsRequest>,
         check_response: crate::wire::check_response::<super::BatchGetCardsResponse>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.batch_get_cards(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "approved and dispatched cards (001)",
@@ -304,8 +346,12 @@ pub(crate) mod endpoint {
         title: "更改卡券信息接口",
         request: Some("UpdateCardRequest"),
         response: Some("UpdateCardResponse"),
-        check_request: crate::wire::check_json::<super::UpdateCardRequest>,
+        check_request: crate::wire::check_request::<super::UpdateCardRequest>,
         check_response: crate::wire::check_response::<super::UpdateCardResponse>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.update_card(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "update a member card (001, repaired)",
@@ -327,8 +373,12 @@ pub(crate) mod endpoint {
         title: "修改库存接口",
         request: Some("ModifyStockRequest"),
         response: None,
-        check_request: crate::wire::check_json::<super::ModifyStockRequest>,
+        check_request: crate::wire::check_request::<super::ModifyStockRequest>,
         check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.modify_stock(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "change the stock (001)",
@@ -350,8 +400,12 @@ pub(crate) mod endpoint {
         title: "更改Code接口",
         request: Some("UpdateCodeRequest"),
         response: None,
-        check_request: crate::wire::check_json::<super::UpdateCodeRequest>,
+        check_request: crate::wire::check_request::<super::UpdateCodeRequest>,
         check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.update_code(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "change a code (001, response repaired)",
@@ -373,8 +427,12 @@ pub(crate) mod endpoint {
         title: "删除卡券接口",
         request: Some("DeleteCardRequest"),
         response: None,
-        check_request: crate::wire::check_json::<super::DeleteCardRequest>,
+        check_request: crate::wire::check_request::<super::DeleteCardRequest>,
         check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.delete_card(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "delete a card (001)",
@@ -394,8 +452,12 @@ pub(crate) mod endpoint {
         title: "设置卡券失效接口",
         request: Some("SetCodeUnavailableRequest"),
         response: None,
-        check_request: crate::wire::check_json::<super::SetCodeUnavailableRequest>,
+        check_request: crate::wire::check_request::<super::SetCodeUnavailableRequest>,
         check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::wire::invoke(
+            body,
+            |request| client.set_code_unavailable(request),
+        ),
         examples: &[
             crate::schema::Example {
                 name: "non-custom code (001, response repaired)",
