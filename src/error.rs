@@ -7,8 +7,11 @@ use crate::validate::ValidationError;
 /// Everything that can go wrong calling the card API.
 ///
 /// No variant ever contains the access token, the app secret or the api_ticket, in `Display` or
-/// `Debug`.
-#[derive(Debug)]
+/// `Debug`: messages and body excerpts are redacted before they are stored.
+///
+/// Which errors a caller may retry, and whether the request may already have run, is told by
+/// [`is_retryable`](Error::is_retryable) and [`TransportError::maybe_sent`].
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// The request broke a rule of the spec; nothing was sent.
@@ -114,4 +117,57 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The endpoint's path the error is about (`card/code/consume`, `cgi-bin/stable_token`, …),
+    /// when the error came from an exchange with WeChat.
+    pub fn endpoint(&self) -> Option<&str> {
+        match self {
+            Error::Api(e) => Some(&e.endpoint),
+            Error::Transport(e) => Some(&e.endpoint),
+            Error::Decode(e) => Some(&e.endpoint),
+            Error::Validation(_) | Error::Config(_) => None,
+        }
+    }
+
+    /// Whether the same call may succeed if made again a little later: WeChat's `-1` (system
+    /// busy), a transport failure, or an HTTP 5xx answer that was not WeChat JSON (a gateway
+    /// error page).
+    ///
+    /// This says nothing about safety: the failed request may have run. Repeat a call that
+    /// changes state (consume a code, change stock) only if it is idempotent, or if
+    /// [`TransportError::maybe_sent`] is `false`. The client itself already retried idempotent
+    /// calls as configured in [`ClientBuilder::max_retries`](crate::ClientBuilder::max_retries).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api(e) => e.errcode == SYSTEM_BUSY,
+            Error::Transport(_) => true,
+            Error::Decode(e) => e.status >= 500,
+            Error::Validation(_) | Error::Config(_) => false,
+        }
+    }
+
+    /// Whether WeChat rejected the access token: `errcode` 40001 (invalid credential), 40014
+    /// (invalid access_token) or 42001 (access_token expired). The client has already fetched a
+    /// new token and retried once before returning such an error.
+    pub fn is_token_error(&self) -> bool {
+        matches!(self, Error::Api(e) if is_token_errcode(e.errcode))
+    }
+
+    /// Whether the request surely did not reach WeChat: validation and configuration errors,
+    /// and transport errors with [`TransportError::maybe_sent`] `false`.
+    pub fn surely_not_sent(&self) -> bool {
+        match self {
+            Error::Validation(_) | Error::Config(_) => true,
+            Error::Transport(e) => !e.maybe_sent,
+            Error::Api(_) | Error::Decode(_) => false,
+        }
+    }
+}
+
+/// WeChat's "system busy, try again later".
+pub(crate) const SYSTEM_BUSY: i64 = -1;
+
+/// The `errcode`s that mean "this access token is not (or no longer) valid".
+pub(crate) fn is_token_errcode(errcode: i64) -> bool {
+    matches!(errcode, 40001 | 40014 | 42001)
 }

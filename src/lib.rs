@@ -5,13 +5,15 @@
 mod client;
 mod error;
 pub mod schema;
+mod secret;
 mod token;
 pub mod validate;
 #[doc(hidden)]
 pub mod wire;
 
-pub use client::{Client, ClientBuilder};
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use error::{ApiError, DecodeError, Error, TransportError};
+pub use secret::Secret;
 pub use token::{TokenProvider, TokenSource};
 pub use validate::{Validate, ValidationError};
 

@@ -1,0 +1,1035 @@
+//! The blocking client: configuration, the HTTP exchange, tokens, retries, answer decoding.
+//!
+//! # What the client does with every call
+//!
+//! 1. The request is validated (generated methods, [`Client::execute`]) and encoded: compact
+//!    JSON with raw UTF-8 for `POST`, the query string for `GET`.
+//! 2. An access token is obtained (see [`TokenSource`]) and sent as `?access_token=…`.
+//! 3. The answer body is read up to [`ClientBuilder::max_response_bytes`]; its
+//!    `errcode`/`errmsg` envelope is decoded once (absent or `0` means success), then the body is
+//!    decoded into the response type.
+//! 4. A token rejection (`errcode` 40001, 40014, 42001) renews the token and repeats the call
+//!    once, for every endpoint: WeChat rejected the call before running it.
+//! 5. Transient failures — `errcode` `-1` (system busy), transport errors, HTTP 5xx pages — are
+//!    retried with exponential backoff **only for idempotent endpoints**. A request that surely
+//!    never reached the server (connection refused, DNS failure, connect timeout) is retried for
+//!    every endpoint, since it cannot have run. A consume, a stock change, a code update is
+//!    otherwise never sent twice by this library.
+//!
+//! # ureq and re-sending
+//!
+//! ureq 3 (checked in 3.5.1: `run.rs`, `pool.rs`) has no retry loop of its own: `run()` loops
+//! only over redirects, and a request that fails on a pooled connection is returned as an error,
+//! never re-sent on a new one. Before handing out a pooled connection ureq probes it with a
+//! non-blocking read and discards it if the server closed it (or sent unexpected bytes), so the
+//! usual "stale keep-alive connection" case opens a fresh connection *before* anything is
+//! written. A server closing the connection after that probe but before reading the request
+//! surfaces as a transport error with `maybe_sent: true`, which non-idempotent calls do not
+//! retry. Redirects are switched off (`max_redirects(0)`): WeChat does not redirect, a `POST`
+//! turned into a `GET` would be wrong, and a redirect must not carry the `access_token` query to
+//! another host; a 3xx answer becomes an [`Error::Decode`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
+
+use crate::error::{ApiError, DecodeError, Error, TransportError, is_token_errcode};
+use crate::schema::{EndpointInfo, HttpMethod};
+use crate::secret::{Secret, excerpt, percent_encode, redact};
+use crate::token::{Fetched, TokenCache, TokenProvider, TokenSource};
+use crate::validate::{Rule, Validate, ValidationError};
+
+/// WeChat's production API.
+pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
+
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_MAX_IDLE_CONNECTIONS: usize = 16;
+const DEFAULT_MAX_RETRIES: u32 = 2;
+const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait between two attempts, however many retries are configured.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const DEFAULT_MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
+/// Bytes of a body kept in a [`DecodeError`].
+const EXCERPT_BYTES: usize = 256;
+/// Least time between two `force_refresh` stable token fetches.
+const FORCE_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+const STABLE_TOKEN_PATH: &str = "cgi-bin/stable_token";
+const CLASSIC_TOKEN_PATH: &str = "cgi-bin/token";
+
+/// A blocking client of the WeChat card API.
+///
+/// Cheap to clone (the clones share the connection pool and the token cache), `Send` and `Sync`:
+/// build one per appid and share it between threads.
+///
+/// ```no_run
+/// use wechat_card::{Client, TokenSource};
+///
+/// # fn main() -> Result<(), wechat_card::Error> {
+/// let client = Client::builder()
+///     .credentials("wx1234567890abcdef", "app-secret")
+///     .token_source(TokenSource::Stable)
+///     .build()?;
+/// // Any endpoint, also those the spec lacks:
+/// let answer: serde_json::Value = client.call_json(
+///     wechat_card::schema::HttpMethod::Post,
+///     "card/code/get",
+///     &serde_json::json!({ "code": "110201201245" }),
+///     true,
+/// )?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    agent: ureq::Agent,
+    /// Without a trailing slash.
+    base_url: String,
+    auth: Auth,
+    max_retries: u32,
+    retry_backoff: Duration,
+    max_response_bytes: u64,
+}
+
+enum Auth {
+    Fixed(Secret),
+    Credentials {
+        appid: String,
+        secret: Secret,
+        source: TokenSource,
+        cache: Box<TokenCache>,
+    },
+    Provider(Arc<dyn TokenProvider>),
+}
+
+impl Auth {
+    fn describe(&self) -> &'static str {
+        match self {
+            Auth::Fixed(_) => "fixed token",
+            Auth::Credentials {
+                source: TokenSource::Classic,
+                ..
+            } => "credentials (cgi-bin/token)",
+            Auth::Credentials { .. } => "credentials (cgi-bin/stable_token)",
+            Auth::Provider(_) => "token provider",
+        }
+    }
+
+    fn app_secret(&self) -> &str {
+        match self {
+            Auth::Credentials { secret, .. } => secret.expose(),
+            _ => "",
+        }
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
+        let mut s = f.debug_struct("Client");
+        s.field("base_url", &inner.base_url);
+        if let Auth::Credentials { appid, .. } = &inner.auth {
+            s.field("appid", appid);
+        }
+        s.field("auth", &inner.auth.describe())
+            .field("max_retries", &inner.max_retries)
+            .field("retry_backoff", &inner.retry_backoff)
+            .field("max_response_bytes", &inner.max_response_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures and builds a [`Client`]. Start with [`Client::builder`].
+///
+/// Exactly one way of getting access tokens must be chosen:
+/// [`credentials`](ClientBuilder::credentials), [`fixed_token`](ClientBuilder::fixed_token) or
+/// [`token_provider`](ClientBuilder::token_provider).
+#[derive(Clone)]
+#[must_use]
+pub struct ClientBuilder {
+    base_url: String,
+    credentials: Option<(String, Secret)>,
+    token_source: Option<TokenSource>,
+    fixed_token: Option<Secret>,
+    token_provider: Option<Arc<dyn TokenProvider>>,
+    connect_timeout: Duration,
+    timeout: Duration,
+    max_idle_connections: usize,
+    max_retries: u32,
+    retry_backoff: Duration,
+    max_response_bytes: u64,
+    env_proxy: bool,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("appid", &self.credentials.as_ref().map(|(appid, _)| appid))
+            .field(
+                "secret",
+                &self.credentials.as_ref().map(|(_, secret)| secret),
+            )
+            .field("token_source", &self.token_source)
+            .field("fixed_token", &self.fixed_token)
+            .field(
+                "token_provider",
+                &self.token_provider.as_ref().map(|_| "dyn TokenProvider"),
+            )
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_idle_connections", &self.max_idle_connections)
+            .field("max_retries", &self.max_retries)
+            .field("retry_backoff", &self.retry_backoff)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("env_proxy", &self.env_proxy)
+            .finish()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            credentials: None,
+            token_source: None,
+            fixed_token: None,
+            token_provider: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            max_idle_connections: DEFAULT_MAX_IDLE_CONNECTIONS,
+            max_retries: DEFAULT_MAX_RETRIES,
+            retry_backoff: DEFAULT_RETRY_BACKOFF,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            env_proxy: true,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The API's base URL, with or without a trailing slash. Default
+    /// `https://api.weixin.qq.com`; point it at a sandbox or a loopback test server. Must be
+    /// `http` or `https` with a host, and may not carry a query or fragment.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// The official account's appid and app secret (AppSecret): the client fetches and caches
+    /// access tokens itself, from [`TokenSource::Stable`] unless
+    /// [`token_source`](ClientBuilder::token_source) says otherwise.
+    pub fn credentials(mut self, appid: impl Into<String>, secret: impl Into<Secret>) -> Self {
+        self.credentials = Some((appid.into(), secret.into()));
+        self
+    }
+
+    /// Which endpoint fetches tokens with the [`credentials`](ClientBuilder::credentials).
+    /// Default [`TokenSource::Stable`].
+    pub fn token_source(mut self, source: TokenSource) -> Self {
+        self.token_source = Some(source);
+        self
+    }
+
+    /// A token obtained elsewhere. It is never refreshed: when WeChat rejects it, the error is
+    /// returned.
+    pub fn fixed_token(mut self, token: impl Into<Secret>) -> Self {
+        self.fixed_token = Some(token.into());
+        self
+    }
+
+    /// An application-supplied source of tokens, for instance a central token service. See
+    /// [`TokenProvider`] for the contract.
+    pub fn token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
+        self.token_provider = Some(provider);
+        self
+    }
+
+    /// Longest time to establish a connection (DNS, TCP, TLS). Default 5 seconds.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Longest time for one HTTP exchange, from connecting to the end of the answer body.
+    /// Retries each get this time again. Default 30 seconds.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How many idle keep-alive connections are kept for reuse (per host; the client talks to
+    /// one host). Size it for the number of threads that call at the same time. Default 16.
+    pub fn max_idle_connections(mut self, n: usize) -> Self {
+        self.max_idle_connections = n;
+        self
+    }
+
+    /// How many times a failed idempotent call is repeated (on `errcode` `-1`, transport errors
+    /// and HTTP 5xx pages). Default 2, so at most 3 attempts; `0` turns retries off. This does
+    /// not count the single repetition after a token rejection.
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// The wait before the first retry; it doubles for each further one (at most 5 seconds),
+    /// and a random part of up to half of it is added so that callers spread out.
+    /// Default 100 ms.
+    pub fn retry_backoff(mut self, base: Duration) -> Self {
+        self.retry_backoff = base;
+        self
+    }
+
+    /// Largest answer body read, in bytes; a larger one is an [`Error::Decode`].
+    /// Default 4 MiB.
+    pub fn max_response_bytes(mut self, n: u64) -> Self {
+        self.max_response_bytes = n;
+        self
+    }
+
+    /// Whether the `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY` environment variables
+    /// are honoured. Default `true`.
+    pub fn env_proxy(mut self, enabled: bool) -> Self {
+        self.env_proxy = enabled;
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    ///
+    /// Fails with [`Error::Config`] when the base URL is not an `http`/`https` URL with a host,
+    /// when not exactly one token source is configured, when the appid or a secret is empty, or
+    /// when a timeout is zero.
+    pub fn build(self) -> Result<Client, Error> {
+        let base_url = normalize_base_url(&self.base_url)?;
+        if self.connect_timeout.is_zero() || self.timeout.is_zero() {
+            return Err(Error::Config("timeouts must be longer than zero".into()));
+        }
+        let sources = usize::from(self.credentials.is_some())
+            + usize::from(self.fixed_token.is_some())
+            + usize::from(self.token_provider.is_some());
+        if sources != 1 {
+            return Err(Error::Config(format!(
+                "configure exactly one access token source (credentials, fixed_token or \
+                 token_provider); {sources} configured"
+            )));
+        }
+        if self.token_source.is_some() && self.credentials.is_none() {
+            return Err(Error::Config(
+                "token_source applies to credentials, which are not set".into(),
+            ));
+        }
+        let auth = if let Some((appid, secret)) = self.credentials {
+            if appid.trim().is_empty() || secret.is_empty() {
+                return Err(Error::Config(
+                    "the appid and the secret must not be empty".into(),
+                ));
+            }
+            Auth::Credentials {
+                appid,
+                secret,
+                source: self.token_source.unwrap_or_default(),
+                cache: Box::new(TokenCache::new(FORCE_REFRESH_INTERVAL)),
+            }
+        } else if let Some(token) = self.fixed_token {
+            if token.is_empty() {
+                return Err(Error::Config("the fixed token must not be empty".into()));
+            }
+            Auth::Fixed(token)
+        } else if let Some(provider) = self.token_provider {
+            Auth::Provider(provider)
+        } else {
+            return Err(Error::Config("no access token source configured".into()));
+        };
+
+        let mut config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(self.connect_timeout))
+            .timeout_global(Some(self.timeout))
+            .max_idle_connections(self.max_idle_connections)
+            .max_idle_connections_per_host(self.max_idle_connections)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .user_agent(concat!("wechat-card/", env!("CARGO_PKG_VERSION")))
+            .accept("application/json");
+        if !self.env_proxy {
+            config = config.proxy(None);
+        }
+        let agent = ureq::Agent::new_with_config(config.build());
+
+        Ok(Client {
+            inner: Arc::new(Inner {
+                agent,
+                base_url,
+                auth,
+                max_retries: self.max_retries,
+                retry_backoff: self.retry_backoff,
+                max_response_bytes: self.max_response_bytes,
+            }),
+        })
+    }
+}
+
+fn normalize_base_url(url: &str) -> Result<String, Error> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let bad = |why: &str| Error::Config(format!("base URL {trimmed:?} {why}"));
+    let parsed: ureq::http::Uri = trimmed.parse().map_err(|_| bad("is not a valid URL"))?;
+    match parsed.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(bad("must start with http:// or https://")),
+    }
+    if parsed.host().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    if parsed.query().is_some() || trimmed.contains('#') {
+        return Err(bad("must not have a query or fragment"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// What a request carries besides the access token.
+enum Payload {
+    /// A JSON body (`POST`).
+    Body(Vec<u8>),
+    /// Query parameters (`GET`).
+    Query(Vec<(String, String)>),
+}
+
+impl Client {
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The base URL calls go to, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// A currently valid access token, from the cache or fetched (for the JS-SDK or an endpoint
+    /// outside this library). It is a [`Secret`]: it prints as `***`.
+    pub fn access_token(&self) -> Result<Secret, Error> {
+        self.token()
+    }
+
+    /// Validates `request`, sends it to `endpoint` and decodes the answer.
+    ///
+    /// This is what the generated methods call; use them instead. Fields travel as a compact
+    /// JSON body for `POST` endpoints and in the query string for `GET` endpoints. Retries follow
+    /// `endpoint.idempotent`, see the [`Client`] documentation.
+    pub fn execute<Req, Resp>(
+        &self,
+        endpoint: &'static EndpointInfo,
+        request: &Req,
+    ) -> Result<Resp, Error>
+    where
+        Req: Validate + Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        request.validate()?;
+        self.call(endpoint.method, endpoint.path, request, endpoint.idempotent)
+    }
+
+    /// Like [`execute`](Client::execute), for endpoints whose answer is only `errcode`/`errmsg`.
+    pub fn execute_unit<Req>(
+        &self,
+        endpoint: &'static EndpointInfo,
+        request: &Req,
+    ) -> Result<(), Error>
+    where
+        Req: Validate + Serialize + ?Sized,
+    {
+        self.execute::<Req, IgnoredAny>(endpoint, request)
+            .map(|_| ())
+    }
+
+    /// Calls any endpoint with any body: the escape hatch for endpoints the spec lacks.
+    ///
+    /// `path` is relative to the base URL (`card/paycell/set`; a leading `/` is ignored) and
+    /// must not contain `?` or `#`. For [`HttpMethod::Post`] `body` is sent as compact JSON;
+    /// for [`HttpMethod::Get`] it must serialize to a JSON object (or `null`/`()` for none),
+    /// whose fields become query parameters (strings as they are, numbers and booleans as text,
+    /// nested values as JSON text, `null`s left out). Nothing is validated. Token handling,
+    /// answer decoding and errors are those of the generated methods; pass `idempotent: true`
+    /// only if sending the request twice is harmless (reads), since it allows retries.
+    ///
+    /// `Resp` may be [`serde_json::Value`] to get the whole answer, or
+    /// [`serde::de::IgnoredAny`] to only check the `errcode`.
+    pub fn call_json<Req, Resp>(
+        &self,
+        method: HttpMethod,
+        path: &str,
+        body: &Req,
+        idempotent: bool,
+    ) -> Result<Resp, Error>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        let path = path.trim().trim_start_matches('/');
+        if path.is_empty()
+            || path
+                .chars()
+                .any(|c| matches!(c, '?' | '#') || c.is_whitespace() || c.is_control())
+        {
+            return Err(Error::Config(format!(
+                "{path:?} is not an endpoint path (no query, fragment or whitespace)"
+            )));
+        }
+        self.call(method, path, body, idempotent)
+    }
+
+    /// Encodes, sends with the access token, renews the token and retries as needed, decodes.
+    fn call<Req, Resp>(
+        &self,
+        method: HttpMethod,
+        path: &str,
+        request: &Req,
+        idempotent: bool,
+    ) -> Result<Resp, Error>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        let payload = encode(method, request)?;
+        let mut token = self.token()?;
+        let mut renewed = false;
+        loop {
+            let result = self.with_retries(idempotent, || {
+                let (status, body) = self.exchange(path, &payload, Some(&token))?;
+                decode_with(
+                    path,
+                    status,
+                    &body,
+                    &[token.expose(), self.inner.auth.app_secret()],
+                )
+            });
+            match result {
+                Err(Error::Api(e)) if is_token_errcode(e.errcode) && !renewed => {
+                    renewed = true;
+                    match self.renew_token(&token)? {
+                        Some(fresh) => token = fresh,
+                        None => return Err(Error::Api(e)),
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Runs `attempt`, repeating it after transient failures: for idempotent calls on every
+    /// [retryable](Error::is_retryable) error, for the others only when the request surely did
+    /// not reach the server.
+    fn with_retries<T>(
+        &self,
+        idempotent: bool,
+        mut attempt: impl FnMut() -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut retries = 0;
+        loop {
+            match attempt() {
+                Err(e)
+                    if retries < self.inner.max_retries
+                        && ((idempotent && e.is_retryable())
+                            || matches!(&e, Error::Transport(t) if !t.maybe_sent)) =>
+                {
+                    std::thread::sleep(backoff(self.inner.retry_backoff, retries));
+                    retries += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One HTTP exchange: the status and the body (at most `max_response_bytes`).
+    fn exchange(
+        &self,
+        path: &str,
+        payload: &Payload,
+        token: Option<&Secret>,
+    ) -> Result<(u16, Vec<u8>), Error> {
+        let inner = &*self.inner;
+        let secrets = [
+            token.map(Secret::expose).unwrap_or(""),
+            inner.auth.app_secret(),
+        ];
+        let mut url = String::with_capacity(inner.base_url.len() + path.len() + 200);
+        url.push_str(&inner.base_url);
+        url.push('/');
+        url.push_str(path);
+        let mut separator = '?';
+        let mut push = |url: &mut String, key: &str, value: &str| {
+            url.push(separator);
+            separator = '&';
+            url.push_str(&percent_encode(key));
+            url.push('=');
+            url.push_str(&percent_encode(value));
+        };
+        if let Some(token) = token {
+            push(&mut url, "access_token", token.expose());
+        }
+
+        let sent = match payload {
+            Payload::Body(body) => inner
+                .agent
+                .post(&url)
+                .header("Content-Type", "application/json; charset=utf-8")
+                .send(body.as_slice()),
+            Payload::Query(pairs) => {
+                for (key, value) in pairs {
+                    push(&mut url, key, value);
+                }
+                inner.agent.get(&url).call()
+            }
+        };
+        let mut response = sent.map_err(|e| transport_error(path, e, &secrets))?;
+        let status = response.status().as_u16();
+        let limit = inner.max_response_bytes;
+        let too_large = || {
+            Error::Decode(DecodeError {
+                endpoint: path.to_owned(),
+                status,
+                message: format!("the answer is larger than the limit of {limit} bytes"),
+                excerpt: String::new(),
+            })
+        };
+        if response.body().content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => too_large(),
+                e => transport_error(path, e, &secrets),
+            })?;
+        Ok((status, body))
+    }
+
+    /// A token for the next call.
+    fn token(&self) -> Result<Secret, Error> {
+        match &self.inner.auth {
+            Auth::Fixed(token) => Ok(token.clone()),
+            Auth::Credentials { cache, .. } => cache.get(&|force| self.fetch_token(force)),
+            Auth::Provider(provider) => provider.token(),
+        }
+    }
+
+    /// WeChat rejected `rejected`: another token, or `None` if there is none to be had.
+    fn renew_token(&self, rejected: &Secret) -> Result<Option<Secret>, Error> {
+        match &self.inner.auth {
+            Auth::Fixed(_) => Ok(None),
+            Auth::Credentials { cache, source, .. } => {
+                cache.renew(rejected, *source == TokenSource::Stable, &|force| {
+                    self.fetch_token(force)
+                })
+            }
+            Auth::Provider(provider) => {
+                provider.invalidate(rejected);
+                let fresh = provider.token()?;
+                Ok((fresh != *rejected).then_some(fresh))
+            }
+        }
+    }
+
+    /// Fetches a token from WeChat with the app's credentials.
+    fn fetch_token(&self, force_refresh: bool) -> Result<Fetched, Error> {
+        let Auth::Credentials {
+            appid,
+            secret,
+            source,
+            ..
+        } = &self.inner.auth
+        else {
+            return Err(Error::Config("no credentials to fetch a token with".into()));
+        };
+        let secrets = [secret.expose()];
+        let (path, payload) = match source {
+            TokenSource::Classic => (
+                CLASSIC_TOKEN_PATH,
+                Payload::Query(vec![
+                    ("grant_type".to_owned(), "client_credential".to_owned()),
+                    ("appid".to_owned(), appid.clone()),
+                    ("secret".to_owned(), secret.expose().to_owned()),
+                ]),
+            ),
+            _ => {
+                let body = serde_json::to_vec(&StableTokenRequest {
+                    grant_type: "client_credential",
+                    appid,
+                    secret: secret.expose(),
+                    force_refresh,
+                })
+                .map_err(|e| Error::Config(format!("could not encode the token request: {e}")))?;
+                (STABLE_TOKEN_PATH, Payload::Body(body))
+            }
+        };
+        // A repeated normal fetch only hands out a token we never received. A forced refresh is
+        // limited by WeChat: never repeat it.
+        let answer: TokenAnswer = self.with_retries(!force_refresh, || {
+            let (status, body) = self.exchange(path, &payload, None)?;
+            decode_with(path, status, &body, &secrets)
+        })?;
+        if answer.access_token.is_empty() {
+            return Err(Error::Decode(DecodeError {
+                endpoint: path.to_owned(),
+                status: 200,
+                message: "the answer has an empty access_token".into(),
+                excerpt: String::new(),
+            }));
+        }
+        Ok(Fetched {
+            token: Secret::new(answer.access_token),
+            expires_in: answer.expires_in,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct StableTokenRequest<'a> {
+    grant_type: &'static str,
+    appid: &'a str,
+    secret: &'a str,
+    force_refresh: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<i64>,
+}
+
+/// Encodes a request for `method`.
+fn encode<Req: Serialize + ?Sized>(method: HttpMethod, request: &Req) -> Result<Payload, Error> {
+    let unencodable =
+        |message: String| Error::Validation(ValidationError::new("", Rule::Decode { message }));
+    match method {
+        HttpMethod::Post => serde_json::to_vec(request)
+            .map(Payload::Body)
+            .map_err(|e| unencodable(format!("the request cannot be encoded as JSON: {e}"))),
+        HttpMethod::Get => {
+            let value = serde_json::to_value(request)
+                .map_err(|e| unencodable(format!("the request cannot be encoded as JSON: {e}")))?;
+            let map = match value {
+                serde_json::Value::Object(map) => map,
+                serde_json::Value::Null => serde_json::Map::new(),
+                other => {
+                    return Err(unencodable(format!(
+                        "a GET request must be a JSON object to become query parameters, not {}",
+                        json_kind(&other)
+                    )));
+                }
+            };
+            let pairs = map
+                .into_iter()
+                .filter_map(|(key, value)| {
+                    let text = match value {
+                        serde_json::Value::Null => return None,
+                        serde_json::Value::String(s) => s,
+                        serde_json::Value::Bool(b) => b.to_string(),
+                        serde_json::Value::Number(n) => n.to_string(),
+                        nested => nested.to_string(),
+                    };
+                    Some((key, text))
+                })
+                .collect();
+            Ok(Payload::Query(pairs))
+        }
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// The wait before retry number `retry` (0-based): `base * 2^retry`, at most [`MAX_BACKOFF`],
+/// plus a random part of up to half of that.
+fn backoff(base: Duration, retry: u32) -> Duration {
+    let exp = base
+        .checked_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX))
+        .unwrap_or(MAX_BACKOFF)
+        .min(MAX_BACKOFF);
+    let half_nanos = u64::try_from(exp.as_nanos() / 2).unwrap_or(u64::MAX);
+    let jitter = if half_nanos == 0 {
+        0
+    } else {
+        random_u64() % half_nanos
+    };
+    exp + Duration::from_nanos(jitter)
+}
+
+/// A random number from the standard library's randomly keyed hasher (no extra dependency;
+/// good enough to spread retries).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos().into())
+            .unwrap_or(0),
+    );
+    hasher.finish()
+}
+
+/// Maps a ureq error without ever formatting the URL (which carries the token) unredacted.
+fn transport_error(endpoint: &str, error: ureq::Error, secrets: &[&str]) -> Error {
+    use std::io::ErrorKind;
+    use ureq::Timeout;
+    let (message, maybe_sent) = match &error {
+        // Errors about the request itself: nothing was sent. Not worth retrying.
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::RequireHttpsOnly(_) => {
+            return Error::Config(format!("{endpoint}: the request URL is not valid"));
+        }
+        ureq::Error::InvalidProxyUrl => {
+            return Error::Config("the proxy URL (environment variables) is not valid".into());
+        }
+        ureq::Error::HostNotFound => ("host not found (DNS)".to_owned(), false),
+        ureq::Error::ConnectionFailed => ("could not connect".to_owned(), false),
+        ureq::Error::ConnectProxyFailed(_) => {
+            ("the proxy refused the connection".to_owned(), false)
+        }
+        ureq::Error::Timeout(which) => (
+            format!("timed out ({which})"),
+            !matches!(which, Timeout::Resolve | Timeout::Connect),
+        ),
+        ureq::Error::Io(io) => (
+            format!("I/O error: {io}"),
+            // Only refused or impossible connections are sure to have sent nothing: a reset or
+            // an end of file may come after the server read the request.
+            !matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable
+            ),
+        ),
+        other => (other.to_string(), true),
+    };
+    Error::Transport(TransportError {
+        endpoint: endpoint.to_owned(),
+        message: redact(&message, secrets),
+        maybe_sent,
+    })
+}
+
+/// The `errcode`/`errmsg` envelope of every WeChat answer. Only a JSON object is accepted
+/// (serde's derive would also take an array); other keys are skipped without allocating.
+struct Envelope {
+    errcode: Option<i64>,
+    errmsg: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for Envelope {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Envelope;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Envelope, A::Error> {
+                let mut envelope = Envelope {
+                    errcode: None,
+                    errmsg: None,
+                };
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match &*key {
+                        "errcode" => envelope.errcode = map.next_value()?,
+                        "errmsg" => envelope.errmsg = map.next_value()?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(envelope)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// Decodes a WeChat answer body: the `errcode`/`errmsg` envelope once (`errcode` absent or `0`
+/// means success, anything else is an [`Error::Api`]), then the whole body into `Resp`.
+///
+/// A body that is not a JSON object, does not fit `Resp`, or comes with a non-2xx status
+/// without a non-zero `errcode` is an [`Error::Decode`] carrying the status and the first 256
+/// bytes of the body (cut at a character boundary, with token-like values masked).
+pub fn decode_response<Resp: DeserializeOwned>(
+    endpoint: &str,
+    status: u16,
+    body: &[u8],
+) -> Result<Resp, Error> {
+    decode_with(endpoint, status, body, &[])
+}
+
+/// [`decode_response`], also masking the given secrets in messages and excerpts.
+fn decode_with<Resp: DeserializeOwned>(
+    endpoint: &str,
+    status: u16,
+    body: &[u8],
+    secrets: &[&str],
+) -> Result<Resp, Error> {
+    let decode_error = |message: String| {
+        Error::Decode(DecodeError {
+            endpoint: endpoint.to_owned(),
+            status,
+            message: redact(&message, secrets),
+            excerpt: excerpt(body, EXCERPT_BYTES, secrets),
+        })
+    };
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
+        if (200..300).contains(&status) {
+            decode_error(format!("the answer is not a JSON object: {e}"))
+        } else {
+            decode_error(format!(
+                "HTTP status {status} with an answer that is not WeChat JSON"
+            ))
+        }
+    })?;
+    match envelope.errcode {
+        Some(errcode) if errcode != 0 => {
+            return Err(Error::Api(ApiError {
+                endpoint: endpoint.to_owned(),
+                errcode,
+                errmsg: redact(envelope.errmsg.as_deref().unwrap_or(""), secrets),
+            }));
+        }
+        _ => {}
+    }
+    if !(200..300).contains(&status) {
+        return Err(decode_error(format!("HTTP status {status}")));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| decode_error(format!("the answer does not have the expected shape: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_forms() {
+        assert_eq!(
+            normalize_base_url("https://api.weixin.qq.com/").unwrap(),
+            "https://api.weixin.qq.com"
+        );
+        assert_eq!(
+            normalize_base_url("http://127.0.0.1:8080/prefix/").unwrap(),
+            "http://127.0.0.1:8080/prefix"
+        );
+        for bad in [
+            "",
+            "api.weixin.qq.com",
+            "ftp://x",
+            "http://",
+            "https://h/?a=1",
+            "https://h/#x",
+        ] {
+            assert!(
+                matches!(normalize_base_url(bad), Err(Error::Config(_))),
+                "{bad:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn envelope_then_body() {
+        #[derive(serde::Deserialize, Debug)]
+        struct R {
+            n: u32,
+        }
+        let ok: R = decode_response("p", 200, br#"{"errcode":0,"errmsg":"ok","n":3}"#).unwrap();
+        assert_eq!(ok.n, 3);
+        let ok: R = decode_response("p", 200, br#"{"n":4}"#).unwrap();
+        assert_eq!(ok.n, 4);
+        let err = decode_response::<R>("p", 200, br#"{"errcode":40056,"errmsg":"bad code"}"#)
+            .unwrap_err();
+        assert_eq!(err.errcode(), Some(40056));
+        assert_eq!(err.endpoint(), Some("p"));
+        // An errcode wins over a non-2xx status.
+        let err = decode_response::<R>("p", 503, br#"{"errcode":-1,"errmsg":"busy"}"#).unwrap_err();
+        assert!(err.is_retryable());
+        let Error::Decode(d) =
+            decode_response::<R>("p", 502, b"<html>Bad gateway</html>").unwrap_err()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (d.status, d.excerpt.as_str()),
+            (502, "<html>Bad gateway</html>")
+        );
+        let Error::Decode(d) = decode_response::<R>("p", 200, br#"{"n":"x"}"#).unwrap_err() else {
+            panic!()
+        };
+        assert!(d.message.contains("expected shape"), "{}", d.message);
+        assert!(matches!(
+            decode_response::<R>("p", 200, b""),
+            Err(Error::Decode(_))
+        ));
+        assert!(matches!(
+            decode_response::<R>("p", 200, b"[1]"),
+            Err(Error::Decode(_))
+        ));
+        let () = decode_response::<IgnoredAny>("p", 200, br#"{"errcode":0}"#)
+            .map(|_| ())
+            .unwrap();
+    }
+
+    #[test]
+    fn get_requests_become_query_pairs() {
+        let Payload::Query(pairs) = encode(
+            HttpMethod::Get,
+            &serde_json::json!({"type": "wx_card", "n": 3, "b": true, "none": null, "l": [1, 2]}),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("b", "true"),
+                ("l", "[1,2]"),
+                ("n", "3"),
+                ("type", "wx_card")
+            ]
+        );
+        assert!(matches!(encode(HttpMethod::Get, &()), Ok(Payload::Query(p)) if p.is_empty()));
+        assert!(matches!(
+            encode(HttpMethod::Get, &[1]),
+            Err(Error::Validation(_))
+        ));
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_bounded() {
+        let base = Duration::from_millis(100);
+        for retry in 0..40 {
+            let d = backoff(base, retry);
+            let exp = (base * 2u32.saturating_pow(retry.min(20))).min(MAX_BACKOFF);
+            assert!(d >= exp && d <= exp + exp / 2, "retry {retry}: {d:?}");
+        }
+        assert_eq!(backoff(Duration::ZERO, 3), Duration::ZERO);
+    }
+}

@@ -1,0 +1,286 @@
+//! Secrets (access tokens, app secrets) and the redaction of secrets from text.
+//!
+//! Secrets travel inside [`Secret`], whose `Debug` and `Display` print `***`. Every message the
+//! library stores in an [`Error`](crate::Error) that could contain text from outside (a body
+//! excerpt, WeChat's `errmsg`, a transport error that may quote the request URL) goes through
+//! [`redact`] first.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A secret string: an access token, an app secret, a ticket.
+///
+/// `Debug` and `Display` print `***`, so a `Secret` can sit in structs that derive `Debug`
+/// without leaking. Read the value with [`expose`](Secret::expose), only where it is sent.
+/// Cloning is cheap (the text is shared).
+///
+/// ```
+/// use wechat_card::Secret;
+///
+/// let token = Secret::new("TOKEN-SECRET-123");
+/// assert_eq!(format!("{token} {token:?}"), "*** ***");
+/// assert_eq!(token.expose(), "TOKEN-SECRET-123");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(Arc::from(value.into()))
+    }
+
+    /// The secret value. Use it only to send it; never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the value is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret::new(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret(Arc::from(value))
+    }
+}
+
+impl From<&String> for Secret {
+    fn from(value: &String) -> Self {
+        Secret::from(value.as_str())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// What secrets are replaced with.
+pub(crate) const MASK: &str = "***";
+
+/// Query parameters whose values are always masked, whatever they are.
+const SECRET_QUERY_KEYS: &[&str] = &["access_token=", "secret=", "ticket="];
+
+/// JSON keys whose string values are always masked, whatever they are (a token endpoint's answer
+/// carries a token the client does not know yet).
+const SECRET_JSON_KEYS: &[&str] = &[
+    "\"access_token\"",
+    "\"secret\"",
+    "\"appsecret\"",
+    "\"ticket\"",
+];
+
+/// Removes secrets from `text`: every known secret (raw and percent-encoded), the values of the
+/// `access_token=`, `secret=` and `ticket=` query parameters, and the string values of the JSON
+/// keys `access_token`, `secret`, `appsecret` and `ticket`. Empty secrets are ignored.
+pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        if out.contains(secret) {
+            out = out.replace(secret, MASK);
+        }
+        let encoded = percent_encode(secret);
+        if encoded != *secret && out.contains(&encoded) {
+            out = out.replace(&encoded, MASK);
+        }
+    }
+    for key in SECRET_QUERY_KEYS {
+        out = mask_query_values(&out, key);
+    }
+    for key in SECRET_JSON_KEYS {
+        out = mask_json_values(&out, key);
+    }
+    out
+}
+
+/// Masks the value after every occurrence of `key` (`name=`), up to the next `&`, whitespace,
+/// quote, `#` or `>`.
+fn mask_query_values(text: &str, key: &str) -> String {
+    if !text.contains(key) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(key) {
+        let value_start = at + key.len();
+        out.push_str(&rest[..value_start]);
+        let value = &rest[value_start..];
+        let end = value
+            .find(|c: char| {
+                c == '&' || c == '#' || c == '"' || c == '\'' || c == '>' || c.is_whitespace()
+            })
+            .unwrap_or(value.len());
+        if end > 0 && &value[..end] != MASK {
+            out.push_str(MASK);
+        } else {
+            out.push_str(&value[..end]);
+        }
+        rest = &value[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Masks the string value after every occurrence of the JSON key `key` (quoted), that is
+/// `"key" : "value"` with any whitespace. A value cut off by the end of the text is masked too.
+fn mask_json_values(text: &str, key: &str) -> String {
+    if !text.contains(key) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(key) {
+        let after_key = at + key.len();
+        out.push_str(&rest[..after_key]);
+        rest = &rest[after_key..];
+        // `"key"` must be followed by optional whitespace, `:`, optional whitespace, `"`.
+        let trimmed = rest.trim_start();
+        let Some(after_colon) = trimmed.strip_prefix(':') else {
+            continue;
+        };
+        let value = after_colon.trim_start();
+        let Some(inner) = value.strip_prefix('"') else {
+            continue;
+        };
+        // Copy everything up to and including the opening quote.
+        let prefix_len = rest.len() - inner.len();
+        out.push_str(&rest[..prefix_len]);
+        // Find the closing quote, skipping escaped characters.
+        let mut end = inner.len();
+        let mut escaped = false;
+        for (i, c) in inner.char_indices() {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                end = i;
+                break;
+            }
+        }
+        if end > 0 && &inner[..end] != MASK {
+            out.push_str(MASK);
+        } else {
+            out.push_str(&inner[..end]);
+        }
+        rest = &inner[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Percent-encodes everything but the unreserved characters of RFC 3986
+/// (`A-Z a-z 0-9 - . _ ~`), for query strings.
+pub(crate) fn percent_encode(value: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(value.len());
+    for &b in value.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+    }
+    out
+}
+
+/// The first `max` bytes of `body` as text (invalid UTF-8 replaced, cut at a character
+/// boundary), with secrets removed. The whole body is redacted before it is cut, so a secret
+/// straddling the cut cannot leave a visible prefix.
+pub(crate) fn excerpt(body: &[u8], max: usize, secrets: &[&str]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut redacted = redact(&text, secrets);
+    if redacted.len() > max {
+        let mut cut = max;
+        while !redacted.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        redacted.truncate(cut);
+        redacted.push('…');
+    }
+    redacted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_prints_stars() {
+        let s = Secret::new("abc");
+        assert_eq!(format!("{s}"), "***");
+        assert_eq!(format!("{s:?}"), "***");
+        assert_eq!(format!("{:?}", Some(s.clone())), "Some(***)");
+        assert_eq!(s.expose(), "abc");
+    }
+
+    #[test]
+    fn redacts_known_secrets_raw_and_encoded() {
+        let out = redact("a TOK/EN b TOK%2FEN c", &["TOK/EN", ""]);
+        assert_eq!(out, "a *** b *** c");
+    }
+
+    #[test]
+    fn redacts_query_parameters() {
+        let out = redact(
+            "GET http://h/cgi-bin/token?grant_type=x&appid=a&secret=S1&x=1 access_token=T2",
+            &[],
+        );
+        assert_eq!(
+            out,
+            "GET http://h/cgi-bin/token?grant_type=x&appid=a&secret=***&x=1 access_token=***"
+        );
+        assert_eq!(redact("access_token=&x", &[]), "access_token=&x");
+    }
+
+    #[test]
+    fn redacts_json_values() {
+        let out = redact(
+            r#"{"access_token" : "T\"1", "expires_in":7200, "ticket":"K", "secret": 5}"#,
+            &[],
+        );
+        assert_eq!(
+            out,
+            r#"{"access_token" : "***", "expires_in":7200, "ticket":"***", "secret": 5}"#
+        );
+        // Cut off by the end of an excerpt.
+        assert_eq!(
+            redact(r#"{"access_token":"ABC"#, &[]),
+            r#"{"access_token":"***"#
+        );
+    }
+
+    #[test]
+    fn excerpt_cuts_at_char_boundary_after_redaction() {
+        let body = "微信卡券".repeat(100);
+        let e = excerpt(body.as_bytes(), 10, &[]);
+        assert_eq!(e, "微信卡…");
+        let body = format!("{}SECRETVALUE", "x".repeat(5));
+        assert_eq!(excerpt(body.as_bytes(), 8, &["SECRETVALUE"]), "xxxxx***");
+        assert_eq!(excerpt(b"\xff\xfeok", 100, &[]), "\u{fffd}\u{fffd}ok");
+    }
+
+    #[test]
+    fn percent_encoding() {
+        assert_eq!(percent_encode("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(percent_encode("a b/中"), "a%20b%2F%E4%B8%AD");
+    }
+}

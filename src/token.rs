@@ -1,0 +1,495 @@
+//! Access tokens: where they come from, how they are cached and renewed.
+//!
+//! The client asks for a token before every call and, when WeChat rejects one (`errcode` 40001,
+//! 40014 or 42001), renews it once and retries the call once. How a token is obtained is chosen
+//! on the [`ClientBuilder`](crate::ClientBuilder):
+//!
+//! - [`credentials`](crate::ClientBuilder::credentials) with [`TokenSource::Stable`] (the
+//!   default): `POST /cgi-bin/stable_token`. Several processes sharing one appid each get the same
+//!   token instead of invalidating each other's.
+//! - [`credentials`](crate::ClientBuilder::credentials) with [`TokenSource::Classic`]:
+//!   `GET /cgi-bin/token`. Each fetch issues a new token; the previous one stays valid for about
+//!   five minutes. Use it only when a single process owns the appid.
+//! - [`fixed_token`](crate::ClientBuilder::fixed_token): a token obtained elsewhere, never
+//!   refreshed (tests, scripts).
+//! - [`token_provider`](crate::ClientBuilder::token_provider): your own [`TokenProvider`], for
+//!   instance a central token service shared by a fleet of processes.
+//!
+//! # Caching (the two `credentials` sources)
+//!
+//! A fetched token is cached until it is close to expiry: it is refreshed once less than
+//! `min(max(5 minutes, 10% of its lifetime), half its lifetime)` remains, so a standard
+//! 7200-second token is used for 6480 seconds (108 minutes). A cached token is never used past
+//! its expiry. Fetches are single-flight: however many threads need a token at once, one of them
+//! fetches it and the others wait for that fetch and share its result (its error too). While a
+//! token is being refreshed ahead of expiry, other threads keep using the still-valid current
+//! one; if the refresh fails, the current token keeps being used until it expires.
+//!
+//! # Renewal after a rejection
+//!
+//! The rejected token is dropped from the cache only if it is still the cached one: a thread that
+//! was rejected with an old token does not throw away the fresh token another thread just
+//! fetched. Then a token is obtained as usual. With [`TokenSource::Stable`], when that yields the
+//! very token that was rejected (WeChat's stable token endpoint hands out the same token until it
+//! expires), the client fetches once with `force_refresh: true`, at most once per 60 seconds per
+//! client (WeChat limits forced refreshes). If no different token can be had, the API error is
+//! returned as it is.
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::Error;
+use crate::secret::Secret;
+
+/// Which WeChat endpoint fetches the access token when the client holds the app's credentials.
+///
+/// See the [module documentation](crate::ClientBuilder::credentials) for how the two differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum TokenSource {
+    /// `POST /cgi-bin/stable_token` (稳定版接口调用凭据): processes that share the appid share the
+    /// token. The default.
+    #[default]
+    Stable,
+    /// `GET /cgi-bin/token` (接口调用凭据): every fetch issues a new token and invalidates the
+    /// previous one after about five minutes.
+    Classic,
+}
+
+/// A source of access tokens supplied by the application, for instance a client of a central
+/// token service that owns the appid's credentials.
+///
+/// # Contract
+///
+/// - [`token`](TokenProvider::token) returns a token that is valid now. It is called before every
+///   API call, from any number of threads at once, so it should answer from a cache and fetch
+///   only when needed (and then once, not once per waiting thread). It may block.
+/// - [`invalidate`](TokenProvider::invalidate) is called when WeChat rejected `rejected` as
+///   invalid or expired (`errcode` 40001, 40014, 42001). The provider should forget that token
+///   **if it is still its current one** (compare the values: another thread may already have
+///   replaced it) so that the next [`token`](TokenProvider::token) returns a different one. It
+///   must not panic; it has no way to fail.
+/// - After `invalidate`, the client calls `token` once more and retries the API call once with
+///   the answer, unless it is the rejected token again, in which case the API error is returned.
+///   A second rejection is returned as it is: the client never loops.
+/// - Errors returned by `token` are returned to the caller unchanged. Do not put the token or any
+///   other secret in them.
+///
+/// ```
+/// use std::sync::Mutex;
+/// use wechat_card::{Error, Secret, TokenProvider};
+///
+/// /// Asks a company-wide token service (here: a stand-in that counts).
+/// struct CentralService {
+///     current: Mutex<Option<Secret>>,
+/// }
+///
+/// impl TokenProvider for CentralService {
+///     fn token(&self) -> Result<Secret, Error> {
+///         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+///         if let Some(token) = &*current {
+///             return Ok(token.clone());
+///         }
+///         let fresh = Secret::new("token-from-the-service"); // an HTTP call in real life
+///         *current = Some(fresh.clone());
+///         Ok(fresh)
+///     }
+///
+///     fn invalidate(&self, rejected: &Secret) {
+///         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+///         if current.as_ref() == Some(rejected) {
+///             *current = None;
+///         }
+///     }
+/// }
+/// ```
+pub trait TokenProvider: Send + Sync {
+    /// A token that is valid now.
+    fn token(&self) -> Result<Secret, Error>;
+
+    /// WeChat rejected `rejected`: forget it if it is still the current token.
+    fn invalidate(&self, rejected: &Secret);
+}
+
+/// A token as fetched from WeChat.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    /// The token.
+    pub token: Secret,
+    /// Its lifetime in seconds, as WeChat announced it.
+    pub expires_in: Option<i64>,
+}
+
+/// WeChat's documented token lifetime, assumed when an answer does not say.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(7200);
+
+/// How long before expiry a token is refreshed: `max(5 min, 10%)` of its lifetime, but at most
+/// half of it.
+pub(crate) fn refresh_margin(lifetime: Duration) -> Duration {
+    let margin = Duration::from_secs(300).max(lifetime / 10);
+    margin.min(lifetime / 2)
+}
+
+#[derive(Debug)]
+struct CachedToken {
+    value: Secret,
+    refresh_at: Instant,
+    expires_at: Instant,
+}
+
+impl CachedToken {
+    fn new(fetched: &Fetched, fetched_at: Instant) -> Self {
+        let lifetime = match fetched.expires_in {
+            Some(secs) => Duration::from_secs(u64::try_from(secs).unwrap_or(0)),
+            None => DEFAULT_LIFETIME,
+        };
+        let expires_at = fetched_at + lifetime;
+        CachedToken {
+            value: fetched.token.clone(),
+            refresh_at: expires_at - refresh_margin(lifetime),
+            expires_at,
+        }
+    }
+
+    /// Valid now and not the one to avoid.
+    fn usable(&self, now: Instant, avoid: Option<&Secret>) -> bool {
+        now < self.expires_at && avoid != Some(&self.value)
+    }
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    token: Option<CachedToken>,
+    /// A thread is fetching.
+    fetching: bool,
+    /// Number of fetches finished.
+    generation: u64,
+    /// The outcome of the last finished fetch.
+    last: Option<Result<Secret, Error>>,
+    /// When a `force_refresh` fetch was last started.
+    last_forced: Option<Instant>,
+}
+
+/// The cache of a fetched access token, single-flight.
+#[derive(Debug)]
+pub(crate) struct TokenCache {
+    state: Mutex<CacheState>,
+    done: Condvar,
+    /// Least time between two forced refreshes.
+    force_interval: Duration,
+}
+
+/// How a fetch is made: `fetch(force_refresh)`.
+pub(crate) type FetchFn<'a> = &'a dyn Fn(bool) -> Result<Fetched, Error>;
+
+impl TokenCache {
+    pub(crate) fn new(force_interval: Duration) -> Self {
+        TokenCache {
+            state: Mutex::new(CacheState::default()),
+            done: Condvar::new(),
+            force_interval,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, CacheState> {
+        // A panic while the lock was held cannot leave the state inconsistent: every update is
+        // a plain field assignment.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A valid token, from the cache or fetched.
+    pub(crate) fn get(&self, fetch: FetchFn<'_>) -> Result<Secret, Error> {
+        self.acquire(None, false, fetch)
+    }
+
+    /// WeChat rejected `rejected`: drops it if it is still cached and gets another token.
+    /// `Ok(None)` when the only token to be had is the rejected one.
+    pub(crate) fn renew(
+        &self,
+        rejected: &Secret,
+        allow_force: bool,
+        fetch: FetchFn<'_>,
+    ) -> Result<Option<Secret>, Error> {
+        {
+            let mut state = self.lock();
+            if state.token.as_ref().is_some_and(|t| t.value == *rejected) {
+                state.token = None;
+            }
+        }
+        let token = self.acquire(Some(rejected), allow_force, fetch)?;
+        Ok((token != *rejected).then_some(token))
+    }
+
+    fn acquire(
+        &self,
+        avoid: Option<&Secret>,
+        allow_force: bool,
+        fetch: FetchFn<'_>,
+    ) -> Result<Secret, Error> {
+        let mut state = self.lock();
+        // The generation this thread started waiting in, if it waited.
+        let mut waited_since: Option<u64> = None;
+        loop {
+            let now = Instant::now();
+            let finished_while_waiting = waited_since.is_some_and(|g| g != state.generation);
+            if let Some(token) = state.token.as_ref().filter(|t| t.usable(now, avoid)) {
+                // Fresh, or someone is refreshing it, or a fetch we waited for has failed and
+                // this one is still valid.
+                if now < token.refresh_at || state.fetching || finished_while_waiting {
+                    return Ok(token.value.clone());
+                }
+            }
+            if finished_while_waiting {
+                // Share the outcome of the fetch we waited for.
+                match &state.last {
+                    Some(Err(e)) => return Err(e.clone()),
+                    Some(Ok(token)) if avoid != Some(token) => return Ok(token.clone()),
+                    // It produced the token this thread must avoid: fetch once more itself
+                    // (or wait for the fetch under way).
+                    _ => {}
+                }
+            }
+            if state.fetching {
+                waited_since = Some(state.generation);
+                state = self.done.wait(state).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            // This thread fetches.
+            state.fetching = true;
+            drop(state);
+            return self.lead(avoid, allow_force, fetch);
+        }
+    }
+
+    /// Fetches as the only fetching thread, stores and shares the outcome.
+    fn lead(
+        &self,
+        avoid: Option<&Secret>,
+        allow_force: bool,
+        fetch: FetchFn<'_>,
+    ) -> Result<Secret, Error> {
+        // Clears `fetching` and wakes the waiters even if `fetch` panics.
+        struct Finish<'a>(&'a TokenCache, Option<Result<Fetched, Error>>);
+        impl Drop for Finish<'_> {
+            fn drop(&mut self) {
+                let now = Instant::now();
+                let mut state = self.0.lock();
+                state.fetching = false;
+                state.generation = state.generation.wrapping_add(1);
+                state.last = match &self.1 {
+                    Some(Ok(fetched)) => {
+                        state.token = Some(CachedToken::new(fetched, now));
+                        Some(Ok(fetched.token.clone()))
+                    }
+                    Some(Err(e)) => Some(Err(e.clone())),
+                    None => Some(Err(Error::Config(
+                        "the access token fetch panicked".to_owned(),
+                    ))),
+                };
+                drop(state);
+                self.0.done.notify_all();
+            }
+        }
+        let mut finish = Finish(self, None);
+
+        let mut result = fetch(false);
+        if let Ok(fetched) = &result {
+            if allow_force && avoid == Some(&fetched.token) && self.take_force_permit() {
+                result = fetch(true);
+            }
+        }
+        let outcome = match &result {
+            Ok(fetched) => Ok(fetched.token.clone()),
+            Err(e) => Err(e.clone()),
+        };
+        finish.1 = Some(result);
+        drop(finish);
+
+        match outcome {
+            Ok(token) => Ok(token),
+            Err(e) => {
+                // A refresh ahead of expiry failed: keep using the current token while valid.
+                let state = self.lock();
+                match state.token.as_ref() {
+                    Some(t) if t.usable(Instant::now(), avoid) => Ok(t.value.clone()),
+                    _ => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Whether a forced refresh may be made now; if so, records it.
+    fn take_force_permit(&self) -> bool {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let allowed = state
+            .last_forced
+            .is_none_or(|at| now.duration_since(at) >= self.force_interval);
+        if allowed {
+            state.last_forced = Some(now);
+        }
+        allowed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier};
+
+    fn fetched(token: &str, expires_in: i64) -> Fetched {
+        Fetched {
+            token: Secret::new(token),
+            expires_in: Some(expires_in),
+        }
+    }
+
+    #[test]
+    fn margin() {
+        assert_eq!(
+            refresh_margin(Duration::from_secs(7200)),
+            Duration::from_secs(720)
+        );
+        assert_eq!(
+            refresh_margin(Duration::from_secs(1800)),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            refresh_margin(Duration::from_secs(300)),
+            Duration::from_secs(150)
+        );
+        assert_eq!(refresh_margin(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn cached_until_refresh() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let calls = AtomicUsize::new(0);
+        let fetch = |_force: bool| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(fetched("A", 7200))
+        };
+        for _ in 0..5 {
+            assert_eq!(cache.get(&fetch).unwrap().expose(), "A");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn zero_lifetime_is_not_reused() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let calls = AtomicUsize::new(0);
+        let fetch = |_force: bool| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(fetched("A", 0))
+        };
+        cache.get(&fetch).unwrap();
+        cache.get(&fetch).unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn single_flight_shares_success_and_failure() {
+        for fail in [false, true] {
+            let cache = Arc::new(TokenCache::new(Duration::from_secs(60)));
+            let calls = Arc::new(AtomicUsize::new(0));
+            let barrier = Arc::new(Barrier::new(16));
+            let threads: Vec<_> = (0..16)
+                .map(|_| {
+                    let (cache, calls, barrier) = (cache.clone(), calls.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        cache.get(&|_force| {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            // Give the other threads time to queue up behind this fetch.
+                            std::thread::sleep(Duration::from_millis(50));
+                            if fail {
+                                Err(Error::Config("down".into()))
+                            } else {
+                                Ok(fetched("A", 7200))
+                            }
+                        })
+                    })
+                })
+                .collect();
+            let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+            if fail {
+                assert!(results.iter().all(|r| r.is_err()));
+            } else {
+                assert!(results.iter().all(|r| r.as_ref().unwrap().expose() == "A"));
+                // The threads that came after the fetch found the token cached.
+                assert_eq!(calls.load(Ordering::SeqCst), 1);
+            }
+        }
+    }
+
+    #[test]
+    fn renew_keeps_a_token_fetched_by_another_thread() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        cache.get(&|_| Ok(fetched("B", 7200))).unwrap();
+        // A thread that was rejected with the older "A" must not drop "B".
+        let renewed = cache
+            .renew(&Secret::new("A"), true, &|_| panic!("no fetch expected"))
+            .unwrap();
+        assert_eq!(renewed.unwrap().expose(), "B");
+    }
+
+    #[test]
+    fn renew_forces_once_when_the_same_token_comes_back() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        cache.get(&|_| Ok(fetched("A", 7200))).unwrap();
+        let forced = AtomicUsize::new(0);
+        let fetch = |force: bool| {
+            if force {
+                forced.fetch_add(1, Ordering::SeqCst);
+                Ok(fetched("B", 7200))
+            } else {
+                Ok(fetched("A", 7200))
+            }
+        };
+        let renewed = cache.renew(&Secret::new("A"), true, &fetch).unwrap();
+        assert_eq!(renewed.unwrap().expose(), "B");
+        // B rejected too: the normal fetch gives A (stale answer), forcing is rate-limited.
+        let renewed = cache.renew(&Secret::new("B"), true, &|force| {
+            assert!(!force);
+            Ok(fetched("B", 7200))
+        });
+        assert!(renewed.unwrap().is_none());
+        assert_eq!(forced.load(Ordering::SeqCst), 1);
+        // Without force permission (classic source): no forcing at all.
+        let cache = TokenCache::new(Duration::ZERO);
+        let renewed = cache
+            .renew(&Secret::new("A"), false, &|force| {
+                assert!(!force);
+                Ok(fetched("A", 7200))
+            })
+            .unwrap();
+        assert!(renewed.is_none());
+    }
+
+    #[test]
+    fn failed_refresh_keeps_the_valid_token() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        // Pretend the refresh time has come while the token is still valid.
+        cache.get(&|_| Ok(fetched("A", 3600))).unwrap();
+        {
+            let mut state = cache.lock();
+            let t = state.token.as_mut().unwrap();
+            t.refresh_at = Instant::now();
+        }
+        let token = cache.get(&|_| Err(Error::Config("down".into()))).unwrap();
+        assert_eq!(token.expose(), "A");
+    }
+
+    #[test]
+    fn a_panicking_fetch_does_not_wedge_the_cache() {
+        let cache = Arc::new(TokenCache::new(Duration::from_secs(60)));
+        let c = cache.clone();
+        let _ = std::thread::spawn(move || c.get(&|_| panic!("boom"))).join();
+        assert_eq!(
+            cache.get(&|_| Ok(fetched("A", 7200))).unwrap().expose(),
+            "A"
+        );
+    }
+}
