@@ -1,0 +1,361 @@
+//! Every limit in the spec, tested at its boundary — driven by the generated type table
+//! (`wechat_card::TYPES`), not by hand-written cases: a limit added to the spec is tested here
+//! without anyone writing a test.
+//!
+//! For each object type, a minimal valid instance is synthesized from the table; then each limited
+//! field is set to the largest allowed value (must pass) and one past it (must fail, naming that
+//! field). Cross-field rules are tested the same way.
+
+use serde_json::{Map, Value, json};
+use wechat_card::Error;
+use wechat_card::schema::{FieldInfo, RuleInfo, TYPES, Ty, TypeInfo, TypeKind, type_info};
+use wechat_card::validate::Rule;
+
+/// A valid JSON value of `ty` with as little in it as the spec allows.
+fn minimal(ty: &Ty) -> Value {
+    match ty {
+        Ty::String { .. } => json!(""),
+        Ty::Bool => json!(false),
+        Ty::Int { min, max, .. } => json!(0i128.clamp(*min, *max) as i64),
+        Ty::Date => json!("2015-06-15"),
+        Ty::Json => json!({}),
+        Ty::List {
+            item, min_items, ..
+        } => Value::Array(
+            (0..min_items.unwrap_or(0))
+                .map(|_| minimal(item))
+                .collect(),
+        ),
+        Ty::Ref(name) => minimal_type(type_info(name).expect("referenced type exists")),
+        _ => Value::Null,
+    }
+}
+
+fn minimal_type(t: &TypeInfo) -> Value {
+    match t.kind {
+        TypeKind::Object { fields, rules } => {
+            let mut object = Map::new();
+            for f in fields.iter().filter(|f| f.required) {
+                object.insert(f.wire.into(), minimal(&f.ty));
+            }
+            for rule in rules {
+                if let RuleInfo::OneOf(names) = rule {
+                    let f = field(fields, names[0]);
+                    object.insert(f.wire.into(), minimal(&f.ty));
+                }
+            }
+            Value::Object(object)
+        }
+        TypeKind::Enum { values } => json!(values[0]),
+        TypeKind::Union { tag, variants } => {
+            let (value, payload) = variants[0];
+            json!({ tag: value, value.to_ascii_lowercase(): minimal_type(type_info(payload).unwrap()) })
+        }
+        _ => Value::Null,
+    }
+}
+
+fn field<'a>(fields: &'a [FieldInfo], wire: &str) -> &'a FieldInfo {
+    fields
+        .iter()
+        .find(|f| f.wire == wire)
+        .unwrap_or_else(|| panic!("no field {wire}"))
+}
+
+/// Values of a type at a limit: `(value that must pass, value that must fail, what)`.
+fn boundary_cases(ty: &Ty) -> Vec<(Value, Value, String)> {
+    let mut out = Vec::new();
+    match ty {
+        Ty::String {
+            max_bytes: Some(max),
+        } => {
+            let max = *max as usize;
+            out.push((
+                json!("a".repeat(max)),
+                json!("a".repeat(max + 1)),
+                format!("{max} ASCII bytes"),
+            ));
+            if max % 3 == 0 {
+                // WeChat counts bytes: N/3 Chinese characters fit, one more does not.
+                out.push((
+                    json!("券".repeat(max / 3)),
+                    json!("券".repeat(max / 3 + 1)),
+                    format!("{} Chinese characters", max / 3),
+                ));
+            } else {
+                // A multi-byte character must not straddle the limit.
+                let chars = max / 3;
+                let pad = max - chars * 3;
+                out.push((
+                    json!(format!("{}{}", "券".repeat(chars), "a".repeat(pad))),
+                    json!(format!("{}{}", "券".repeat(chars + 1), "a".repeat(pad))),
+                    format!("{chars} Chinese characters + {pad} ASCII"),
+                ));
+            }
+        }
+        Ty::Int {
+            min,
+            max,
+            limited: true,
+            rust,
+        } => {
+            let (lo, hi) = type_bounds(rust);
+            if *max < hi {
+                out.push((json!(*max as i64), json!((*max + 1) as i64), format!("max {max}")));
+            }
+            if *min > lo {
+                out.push((json!(*min as i64), json!((*min - 1) as i64), format!("min {min}")));
+            }
+        }
+        Ty::Date => out.push((
+            json!("2015-06-15"),
+            json!("2015-06-31"),
+            "calendar date (June has 30 days)".into(),
+        )),
+        Ty::List {
+            item,
+            min_items,
+            max_items,
+        } => {
+            if let Some(max) = max_items {
+                let max = *max as usize;
+                out.push((
+                    Value::Array(vec![minimal(item); max]),
+                    Value::Array(vec![minimal(item); max + 1]),
+                    format!("{max} items"),
+                ));
+            }
+            if let Some(min) = min_items.filter(|m| *m > 0) {
+                let min = min as usize;
+                out.push((
+                    Value::Array(vec![minimal(item); min]),
+                    Value::Array(vec![minimal(item); min - 1]),
+                    format!("at least {min} items"),
+                ));
+            }
+            // A limit on each item: one item at its boundary.
+            let n = min_items.unwrap_or(1).max(1) as usize;
+            for (ok, bad, what) in boundary_cases(item) {
+                let mut good = vec![minimal(item); n];
+                let mut wrong = vec![minimal(item); n];
+                good[n - 1] = ok;
+                wrong[n - 1] = bad;
+                out.push((
+                    Value::Array(good),
+                    Value::Array(wrong),
+                    format!("item: {what}"),
+                ));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn type_bounds(rust: &str) -> (i128, i128) {
+    match rust {
+        "i32" => (i32::MIN.into(), i32::MAX.into()),
+        "i64" => (i64::MIN.into(), i64::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        _ => (0, u64::MAX.into()),
+    }
+}
+
+fn expect_ok(t: &TypeInfo, value: &Value, what: &str) {
+    if let Err(e) = (t.check)(value) {
+        panic!("{}: {what} must be accepted, got: {e}\n{value}", t.name);
+    }
+}
+
+fn expect_violation(t: &TypeInfo, value: &Value, path: &str, what: &str) {
+    match (t.check)(value) {
+        Err(Error::Validation(e)) => {
+            assert!(
+                !matches!(e.rule(), Rule::Decode { .. }),
+                "{}: {what} must be a limit violation, got a decode error: {e}",
+                t.name
+            );
+            assert!(
+                e.path() == path || e.path().starts_with(&format!("{path}[")) || e.path().starts_with(&format!("{path}.")),
+                "{}: {what}: error names `{}`, expected `{path}`: {e}",
+                t.name,
+                e.path()
+            );
+        }
+        Err(e) => panic!("{}: {what}: expected a validation error, got {e}", t.name),
+        Ok(()) => panic!("{}: {what} must be rejected\n{value}", t.name),
+    }
+}
+
+#[test]
+fn every_minimal_instance_is_valid() {
+    for t in TYPES {
+        expect_ok(t, &minimal_type(t), "the minimal instance");
+    }
+}
+
+#[test]
+fn every_field_limit_at_its_boundary() {
+    let mut tested = 0;
+    for t in TYPES {
+        let TypeKind::Object { fields, .. } = t.kind else {
+            continue;
+        };
+        let base = minimal_type(t);
+        for f in fields {
+            for (ok, bad, what) in boundary_cases(&f.ty) {
+                let what = format!("{} = {what}", f.wire);
+                let mut good = base.clone();
+                good[f.wire] = ok;
+                expect_ok(t, &good, &what);
+                let mut wrong = base.clone();
+                wrong[f.wire] = bad;
+                expect_violation(t, &wrong, f.wire, &what);
+                tested += 1;
+            }
+        }
+    }
+    // The spec has dozens of limits; a table that lost them would make this test vacuous.
+    assert!(tested >= 50, "only {tested} limits found in the spec tables");
+}
+
+#[test]
+fn every_rule_at_its_boundary() {
+    let mut tested = 0;
+    for t in TYPES {
+        let TypeKind::Object { fields, rules } = t.kind else {
+            continue;
+        };
+        let base = minimal_type(t);
+        for rule in rules {
+            tested += 1;
+            match *rule {
+                RuleInfo::DateSpan {
+                    begin,
+                    end,
+                    max_days,
+                } => {
+                    // 2015-01-01 plus (max_days - 1) days is the last allowed day.
+                    let first = days(2015, 1, 1);
+                    let mut good = base.clone();
+                    good[begin] = json!("2015-01-01");
+                    good[end] = json!(date_from_days(first + i64::from(max_days) - 1));
+                    expect_ok(t, &good, &format!("{max_days} days"));
+                    let mut long = good.clone();
+                    long[end] = json!(date_from_days(first + i64::from(max_days)));
+                    expect_violation(t, &long, end, &format!("{} days", max_days + 1));
+                    let mut reversed = base.clone();
+                    reversed[begin] = json!("2015-01-02");
+                    reversed[end] = json!("2015-01-01");
+                    expect_violation(t, &reversed, end, "end before begin");
+                    let mut same = base.clone();
+                    same[begin] = json!("2015-01-02");
+                    same[end] = json!("2015-01-02");
+                    expect_ok(t, &same, "one day");
+                }
+                RuleInfo::Exclusive(names) => {
+                    let mut one = base.clone();
+                    one[names[0]] = minimal(&field(fields, names[0]).ty);
+                    expect_ok(t, &one, "one exclusive field");
+                    let mut two = one.clone();
+                    two[names[1]] = minimal(&field(fields, names[1]).ty);
+                    expect_violation(t, &two, "", "two exclusive fields");
+                }
+                RuleInfo::OneOf(names) => {
+                    // The minimal instance holds exactly the first one.
+                    let mut none = base.clone();
+                    for n in names {
+                        none.as_object_mut().unwrap().remove(*n);
+                    }
+                    expect_violation(t, &none, "", "none of one_of");
+                    for n in names {
+                        let mut only = none.clone();
+                        only[*n] = minimal(&field(fields, n).ty);
+                        expect_ok(t, &only, &format!("only {n}"));
+                    }
+                    let mut two = none.clone();
+                    two[names[0]] = minimal(&field(fields, names[0]).ty);
+                    two[names[1]] = minimal(&field(fields, names[1]).ty);
+                    expect_violation(t, &two, "", "two of one_of");
+                }
+                RuleInfo::MaxTotal { fields: names, max } => {
+                    let item = |n: &str| match field(fields, n).ty {
+                        Ty::List { item, .. } => minimal(item),
+                        _ => panic!("max_total over a non-list"),
+                    };
+                    let max = max as usize;
+                    let split = max / 2;
+                    let mut good = base.clone();
+                    good[names[0]] = Value::Array(vec![item(names[0]); split]);
+                    good[names[1]] = Value::Array(vec![item(names[1]); max - split]);
+                    expect_ok(t, &good, &format!("{max} items together"));
+                    let mut bad = good.clone();
+                    bad[names[1]] = Value::Array(vec![item(names[1]); max - split + 1]);
+                    expect_violation(t, &bad, "", &format!("{} items together", max + 1));
+                }
+                _ => tested -= 1,
+            }
+        }
+    }
+    assert!(tested >= 3, "only {tested} rules found in the spec tables");
+}
+
+fn days(y: i64, m: i64, d: i64) -> i64 {
+    // Days from civil, proleptic Gregorian.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+}
+
+fn date_from_days(z: i64) -> String {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[test]
+fn date_helpers_agree() {
+    assert_eq!(date_from_days(days(2015, 6, 1) + 61), "2015-08-01");
+    assert_eq!(date_from_days(days(2016, 2, 28) + 1), "2016-02-29");
+}
+
+/// The documented CJK boundaries of base_info, stated by hand as the issue asks.
+#[test]
+fn base_info_chinese_character_limits() {
+    let t = type_info("BaseInfo").expect("BaseInfo in the spec");
+    let base = minimal_type(t);
+    for (field, chars) in [("title", 9), ("brand_name", 12), ("notice", 16)] {
+        let mut ok = base.clone();
+        ok[field] = json!("券".repeat(chars));
+        expect_ok(t, &ok, &format!("{field} of {chars} Chinese characters"));
+        let mut bad = base.clone();
+        bad[field] = json!("券".repeat(chars + 1));
+        expect_violation(t, &bad, field, &format!("{field} of {} Chinese characters", chars + 1));
+    }
+}
+
+/// Nested paths name the whole way down: card.member_card.base_info.title.
+#[test]
+fn nested_errors_name_the_full_path() {
+    let t = type_info("GetCardResponse").expect("GetCardResponse in the spec");
+    let mut value = minimal_type(t);
+    let variant = value["card"]["card_type"].as_str().unwrap().to_ascii_lowercase();
+    value["card"][&variant]["base_info"]["title"] = json!("券".repeat(10));
+    match (t.check)(&value) {
+        Err(Error::Validation(e)) => {
+            assert_eq!(e.path(), format!("card.{variant}.base_info.title"));
+            assert!(e.to_string().contains("30 bytes"), "{e}");
+            assert!(e.to_string().contains("at most 27"), "{e}");
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
