@@ -1,0 +1,67 @@
+//! Decoding is tolerant where WeChat says it may grow: unknown response fields are ignored,
+//! unknown enum values and card types are kept and sent back unchanged.
+
+use serde_json::{Value, json};
+use wechat_card::{Card, CardStatus, GetCardResponse, GetCodeResponse, UserCardStatus};
+
+#[test]
+fn unknown_response_fields_are_ignored() {
+    let body = json!({
+        "card": { "card_id": "p1", "begin_time": 1, "end_time": 2, "brand_new": [1, 2] },
+        "openid": "o1",
+        "can_consume": true,
+        "user_card_status": "NORMAL",
+        "field_added_in_2030": { "nested": true }
+    });
+    let decoded: GetCodeResponse = serde_json::from_value(body).unwrap();
+    assert_eq!(decoded.openid, "o1");
+    assert_eq!(decoded.user_card_status, Some(UserCardStatus::Normal));
+}
+
+#[test]
+fn unknown_enum_values_round_trip() {
+    let status: UserCardStatus = serde_json::from_value(json!("FROZEN_BY_2030_RULES")).unwrap();
+    assert_eq!(status, UserCardStatus::Unknown("FROZEN_BY_2030_RULES".into()));
+    assert_eq!(status.as_str(), "FROZEN_BY_2030_RULES");
+    assert_eq!(serde_json::to_value(&status).unwrap(), json!("FROZEN_BY_2030_RULES"));
+    // Known values keep their wire spelling, with the shared prefix stripped from the Rust name.
+    let ok: CardStatus = serde_json::from_value(json!("CARD_STATUS_VERIFY_OK")).unwrap();
+    assert_eq!(ok, CardStatus::VerifyOk);
+    assert_eq!(ok.to_string(), "CARD_STATUS_VERIFY_OK");
+}
+
+#[test]
+fn unknown_card_type_keeps_its_json() {
+    let card = json!({
+        "card_type": "LUCKY_MONEY",
+        "lucky_money": { "base_info": { "title": "红包" }, "balance": 100 },
+        "extra": [1, { "a": null }]
+    });
+    let body = json!({ "card": card.clone() });
+    let decoded: GetCardResponse = serde_json::from_value(body).unwrap();
+    match &decoded.card {
+        Card::Unknown(object) => assert_eq!(Value::Object(object.clone()), card),
+        other => panic!("expected Unknown, got {other:?}"),
+    }
+    assert_eq!(decoded.card.tag(), "LUCKY_MONEY");
+    assert_eq!(serde_json::to_value(&decoded.card).unwrap(), card);
+}
+
+#[test]
+fn known_card_type_round_trips_through_the_tagged_union() {
+    let ep = wechat_card::schema::endpoint("card/get").unwrap();
+    let example = ep.examples.iter().find_map(|e| e.response).unwrap();
+    let body: Value = serde_json::from_str(example).unwrap();
+    let decoded: GetCardResponse = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(decoded.card.tag(), body["card"]["card_type"].as_str().unwrap());
+    assert_eq!(serde_json::to_value(&decoded.card).unwrap(), body["card"]);
+}
+
+#[test]
+fn tagged_union_errors_are_clear() {
+    let missing_tag = serde_json::from_value::<Card>(json!({ "discount": {} })).unwrap_err();
+    assert!(missing_tag.to_string().contains("card_type"), "{missing_tag}");
+    let missing_payload =
+        serde_json::from_value::<Card>(json!({ "card_type": "DISCOUNT" })).unwrap_err();
+    assert!(missing_payload.to_string().contains("discount"), "{missing_payload}");
+}
