@@ -1,4 +1,4 @@
-//! Typed, validated, blocking access to the WeChat Official Account card and coupon API (微信卡券).
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -159,7 +159,7 @@ pub enum Ty {
         /// Most number of items, if limited.
         max_items: Option<u32>,
     },
-    /// A named type, see [`TYPES`](crate::schema::TYPES).
+    /// A named type, see [`TYPES`].
     Ref(&'static str),
 }
 

@@ -337,17 +337,20 @@ pub fn max_bytes(field: &str, value: &str, max: usize) -> Result<(), ValidationE
 }
 
 /// `value` lies in `min..=max` (an integer range in the spec).
-pub fn range(
+pub fn range<T: Copy + Into<i128>>(
     field: &str,
-    value: impl Into<i128>,
+    value: &T,
     min: i128,
     max: i128,
 ) -> Result<(), ValidationError> {
-    let actual = value.into();
+    let actual = (*value).into();
     if (min..=max).contains(&actual) {
         return Ok(());
     }
-    Err(ValidationError::new(field, Rule::Range { min, max, actual }))
+    Err(ValidationError::new(
+        field,
+        Rule::Range { min, max, actual },
+    ))
 }
 
 /// A list holds `min..=max` items (`list<T>(A..=B)` in the spec).
@@ -401,7 +404,7 @@ pub fn each_range<T: Copy + Into<i128>>(
     max: i128,
 ) -> Result<(), ValidationError> {
     for (index, item) in list.iter().enumerate() {
-        range("", *item, min, max).map_err(|e| e.within_item(field, index))?;
+        range("", item, min, max).map_err(|e| e.within_item(field, index))?;
     }
     Ok(())
 }
@@ -478,10 +481,7 @@ pub fn date_span(
 }
 
 /// At most one of the `(name, present)` pairs is present.
-pub fn exclusive(
-    fields: &'static [&'static str],
-    present: &[bool],
-) -> Result<(), ValidationError> {
+pub fn exclusive(fields: &'static [&'static str], present: &[bool]) -> Result<(), ValidationError> {
     let found = present_names(fields, present);
     if found.len() <= 1 {
         return Ok(());
@@ -608,9 +608,7 @@ mod tests {
             .within("member_card")
             .within("card");
         assert_eq!(err.path(), "card.member_card.base_info.title");
-        let err = max_bytes("", "xxxx", 3)
-            .unwrap_err()
-            .within_item("code", 4);
+        let err = max_bytes("", "xxxx", 3).unwrap_err().within_item("code", 4);
         assert_eq!(err.path(), "code[4]");
         let err = err.within("outer");
         assert_eq!(err.path(), "outer.code[4]");
@@ -618,10 +616,10 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert!(range("count", 50u32, 0, 50).is_ok());
-        let err = range("count", 51u32, 0, 50).unwrap_err();
+        assert!(range("count", &50u32, 0, 50).is_ok());
+        let err = range("count", &51u32, 0, 50).unwrap_err();
         assert_eq!(err.to_string(), "count is 51; the API allows 0 to 50");
-        let err = range("expire_seconds", 59u32, 60, 1800).unwrap_err();
+        let err = range("expire_seconds", &59u32, 60, 1800).unwrap_err();
         assert_eq!(
             err.to_string(),
             "expire_seconds is 59; the API allows 60 to 1800"
@@ -636,7 +634,15 @@ mod tests {
         assert!(day_number("2015-02-29").is_none());
         assert!(day_number("1900-02-29").is_none());
         assert!(day_number("2000-02-29").is_some());
-        for bad in ["2015-6-15", "2015/06/15", "20150615", "2015-13-01", "2015-06-31", "", "２015-06-15"] {
+        for bad in [
+            "2015-6-15",
+            "2015/06/15",
+            "20150615",
+            "2015-13-01",
+            "2015-06-31",
+            "",
+            "２015-06-15",
+        ] {
             assert!(date("begin_date", bad).is_err(), "{bad}");
         }
     }

@@ -8,8 +8,8 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::validate::{Rule, Validate, ValidationError};
 use crate::Error;
+use crate::validate::{Rule, Validate, ValidationError};
 
 /// The body of a request without fields: `{}`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,7 +30,9 @@ pub fn check_json<T: DeserializeOwned + Validate>(value: &Value) -> Result<(), E
 
 /// Decodes and validates a request body like [`check_json`], returning it as the typed client
 /// would send it.
-pub fn check_request<T: DeserializeOwned + Validate + Serialize>(value: &Value) -> Result<Value, Error> {
+pub fn check_request<T: DeserializeOwned + Validate + Serialize>(
+    value: &Value,
+) -> Result<Value, Error> {
     let typed = T::deserialize(value).map_err(decode_error)?;
     typed.validate().map_err(Error::Validation)?;
     serde_json::to_value(&typed).map_err(decode_error)
@@ -136,10 +138,7 @@ impl Tagged {
     }
 
     /// Decodes the payload under `key`.
-    pub fn payload<T: DeserializeOwned, E: serde::de::Error>(
-        &mut self,
-        key: &str,
-    ) -> Result<T, E> {
+    pub fn payload<T: DeserializeOwned, E: serde::de::Error>(&mut self, key: &str) -> Result<T, E> {
         let value = self
             .object
             .remove(key)

@@ -21,9 +21,15 @@ fn unknown_response_fields_are_ignored() {
 #[test]
 fn unknown_enum_values_round_trip() {
     let status: UserCardStatus = serde_json::from_value(json!("FROZEN_BY_2030_RULES")).unwrap();
-    assert_eq!(status, UserCardStatus::Unknown("FROZEN_BY_2030_RULES".into()));
+    assert_eq!(
+        status,
+        UserCardStatus::Unknown("FROZEN_BY_2030_RULES".into())
+    );
     assert_eq!(status.as_str(), "FROZEN_BY_2030_RULES");
-    assert_eq!(serde_json::to_value(&status).unwrap(), json!("FROZEN_BY_2030_RULES"));
+    assert_eq!(
+        serde_json::to_value(&status).unwrap(),
+        json!("FROZEN_BY_2030_RULES")
+    );
     // Known values keep their wire spelling, with the shared prefix stripped from the Rust name.
     let ok: CardStatus = serde_json::from_value(json!("CARD_STATUS_VERIFY_OK")).unwrap();
     assert_eq!(ok, CardStatus::VerifyOk);
@@ -53,15 +59,24 @@ fn known_card_type_round_trips_through_the_tagged_union() {
     let example = ep.examples.iter().find_map(|e| e.response).unwrap();
     let body: Value = serde_json::from_str(example).unwrap();
     let decoded: GetCardResponse = serde_json::from_value(body.clone()).unwrap();
-    assert_eq!(decoded.card.tag(), body["card"]["card_type"].as_str().unwrap());
+    assert_eq!(
+        decoded.card.tag(),
+        body["card"]["card_type"].as_str().unwrap()
+    );
     assert_eq!(serde_json::to_value(&decoded.card).unwrap(), body["card"]);
 }
 
 #[test]
 fn tagged_union_errors_are_clear() {
     let missing_tag = serde_json::from_value::<Card>(json!({ "discount": {} })).unwrap_err();
-    assert!(missing_tag.to_string().contains("card_type"), "{missing_tag}");
+    assert!(
+        missing_tag.to_string().contains("card_type"),
+        "{missing_tag}"
+    );
     let missing_payload =
         serde_json::from_value::<Card>(json!({ "card_type": "DISCOUNT" })).unwrap_err();
-    assert!(missing_payload.to_string().contains("discount"), "{missing_payload}");
+    assert!(
+        missing_payload.to_string().contains("discount"),
+        "{missing_payload}"
+    );
 }

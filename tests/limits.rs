@@ -21,11 +21,7 @@ fn minimal(ty: &Ty) -> Value {
         Ty::Json => json!({}),
         Ty::List {
             item, min_items, ..
-        } => Value::Array(
-            (0..min_items.unwrap_or(0))
-                .map(|_| minimal(item))
-                .collect(),
-        ),
+        } => Value::Array((0..min_items.unwrap_or(0)).map(|_| minimal(item)).collect()),
         Ty::Ref(name) => minimal_type(type_info(name).expect("referenced type exists")),
         _ => Value::Null,
     }
@@ -101,10 +97,18 @@ fn boundary_cases(ty: &Ty) -> Vec<(Value, Value, String)> {
         } => {
             let (lo, hi) = type_bounds(rust);
             if *max < hi {
-                out.push((json!(*max as i64), json!((*max + 1) as i64), format!("max {max}")));
+                out.push((
+                    json!(*max as i64),
+                    json!((*max + 1) as i64),
+                    format!("max {max}"),
+                ));
             }
             if *min > lo {
-                out.push((json!(*min as i64), json!((*min - 1) as i64), format!("min {min}")));
+                out.push((
+                    json!(*min as i64),
+                    json!((*min - 1) as i64),
+                    format!("min {min}"),
+                ));
             }
         }
         Ty::Date => out.push((
@@ -176,7 +180,9 @@ fn expect_violation(t: &TypeInfo, value: &Value, path: &str, what: &str) {
                 t.name
             );
             assert!(
-                e.path() == path || e.path().starts_with(&format!("{path}[")) || e.path().starts_with(&format!("{path}.")),
+                e.path() == path
+                    || e.path().starts_with(&format!("{path}["))
+                    || e.path().starts_with(&format!("{path}.")),
                 "{}: {what}: error names `{}`, expected `{path}`: {e}",
                 t.name,
                 e.path()
@@ -216,7 +222,10 @@ fn every_field_limit_at_its_boundary() {
         }
     }
     // The spec has dozens of limits; a table that lost them would make this test vacuous.
-    assert!(tested >= 50, "only {tested} limits found in the spec tables");
+    assert!(
+        tested >= 50,
+        "only {tested} limits found in the spec tables"
+    );
 }
 
 #[test]
@@ -339,7 +348,12 @@ fn base_info_chinese_character_limits() {
         expect_ok(t, &ok, &format!("{field} of {chars} Chinese characters"));
         let mut bad = base.clone();
         bad[field] = json!("券".repeat(chars + 1));
-        expect_violation(t, &bad, field, &format!("{field} of {} Chinese characters", chars + 1));
+        expect_violation(
+            t,
+            &bad,
+            field,
+            &format!("{field} of {} Chinese characters", chars + 1),
+        );
     }
 }
 
@@ -348,7 +362,10 @@ fn base_info_chinese_character_limits() {
 fn nested_errors_name_the_full_path() {
     let t = type_info("GetCardResponse").expect("GetCardResponse in the spec");
     let mut value = minimal_type(t);
-    let variant = value["card"]["card_type"].as_str().unwrap().to_ascii_lowercase();
+    let variant = value["card"]["card_type"]
+        .as_str()
+        .unwrap()
+        .to_ascii_lowercase();
     value["card"][&variant]["base_info"]["title"] = json!("券".repeat(10));
     match (t.check)(&value) {
         Err(Error::Validation(e)) => {

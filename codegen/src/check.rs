@@ -300,18 +300,13 @@ fn check_type(spec: &Spec, ty: &TypeDef, problems: &mut Problems) {
 fn check_expr(spec: &Spec, ty: &TypeExpr, f: &Field, problems: &mut Problems) {
     let o = &f.origin;
     match ty {
-        TypeExpr::Named(name) => {
-            if spec.find_type(name).is_none() {
-                // `field: Type` and `field: { type: Type }` alike: locate() falls back to the field.
-                let path = o.path.key("type");
-                problems.at_path(
-                    o.file,
-                    path,
-                    At::Value,
-                    format!("unknown type `{name}`; define it under `types:` in any spec file"),
-                );
-            }
-        }
+        // `field: Type` and `field: { type: Type }` alike: locate() falls back to the field.
+        TypeExpr::Named(name) if spec.find_type(name).is_none() => problems.at_path(
+            o.file,
+            o.path.key("type"),
+            At::Value,
+            format!("unknown type `{name}`; define it under `types:` in any spec file"),
+        ),
         TypeExpr::List { item, .. } => {
             if let TypeExpr::List { item: inner, .. } = item.as_ref() {
                 if has_limits(inner) {

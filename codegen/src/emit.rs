@@ -200,8 +200,10 @@ impl<'a> Emitter<'a> {
         let inits = fields.iter().map(|f| {
             let rust = ident(&f.rust);
             if f.required {
-                let v = self.param_into(&f.ty, quote!(#rust));
-                quote!(#rust: #v)
+                match f.ty {
+                    TypeExpr::String { .. } | TypeExpr::Date => quote!(#rust: #rust.into()),
+                    _ => quote!(#rust),
+                }
             } else {
                 quote!(#rust: None)
             }
@@ -220,6 +222,12 @@ impl<'a> Emitter<'a> {
             )
         };
         let new_doc = docs(&new_doc);
+        // The spec decides how many fields are required; the constructor takes them all.
+        let many_args = if required.len() > 7 {
+            quote!(#[allow(clippy::too_many_arguments)])
+        } else {
+            quote!()
+        };
         let setters = fields.iter().map(|f| {
             let rust = ident(&f.rust);
             let t = self.param_type(&f.ty);
@@ -285,6 +293,7 @@ impl<'a> Emitter<'a> {
 
             impl #name {
                 #new_doc
+                #many_args
                 pub fn new(#(#params),*) -> Self {
                     Self { #(#inits),* }
                 }
@@ -324,7 +333,7 @@ impl<'a> Emitter<'a> {
             }
             TypeExpr::Int { kind, min, max } if min.is_some() || max.is_some() => {
                 let (lo, hi) = bounds(*kind, *min, *max);
-                out.push(quote!(crate::validate::range(#wire, *#v, #lo, #hi)?;));
+                out.push(quote!(crate::validate::range(#wire, #v, #lo, #hi)?;));
             }
             TypeExpr::Date => out.push(quote!(crate::validate::date(#wire, #v)?;)),
             TypeExpr::Named(n) if self.needs(n) => {
@@ -550,6 +559,7 @@ impl<'a> Emitter<'a> {
             #doc
             #[derive(Debug, Clone, PartialEq, Eq)]
             #[non_exhaustive]
+            #[allow(clippy::large_enum_variant)]
             pub enum #name {
                 #(#decls)*
                 /// A type the spec does not know: the whole JSON object, kept unchanged.
@@ -699,8 +709,12 @@ impl<'a> Emitter<'a> {
         };
         let method = ident(&ep.name);
         let invoke = match &ep.request {
-            Some(_) => quote!(|client, body| crate::wire::invoke(body, |request| client.#method(request))),
-            None => quote!(|client, body| crate::wire::invoke(body, |_: &crate::wire::Empty| client.#method())),
+            Some(_) => {
+                quote!(|client, body| crate::wire::invoke(body, |request| client.#method(request)))
+            }
+            None => {
+                quote!(|client, body| crate::wire::invoke(body, |_: &crate::wire::Empty| client.#method()))
+            }
         };
         let check_response = match &ep.response {
             Some(r) => {

@@ -696,7 +696,7 @@ impl Cx<'_> {
         let mpath = path.key(key);
         match node {
             None => {
-                if let Some(_) = rules {
+                if rules.is_some() {
                     self.error_at(
                         &path.key("rules"),
                         At::Key,

@@ -5,6 +5,7 @@
 /// On the wire: `{"kind": "TAG", "tag": {…}}`, the payload under the lower-cased tag. A tag this version does not know decodes as `Unknown`, which keeps the whole JSON object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)]
 pub enum Shape {
     /// `ROUND_THING`: Round things.
     RoundThing(Round),
@@ -81,7 +82,7 @@ pub struct Round {
 impl Round {
     /// Creates a `Round` from its required fields (`radius`); optional fields are left out.
     pub fn new(radius: u32) -> Self {
-        Self { radius: radius }
+        Self { radius }
     }
 
     /// Sets `radius`: Radius, see \[the docs\] and \<b\><http://example.com/x>\</b\>.
@@ -93,7 +94,7 @@ impl Round {
 
 impl crate::Validate for Round {
     fn validate(&self) -> Result<(), crate::ValidationError> {
-        crate::validate::range("radius", *&self.radius, 1, 100)?;
+        crate::validate::range("radius", &self.radius, 1, 100)?;
         Ok(())
     }
 }
@@ -329,7 +330,7 @@ impl Item {
 impl crate::Validate for Item {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.sku {
-            crate::validate::range("sku", *value, 0, 100000000)?;
+            crate::validate::range("sku", value, 0, 100000000)?;
         }
         Ok(())
     }
@@ -533,7 +534,7 @@ impl crate::Validate for PutThingRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("type", &self.kind, 9)?;
         if let Some(value) = &self.pay_original_fee {
-            crate::validate::range("payOriginalFee", *value, -5, 9223372036854775807)?;
+            crate::validate::range("payOriginalFee", value, -5, 9223372036854775807)?;
         }
         crate::validate::date("begin_date", &self.begin_date)?;
         if let Some(value) = &self.end_date {
@@ -592,7 +593,7 @@ pub struct PutThingResponse {
 impl PutThingResponse {
     /// Creates a `PutThingResponse` from its required fields (`id`); optional fields are left out.
     pub fn new(id: u64) -> Self {
-        Self { id: id }
+        Self { id }
     }
 
     /// Sets `id`.

@@ -163,7 +163,7 @@ impl GetCodeResponse {
     /// Creates a `GetCodeResponse` from its required fields (`card`, `openid`); optional fields are left out.
     pub fn new(card: CodeCardInfo, openid: impl Into<String>) -> Self {
         Self {
-            card: card,
+            card,
             openid: openid.into(),
             can_consume: None,
             user_card_status: None,

@@ -871,7 +871,7 @@ impl GetCardBizuinInfoRequest {
         Self {
             begin_date: begin_date.into(),
             end_date: end_date.into(),
-            cond_source: cond_source,
+            cond_source,
         }
     }
 
@@ -898,7 +898,7 @@ impl crate::Validate for GetCardBizuinInfoRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::date("begin_date", &self.begin_date)?;
         crate::validate::date("end_date", &self.end_date)?;
-        crate::validate::range("cond_source", *&self.cond_source, 0, 1)?;
+        crate::validate::range("cond_source", &self.cond_source, 0, 1)?;
         crate::validate::date_span(
             "begin_date",
             &self.begin_date,
@@ -976,7 +976,7 @@ impl GetCardCardInfoRequest {
         Self {
             begin_date: begin_date.into(),
             end_date: end_date.into(),
-            cond_source: cond_source,
+            cond_source,
             card_id: None,
         }
     }
@@ -1010,7 +1010,7 @@ impl crate::Validate for GetCardCardInfoRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::date("begin_date", &self.begin_date)?;
         crate::validate::date("end_date", &self.end_date)?;
-        crate::validate::range("cond_source", *&self.cond_source, 0, 1)?;
+        crate::validate::range("cond_source", &self.cond_source, 0, 1)?;
         if let Some(value) = &self.card_id {
             crate::validate::max_bytes("card_id", value, 32)?;
         }
@@ -1086,7 +1086,7 @@ impl GetCardMemberCardInfoRequest {
         Self {
             begin_date: begin_date.into(),
             end_date: end_date.into(),
-            cond_source: cond_source,
+            cond_source,
         }
     }
 
@@ -1113,7 +1113,7 @@ impl crate::Validate for GetCardMemberCardInfoRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::date("begin_date", &self.begin_date)?;
         crate::validate::date("end_date", &self.end_date)?;
-        crate::validate::range("cond_source", *&self.cond_source, 0, 1)?;
+        crate::validate::range("cond_source", &self.cond_source, 0, 1)?;
         crate::validate::date_span(
             "begin_date",
             &self.begin_date,

@@ -176,7 +176,7 @@ pub struct GetCardResponse {
 impl GetCardResponse {
     /// Creates a `GetCardResponse` from its required fields (`card`); optional fields are left out.
     pub fn new(card: Card) -> Self {
-        Self { card: card }
+        Self { card }
     }
 
     /// Sets `card`: 卡券数据:card_type 与以小写卡券类型命名的卡券内容。
@@ -216,8 +216,8 @@ impl BatchGetCardsRequest {
     /// Creates a `BatchGetCardsRequest` from its required fields (`offset`, `count`); optional fields are left out.
     pub fn new(offset: u32, count: u32) -> Self {
         Self {
-            offset: offset,
-            count: count,
+            offset,
+            count,
             status_list: None,
         }
     }
@@ -243,7 +243,7 @@ impl BatchGetCardsRequest {
 
 impl crate::Validate for BatchGetCardsRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
-        crate::validate::range("count", *&self.count, 0, 50)?;
+        crate::validate::range("count", &self.count, 0, 50)?;
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 /// On the wire: `{"card_type": "TAG", "tag": {…}}`, the payload under the lower-cased tag. A tag this version does not know decodes as `Unknown`, which keeps the whole JSON object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)]
 pub enum Card {
     /// `GROUPON`: 团购券
     Groupon(GrouponCard),
@@ -233,7 +234,7 @@ impl GrouponCard {
     /// Creates a `GrouponCard` from its required fields (`base_info`, `deal_detail`); optional fields are left out.
     pub fn new(base_info: BaseInfo, deal_detail: impl Into<String>) -> Self {
         Self {
-            base_info: base_info,
+            base_info,
             advanced_info: None,
             deal_detail: deal_detail.into(),
         }
@@ -295,10 +296,10 @@ impl CashCard {
     /// Creates a `CashCard` from its required fields (`base_info`, `least_cost`, `reduce_cost`); optional fields are left out.
     pub fn new(base_info: BaseInfo, least_cost: u32, reduce_cost: u32) -> Self {
         Self {
-            base_info: base_info,
+            base_info,
             advanced_info: None,
-            least_cost: least_cost,
-            reduce_cost: reduce_cost,
+            least_cost,
+            reduce_cost,
         }
     }
 
@@ -360,9 +361,9 @@ impl DiscountCard {
     /// Creates a `DiscountCard` from its required fields (`base_info`, `discount`); optional fields are left out.
     pub fn new(base_info: BaseInfo, discount: u32) -> Self {
         Self {
-            base_info: base_info,
+            base_info,
             advanced_info: None,
-            discount: discount,
+            discount,
         }
     }
 
@@ -418,7 +419,7 @@ impl GiftCard {
     /// Creates a `GiftCard` from its required fields (`base_info`, `gift`); optional fields are left out.
     pub fn new(base_info: BaseInfo, gift: impl Into<String>) -> Self {
         Self {
-            base_info: base_info,
+            base_info,
             advanced_info: None,
             gift: gift.into(),
         }
@@ -476,7 +477,7 @@ impl GeneralCouponCard {
     /// Creates a `GeneralCouponCard` from its required fields (`base_info`, `default_detail`); optional fields are left out.
     pub fn new(base_info: BaseInfo, default_detail: impl Into<String>) -> Self {
         Self {
-            base_info: base_info,
+            base_info,
             advanced_info: None,
             default_detail: default_detail.into(),
         }
@@ -677,7 +678,7 @@ impl MemberCard {
         supply_balance: bool,
     ) -> Self {
         Self {
-            base_info: base_info,
+            base_info,
             advanced_info: None,
             background_pic_url: None,
             prerogative: prerogative.into(),
@@ -688,8 +689,8 @@ impl MemberCard {
             activate_url: None,
             activate_app_brand_user_name: None,
             activate_app_brand_pass: None,
-            supply_bonus: supply_bonus,
-            supply_balance: supply_balance,
+            supply_bonus,
+            supply_balance,
             bonus_url: None,
             bonus_app_brand_user_name: None,
             bonus_app_brand_pass: None,
@@ -983,7 +984,7 @@ impl ScenicTicketCard {
     /// Creates a `ScenicTicketCard` from its required fields (`base_info`); optional fields are left out.
     pub fn new(base_info: BaseInfo) -> Self {
         Self {
-            base_info: base_info,
+            base_info,
             advanced_info: None,
             ticket_class: None,
             guide_url: None,
@@ -1052,7 +1053,7 @@ impl MovieTicketCard {
     /// Creates a `MovieTicketCard` from its required fields (`base_info`); optional fields are left out.
     pub fn new(base_info: BaseInfo) -> Self {
         Self {
-            base_info: base_info,
+            base_info,
             advanced_info: None,
             detail: None,
         }
@@ -1158,7 +1159,7 @@ impl BoardingPassCard {
         flight: impl Into<String>,
     ) -> Self {
         Self {
-            base_info: base_info,
+            base_info,
             advanced_info: None,
             from_city: from_city.into(),
             to_city: to_city.into(),
@@ -1283,7 +1284,7 @@ impl MeetingTicketCard {
     /// Creates a `MeetingTicketCard` from its required fields (`base_info`); optional fields are left out.
     pub fn new(base_info: BaseInfo) -> Self {
         Self {
-            base_info: base_info,
+            base_info,
             advanced_info: None,
             meeting_detail: None,
             map_url: None,
@@ -1347,7 +1348,7 @@ impl BusTicketCard {
     /// Creates a `BusTicketCard` from its required fields (`base_info`); optional fields are left out.
     pub fn new(base_info: BaseInfo) -> Self {
         Self {
-            base_info: base_info,
+            base_info,
             advanced_info: None,
         }
     }
@@ -1599,6 +1600,7 @@ pub struct BaseInfo {
 
 impl BaseInfo {
     /// Creates a `BaseInfo` from its required fields (`logo_url`, `code_type`, `brand_name`, `title`, `color`, `notice`, `description`, `sku`, `date_info`); optional fields are left out.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         logo_url: impl Into<String>,
         code_type: CodeType,
@@ -1613,15 +1615,15 @@ impl BaseInfo {
         Self {
             id: None,
             logo_url: logo_url.into(),
-            code_type: code_type,
+            code_type,
             brand_name: brand_name.into(),
             title: title.into(),
             sub_title: None,
             color: color.into(),
             notice: notice.into(),
             description: description.into(),
-            sku: sku,
-            date_info: date_info,
+            sku,
+            date_info,
             use_custom_code: None,
             get_custom_code_mode: None,
             bind_openid: None,
@@ -2026,7 +2028,7 @@ impl Sku {
     /// Creates a `Sku` from its required fields (`quantity`); optional fields are left out.
     pub fn new(quantity: u64) -> Self {
         Self {
-            quantity: quantity,
+            quantity,
             total_quantity: None,
         }
     }
@@ -2046,9 +2048,9 @@ impl Sku {
 
 impl crate::Validate for Sku {
     fn validate(&self) -> Result<(), crate::ValidationError> {
-        crate::validate::range("quantity", *&self.quantity, 0, 100000000)?;
+        crate::validate::range("quantity", &self.quantity, 0, 100000000)?;
         if let Some(value) = &self.total_quantity {
-            crate::validate::range("total_quantity", *value, 0, 100000000)?;
+            crate::validate::range("total_quantity", value, 0, 100000000)?;
         }
         Ok(())
     }
@@ -2089,7 +2091,7 @@ impl DateInfo {
     /// Creates a `DateInfo` from its required fields (`date_type`); optional fields are left out.
     pub fn new(date_type: DateType) -> Self {
         Self {
-            date_type: date_type,
+            date_type,
             begin_timestamp: None,
             end_timestamp: None,
             fixed_term: None,
@@ -3255,7 +3257,7 @@ pub struct CardUpdate {
 impl CardUpdate {
     /// Creates a `CardUpdate` from its required fields (`base_info`); optional fields are left out.
     pub fn new(base_info: BaseInfoUpdate) -> Self {
-        Self { base_info: base_info }
+        Self { base_info }
     }
 
     /// Sets `base_info`: 卡券基础信息字段。
