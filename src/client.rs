@@ -307,7 +307,17 @@ impl ClientBuilder {
     /// when not exactly one token source is configured, when the appid or a secret is empty, or
     /// when a timeout is zero.
     pub fn build(self) -> Result<Client, Error> {
-        let base_url = normalize_base_url(&self.base_url)?;
+        // A secret pasted into the base URL must not show up in the error about it.
+        let secrets = [
+            self.fixed_token.as_ref().map_or("", Secret::expose),
+            self.credentials
+                .as_ref()
+                .map_or("", |(_, secret)| secret.expose()),
+        ];
+        let base_url = normalize_base_url(&self.base_url).map_err(|e| match e {
+            Error::Config(message) => Error::Config(redact(&message, &secrets)),
+            other => other,
+        })?;
         if self.connect_timeout.is_zero() || self.timeout.is_zero() {
             return Err(Error::Config("timeouts must be longer than zero".into()));
         }
@@ -605,7 +615,9 @@ impl Client {
         let body = response
             .body_mut()
             .with_config()
-            .limit(limit)
+            // ureq's limit fails a read at the limit even at the end of the body: allow one
+            // byte more, so that a body of exactly `limit` bytes passes.
+            .limit(limit.saturating_add(1))
             .read_to_vec()
             .map_err(|e| match e {
                 ureq::Error::BodyExceedsLimit(_) => too_large(),
@@ -899,9 +911,7 @@ fn decode_with<Resp: DeserializeOwned>(
         if (200..300).contains(&status) {
             decode_error(format!("the answer is not a JSON object: {e}"))
         } else {
-            decode_error(format!(
-                "HTTP status {status} with an answer that is not WeChat JSON"
-            ))
+            decode_error("an error page, not WeChat JSON".to_owned())
         }
     })?;
     match envelope.errcode {
