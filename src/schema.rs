@@ -25,6 +25,16 @@ impl HttpMethod {
     }
 }
 
+/// Which token an endpoint is called with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Auth {
+    /// The official account's `access_token` (the default).
+    AccessToken,
+    /// The open platform's (第三方平台) `component_access_token`, for `cgi-bin/component/*`.
+    ComponentAccessToken,
+}
+
 /// One endpoint of the spec.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -37,6 +47,8 @@ pub struct EndpointInfo {
     pub group: &'static str,
     /// HTTP method.
     pub method: HttpMethod,
+    /// Which token the call carries.
+    pub auth: Auth,
     /// Whether the library may send the request twice (retries on `-1` and transport failures).
     pub idempotent: bool,
     /// The official title of the endpoint's documentation.

@@ -628,6 +628,13 @@ impl<'a> Emitter<'a> {
         text.push_str(&format!(
             "\n\nThe request is validated against the spec before any network I/O. {retry}"
         ));
+        if ep.auth == Auth::ComponentAccessToken {
+            text.push_str(
+                "\n\nCalled with the open platform's `component_access_token` (第三方平台), which \
+                 the client must be given with `ClientBuilder::component_token` or \
+                 `ClientBuilder::component_token_provider`.",
+            );
+        }
         let doc = docs(&text);
         let (param, arg) = match &ep.request {
             Some(r) => {
@@ -694,6 +701,10 @@ impl<'a> Emitter<'a> {
             Method::Post => quote!(crate::schema::HttpMethod::Post),
         };
         let idem = ep.idempotent;
+        let auth = match ep.auth {
+            Auth::AccessToken => quote!(crate::schema::Auth::AccessToken),
+            Auth::ComponentAccessToken => quote!(crate::schema::Auth::ComponentAccessToken),
+        };
         let doc = docs(&format!("`{}` ({}).", ep.path, escape_doc(&ep.title)));
         let opt = |s: &Option<String>| match s {
             Some(s) => quote!(Some(#s)),
@@ -742,6 +753,7 @@ impl<'a> Emitter<'a> {
                 name: #name,
                 group: #group,
                 method: #http,
+                auth: #auth,
                 idempotent: #idem,
                 title: #title,
                 request: #req_name,

@@ -121,11 +121,21 @@ pub enum Method {
     Post,
 }
 
+/// Which token an endpoint is called with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// The official account's access_token (the default).
+    AccessToken,
+    /// The open platform's (第三方平台) component_access_token.
+    ComponentAccessToken,
+}
+
 #[derive(Debug)]
 pub struct Endpoint {
     pub path: String,
     pub name: String,
     pub method: Method,
+    pub auth: Auth,
     pub idempotent: bool,
     pub title: String,
     pub doc: String,

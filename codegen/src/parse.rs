@@ -136,6 +136,7 @@ const TYPE_KEYS: &[&str] = &["doc", "fields", "rules", "enum", "union"];
 const ENDPOINT_KEYS: &[&str] = &[
     "name",
     "method",
+    "auth",
     "idempotent",
     "title",
     "doc",
@@ -637,6 +638,19 @@ impl Cx<'_> {
                 Method::Post
             }
         };
+        let auth = match self.string(obj.take("auth"), &path.key("auth")).as_deref() {
+            None | Some("access_token") => Auth::AccessToken,
+            Some("component_access_token") => Auth::ComponentAccessToken,
+            Some(other) => {
+                self.error(
+                    &path.key("auth"),
+                    format!(
+                        "unknown auth `{other}`; expected access_token or component_access_token"
+                    ),
+                );
+                Auth::AccessToken
+            }
+        };
         let idempotent = match obj.take("idempotent") {
             None => {
                 self.error_at(path, At::Key, "missing required key `idempotent` (true only if sending the request twice is harmless)".into());
@@ -670,6 +684,7 @@ impl Cx<'_> {
             path: ep_path.to_owned(),
             name,
             method,
+            auth,
             idempotent: idempotent.unwrap_or(false),
             title: title.unwrap_or_default(),
             doc,
