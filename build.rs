@@ -14,7 +14,8 @@ fn main() {
     };
     match wechat_card_codegen::generate(std::path::Path::new("spec"), "spec") {
         Ok(files) => {
-            for file in files {
+            // The coverage table is committed as docs/endpoints.md by the codegen tests.
+            for file in files.into_iter().filter(|f| f.name.ends_with(".rs")) {
                 let path = out.join(&file.name);
                 if std::fs::read_to_string(&path).ok().as_deref() != Some(file.text.as_str()) {
                     if let Err(e) = std::fs::write(&path, &file.text) {

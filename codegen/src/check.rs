@@ -151,6 +151,22 @@ pub fn check(spec: &Spec, problems: &mut Problems) {
             }
         }
     }
+    check_excluded(spec, &paths, problems);
+}
+
+fn check_excluded(spec: &Spec, paths: &HashMap<&str, &Origin>, problems: &mut Problems) {
+    for file in &spec.files {
+        for (path, _, origin) in &file.excluded {
+            if paths.contains_key(path.as_str()) {
+                problems.at_path(
+                    origin.file,
+                    origin.path.clone(),
+                    At::Key,
+                    format!("`{path}` is both an endpoint and excluded"),
+                );
+            }
+        }
+    }
 }
 
 fn check_type(spec: &Spec, ty: &TypeDef, problems: &mut Problems) {

@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod diag;
+pub mod docs;
 pub mod emit;
 pub mod model;
 pub mod parse;
@@ -19,7 +20,8 @@ use std::path::Path;
 
 pub use diag::Diagnostic;
 
-/// One generated source file.
+/// One generated file: Rust source (`*.rs`, for `OUT_DIR`) or the coverage table
+/// (`endpoints.md`, committed as `docs/endpoints.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedFile {
     /// File name inside the output folder, e.g. `consume.rs`.
@@ -114,6 +116,10 @@ pub fn generate_from(
     out.push(GeneratedFile {
         name: "api.rs".to_owned(),
         text: api,
+    });
+    out.push(GeneratedFile {
+        name: "endpoints.md".to_owned(),
+        text: docs::endpoints_markdown(&spec),
     });
     Ok(out)
 }

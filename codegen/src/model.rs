@@ -22,6 +22,8 @@ pub struct SpecFile {
     pub text: String,
     pub types: Vec<TypeDef>,
     pub endpoints: Vec<Endpoint>,
+    /// Endpoints deliberately not covered: `(path, reason, origin)`.
+    pub excluded: Vec<(String, String, Origin)>,
 }
 
 /// Where something was defined: file index and path inside the file.

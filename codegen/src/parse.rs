@@ -27,6 +27,7 @@ pub fn parse_file(
                 text,
                 types: Vec::new(),
                 endpoints: Vec::new(),
+                excluded: Vec::new(),
             });
             return;
         }
@@ -37,6 +38,7 @@ pub fn parse_file(
         types: Vec::new(),
     };
     let mut endpoints = Vec::new();
+    let mut excluded = Vec::new();
     let root_path = Path::default();
     if let Some(mut top) = cx.obj(&root, &root_path) {
         if let Some(types) = top.take("types") {
@@ -53,7 +55,16 @@ pub fn parse_file(
                 }
             }
         }
-        top.finish(&mut cx, &["types", "endpoints"]);
+        if let Some(node) = top.take("excluded") {
+            let path = root_path.key("excluded");
+            for (ep, reason) in cx.entries(node, &path) {
+                let p = path.key(ep);
+                if let Some(reason) = cx.string(Some(reason), &p) {
+                    excluded.push((ep.clone(), reason, cx.origin(&p)));
+                }
+            }
+        }
+        top.finish(&mut cx, &["types", "endpoints", "excluded"]);
     }
     let types = std::mem::take(&mut cx.types);
     spec.files.push(SpecFile {
@@ -62,6 +73,7 @@ pub fn parse_file(
         text,
         types,
         endpoints,
+        excluded,
     });
 }
 

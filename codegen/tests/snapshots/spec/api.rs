@@ -2,6 +2,7 @@
 
 include!(concat!(env!("OUT_DIR"), "/consume.rs"));
 include!(concat!(env!("OUT_DIR"), "/datacube.rs"));
+include!(concat!(env!("OUT_DIR"), "/excluded.rs"));
 include!(concat!(env!("OUT_DIR"), "/manage.rs"));
 include!(concat!(env!("OUT_DIR"), "/types.rs"));
 
