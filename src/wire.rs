@@ -13,7 +13,7 @@ use crate::validate::{Rule, Validate, ValidationError};
 
 /// The body of a request without fields: `{}`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Empty;
+pub struct Empty {}
 
 impl Validate for Empty {
     fn validate(&self) -> Result<(), ValidationError> {

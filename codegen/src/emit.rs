@@ -641,7 +641,7 @@ impl<'a> Emitter<'a> {
                 let r = ident(r);
                 (quote!(request: &#r), quote!(request))
             }
-            None => (quote!(), quote!(&crate::wire::Empty)),
+            None => (quote!(), quote!(&crate::wire::Empty {})),
         };
         match &ep.response {
             Some(r) => {

@@ -710,6 +710,6 @@ impl crate::Client {
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     pub fn ping(&self) -> Result<(), crate::Error> {
-        self.execute_unit(&endpoint::PING, &crate::wire::Empty)
+        self.execute_unit(&endpoint::PING, &crate::wire::Empty {})
     }
 }
