@@ -4,6 +4,8 @@
 
 mod client;
 mod error;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod schema;
 mod secret;
 mod token;

@@ -1,0 +1,626 @@
+//! A stateful emulator of the WeChat card API on loopback (feature `sandbox`).
+//!
+//! Testing a card integration against WeChat needs a verified official account, an IP
+//! whitelist and daily quotas. The sandbox is the card API on `127.0.0.1`, in the spirit of
+//! stripe-mock (requests validated with the spec) and LocalStack/moto (real state):
+//!
+//! - **Tokens**: `cgi-bin/stable_token` and `cgi-bin/token` with `expires_in`; unknown, replaced
+//!   or expired tokens get 40001 / 42001; a wrong secret gets 40001 (`cgi-bin/token`) or 40125
+//!   (`cgi-bin/stable_token`), as WeChat answers; `cgi-bin/ticket/getticket?type=wx_card`.
+//! - **Cards** with review status (`CARD_STATUS_NOT_VERIFY` until
+//!   [`approve_card`](Sandbox::approve_card), or [`auto_approve`](SandboxBuilder::auto_approve)),
+//!   stock, `card/get` (the card as created plus `id`, `status`, `sku.total_quantity`,
+//!   `create_time`, `update_time`), `card/batchget`, `card/update` (`send_check` when a field
+//!   marked `review` in the spec changes), `card/modifystock`, `card/delete`. Cards are added with
+//!   [`add_card`](Sandbox::add_card), or through `card/create` once the spec has it.
+//! - **Codes** users receive ([`receive_card`](Sandbox::receive_card): stock, `get_limit`),
+//!   gift, delete and let expire, with `card/code/get` (`check_consume` as documented: 40099
+//!   consumed, 40127 other abnormal states, 40056 unknown or gifted-away codes),
+//!   `card/code/consume` (irreversible, atomic), `card/code/unavailable`, `card/code/update`,
+//!   `card/code/decrypt` (of codes from [`encrypt_code`](Sandbox::encrypt_code)) and
+//!   `card/user/getcardlist`.
+//! - **Statistics**: the datacube endpoints count, per Beijing day, what happened in the sandbox
+//!   (views, receipts, consumptions, gifts, expiries, member-card activations). The clock is the
+//!   sandbox's own ([`set_time`](Sandbox::set_time), [`advance`](Sandbox::advance)); today's data
+//!   is never available (61501 for an `end_date` of today or later), bad dates get 61500, periods
+//!   over 62 days 61501.
+//! - **Validation** with the same generated types as the client (`EndpointInfo::check_request`):
+//!   a client that skips it ([`Client::call_json`](crate::Client::call_json)) is answered the way
+//!   WeChat would (47001 malformed JSON, 41011 missing field named by its path, 45021 length,
+//!   40097 other limits; the full table is in the source of `sandbox/api.rs`).
+//! - **Every endpoint of the spec** is served without a hand-written route: stateful where the
+//!   behaviour matters, otherwise validated and answered from the spec's documented examples.
+//! - **Fault injection** ([`inject`](Sandbox::inject)): an errcode, a delay, a dropped connection
+//!   or an HTTP error page for the next N calls of a path, and token expiry.
+//!
+//! ```
+//! use wechat_card::sandbox::Sandbox;
+//! use wechat_card::{ConsumeCodeRequest, GetCodeRequest, UserCardStatus};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sandbox = Sandbox::start()?;
+//! let client = sandbox.client()?;
+//! let card_id = sandbox.add_card(&serde_json::json!({
+//!     "card_type": "GIFT",
+//!     "gift": {
+//!         "base_info": {
+//!             "logo_url": "http://mmbiz.qpic.cn/mmbiz/logo/0",
+//!             "code_type": "CODE_TYPE_QRCODE",
+//!             "brand_name": "Sandbox Coffee",
+//!             "title": "Free espresso",
+//!             "color": "Color010",
+//!             "notice": "Show at the counter",
+//!             "description": "One espresso",
+//!             "sku": { "quantity": 100 },
+//!             "date_info": { "type": "DATE_TYPE_FIX_TERM", "fixed_term": 30, "fixed_begin_term": 0 }
+//!         },
+//!         "gift": "One espresso"
+//!     }
+//! }))?;
+//! sandbox.approve_card(&card_id)?;
+//! let code = sandbox.receive_card("o-user-1", &card_id)?;
+//!
+//! client.consume_code(&ConsumeCodeRequest::new(code.as_str()))?;
+//! let state = client.get_code(&GetCodeRequest::new(code.as_str()).check_consume(false))?;
+//! assert_eq!(state.user_card_status, Some(UserCardStatus::Consumed));
+//! # Ok(()) }
+//! ```
+//!
+//! The sandbox also runs standalone, for clients in other languages:
+//! `cargo run --features sandbox --bin wechat-card-sandbox -- --port 8080` (see `--help`).
+
+mod api;
+mod dates;
+mod server;
+mod state;
+mod stats;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use self::server::{Server, Shared};
+use self::state::{CARD_VERIFY_FAIL, CARD_VERIFY_OK, Config, Refusal, State};
+use crate::{CardStatus, Client, ClientBuilder, Secret, UserCardStatus};
+
+/// The appid of a sandbox unless [`SandboxBuilder::appid`] says otherwise.
+pub const DEFAULT_APPID: &str = "wx00000sandbox0001";
+
+/// A running sandbox. Dropping it shuts the server down (open connections are closed) and
+/// waits for its thread.
+///
+/// Every control method acts at once and atomically with respect to the requests being served.
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    server: Server,
+    addr: SocketAddr,
+    base_url: String,
+    appid: String,
+    secret: Secret,
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_url", &self.base_url)
+            .field("appid", &self.appid)
+            .field("secret", &self.secret)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures and starts a [`Sandbox`]. Start with [`Sandbox::builder`].
+#[derive(Clone)]
+#[must_use]
+pub struct SandboxBuilder {
+    host: IpAddr,
+    port: u16,
+    appid: String,
+    secret: Option<Secret>,
+    auto_approve: bool,
+    token_ttl: Duration,
+    start_time: Option<i64>,
+    running_clock: bool,
+    worker_threads: usize,
+}
+
+impl fmt::Debug for SandboxBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxBuilder")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("appid", &self.appid)
+            .field("secret", &self.secret)
+            .field("auto_approve", &self.auto_approve)
+            .field("token_ttl", &self.token_ttl)
+            .field("start_time", &self.start_time)
+            .field("running_clock", &self.running_clock)
+            .field("worker_threads", &self.worker_threads)
+            .finish()
+    }
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        SandboxBuilder {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            appid: DEFAULT_APPID.to_owned(),
+            secret: None,
+            auto_approve: false,
+            token_ttl: Duration::from_secs(7200),
+            start_time: None,
+            running_clock: false,
+            worker_threads: 2,
+        }
+    }
+}
+
+impl SandboxBuilder {
+    /// The address to listen on. Default `127.0.0.1` (loopback only); anything else exposes a
+    /// server that hands out tokens to whoever asks with the test credentials.
+    pub fn host(mut self, host: IpAddr) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// The port to listen on. Default 0: a free port chosen by the system.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The test appid. Default [`DEFAULT_APPID`].
+    pub fn appid(mut self, appid: impl Into<String>) -> Self {
+        self.appid = appid.into();
+        self
+    }
+
+    /// The test app secret. Default: a random one per sandbox (see [`Sandbox::secret`]).
+    pub fn secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.secret = Some(secret.into());
+        self
+    }
+
+    /// Whether new and updated cards pass review at once (`CARD_STATUS_VERIFY_OK`) instead of
+    /// waiting in `CARD_STATUS_NOT_VERIFY` for [`Sandbox::approve_card`]. Default `false`.
+    pub fn auto_approve(mut self, yes: bool) -> Self {
+        self.auto_approve = yes;
+        self
+    }
+
+    /// Lifetime of access tokens and tickets. Default 7200 seconds, as WeChat's.
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.token_ttl = ttl;
+        self
+    }
+
+    /// The sandbox clock's start, in Unix seconds. Default: the current time.
+    pub fn start_time(mut self, unix_seconds: i64) -> Self {
+        self.start_time = Some(unix_seconds);
+        self
+    }
+
+    /// Whether the sandbox clock follows the wall clock. Default `false`: it stands still
+    /// unless moved with [`Sandbox::set_time`] or [`Sandbox::advance`], which keeps tests
+    /// deterministic. The standalone binary runs it.
+    pub fn running_clock(mut self, yes: bool) -> Self {
+        self.running_clock = yes;
+        self
+    }
+
+    /// Threads of the server's tokio runtime. Default 2.
+    pub fn worker_threads(mut self, n: usize) -> Self {
+        self.worker_threads = n.max(1);
+        self
+    }
+
+    /// Binds the address and starts serving.
+    pub fn start(self) -> Result<Sandbox, SandboxError> {
+        if self.appid.trim().is_empty() {
+            return Err(SandboxError::Config("the appid must not be empty".into()));
+        }
+        let secret = match self.secret {
+            Some(secret) if secret.is_empty() => {
+                return Err(SandboxError::Config("the secret must not be empty".into()));
+            }
+            Some(secret) => secret,
+            None => Secret::new(random_secret()),
+        };
+        let ttl = i64::try_from(self.token_ttl.as_secs()).unwrap_or(i64::MAX);
+        if ttl <= 0 {
+            return Err(SandboxError::Config(
+                "the token lifetime must be at least one second".into(),
+            ));
+        }
+        let start = self.start_time.unwrap_or_else(unix_now);
+        let state = State::new(
+            Config {
+                appid: self.appid.clone(),
+                secret: secret.clone(),
+                token_ttl: ttl,
+                auto_approve: self.auto_approve,
+            },
+            start,
+            self.running_clock,
+        );
+        let listener = TcpListener::bind((self.host, self.port)).map_err(SandboxError::Start)?;
+        let addr = listener.local_addr().map_err(SandboxError::Start)?;
+        let shared = Arc::new(Shared::new(state));
+        let server = Server::start(listener, shared.clone(), self.worker_threads)
+            .map_err(SandboxError::Start)?;
+        let host = match addr.ip() {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            IpAddr::V4(ip) => ip.to_string(),
+        };
+        Ok(Sandbox {
+            shared,
+            server,
+            addr,
+            base_url: format!("http://{host}:{}", addr.port()),
+            appid: self.appid,
+            secret,
+        })
+    }
+}
+
+/// A fault to inject into the answers of a path, see [`Sandbox::inject`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Answer `{"errcode": n, "errmsg": …}` (WeChat's message for `n`) without running the call:
+    /// `-1` (system busy), `40001`/`42001` (token rejected), `45009` (quota), `40164` (IP not
+    /// whitelisted), …
+    Errcode(i64),
+    /// Wait this long, then answer normally.
+    Delay(Duration),
+    /// Close the connection without answering and without running the call.
+    Drop,
+    /// Run the call, then close the connection without answering: the call took effect but its
+    /// answer is lost (what a client sees when a connection breaks at the worst moment).
+    DropAfterHandling,
+    /// Answer an HTML error page with this HTTP status (a gateway in trouble), without running
+    /// the call.
+    HttpStatus(u16),
+    /// Expire every access token and ticket, then handle the call (which gets 42001).
+    ExpireToken,
+}
+
+/// Why a sandbox did not start, or why a control was refused.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SandboxError {
+    /// The listener could not be bound or the server not started.
+    Start(std::io::Error),
+    /// The builder's settings are not usable.
+    Config(String),
+    /// The control was refused the way WeChat would refuse it (`errcode` as WeChat's: 40073
+    /// unknown card, 40078 card status, 45031 out of stock, 45033 `get_limit` reached, 40056
+    /// unknown code, 40127 code state, …).
+    Refused {
+        /// WeChat's error code.
+        errcode: i64,
+        /// What was wrong.
+        errmsg: String,
+    },
+}
+
+impl SandboxError {
+    /// The WeChat error code of a refused control.
+    pub fn errcode(&self) -> Option<i64> {
+        match self {
+            SandboxError::Refused { errcode, .. } => Some(*errcode),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SandboxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SandboxError::Start(e) => write!(f, "the sandbox could not start: {e}"),
+            SandboxError::Config(message) => write!(f, "sandbox configuration: {message}"),
+            SandboxError::Refused { errcode, errmsg } => {
+                write!(f, "refused with errcode {errcode}: {errmsg}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SandboxError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SandboxError::Start(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<Refusal> for SandboxError {
+    fn from(refusal: Refusal) -> Self {
+        SandboxError::Refused {
+            errcode: refusal.errcode,
+            errmsg: refusal.errmsg,
+        }
+    }
+}
+
+impl Sandbox {
+    /// Starts a sandbox on `127.0.0.1` with a free port and the default settings.
+    pub fn start() -> Result<Sandbox, SandboxError> {
+        SandboxBuilder::default().start()
+    }
+
+    /// Starts configuring a sandbox.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+
+    /// The base URL to give clients: `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The address the sandbox listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The test appid.
+    pub fn appid(&self) -> &str {
+        &self.appid
+    }
+
+    /// The test app secret: give it to clients written in other languages. (A test credential
+    /// of this sandbox only; the handle's `Debug` does not show it.)
+    pub fn secret(&self) -> &str {
+        self.secret.expose()
+    }
+
+    /// A client builder pointed at the sandbox with its credentials (stable tokens), proxies
+    /// from the environment ignored and a 10 ms retry backoff. Adjust and build.
+    pub fn client_builder(&self) -> ClientBuilder {
+        Client::builder()
+            .base_url(&self.base_url)
+            .credentials(self.appid.clone(), self.secret.clone())
+            .env_proxy(false)
+            .retry_backoff(Duration::from_millis(10))
+    }
+
+    /// A client from [`client_builder`](Sandbox::client_builder).
+    pub fn client(&self) -> Result<Client, crate::Error> {
+        self.client_builder().build()
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Cards
+    // ----------------------------------------------------------------------------------------
+
+    /// Adds a card (what `card/create` does) and returns its `card_id`. The card is a typed
+    /// [`Card`](crate::Card) or its JSON (`{"card_type": "GIFT", "gift": {…}}`; the body of
+    /// `card/create`, `{"card": {…}}`, is accepted too), checked with the spec like a
+    /// `card/create` request. It waits for review (`CARD_STATUS_NOT_VERIFY`) unless the sandbox
+    /// auto-approves; its stock is `sku.quantity`.
+    pub fn add_card<C: Serialize + ?Sized>(&self, card: &C) -> Result<String, SandboxError> {
+        let mut value = serde_json::to_value(card).map_err(|e| SandboxError::Refused {
+            errcode: api::DATA_FORMAT_ERROR,
+            errmsg: format!("data format error: {e}"),
+        })?;
+        if let Value::Object(object) = &mut value {
+            if !object.contains_key("card_type") && object.len() == 1 {
+                if let Some(inner) = object.remove("card") {
+                    value = inner;
+                }
+            }
+        }
+        Ok(self.shared.state().create_card(&value)?)
+    }
+
+    /// Passes a card's review: `CARD_STATUS_VERIFY_OK`.
+    pub fn approve_card(&self, card_id: &str) -> Result<(), SandboxError> {
+        Ok(self.shared.state().set_review(card_id, CARD_VERIFY_OK)?)
+    }
+
+    /// Fails a card's review: `CARD_STATUS_VERIFY_FAIL`.
+    pub fn reject_card(&self, card_id: &str) -> Result<(), SandboxError> {
+        Ok(self.shared.state().set_review(card_id, CARD_VERIFY_FAIL)?)
+    }
+
+    /// A card's status, `None` for an unknown card.
+    pub fn card_status(&self, card_id: &str) -> Option<CardStatus> {
+        let state = self.shared.state();
+        let status = state.cards.get(card_id)?.status;
+        serde_json::from_value(Value::from(status)).ok()
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Codes
+    // ----------------------------------------------------------------------------------------
+
+    /// User `openid` receives card `card_id` (from a QR code, a shelf, wx.addCard…): the card
+    /// must be approved (40078), in stock (45031) and under the user's `get_limit` (45033).
+    /// Returns the code WeChat generated. Stock goes down by one.
+    pub fn receive_card(&self, openid: &str, card_id: &str) -> Result<String, SandboxError> {
+        Ok(self.shared.state().receive(openid, card_id, None, None)?)
+    }
+
+    /// Like [`receive_card`](Sandbox::receive_card) for a card with `use_custom_code`: the
+    /// merchant's own `code` (unique, at most 20 bytes).
+    pub fn receive_card_with_code(
+        &self,
+        openid: &str,
+        card_id: &str,
+        code: &str,
+    ) -> Result<String, SandboxError> {
+        Ok(self
+            .shared
+            .state()
+            .receive(openid, card_id, Some(code), None)?)
+    }
+
+    /// User `openid` opens the card's page: counted as a view in the statistics.
+    pub fn view_card(&self, openid: &str, card_id: &str) -> Result<(), SandboxError> {
+        Ok(self.shared.state().view(openid, card_id)?)
+    }
+
+    /// The user starts giving the code to a friend: `GIFTING` (counted as "given").
+    pub fn gift_code(&self, code: &str) -> Result<(), SandboxError> {
+        Ok(self.shared.state().gift(code)?)
+    }
+
+    /// The friend did not accept the gift in time: `GIFT_TIMEOUT`.
+    pub fn gift_timeout(&self, code: &str) -> Result<(), SandboxError> {
+        Ok(self.shared.state().gift_timeout(code)?)
+    }
+
+    /// The friend `friend_openid` accepts the gift. The giver's code is gone (`card/code/get`
+    /// answers 40056); the friend holds the card under the returned code (a new one; for
+    /// custom-code cards the same code, which the merchant may change with `card/code/update`).
+    pub fn accept_gift(&self, code: &str, friend_openid: &str) -> Result<String, SandboxError> {
+        Ok(self.shared.state().accept_gift(code, friend_openid)?)
+    }
+
+    /// The user deletes the card from the card bag: `DELETE`.
+    pub fn delete_code(&self, code: &str) -> Result<(), SandboxError> {
+        Ok(self.shared.state().delete_by_user(code)?)
+    }
+
+    /// The code expires now: `EXPIRE` (counted as an expiry). Codes also expire by themselves
+    /// when the sandbox clock passes the end of their validity.
+    pub fn expire_code(&self, code: &str) -> Result<(), SandboxError> {
+        Ok(self.shared.state().expire(code)?)
+    }
+
+    /// A code's state, `None` for a code never given out. A code a friend accepted as a gift is
+    /// `GiftSucc` for its giver.
+    pub fn code_status(&self, code: &str) -> Option<UserCardStatus> {
+        let mut state = self.shared.state();
+        state.sweep();
+        let status = state.codes.get(code)?.status;
+        serde_json::from_value(Value::from(status.as_str())).ok()
+    }
+
+    /// The `encrypt_code` wx.chooseCard or a card's outbound link would carry for `code`;
+    /// `card/code/decrypt` turns it back.
+    pub fn encrypt_code(&self, code: &str) -> String {
+        self.shared.state().encrypt_code(code)
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Clock and tokens
+    // ----------------------------------------------------------------------------------------
+
+    /// The sandbox clock, in Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.shared.state().now()
+    }
+
+    /// Today's date on the sandbox clock in Beijing time (`YYYY-MM-DD`), the day the datacube
+    /// endpoints have no data for yet.
+    pub fn today(&self) -> String {
+        dates::format_day(self.shared.state().today())
+    }
+
+    /// The date `days` days from today on the sandbox clock (negative: in the past), as the
+    /// datacube endpoints want it.
+    pub fn date(&self, days: i64) -> String {
+        dates::format_day(self.shared.state().today().saturating_add(days))
+    }
+
+    /// Sets the sandbox clock (Unix seconds). Codes whose validity ended expire.
+    pub fn set_time(&self, unix_seconds: i64) {
+        self.shared.state().set_time(unix_seconds);
+    }
+
+    /// Moves the sandbox clock forward. Tokens, tickets and codes expire as they would.
+    pub fn advance(&self, by: Duration) {
+        self.shared.state().advance(by);
+    }
+
+    /// Expires every access token and ticket now: the next call with one gets 42001.
+    pub fn expire_tokens(&self) {
+        self.shared.state().expire_tokens();
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Faults and observation
+    // ----------------------------------------------------------------------------------------
+
+    /// Applies `fault` to the next `times` requests of `path` (`card/code/consume`; a leading
+    /// `/` is ignored; `*` for any path). Faults queue up in order; a path's own faults come
+    /// before those of `*`.
+    pub fn inject(&self, path: &str, fault: Fault, times: usize) {
+        self.shared.push_fault(path, fault, times);
+    }
+
+    /// Answers the next `times` requests of `path` with `errcode` (see [`Fault::Errcode`]).
+    pub fn fail_next(&self, path: &str, errcode: i64, times: usize) {
+        self.inject(path, Fault::Errcode(errcode), times);
+    }
+
+    /// Delays the next `times` requests of `path`.
+    pub fn delay_next(&self, path: &str, pause: Duration, times: usize) {
+        self.inject(path, Fault::Delay(pause), times);
+    }
+
+    /// Closes the connection of the next `times` requests of `path` without answering
+    /// (see [`Fault::Drop`]).
+    pub fn drop_next(&self, path: &str, times: usize) {
+        self.inject(path, Fault::Drop, times);
+    }
+
+    /// Removes every pending fault.
+    pub fn clear_faults(&self) {
+        self.shared.clear_faults();
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.shared.connections()
+    }
+
+    /// HTTP requests received so far (all paths).
+    pub fn requests(&self) -> u64 {
+        self.shared.requests()
+    }
+
+    /// HTTP requests received so far for `path` (faulted ones included).
+    pub fn calls(&self, path: &str) -> u64 {
+        self.shared.calls(path)
+    }
+
+    /// Stops the server now (what dropping the handle does).
+    pub fn shutdown(mut self) {
+        self.server.shutdown();
+    }
+}
+
+/// The current Unix time.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// 32 random hex digits.
+fn random_secret() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut text = String::with_capacity(32);
+    for round in 0..2u64 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(round);
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        text.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    text
+}

@@ -1,0 +1,338 @@
+//! The HTTP side: a tokio runtime on the sandbox's own thread, an accept loop that counts
+//! connections, hyper serving each connection with the axum router, and fault injection.
+//!
+//! Each accepted connection is served by hyper's HTTP/1.1 connection driver with the axum
+//! router as its service (keep-alive on). Closing a connection without an answer — the
+//! "dropped connection" fault — is done by the per-connection service returning an error for a
+//! response marked [`CloseConnection`]: hyper then ends the connection without writing anything.
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State as AxumState};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use hyper::service::Service as _;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use serde_json::{Value, json};
+
+use super::Fault;
+use super::api::{self, Answer, DATA_FORMAT_ERROR};
+use super::state::{Refusal, State};
+
+/// Largest request body accepted (WeChat's own limit is not documented; card bodies are small).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What the handlers and the handle share.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    faults: Mutex<HashMap<String, VecDeque<Fault>>>,
+    calls: Mutex<HashMap<String, u64>>,
+    connections: AtomicU64,
+    requests: AtomicU64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock cannot leave the maps half-changed in a way that matters
+    // more than refusing service forever would.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn new(state: State) -> Shared {
+        Shared {
+            state: Mutex::new(state),
+            faults: Mutex::new(HashMap::new()),
+            calls: Mutex::new(HashMap::new()),
+            connections: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    pub(crate) fn push_fault(&self, path: &str, fault: Fault, times: usize) {
+        let mut faults = lock(&self.faults);
+        let queue = faults.entry(normalize(path).to_owned()).or_default();
+        queue.extend(std::iter::repeat_n(fault, times));
+    }
+
+    pub(crate) fn clear_faults(&self) {
+        lock(&self.faults).clear();
+    }
+
+    /// The next fault for `path`: its own queue first, then the `*` queue.
+    fn take_fault(&self, path: &str) -> Option<Fault> {
+        let mut faults = lock(&self.faults);
+        for key in [path, "*"] {
+            if let Some(queue) = faults.get_mut(key) {
+                if let Some(fault) = queue.pop_front() {
+                    if queue.is_empty() {
+                        faults.remove(key);
+                    }
+                    return Some(fault);
+                }
+            }
+        }
+        None
+    }
+
+    fn count(&self, path: &str) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.calls).entry(path.to_owned()).or_default() += 1;
+    }
+
+    pub(crate) fn calls(&self, path: &str) -> u64 {
+        lock(&self.calls).get(normalize(path)).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+}
+
+/// A path as the sandbox keys it: no leading slash.
+pub(crate) fn normalize(path: &str) -> &str {
+    path.trim().trim_start_matches('/')
+}
+
+/// The running server: its address and what it takes to stop it.
+pub(crate) struct Server {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Serves `listener` on a new thread (with a tokio runtime of `workers` threads).
+    pub(crate) fn start(
+        listener: std::net::TcpListener,
+        shared: Arc<Shared>,
+        workers: usize,
+    ) -> std::io::Result<Server> {
+        listener.set_nonblocking(true)?;
+        let (ready_tx, ready_rx) = mpsc::sync_channel::<std::io::Result<()>>(1);
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("wechat-card-sandbox".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(workers.max(1))
+                    .thread_name("wechat-card-sandbox-worker")
+                    .enable_io()
+                    .enable_time()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let listener = {
+                    let _context = runtime.enter();
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(listener) => listener,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    }
+                };
+                let router = Router::new().fallback(handle).with_state(shared.clone());
+                runtime.spawn(accept_loop(listener, shared, router));
+                let _ = ready_tx.send(Ok(()));
+                // Until the handle is dropped (the sender goes away) or says stop.
+                let _ = stop_rx.recv();
+                // Ends the accept loop and every connection task: sockets are closed.
+                runtime.shutdown_timeout(Duration::from_secs(2));
+            })?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(Server {
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(std::io::Error::other(
+                    "the sandbox server thread ended early",
+                ))
+            }
+        }
+    }
+
+    /// Stops serving and waits for the server thread.
+    pub(crate) fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, router: Router) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of file descriptors and the like: wait instead of spinning.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        shared.connections.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let call = service.call(request);
+                async move {
+                    let response: Response = call.await.map_err(|e: Infallible| match e {})?;
+                    if response.extensions().get::<CloseConnection>().is_some() {
+                        Err(ConnectionDropped)
+                    } else {
+                        Ok(response)
+                    }
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Marks a response that must not be sent: the connection is closed instead.
+#[derive(Debug, Clone, Copy)]
+struct CloseConnection;
+
+/// The error that makes hyper close a connection without answering.
+#[derive(Debug)]
+struct ConnectionDropped;
+
+impl std::fmt::Display for ConnectionDropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for ConnectionDropped {}
+
+/// The one handler: every path, every method.
+async fn handle(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let path = normalize(uri.path()).to_owned();
+    shared.count(&path);
+    let mut drop_after = false;
+    match shared.take_fault(&path) {
+        Some(Fault::Errcode(errcode)) => {
+            return json_response(
+                200,
+                &json!({ "errcode": errcode, "errmsg": fault_errmsg(errcode) }),
+            );
+        }
+        Some(Fault::Delay(pause)) => tokio::time::sleep(pause).await,
+        Some(Fault::Drop) => return close_connection(),
+        Some(Fault::DropAfterHandling) => drop_after = true,
+        Some(Fault::HttpStatus(status)) => return error_page(status),
+        Some(Fault::ExpireToken) => shared.state().expire_tokens(),
+        None => {}
+    }
+    let query: Vec<(String, String)> = Query::<Vec<(String, String)>>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .unwrap_or_default();
+    let answer = match body {
+        Ok(bytes) if bytes.len() <= MAX_BODY_BYTES => {
+            let mut state = shared.state();
+            api::dispatch(&mut state, &method, &path, &query, &bytes)
+        }
+        Ok(_) => Answer::refusal(&Refusal::new(
+            DATA_FORMAT_ERROR,
+            format!("data format error: the body is larger than {MAX_BODY_BYTES} bytes"),
+        )),
+        Err(rejection) => Answer::refusal(&Refusal::new(
+            DATA_FORMAT_ERROR,
+            format!("data format error: {}", rejection.body_text()),
+        )),
+    };
+    if drop_after {
+        return close_connection();
+    }
+    json_response(answer.status, &answer.body)
+}
+
+/// WeChat's message for an injected errcode.
+fn fault_errmsg(errcode: i64) -> &'static str {
+    match errcode {
+        -1 => "system error",
+        40001 => "invalid credential, access_token is invalid or not latest",
+        40014 => "invalid access_token",
+        42001 => "access_token expired",
+        45009 => "reach max api daily quota limit",
+        45011 => "api minute-quota reach limit, mustslower retry next minute",
+        40164 => "invalid ip, not in whitelist",
+        48001 => "api unauthorized",
+        _ => "error injected by the sandbox",
+    }
+}
+
+fn json_response(status: u16, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+fn error_page(status: u16) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let text = format!(
+        "<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center></body></html>"
+    );
+    let mut response = Response::new(Body::from(text));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    response
+}
+
+fn close_connection() -> Response {
+    let mut response = Response::new(Body::empty());
+    response.extensions_mut().insert(CloseConnection);
+    response
+}

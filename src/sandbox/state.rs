@@ -1,0 +1,1171 @@
+//! The sandbox's world: clock, tokens, cards, codes and the event log the statistics are
+//! computed from. Everything here runs under one lock (see `Shared`), so every operation is
+//! atomic with respect to every other: a code is consumed once, stock changes add up.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use super::dates::{DAY, day_of, start_of_day};
+use crate::Secret;
+use crate::validate::Validate;
+
+/// A request the sandbox refuses the way WeChat would: an `errcode` and an `errmsg`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub errcode: i64,
+    pub errmsg: String,
+}
+
+impl Refusal {
+    pub(crate) fn new(errcode: i64, errmsg: impl Into<String>) -> Refusal {
+        Refusal {
+            errcode,
+            errmsg: errmsg.into(),
+        }
+    }
+}
+
+/// The result of a sandbox operation.
+pub(crate) type Outcome<T> = Result<T, Refusal>;
+
+// WeChat's error codes used by the sandbox (card-api.md §5 and WeChat's global codes).
+pub(crate) const INVALID_CREDENTIAL: i64 = 40001;
+pub(crate) const INVALID_GRANT_TYPE: i64 = 40002;
+pub(crate) const INVALID_APPID: i64 = 40013;
+pub(crate) const INVALID_SERIAL_CODE: i64 = 40056;
+pub(crate) const INVALID_CARD_TYPE: i64 = 40071;
+pub(crate) const INVALID_CARD_ID: i64 = 40073;
+pub(crate) const INVALID_ENCRYPT_CODE: i64 = 40075;
+pub(crate) const INVALID_CARD_STATUS: i64 = 40078;
+pub(crate) const INVALID_TIME: i64 = 40079;
+pub(crate) const INVALID_ARGS: i64 = 40097;
+pub(crate) const CODE_CONSUMED: i64 = 40099;
+pub(crate) const INVALID_CODE: i64 = 40116;
+pub(crate) const INVALID_STOCK: i64 = 40122;
+pub(crate) const INVALID_APPSECRET: i64 = 40125;
+pub(crate) const INVALID_USER_CARD_STATUS: i64 = 40127;
+pub(crate) const TOKEN_MISSING: i64 = 41001;
+pub(crate) const APPID_MISSING: i64 = 41002;
+pub(crate) const SECRET_MISSING: i64 = 41004;
+pub(crate) const MISSING_FIELD: i64 = 41011;
+pub(crate) const TOKEN_EXPIRED: i64 = 42001;
+pub(crate) const NO_CUSTOM_CODE_PERMISSION: i64 = 43009;
+pub(crate) const STOCK_EMPTY: i64 = 45031;
+pub(crate) const GET_LIMIT: i64 = 45033;
+
+/// Longest stock WeChat accepts (`sku.quantity`).
+const MAX_STOCK: u64 = 100_000_000;
+/// How long a classic token that was replaced stays usable (WeChat: about five minutes).
+const CLASSIC_OVERLAP: i64 = 300;
+/// Default `get_limit` of a card (WeChat: 50).
+const DEFAULT_GET_LIMIT: u64 = 50;
+
+/// Fixed settings of a sandbox.
+pub(crate) struct Config {
+    pub appid: String,
+    pub secret: Secret,
+    pub token_ttl: i64,
+    pub auto_approve: bool,
+}
+
+/// The sandbox clock: Unix seconds, standing still unless moved, or following the wall clock.
+struct Clock {
+    base: i64,
+    since: Instant,
+    running: bool,
+}
+
+impl Clock {
+    fn now(&self) -> i64 {
+        if self.running {
+            let elapsed = i64::try_from(self.since.elapsed().as_secs()).unwrap_or(i64::MAX);
+            self.base.saturating_add(elapsed)
+        } else {
+            self.base
+        }
+    }
+}
+
+/// One issued access token or ticket.
+struct Token {
+    expires_at: i64,
+    revoked: bool,
+}
+
+/// A card (template).
+pub(crate) struct CardRecord {
+    pub id: String,
+    pub card_type: String,
+    /// `{"card_type": …, "<type>": {…}}` as created (normalized by the typed `Card`), updated by
+    /// `card/update`. Read-only fields are added when answering.
+    pub card: Value,
+    pub status: &'static str,
+    pub quantity: u64,
+    pub total_quantity: u64,
+    pub create_time: i64,
+    pub update_time: i64,
+    seq: u64,
+}
+
+impl CardRecord {
+    /// The payload key: the lower-cased card type.
+    pub(crate) fn payload_key(&self) -> String {
+        self.card_type.to_ascii_lowercase()
+    }
+
+    fn payload(&self) -> Option<&Map<String, Value>> {
+        self.card.get(self.payload_key())?.as_object()
+    }
+
+    fn base_info(&self) -> Option<&Map<String, Value>> {
+        self.payload()?.get("base_info")?.as_object()
+    }
+
+    fn base_bool(&self, key: &str, default: bool) -> bool {
+        self.base_info()
+            .and_then(|b| b.get(key))
+            .and_then(Value::as_bool)
+            .unwrap_or(default)
+    }
+
+    pub(crate) fn use_custom_code(&self) -> bool {
+        self.base_bool("use_custom_code", false)
+    }
+
+    fn get_limit(&self) -> u64 {
+        self.base_info()
+            .and_then(|b| b.get("get_limit"))
+            .and_then(Value::as_u64)
+            .filter(|n| *n > 0)
+            .unwrap_or(DEFAULT_GET_LIMIT)
+    }
+
+    fn can_give_friend(&self) -> bool {
+        self.base_bool("can_give_friend", true)
+    }
+
+    pub(crate) fn is_member_card(&self) -> bool {
+        self.card_type == "MEMBER_CARD"
+    }
+
+    fn auto_activate(&self) -> bool {
+        self.payload()
+            .and_then(|p| p.get("auto_activate"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    pub(crate) fn deleted(&self) -> bool {
+        self.status == CARD_DELETE
+    }
+
+    fn date_info(&self) -> Option<&Map<String, Value>> {
+        self.base_info()?.get("date_info")?.as_object()
+    }
+
+    /// The validity of a code received at `now`: first and last second (`None`: no end).
+    fn validity(&self, now: i64) -> (i64, Option<i64>) {
+        let Some(date) = self.date_info() else {
+            return (now, None);
+        };
+        let int = |key: &str| date.get(key).and_then(Value::as_i64);
+        match date.get("type").and_then(Value::as_str) {
+            Some("DATE_TYPE_FIX_TIME_RANGE") => {
+                (int("begin_timestamp").unwrap_or(now), int("end_timestamp"))
+            }
+            Some("DATE_TYPE_FIX_TERM") => {
+                let begin = start_of_day(day_of(now))
+                    .saturating_add(int("fixed_begin_term").unwrap_or(0).saturating_mul(DAY));
+                // fixed_term 0 means "valid on the day of receipt" (001's card/get table).
+                let days = int("fixed_term").unwrap_or(0).max(1);
+                let mut end = begin.saturating_add(days.saturating_mul(DAY)) - 1;
+                if let Some(cap) = int("end_timestamp").filter(|t| *t > 0) {
+                    end = end.min(cap);
+                }
+                (begin, Some(end))
+            }
+            _ => (now, None),
+        }
+    }
+
+    /// The card as `card/get` shows it: as created plus the read-only fields.
+    pub(crate) fn to_json(&self) -> Value {
+        let mut card = self.card.clone();
+        let key = self.payload_key();
+        if let Some(base) = card
+            .get_mut(&key)
+            .and_then(|p| p.get_mut("base_info"))
+            .and_then(Value::as_object_mut)
+        {
+            base.insert("id".into(), json!(self.id));
+            base.insert("status".into(), json!(self.status));
+            if let Some(color) = base.get("color").and_then(Value::as_str) {
+                if let Some(hex) = color_hex(color) {
+                    base.insert("color".into(), json!(hex));
+                }
+            }
+            let sku = base.entry("sku").or_insert_with(|| json!({}));
+            if let Some(sku) = sku.as_object_mut() {
+                sku.insert("quantity".into(), json!(self.quantity));
+                sku.insert("total_quantity".into(), json!(self.total_quantity));
+            }
+            base.insert("create_time".into(), json!(self.create_time));
+            base.insert("update_time".into(), json!(self.update_time));
+            base.entry("area_code_list").or_insert_with(|| json!([]));
+        }
+        card
+    }
+}
+
+/// The hex value `card/get` shows for a colour name given at creation (`card/getcolors`).
+fn color_hex(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "Color010" => "#63b359",
+        "Color020" => "#2c9f67",
+        "Color030" => "#509fc9",
+        "Color040" => "#5885cf",
+        "Color050" => "#9062c0",
+        "Color060" => "#d09a45",
+        "Color070" => "#e4b138",
+        "Color080" => "#ee903c",
+        "Color081" => "#f08500",
+        "Color082" => "#a9d92d",
+        "Color090" => "#dd6549",
+        "Color100" => "#cc463d",
+        "Color101" => "#cf3e36",
+        "Color102" => "#5E6671",
+        _ => return None,
+    })
+}
+
+pub(crate) const CARD_NOT_VERIFY: &str = "CARD_STATUS_NOT_VERIFY";
+pub(crate) const CARD_VERIFY_FAIL: &str = "CARD_STATUS_VERIFY_FAIL";
+pub(crate) const CARD_VERIFY_OK: &str = "CARD_STATUS_VERIFY_OK";
+pub(crate) const CARD_DELETE: &str = "CARD_STATUS_DELETE";
+
+/// The state of a user's code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CodeStatus {
+    Normal,
+    Consumed,
+    Expire,
+    Gifting,
+    GiftTimeout,
+    Delete,
+    Unavailable,
+    /// A friend accepted the gift: for WeChat the code no longer exists (40056).
+    GiftedAway,
+}
+
+impl CodeStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            CodeStatus::Normal => "NORMAL",
+            CodeStatus::Consumed => "CONSUMED",
+            CodeStatus::Expire => "EXPIRE",
+            CodeStatus::Gifting => "GIFTING",
+            CodeStatus::GiftTimeout => "GIFT_TIMEOUT",
+            CodeStatus::Delete => "DELETE",
+            CodeStatus::Unavailable => "UNAVAILABLE",
+            CodeStatus::GiftedAway => "GIFT_SUCC",
+        }
+    }
+}
+
+/// A code a user received.
+pub(crate) struct CodeRecord {
+    pub code: String,
+    pub card_id: String,
+    pub openid: String,
+    pub status: CodeStatus,
+    pub begin_time: i64,
+    pub end_time: Option<i64>,
+    pub outer_str: Option<String>,
+    seq: u64,
+    received_day: i64,
+    /// The day the code stopped counting as held (consumed, deleted, expired, …), for
+    /// `total_user`.
+    removed_day: Option<i64>,
+}
+
+/// What happened, for the statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EventKind {
+    View,
+    Receive,
+    Consume,
+    Gift,
+    Expire,
+    Activate,
+}
+
+/// One event of the statistics' log.
+pub(crate) struct Event {
+    pub day: i64,
+    pub kind: EventKind,
+    pub card_id: String,
+    pub openid: String,
+}
+
+/// Everything the sandbox knows.
+pub(crate) struct State {
+    pub config: Config,
+    clock: Clock,
+    rng: u64,
+    tokens: HashMap<String, Token>,
+    stable_current: Option<String>,
+    classic_current: Option<String>,
+    tickets: HashMap<String, (String, i64)>,
+    pub cards: HashMap<String, CardRecord>,
+    pub codes: HashMap<String, CodeRecord>,
+    encrypted: HashMap<String, String>,
+    pub events: Vec<Event>,
+    /// `(end_time, code)` of codes that may still expire.
+    expiries: BTreeSet<(i64, String)>,
+    seq: u64,
+}
+
+impl State {
+    pub(crate) fn new(config: Config, start: i64, running_clock: bool) -> State {
+        State {
+            config,
+            clock: Clock {
+                base: start,
+                since: Instant::now(),
+                running: running_clock,
+            },
+            rng: seed(),
+            tokens: HashMap::new(),
+            stable_current: None,
+            classic_current: None,
+            tickets: HashMap::new(),
+            cards: HashMap::new(),
+            codes: HashMap::new(),
+            encrypted: HashMap::new(),
+            events: Vec::new(),
+            expiries: BTreeSet::new(),
+            seq: 0,
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Clock
+    // ----------------------------------------------------------------------------------------
+
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub(crate) fn today(&self) -> i64 {
+        day_of(self.now())
+    }
+
+    pub(crate) fn set_time(&mut self, unix: i64) {
+        self.clock.base = unix;
+        self.clock.since = Instant::now();
+        self.sweep();
+    }
+
+    pub(crate) fn advance(&mut self, by: Duration) {
+        let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
+        let now = self.now();
+        self.set_time(now.saturating_add(secs));
+    }
+
+    /// Expires the codes whose validity ended, recording the expiry on the day it happened.
+    pub(crate) fn sweep(&mut self) {
+        let now = self.now();
+        while let Some((end, code)) = self.expiries.first().cloned() {
+            if end >= now {
+                break;
+            }
+            self.expiries.pop_first();
+            let Some(record) = self.codes.get_mut(&code) else {
+                continue;
+            };
+            if record.end_time != Some(end)
+                || !matches!(record.status, CodeStatus::Normal | CodeStatus::GiftTimeout)
+            {
+                continue;
+            }
+            record.status = CodeStatus::Expire;
+            let day = day_of(end.saturating_add(1));
+            record.removed_day.get_or_insert(day);
+            let (card_id, openid) = (record.card_id.clone(), record.openid.clone());
+            self.events.push(Event {
+                day,
+                kind: EventKind::Expire,
+                card_id,
+                openid,
+            });
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Identifiers
+    // ----------------------------------------------------------------------------------------
+
+    fn next_random(&mut self) -> u64 {
+        // splitmix64
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn random_text(&mut self, len: usize) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::with_capacity(len);
+        while out.len() < len {
+            let mut bits = self.next_random();
+            for _ in 0..10 {
+                if out.len() == len {
+                    break;
+                }
+                out.push(char::from(ALPHABET[(bits & 63) as usize]));
+                bits >>= 6;
+            }
+        }
+        out
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// A new card id: 28 characters like WeChat's (`pFS7Fjg8kV1IdDz01r4SQwMkuCKc`).
+    fn new_card_id(&mut self) -> String {
+        loop {
+            let id = format!("p{}", self.random_text(27));
+            if !self.cards.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// A new 12-digit code.
+    fn new_code(&mut self) -> String {
+        loop {
+            let code = format!("{:012}", self.next_random() % 1_000_000_000_000);
+            if !self.codes.contains_key(&code) {
+                return code;
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Tokens and tickets
+    // ----------------------------------------------------------------------------------------
+
+    fn issue_token(&mut self) -> String {
+        let now = self.now();
+        // Forget tokens that ended more than a day ago.
+        self.tokens.retain(|_, t| t.expires_at > now - DAY);
+        let token = loop {
+            let candidate = format!("SBX_{}", self.random_text(96));
+            if !self.tokens.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        self.tokens.insert(
+            token.clone(),
+            Token {
+                expires_at: now.saturating_add(self.config.token_ttl),
+                revoked: false,
+            },
+        );
+        token
+    }
+
+    /// `cgi-bin/token`: a new token each time; the previous one stays valid for five minutes.
+    pub(crate) fn classic_token(&mut self) -> (String, i64) {
+        let now = self.now();
+        if let Some(previous) = self.classic_current.take() {
+            if let Some(t) = self.tokens.get_mut(&previous) {
+                t.expires_at = t.expires_at.min(now.saturating_add(CLASSIC_OVERLAP));
+            }
+        }
+        let token = self.issue_token();
+        self.classic_current = Some(token.clone());
+        (token, self.config.token_ttl)
+    }
+
+    /// `cgi-bin/stable_token`: the current token while it is valid, unless `force_refresh`
+    /// (which revokes it).
+    pub(crate) fn stable_token(&mut self, force_refresh: bool) -> (String, i64) {
+        let now = self.now();
+        if let Some(current) = self.stable_current.clone() {
+            if let Some(t) = self.tokens.get_mut(&current) {
+                if !force_refresh && !t.revoked && t.expires_at > now {
+                    return (current, t.expires_at - now);
+                }
+                if force_refresh {
+                    t.revoked = true;
+                }
+            }
+        }
+        let token = self.issue_token();
+        self.stable_current = Some(token.clone());
+        (token, self.config.token_ttl)
+    }
+
+    /// Checks an `access_token`: 40001 unknown or revoked, 42001 expired.
+    pub(crate) fn check_token(&self, token: &str) -> Outcome<()> {
+        match self.tokens.get(token) {
+            None => Err(Refusal::new(
+                INVALID_CREDENTIAL,
+                "invalid credential, access_token is invalid or not latest",
+            )),
+            Some(t) if t.revoked => Err(Refusal::new(
+                INVALID_CREDENTIAL,
+                "invalid credential, access_token is invalid or not latest",
+            )),
+            Some(t) if t.expires_at <= self.now() => {
+                Err(Refusal::new(TOKEN_EXPIRED, "access_token expired"))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Ends every token now: the next call with any of them gets 42001.
+    pub(crate) fn expire_tokens(&mut self) {
+        let now = self.now();
+        for token in self.tokens.values_mut() {
+            token.expires_at = token.expires_at.min(now);
+        }
+        for (_, (_, expires_at)) in self.tickets.iter_mut() {
+            *expires_at = (*expires_at).min(now);
+        }
+    }
+
+    /// `cgi-bin/ticket/getticket`: the current ticket of its type while valid.
+    pub(crate) fn ticket(&mut self, kind: &str) -> (String, i64) {
+        let now = self.now();
+        if let Some((ticket, expires_at)) = self.tickets.get(kind) {
+            if *expires_at > now {
+                return (ticket.clone(), expires_at - now);
+            }
+        }
+        let ticket = self.random_text(86);
+        let ttl = self.config.token_ttl;
+        self.tickets
+            .insert(kind.to_owned(), (ticket.clone(), now.saturating_add(ttl)));
+        (ticket, ttl)
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Cards
+    // ----------------------------------------------------------------------------------------
+
+    /// Creates a card from its JSON body (`{"card_type": …, "<type>": {…}}`), checked with the
+    /// generated `Card` type like `card/create` would be.
+    pub(crate) fn create_card(&mut self, card: &Value) -> Outcome<String> {
+        let typed: crate::Card = serde_json::from_value(card.clone())
+            .map_err(|e| Refusal::new(47001, format!("data format error: card: {e}")))?;
+        if let crate::Card::Unknown(_) = typed {
+            return Err(Refusal::new(
+                INVALID_CARD_TYPE,
+                format!("invalid card type: {:?}", typed.tag()),
+            ));
+        }
+        typed
+            .validate()
+            .map_err(|e| super::api::validation_refusal(&e.within("card"), None, None))?;
+        let normalized = serde_json::to_value(&typed)
+            .map_err(|e| Refusal::new(47001, format!("data format error: {e}")))?;
+        let card_type = typed.tag().to_owned();
+        let now = self.now();
+        let id = self.new_card_id();
+        let seq = self.next_seq();
+        let mut record = CardRecord {
+            id: id.clone(),
+            card_type,
+            card: normalized,
+            status: if self.config.auto_approve {
+                CARD_VERIFY_OK
+            } else {
+                CARD_NOT_VERIFY
+            },
+            quantity: 0,
+            total_quantity: 0,
+            create_time: now,
+            update_time: now,
+            seq,
+        };
+        let quantity = record
+            .base_info()
+            .and_then(|b| b.get("sku"))
+            .and_then(|s| s.get("quantity"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        record.quantity = quantity;
+        record.total_quantity = quantity;
+        // Read-only fields sent back by a client (a card copied from card/get) are not kept.
+        let key = record.payload_key();
+        if let Some(base) = record
+            .card
+            .get_mut(&key)
+            .and_then(|p| p.get_mut("base_info"))
+            .and_then(Value::as_object_mut)
+        {
+            for read_only in [
+                "id",
+                "status",
+                "create_time",
+                "update_time",
+                "area_code_list",
+            ] {
+                base.remove(read_only);
+            }
+            if let Some(sku) = base.get_mut("sku").and_then(Value::as_object_mut) {
+                sku.remove("total_quantity");
+            }
+        }
+        if let Some(date) = record.date_info() {
+            if date.get("type").and_then(Value::as_str) == Some("DATE_TYPE_FIX_TIME_RANGE") {
+                let begin = date.get("begin_timestamp").and_then(Value::as_i64);
+                let end = date.get("end_timestamp").and_then(Value::as_i64);
+                match (begin, end) {
+                    (Some(b), Some(e)) if b <= e => {}
+                    _ => {
+                        return Err(Refusal::new(
+                            INVALID_TIME,
+                            "invalid time: DATE_TYPE_FIX_TIME_RANGE needs begin_timestamp <= end_timestamp",
+                        ));
+                    }
+                }
+            }
+        }
+        self.cards.insert(id.clone(), record);
+        Ok(id)
+    }
+
+    pub(crate) fn card(&self, card_id: &str) -> Outcome<&CardRecord> {
+        self.cards
+            .get(card_id)
+            .ok_or_else(|| Refusal::new(INVALID_CARD_ID, format!("invalid card id: {card_id:?}")))
+    }
+
+    pub(crate) fn card_mut(&mut self, card_id: &str) -> Outcome<&mut CardRecord> {
+        self.cards
+            .get_mut(card_id)
+            .ok_or_else(|| Refusal::new(INVALID_CARD_ID, format!("invalid card id: {card_id:?}")))
+    }
+
+    /// A card that is not deleted, for changes.
+    pub(crate) fn live_card_mut(&mut self, card_id: &str) -> Outcome<&mut CardRecord> {
+        let card = self.card_mut(card_id)?;
+        if card.deleted() {
+            return Err(Refusal::new(
+                INVALID_CARD_STATUS,
+                format!("invalid card status: card {card_id:?} is deleted"),
+            ));
+        }
+        Ok(card)
+    }
+
+    /// Sets a card's review status (the approve / reject controls).
+    pub(crate) fn set_review(&mut self, card_id: &str, status: &'static str) -> Outcome<()> {
+        let now = self.now();
+        let card = self.live_card_mut(card_id)?;
+        card.status = status;
+        card.update_time = now;
+        Ok(())
+    }
+
+    /// Card ids in creation order.
+    pub(crate) fn card_ids_in_order(&self) -> Vec<&CardRecord> {
+        let mut cards: Vec<&CardRecord> = self.cards.values().collect();
+        cards.sort_by_key(|c| c.seq);
+        cards
+    }
+
+    /// Changes the stock: `quantity + increase - reduce`, never below zero nor above the maximum;
+    /// all or nothing.
+    pub(crate) fn modify_stock(
+        &mut self,
+        card_id: &str,
+        increase: u64,
+        reduce: u64,
+    ) -> Outcome<()> {
+        let now = self.now();
+        let card = self.live_card_mut(card_id)?;
+        let raised = card.quantity.saturating_add(increase);
+        let Some(quantity) = raised.checked_sub(reduce) else {
+            return Err(Refusal::new(
+                INVALID_STOCK,
+                format!(
+                    "invalid stock quantity: the stock is {}, cannot reduce it by {reduce}",
+                    card.quantity
+                ),
+            ));
+        };
+        if quantity > MAX_STOCK {
+            return Err(Refusal::new(
+                INVALID_STOCK,
+                format!("invalid stock quantity: {quantity} is more than {MAX_STOCK}"),
+            ));
+        }
+        card.quantity = quantity;
+        card.total_quantity = card
+            .total_quantity
+            .saturating_add(increase)
+            .saturating_sub(reduce);
+        card.update_time = now;
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Codes
+    // ----------------------------------------------------------------------------------------
+
+    /// "User `openid` receives card `card_id`": checks status, stock and `get_limit`,
+    /// decrements the stock and returns the code.
+    pub(crate) fn receive(
+        &mut self,
+        openid: &str,
+        card_id: &str,
+        code: Option<&str>,
+        outer_str: Option<&str>,
+    ) -> Outcome<String> {
+        if openid.is_empty() {
+            return Err(Refusal::new(40003, "invalid openid"));
+        }
+        let now = self.now();
+        let card = self.card(card_id)?;
+        if card.status != CARD_VERIFY_OK && card.status != "CARD_STATUS_DISPATCH" {
+            return Err(Refusal::new(
+                INVALID_CARD_STATUS,
+                format!(
+                    "invalid card status: {} (only an approved card can be received)",
+                    card.status
+                ),
+            ));
+        }
+        if card.quantity == 0 {
+            return Err(Refusal::new(STOCK_EMPTY, "card stock is 0 (out of stock)"));
+        }
+        let held = self
+            .codes
+            .values()
+            .filter(|c| c.card_id == card_id && c.openid == openid)
+            .count() as u64;
+        let limit = card.get_limit();
+        if held >= limit {
+            return Err(Refusal::new(
+                GET_LIMIT,
+                format!("user get card num exceeds the limit of {limit} (get_limit)"),
+            ));
+        }
+        let custom = card.use_custom_code();
+        let (begin_time, end_time) = card.validity(now);
+        let member = card.is_member_card() && card.auto_activate();
+        let code = match (custom, code) {
+            (true, Some(code)) => {
+                if code.is_empty() || code.len() > 20 {
+                    return Err(Refusal::new(INVALID_CODE, "invalid code: 1 to 20 bytes"));
+                }
+                if self.codes.contains_key(code) {
+                    return Err(Refusal::new(
+                        INVALID_CODE,
+                        format!("invalid code: {code:?} was already received"),
+                    ));
+                }
+                code.to_owned()
+            }
+            (true, None) => {
+                return Err(Refusal::new(
+                    MISSING_FIELD,
+                    "missing code: the card uses custom codes (use_custom_code)",
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(Refusal::new(
+                    NO_CUSTOM_CODE_PERMISSION,
+                    "the card does not use custom codes: WeChat generates them",
+                ));
+            }
+            (false, None) => self.new_code(),
+        };
+        if let Ok(card) = self.card_mut(card_id) {
+            card.quantity -= 1;
+        }
+        self.add_code(
+            code.clone(),
+            card_id,
+            openid,
+            begin_time,
+            end_time,
+            outer_str,
+        );
+        let day = day_of(now);
+        self.log(day, EventKind::Receive, card_id, openid);
+        if member {
+            self.log(day, EventKind::Activate, card_id, openid);
+        }
+        Ok(code)
+    }
+
+    fn add_code(
+        &mut self,
+        code: String,
+        card_id: &str,
+        openid: &str,
+        begin_time: i64,
+        end_time: Option<i64>,
+        outer_str: Option<&str>,
+    ) {
+        let seq = self.next_seq();
+        if let Some(end) = end_time {
+            self.expiries.insert((end, code.clone()));
+        }
+        let received_day = self.today();
+        self.codes.insert(
+            code.clone(),
+            CodeRecord {
+                code,
+                card_id: card_id.to_owned(),
+                openid: openid.to_owned(),
+                status: CodeStatus::Normal,
+                begin_time,
+                end_time,
+                outer_str: outer_str.map(str::to_owned),
+                seq,
+                received_day,
+                removed_day: None,
+            },
+        );
+        self.sweep();
+    }
+
+    fn log(&mut self, day: i64, kind: EventKind, card_id: &str, openid: &str) {
+        self.events.push(Event {
+            day,
+            kind,
+            card_id: card_id.to_owned(),
+            openid: openid.to_owned(),
+        });
+    }
+
+    /// Finds a code as WeChat does: 40056 for a code never given out, taken by gifting, of
+    /// another card, or a custom code asked for without its `card_id`.
+    pub(crate) fn find_code(&self, code: &str, card_id: Option<&str>) -> Outcome<&CodeRecord> {
+        let invalid = |why: &str| {
+            Refusal::new(
+                INVALID_SERIAL_CODE,
+                format!("invalid serial code: {code:?} ({why})"),
+            )
+        };
+        let record = self
+            .codes
+            .get(code)
+            .ok_or_else(|| invalid("no such code"))?;
+        if record.status == CodeStatus::GiftedAway {
+            return Err(invalid("taken by gifting"));
+        }
+        match card_id {
+            Some(id) if id != record.card_id => return Err(invalid("not a code of this card_id")),
+            None if self
+                .cards
+                .get(&record.card_id)
+                .is_some_and(CardRecord::use_custom_code) =>
+            {
+                return Err(invalid("a custom code needs its card_id"));
+            }
+            _ => {}
+        }
+        Ok(record)
+    }
+
+    /// Whether a code can be consumed now.
+    pub(crate) fn can_consume(&self, record: &CodeRecord) -> bool {
+        let now = self.now();
+        record.status == CodeStatus::Normal
+            && record.begin_time <= now
+            && record.end_time.is_none_or(|end| now <= end)
+    }
+
+    /// The refusal for a code that cannot be consumed: 40099 consumed, otherwise 40127.
+    pub(crate) fn not_consumable(record: &CodeRecord) -> Refusal {
+        if record.status == CodeStatus::Consumed {
+            Refusal::new(CODE_CONSUMED, "invalid code, this code has consumed.")
+        } else if record.status == CodeStatus::Normal {
+            Refusal::new(
+                INVALID_USER_CARD_STATUS,
+                "invalid user-card status! Hint: the card is not valid at this time",
+            )
+        } else {
+            Refusal::new(
+                INVALID_USER_CARD_STATUS,
+                format!(
+                    "invalid user-card status! Hint: the card was given to user, but may be deleted or set unavailable (status {})",
+                    record.status.as_str()
+                ),
+            )
+        }
+    }
+
+    /// `card/code/consume`: irreversible, atomic.
+    pub(crate) fn consume(
+        &mut self,
+        code: &str,
+        card_id: Option<&str>,
+    ) -> Outcome<(String, String)> {
+        let record = self.find_code(code, card_id)?;
+        if !self.can_consume(record) {
+            return Err(Self::not_consumable(record));
+        }
+        let day = self.today();
+        let (card_id, openid) = (record.card_id.clone(), record.openid.clone());
+        self.set_status(code, CodeStatus::Consumed, Some(day));
+        self.log(day, EventKind::Consume, &card_id, &openid);
+        Ok((card_id, openid))
+    }
+
+    /// Changes a code's status; `removed` records the day it stopped being held.
+    pub(crate) fn set_status(&mut self, code: &str, status: CodeStatus, removed: Option<i64>) {
+        if let Some(record) = self.codes.get_mut(code) {
+            record.status = status;
+            if let Some(day) = removed {
+                record.removed_day.get_or_insert(day);
+            }
+        }
+    }
+
+    /// A code by its value, for the controls (no card_id rule).
+    pub(crate) fn control_code(&self, code: &str) -> Outcome<&CodeRecord> {
+        match self.codes.get(code) {
+            Some(record) if record.status != CodeStatus::GiftedAway => Ok(record),
+            _ => Err(Refusal::new(
+                INVALID_SERIAL_CODE,
+                format!("invalid serial code: {code:?}"),
+            )),
+        }
+    }
+
+    /// A user starts gifting a code to a friend.
+    pub(crate) fn gift(&mut self, code: &str) -> Outcome<()> {
+        let record = self.control_code(code)?;
+        if !self.can_consume(record) {
+            return Err(Self::not_consumable(record));
+        }
+        if !self
+            .cards
+            .get(&record.card_id)
+            .is_some_and(CardRecord::can_give_friend)
+        {
+            return Err(Refusal::new(
+                INVALID_CARD_STATUS,
+                "the card cannot be given to friends (can_give_friend false)",
+            ));
+        }
+        let (card_id, openid) = (record.card_id.clone(), record.openid.clone());
+        let day = self.today();
+        self.set_status(code, CodeStatus::Gifting, None);
+        self.log(day, EventKind::Gift, &card_id, &openid);
+        Ok(())
+    }
+
+    /// The friend did not accept in time: the code is back with its owner as GIFT_TIMEOUT.
+    pub(crate) fn gift_timeout(&mut self, code: &str) -> Outcome<()> {
+        let record = self.control_code(code)?;
+        if record.status != CodeStatus::Gifting {
+            return Err(Refusal::new(
+                INVALID_USER_CARD_STATUS,
+                format!("the code is {}, not GIFTING", record.status.as_str()),
+            ));
+        }
+        self.set_status(code, CodeStatus::GiftTimeout, None);
+        Ok(())
+    }
+
+    /// The friend accepts: the giver's code is gone (40056 from then on) and the friend holds
+    /// the card under a new code (custom-code cards keep the code, which the merchant may then
+    /// change with `card/code/update`).
+    pub(crate) fn accept_gift(&mut self, code: &str, friend: &str) -> Outcome<String> {
+        if friend.is_empty() {
+            return Err(Refusal::new(40003, "invalid openid"));
+        }
+        let record = self.control_code(code)?;
+        if record.status != CodeStatus::Gifting {
+            return Err(Refusal::new(
+                INVALID_USER_CARD_STATUS,
+                format!("the code is {}, not GIFTING", record.status.as_str()),
+            ));
+        }
+        let (card_id, begin, end, outer) = (
+            record.card_id.clone(),
+            record.begin_time,
+            record.end_time,
+            record.outer_str.clone(),
+        );
+        let custom = self
+            .cards
+            .get(&card_id)
+            .is_some_and(CardRecord::use_custom_code);
+        let day = self.today();
+        let new_code = if custom {
+            code.to_owned()
+        } else {
+            self.set_status(code, CodeStatus::GiftedAway, Some(day));
+            self.new_code()
+        };
+        self.add_code(
+            new_code.clone(),
+            &card_id,
+            friend,
+            begin,
+            end,
+            outer.as_deref(),
+        );
+        Ok(new_code)
+    }
+
+    /// The user deletes the card from the card bag.
+    pub(crate) fn delete_by_user(&mut self, code: &str) -> Outcome<()> {
+        let record = self.control_code(code)?;
+        match record.status {
+            CodeStatus::Normal | CodeStatus::GiftTimeout | CodeStatus::Expire => {
+                let day = self.today();
+                self.set_status(code, CodeStatus::Delete, Some(day));
+                Ok(())
+            }
+            other => Err(Refusal::new(
+                INVALID_USER_CARD_STATUS,
+                format!("the code is {}: it cannot be deleted", other.as_str()),
+            )),
+        }
+    }
+
+    /// The code expires now.
+    pub(crate) fn expire(&mut self, code: &str) -> Outcome<()> {
+        let record = self.control_code(code)?;
+        if !matches!(record.status, CodeStatus::Normal | CodeStatus::GiftTimeout) {
+            return Err(Refusal::new(
+                INVALID_USER_CARD_STATUS,
+                format!("the code is {}: it cannot expire", record.status.as_str()),
+            ));
+        }
+        let (card_id, openid) = (record.card_id.clone(), record.openid.clone());
+        let day = self.today();
+        self.set_status(code, CodeStatus::Expire, Some(day));
+        self.log(day, EventKind::Expire, &card_id, &openid);
+        Ok(())
+    }
+
+    /// A user opens the card's page (counted as a view).
+    pub(crate) fn view(&mut self, openid: &str, card_id: &str) -> Outcome<()> {
+        self.card(card_id)?;
+        let day = self.today();
+        self.log(day, EventKind::View, card_id, openid);
+        Ok(())
+    }
+
+    /// An `encrypt_code` for `code`, as wx.chooseCard or an outbound link would carry it.
+    pub(crate) fn encrypt_code(&mut self, code: &str) -> String {
+        if let Some((encrypted, _)) = self.encrypted.iter().find(|(_, c)| *c == code) {
+            return encrypted.clone();
+        }
+        let encrypted = loop {
+            let candidate = format!("{}=", self.random_text(43));
+            if !self.encrypted.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        self.encrypted.insert(encrypted.clone(), code.to_owned());
+        encrypted
+    }
+
+    pub(crate) fn decrypt_code(&self, encrypted: &str) -> Option<&str> {
+        self.encrypted.get(encrypted).map(String::as_str)
+    }
+
+    /// `card/code/update`: moves a custom code to `new_code`.
+    pub(crate) fn update_code(
+        &mut self,
+        code: &str,
+        card_id: Option<&str>,
+        new_code: &str,
+    ) -> Outcome<()> {
+        let record = self.find_code(code, card_id)?;
+        if !self
+            .cards
+            .get(&record.card_id)
+            .is_some_and(CardRecord::use_custom_code)
+        {
+            return Err(Refusal::new(
+                NO_CUSTOM_CODE_PERMISSION,
+                "card/code/update changes custom codes only (use_custom_code)",
+            ));
+        }
+        if record.status == CodeStatus::Consumed {
+            return Err(Self::not_consumable(record));
+        }
+        if new_code == code {
+            return Ok(());
+        }
+        if new_code.is_empty() || self.codes.contains_key(new_code) {
+            return Err(Refusal::new(
+                INVALID_CODE,
+                format!("invalid code: new_code {new_code:?} is already in use"),
+            ));
+        }
+        if let Some(mut record) = self.codes.remove(code) {
+            record.code = new_code.to_owned();
+            if let Some(end) = record.end_time {
+                self.expiries.insert((end, new_code.to_owned()));
+            }
+            self.codes.insert(new_code.to_owned(), record);
+        }
+        Ok(())
+    }
+
+    /// `card/code/unavailable`: irreversible.
+    pub(crate) fn make_unavailable(&mut self, code: &str, card_id: Option<&str>) -> Outcome<()> {
+        let record = self.find_code(code, card_id)?;
+        match record.status {
+            CodeStatus::Normal | CodeStatus::GiftTimeout => {
+                let day = self.today();
+                self.set_status(code, CodeStatus::Unavailable, Some(day));
+                Ok(())
+            }
+            _ => Err(Self::not_consumable(record)),
+        }
+    }
+
+    /// Codes in the order they were received.
+    pub(crate) fn codes_in_order(&self) -> Vec<&CodeRecord> {
+        let mut codes: Vec<&CodeRecord> = self.codes.values().collect();
+        codes.sort_by_key(|c| c.seq);
+        codes
+    }
+}
+
+impl CodeRecord {
+    /// Whether the code counts as held by its user at the end of `day` (for `total_user`).
+    pub(crate) fn held_on(&self, day: i64) -> bool {
+        self.received_day <= day && self.removed_day.is_none_or(|removed| removed > day)
+    }
+
+    /// The day the code was received.
+    pub(crate) fn received_day(&self) -> i64 {
+        self.received_day
+    }
+}
+
+/// A random seed from the standard library's randomly keyed hasher.
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    hasher.finish()
+}

@@ -1,0 +1,251 @@
+//! The datacube endpoints: per-day counters computed from the sandbox's event log (views,
+//! receipts, consumptions, gifts, expiries, activations), in Beijing days.
+//!
+//! Only days with at least one event are listed, as in WeChat's examples. Every sandbox card
+//! counts as created through the API (`cond_source: 1`); `cond_source: 0` lists nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::api::{matches_source, period};
+use super::dates::format_day;
+use super::state::{CardRecord, Event, EventKind, INVALID_CARD_ID, Outcome, Refusal, State};
+
+/// Counts and distinct users per event kind.
+#[derive(Default)]
+struct Tally<'a> {
+    count: [u64; 6],
+    users: [BTreeSet<&'a str>; 6],
+}
+
+fn index(kind: EventKind) -> usize {
+    match kind {
+        EventKind::View => 0,
+        EventKind::Receive => 1,
+        EventKind::Consume => 2,
+        EventKind::Gift => 3,
+        EventKind::Expire => 4,
+        EventKind::Activate => 5,
+    }
+}
+
+impl<'a> Tally<'a> {
+    fn add(&mut self, event: &'a Event) {
+        let i = index(event.kind);
+        self.count[i] += 1;
+        self.users[i].insert(event.openid.as_str());
+    }
+
+    fn cnt(&self, kind: EventKind) -> u64 {
+        self.count[index(kind)]
+    }
+
+    fn user(&self, kind: EventKind) -> u64 {
+        self.users[index(kind)].len() as u64
+    }
+}
+
+/// Events in the period of cards that pass `keep`, grouped by `key`.
+fn group<'a, K: Ord>(
+    state: &'a State,
+    (begin, end): (i64, i64),
+    keep: impl Fn(&CardRecord) -> bool,
+    key: impl Fn(&'a Event) -> K,
+) -> BTreeMap<K, Tally<'a>> {
+    let mut groups: BTreeMap<K, Tally<'a>> = BTreeMap::new();
+    for event in &state.events {
+        if event.day < begin || event.day > end {
+            continue;
+        }
+        if !state.cards.get(&event.card_id).is_some_and(&keep) {
+            continue;
+        }
+        groups.entry(key(event)).or_default().add(event);
+    }
+    groups
+}
+
+/// `datacube/getcardbizuininfo`: the whole merchant, per day.
+pub(crate) fn bizuin_info(state: &mut State, request: &Value) -> Outcome<Value> {
+    let span = period(state, request)?;
+    let days = group(state, span, |card| matches_source(card, request), |e| e.day);
+    let list: Vec<Value> = days
+        .iter()
+        .map(|(day, t)| {
+            json!({
+                "ref_date": format_day(*day),
+                "view_cnt": t.cnt(EventKind::View),
+                "view_user": t.user(EventKind::View),
+                "receive_cnt": t.cnt(EventKind::Receive),
+                "receive_user": t.user(EventKind::Receive),
+                "verify_cnt": t.cnt(EventKind::Consume),
+                "verify_user": t.user(EventKind::Consume),
+                "given_cnt": t.cnt(EventKind::Gift),
+                "given_user": t.user(EventKind::Gift),
+                "expire_cnt": t.cnt(EventKind::Expire),
+                "expire_user": t.user(EventKind::Expire),
+                "view_friends_cnt": 0,
+                "view_friends_user": 0,
+                "receive_friends_cnt": 0,
+                "receive_friends_user": 0,
+                "verify_friends_cnt": 0,
+                "verify_friends_user": 0,
+            })
+        })
+        .collect();
+    Ok(json!({ "list": list }))
+}
+
+/// The `card_type` number of the free-coupon statistics; `None` for other card types.
+fn free_coupon_type(card: &CardRecord) -> Option<u32> {
+    Some(match card.card_type.as_str() {
+        "DISCOUNT" => 0,
+        "CASH" => 1,
+        "GIFT" => 2,
+        "GENERAL_COUPON" => 3,
+        "GROUPON" => 4,
+        _ => return None,
+    })
+}
+
+/// `datacube/getcardcardinfo`: free coupons, per day and card.
+pub(crate) fn card_info(state: &mut State, request: &Value) -> Outcome<Value> {
+    let span = period(state, request)?;
+    let only = request.get("card_id").and_then(Value::as_str);
+    let groups = group(
+        state,
+        span,
+        |card| {
+            free_coupon_type(card).is_some()
+                && matches_source(card, request)
+                && only.is_none_or(|id| id == card.id)
+        },
+        |e| (e.day, e.card_id.as_str()),
+    );
+    let list: Vec<Value> = groups
+        .iter()
+        .map(|((day, card_id), t)| {
+            let card_type = state.cards.get(*card_id).and_then(free_coupon_type);
+            json!({
+                "ref_date": format_day(*day),
+                "card_id": card_id,
+                "card_type": card_type.unwrap_or(0),
+                "is_pay": 0,
+                "view_cnt": t.cnt(EventKind::View),
+                "view_user": t.user(EventKind::View),
+                "receive_cnt": t.cnt(EventKind::Receive),
+                "receive_user": t.user(EventKind::Receive),
+                "verify_cnt": t.cnt(EventKind::Consume),
+                "verify_user": t.user(EventKind::Consume),
+                "given_cnt": t.cnt(EventKind::Gift),
+                "given_user": t.user(EventKind::Gift),
+                "expire_cnt": t.cnt(EventKind::Expire),
+                "expire_user": t.user(EventKind::Expire),
+                "verify_noself_cnt": 0,
+                "verify_noself_user": 0,
+                "isfriendscard": 0,
+            })
+        })
+        .collect();
+    Ok(json!({ "list": list }))
+}
+
+/// Members at the end of `day`: distinct users holding a code of a card passing `keep`, and
+/// distinct users who ever received one.
+fn members(state: &State, day: i64, keep: impl Fn(&CardRecord) -> bool) -> (u64, u64) {
+    let mut holding = BTreeSet::new();
+    let mut ever = BTreeSet::new();
+    for code in state.codes.values() {
+        if !state.cards.get(&code.card_id).is_some_and(&keep) {
+            continue;
+        }
+        if code.received_day() <= day {
+            ever.insert(code.openid.as_str());
+        }
+        if code.held_on(day) {
+            holding.insert(code.openid.as_str());
+        }
+    }
+    (holding.len() as u64, ever.len() as u64)
+}
+
+/// `datacube/getcardmembercardinfo`: member cards, per day.
+pub(crate) fn member_card_info(state: &mut State, request: &Value) -> Outcome<Value> {
+    let span = period(state, request)?;
+    let keep = |card: &CardRecord| card.is_member_card() && matches_source(card, request);
+    let days = group(state, span, keep, |e| e.day);
+    let list: Vec<Value> = days
+        .iter()
+        .map(|(day, t)| {
+            let (total_user, total_receive_user) = members(state, *day, keep);
+            json!({
+                "ref_date": format_day(*day),
+                "view_cnt": t.cnt(EventKind::View),
+                "view_user": t.user(EventKind::View),
+                "receive_cnt": t.cnt(EventKind::Receive),
+                "receive_user": t.user(EventKind::Receive),
+                "active_cnt": t.cnt(EventKind::Activate),
+                "active_user": t.user(EventKind::Activate),
+                "verify_cnt": t.cnt(EventKind::Consume),
+                "verify_user": t.user(EventKind::Consume),
+                "total_user": total_user,
+                "total_receive_user": total_receive_user,
+            })
+        })
+        .collect();
+    Ok(json!({ "list": list }))
+}
+
+/// `datacube/getcardmembercarddetail`: one member card, per day.
+pub(crate) fn member_card_detail(state: &mut State, request: &Value) -> Outcome<Value> {
+    let span = period(state, request)?;
+    let card_id = request
+        .get("card_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !state.cards.contains_key(card_id) {
+        return Err(Refusal::new(
+            INVALID_CARD_ID,
+            format!("invalid card id: {card_id:?}"),
+        ));
+    }
+    let keep = |card: &CardRecord| card.id == card_id && card.is_member_card();
+    let days = group(state, span, keep, |e| e.day);
+    let list: Vec<Value> = days
+        .iter()
+        .map(|(day, t)| {
+            let (total_user, total_receive_user) = members(state, *day, keep);
+            let earlier: BTreeSet<&str> = state
+                .events
+                .iter()
+                .filter(|e| e.card_id == card_id && e.kind == EventKind::Receive && e.day < *day)
+                .map(|e| e.openid.as_str())
+                .collect();
+            let new_user = t.users[index(EventKind::Receive)]
+                .iter()
+                .filter(|openid| !earlier.contains(*openid))
+                .count();
+            json!({
+                "ref_date": format_day(*day),
+                "merchanttype": 0,
+                "cardid": card_id,
+                "submerchantid": 0,
+                "view_cnt": t.cnt(EventKind::View),
+                "view_user": t.user(EventKind::View),
+                "receive_cnt": t.cnt(EventKind::Receive),
+                "receive_user": t.user(EventKind::Receive),
+                "verify_cnt": t.cnt(EventKind::Consume),
+                "verify_user": t.user(EventKind::Consume),
+                "active_cnt": t.cnt(EventKind::Activate),
+                "active_user": t.user(EventKind::Activate),
+                "total_user": total_user,
+                "total_receive_user": total_receive_user,
+                "new_user": new_user,
+                "payOriginalFee": 0,
+                "fee": 0,
+            })
+        })
+        .collect();
+    Ok(json!({ "list": list }))
+}
