@@ -9,7 +9,9 @@
 //!    `errcode`/`errmsg` envelope is decoded once (absent or `0` means success), then the body is
 //!    decoded into the response type.
 //! 4. A token rejection (`errcode` 40001, 40014, 42001) renews the token and repeats the call
-//!    once, for every endpoint: WeChat rejected the call before running it.
+//!    once, for every endpoint: WeChat rejected the call before running it. A second rejection is
+//!    returned as it is; if no different token can be had, the first one is; if getting a new
+//!    token fails, that failure is returned.
 //! 5. Transient failures — `errcode` `-1` (system busy), transport errors, HTTP 5xx pages — are
 //!    retried with exponential backoff **only for idempotent endpoints**. A request that surely
 //!    never reached the server (connection refused, DNS failure, connect timeout) is retried for
@@ -272,8 +274,9 @@ impl ClientBuilder {
     }
 
     /// How many times a failed idempotent call is repeated (on `errcode` `-1`, transport errors
-    /// and HTTP 5xx pages). Default 2, so at most 3 attempts; `0` turns retries off. This does
-    /// not count the single repetition after a token rejection.
+    /// and HTTP 5xx pages), and a call of any endpoint whose request surely never left (connection
+    /// refused, DNS failure, connect timeout). Default 2, so at most 3 attempts; `0` turns retries
+    /// off. This does not count the single repetition after a token rejection.
     pub fn max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;
         self
@@ -488,8 +491,11 @@ impl Client {
                 .chars()
                 .any(|c| matches!(c, '?' | '#') || c.is_whitespace() || c.is_control())
         {
-            return Err(Error::Config(format!(
-                "{path:?} is not an endpoint path (no query, fragment or whitespace)"
+            let message =
+                format!("{path:?} is not an endpoint path (no query, fragment or whitespace)");
+            return Err(Error::Config(redact(
+                &message,
+                &[self.inner.auth.app_secret()],
             )));
         }
         self.call(method, path, body, idempotent)
@@ -725,9 +731,16 @@ fn encode<Req: Serialize + ?Sized>(method: HttpMethod, request: &Req) -> Result<
     let unencodable =
         |message: String| Error::Validation(ValidationError::new("", Rule::Decode { message }));
     match method {
-        HttpMethod::Post => serde_json::to_vec(request)
-            .map(Payload::Body)
-            .map_err(|e| unencodable(format!("the request cannot be encoded as JSON: {e}"))),
+        HttpMethod::Post => {
+            let mut body = serde_json::to_vec(request)
+                .map_err(|e| unencodable(format!("the request cannot be encoded as JSON: {e}")))?;
+            // A request without fields (`()`, a unit struct) serializes as `null`; WeChat
+            // expects an object.
+            if body == b"null" {
+                body = b"{}".to_vec();
+            }
+            Ok(Payload::Body(body))
+        }
         HttpMethod::Get => {
             let value = serde_json::to_value(request)
                 .map_err(|e| unencodable(format!("the request cannot be encoded as JSON: {e}")))?;
@@ -1030,6 +1043,7 @@ mod tests {
             encode(HttpMethod::Get, &[1]),
             Err(Error::Validation(_))
         ));
+        assert!(matches!(encode(HttpMethod::Post, &()), Ok(Payload::Body(b)) if b == b"{}"));
     }
 
     #[test]
