@@ -104,7 +104,8 @@ pub(crate) fn stateful(path: &str) -> Option<Handler> {
     })
 }
 
-/// Every path with a stateful handler (for tests and docs).
+/// Every path with a stateful handler.
+#[cfg(test)]
 pub(crate) const STATEFUL_PATHS: &[&str] = &[
     "card/create",
     "card/code/get",
@@ -230,7 +231,7 @@ fn decode_request(
         return Ok(raw);
     }
     (endpoint.check_request)(&raw).map_err(|e| match e {
-        Error::Validation(v) => validation_refusal(&v, endpoint.request, Some(&raw)),
+        Error::Validation(v) => validation_refusal(&v, endpoint.request.map(|ty| (ty, &raw, ""))),
         other => Refusal::new(DATA_FORMAT_ERROR, format!("data format error: {other}")),
     })
 }
@@ -272,19 +273,18 @@ fn query_to_json(request: Option<&str>, query: &[(String, String)]) -> Value {
 
 /// WeChat's answer to a request that breaks the spec (see the table in the module docs).
 ///
-/// `request_type` and `raw` let a missing field be named by its whole path
-/// (`card.discount.base_info.title`) rather than by serde's last segment.
+/// `root` — the spec type of the checked JSON, the JSON and its path — lets a missing field be
+/// named by its whole path (`card.discount.base_info.title`) rather than by serde's last
+/// segment.
 pub(crate) fn validation_refusal(
     error: &ValidationError,
-    request_type: Option<&str>,
-    raw: Option<&Value>,
+    root: Option<(&str, &Value, &str)>,
 ) -> Refusal {
     match error.rule() {
         Rule::Decode { message } => {
             if let Some(field) = missing_field(message) {
-                let path = request_type
-                    .zip(raw)
-                    .and_then(|(ty, raw)| find_missing(ty, raw, ""))
+                let path = root
+                    .and_then(|(ty, raw, prefix)| find_missing(ty, raw, prefix))
                     .unwrap_or_else(|| join(error.path(), field));
                 Refusal::new(MISSING_FIELD, format!("missing required field `{path}`"))
             } else {

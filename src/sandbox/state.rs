@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::dates::{DAY, day_of, start_of_day};
 use crate::Secret;
-use crate::validate::Validate;
+use crate::validate::{Rule, Validate, ValidationError};
 
 /// A request the sandbox refuses the way WeChat would: an `errcode` and an `errmsg`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -564,8 +564,21 @@ impl State {
     /// Creates a card from its JSON body (`{"card_type": …, "<type>": {…}}`), checked with the
     /// generated `Card` type like `card/create` would be.
     pub(crate) fn create_card(&mut self, card: &Value) -> Outcome<String> {
-        let typed: crate::Card = serde_json::from_value(card.clone())
-            .map_err(|e| Refusal::new(47001, format!("data format error: card: {e}")))?;
+        let typed: crate::Card = match serde_json::from_value(card.clone()) {
+            Ok(typed) => typed,
+            Err(e) => {
+                let error = ValidationError::new(
+                    "card",
+                    Rule::Decode {
+                        message: e.to_string(),
+                    },
+                );
+                return Err(super::api::validation_refusal(
+                    &error,
+                    Some(("Card", card, "card")),
+                ));
+            }
+        };
         if let crate::Card::Unknown(_) = typed {
             return Err(Refusal::new(
                 INVALID_CARD_TYPE,
@@ -574,7 +587,7 @@ impl State {
         }
         typed
             .validate()
-            .map_err(|e| super::api::validation_refusal(&e.within("card"), None, None))?;
+            .map_err(|e| super::api::validation_refusal(&e.within("card"), None))?;
         let normalized = serde_json::to_value(&typed)
             .map_err(|e| Refusal::new(47001, format!("data format error: {e}")))?;
         let card_type = typed.tag().to_owned();
