@@ -91,7 +91,14 @@ impl Clock {
 /// One issued access token or ticket.
 struct Token {
     expires_at: i64,
-    revoked: bool,
+    /// From this time on the token is "not latest" (40001): replaced by a newer one.
+    revoked_at: Option<i64>,
+}
+
+impl Token {
+    fn revoked(&self, now: i64) -> bool {
+        self.revoked_at.is_some_and(|at| at <= now)
+    }
 }
 
 /// A card (template).
@@ -464,7 +471,8 @@ impl State {
     fn issue_token(&mut self) -> String {
         let now = self.now();
         // Forget tokens that ended more than a day ago.
-        self.tokens.retain(|_, t| t.expires_at > now - DAY);
+        self.tokens
+            .retain(|_, t| t.expires_at.min(t.revoked_at.unwrap_or(i64::MAX)) > now - DAY);
         let token = loop {
             let candidate = format!("SBX_{}", self.random_text(96));
             if !self.tokens.contains_key(&candidate) {
@@ -475,7 +483,7 @@ impl State {
             token.clone(),
             Token {
                 expires_at: now.saturating_add(self.config.token_ttl),
-                revoked: false,
+                revoked_at: None,
             },
         );
         token
@@ -486,7 +494,8 @@ impl State {
         let now = self.now();
         if let Some(previous) = self.classic_current.take() {
             if let Some(t) = self.tokens.get_mut(&previous) {
-                t.expires_at = t.expires_at.min(now.saturating_add(CLASSIC_OVERLAP));
+                let end = now.saturating_add(CLASSIC_OVERLAP);
+                t.revoked_at = Some(t.revoked_at.map_or(end, |at| at.min(end)));
             }
         }
         let token = self.issue_token();
@@ -500,11 +509,11 @@ impl State {
         let now = self.now();
         if let Some(current) = self.stable_current.clone() {
             if let Some(t) = self.tokens.get_mut(&current) {
-                if !force_refresh && !t.revoked && t.expires_at > now {
+                if !force_refresh && !t.revoked(now) && t.expires_at > now {
                     return (current, t.expires_at - now);
                 }
                 if force_refresh {
-                    t.revoked = true;
+                    t.revoked_at = Some(now);
                 }
             }
         }
@@ -520,7 +529,7 @@ impl State {
                 INVALID_CREDENTIAL,
                 "invalid credential, access_token is invalid or not latest",
             )),
-            Some(t) if t.revoked => Err(Refusal::new(
+            Some(t) if t.revoked(self.now()) => Err(Refusal::new(
                 INVALID_CREDENTIAL,
                 "invalid credential, access_token is invalid or not latest",
             )),
