@@ -1,22 +1,5 @@
 //! The blocking client: configuration, the HTTP exchange, tokens, retries, answer decoding.
-//!
-//! # What the client does with every call
-//!
-//! 1. The request is validated (generated methods, [`Client::execute`]) and encoded: compact
-//!    JSON with raw UTF-8 for `POST`, the query string for `GET`.
-//! 2. An access token is obtained (see [`TokenSource`]) and sent as `?access_token=…`.
-//! 3. The answer body is read up to [`ClientBuilder::max_response_bytes`]; its
-//!    `errcode`/`errmsg` envelope is decoded once (absent or `0` means success), then the body is
-//!    decoded into the response type.
-//! 4. A token rejection (`errcode` 40001, 40014, 42001) renews the token and repeats the call
-//!    once, for every endpoint: WeChat rejected the call before running it. A second rejection is
-//!    returned as it is; if no different token can be had, the first one is; if getting a new
-//!    token fails, that failure is returned.
-//! 5. Transient failures — `errcode` `-1` (system busy), transport errors, HTTP 5xx pages — are
-//!    retried with exponential backoff **only for idempotent endpoints**. A request that surely
-//!    never reached the server (connection refused, DNS failure, connect timeout) is retried for
-//!    every endpoint, since it cannot have run. A consume, a stock change, a code update is
-//!    otherwise never sent twice by this library.
+//! What a call does is documented on [`Client`].
 //!
 //! # ureq and re-sending
 //!
@@ -67,6 +50,26 @@ const CLASSIC_TOKEN_PATH: &str = "cgi-bin/token";
 ///
 /// Cheap to clone (the clones share the connection pool and the token cache), `Send` and `Sync`:
 /// build one per appid and share it between threads.
+///
+/// # What the client does with every call
+///
+/// 1. The request is validated (generated methods, [`Client::execute`]) and encoded: compact
+///    JSON with raw UTF-8 for `POST`, the query string for `GET`.
+/// 2. An access token is obtained (see [`TokenSource`]) and sent as `?access_token=…`.
+/// 3. The answer body is read up to [`ClientBuilder::max_response_bytes`]; its
+///    `errcode`/`errmsg` envelope is decoded once (absent or `0` means success), then the body is
+///    decoded into the response type.
+/// 4. A token rejection (`errcode` 40001, 40014, 42001) renews the token and repeats the call
+///    once, for every endpoint: WeChat rejected the call before running it. A second rejection is
+///    returned as it is; if no different token can be had, the first one is; if getting a new
+///    token fails, that failure is returned.
+/// 5. Transient failures — `errcode` `-1` (system busy), transport errors, HTTP 5xx pages — are
+///    retried with exponential backoff **only for idempotent endpoints**. A request that surely
+///    never reached the server (connection refused, DNS failure, connect timeout) is retried for
+///    every endpoint, since it cannot have run. A consume, a stock change, a code update is
+///    otherwise never sent twice by this library.
+///
+/// # Example
 ///
 /// ```no_run
 /// use wechat_card::{Client, TokenSource};

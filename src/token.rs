@@ -1,39 +1,5 @@
-//! Access tokens: where they come from, how they are cached and renewed.
-//!
-//! The client asks for a token before every call and, when WeChat rejects one (`errcode` 40001,
-//! 40014 or 42001), renews it once and retries the call once. How a token is obtained is chosen
-//! on the [`ClientBuilder`](crate::ClientBuilder):
-//!
-//! - [`credentials`](crate::ClientBuilder::credentials) with [`TokenSource::Stable`] (the
-//!   default): `POST /cgi-bin/stable_token`. Several processes sharing one appid each get the same
-//!   token instead of invalidating each other's.
-//! - [`credentials`](crate::ClientBuilder::credentials) with [`TokenSource::Classic`]:
-//!   `GET /cgi-bin/token`. Each fetch issues a new token; the previous one stays valid for about
-//!   five minutes. Use it only when a single process owns the appid.
-//! - [`fixed_token`](crate::ClientBuilder::fixed_token): a token obtained elsewhere, never
-//!   refreshed (tests, scripts).
-//! - [`token_provider`](crate::ClientBuilder::token_provider): your own [`TokenProvider`], for
-//!   instance a central token service shared by a fleet of processes.
-//!
-//! # Caching (the two `credentials` sources)
-//!
-//! A fetched token is cached until it is close to expiry: it is refreshed once less than
-//! `min(max(5 minutes, 10% of its lifetime), half its lifetime)` remains, so a standard
-//! 7200-second token is used for 6480 seconds (108 minutes). A cached token is never used past
-//! its expiry. Fetches are single-flight: however many threads need a token at once, one of them
-//! fetches it and the others wait for that fetch and share its result (its error too). While a
-//! token is being refreshed ahead of expiry, other threads keep using the still-valid current
-//! one; if the refresh fails, the current token keeps being used until it expires.
-//!
-//! # Renewal after a rejection
-//!
-//! The rejected token is dropped from the cache only if it is still the cached one: a thread that
-//! was rejected with an old token does not throw away the fresh token another thread just
-//! fetched. Then a token is obtained as usual. With [`TokenSource::Stable`], when that yields the
-//! very token that was rejected (WeChat's stable token endpoint hands out the same token until it
-//! expires), the client fetches once with `force_refresh: true`, at most once per 60 seconds per
-//! client (WeChat limits forced refreshes). If no different token can be had, the API error is
-//! returned as it is.
+//! Access tokens: where they come from, how they are cached and renewed (documented on
+//! [`TokenSource`], which is public).
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -43,7 +9,40 @@ use crate::secret::Secret;
 
 /// Which WeChat endpoint fetches the access token when the client holds the app's credentials.
 ///
-/// See the [module documentation](crate::ClientBuilder::credentials) for how the two differ.
+/// The client asks for a token before every call and, when WeChat rejects one (`errcode` 40001,
+/// 40014 or 42001), renews it once and retries the call once. How a token is obtained is chosen
+/// on the [`ClientBuilder`](crate::ClientBuilder):
+///
+/// - [`credentials`](crate::ClientBuilder::credentials) with [`TokenSource::Stable`] (the
+///   default): `POST /cgi-bin/stable_token`. Several processes sharing one appid each get the same
+///   token instead of invalidating each other's.
+/// - [`credentials`](crate::ClientBuilder::credentials) with [`TokenSource::Classic`]:
+///   `GET /cgi-bin/token`. Each fetch issues a new token; the previous one stays valid for about
+///   five minutes. Use it only when a single process owns the appid.
+/// - [`fixed_token`](crate::ClientBuilder::fixed_token): a token obtained elsewhere, never
+///   refreshed (tests, scripts).
+/// - [`token_provider`](crate::ClientBuilder::token_provider): your own [`TokenProvider`], for
+///   instance a central token service shared by a fleet of processes.
+///
+/// # Caching (the two `credentials` sources)
+///
+/// A fetched token is cached until it is close to expiry: it is refreshed once less than
+/// `min(max(5 minutes, 10% of its lifetime), half its lifetime)` remains, so a standard
+/// 7200-second token is used for 6480 seconds (108 minutes). A cached token is never used past
+/// its expiry. Fetches are single-flight: however many threads need a token at once, one of them
+/// fetches it and the others wait for that fetch and share its result (its error too). While a
+/// token is being refreshed ahead of expiry, other threads keep using the still-valid current
+/// one; if the refresh fails, the current token keeps being used until it expires.
+///
+/// # Renewal after a rejection
+///
+/// The rejected token is dropped from the cache only if it is still the cached one: a thread that
+/// was rejected with an old token does not throw away the fresh token another thread just
+/// fetched. Then a token is obtained as usual. With [`TokenSource::Stable`], when that yields the
+/// very token that was rejected (WeChat's stable token endpoint hands out the same token until it
+/// expires), the client fetches once with `force_refresh: true`, at most once per 60 seconds per
+/// client (WeChat limits forced refreshes). If no different token can be had, the API error is
+/// returned as it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum TokenSource {
