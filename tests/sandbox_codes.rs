@@ -15,6 +15,9 @@ use wechat_card::{
     GetUserCardListRequest, SetCodeUnavailableRequest, UpdateCodeRequest, UserCardStatus,
 };
 
+/// Something a user (or the merchant) does to a code.
+type Act = fn(&Sandbox, &str);
+
 fn setup() -> (Sandbox, Client) {
     let sandbox = Sandbox::start().expect("sandbox");
     let client = sandbox.client().expect("client");
@@ -108,7 +111,7 @@ fn get_code_follows_check_consume() {
     );
 
     // Every other abnormal state: 40127 with check_consume, the state without.
-    let cases: [(&str, fn(&Sandbox, &str), UserCardStatus); 5] = [
+    let cases: [(&str, Act, UserCardStatus); 5] = [
         (
             "gifting",
             |s, c| s.gift_code(c).unwrap(),

@@ -1,0 +1,178 @@
+//! The card API sandbox as a standalone server, for clients in any language.
+//!
+//! ```text
+//! cargo run --features sandbox --bin wechat-card-sandbox -- --port 8080
+//! ```
+//!
+//! See `--help` for the options.
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+
+use wechat_card::sandbox::{DEFAULT_APPID, Sandbox};
+
+/// The secret unless `--secret` says otherwise: a published test credential of the sandbox.
+const DEFAULT_SECRET: &str = "sandbox-secret";
+
+const HELP: &str = "\
+wechat-card-sandbox: a stateful emulator of the WeChat card API (微信卡券) on loopback
+
+USAGE:
+    wechat-card-sandbox [OPTIONS]
+
+OPTIONS:
+    --port <PORT>       Port to listen on [default: 8080; 0 picks a free port]
+    --host <ADDR>       Address to listen on [default: 127.0.0.1]. Anything but loopback
+                        exposes a server that hands tokens to whoever has the test credentials.
+    --appid <APPID>     Test appid [default: wx00000sandbox0001]
+    --secret <SECRET>   Test app secret [default: sandbox-secret]
+    --auto-approve      Cards pass review at once instead of waiting in CARD_STATUS_NOT_VERIFY
+    --frozen-clock      Keep the sandbox clock still (the default follows the wall clock)
+    --demo              Add an approved demo card and give one code to the user o-demo-user,
+                        and print the card id and the code
+    -h, --help          Print this help
+
+The first line printed is `listening on <base URL>`. Point a client at the base URL instead of
+https://api.weixin.qq.com: tokens come from POST /cgi-bin/stable_token or GET /cgi-bin/token with
+the appid and secret above, and every endpoint of wechat-card's spec is served (card/code/get,
+card/code/consume, card/get, card/batchget, datacube/*, ...). Stop with Ctrl-C.
+";
+
+struct Options {
+    host: IpAddr,
+    port: u16,
+    appid: String,
+    secret: String,
+    auto_approve: bool,
+    frozen_clock: bool,
+    demo: bool,
+}
+
+fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
+    let mut options = Options {
+        host: IpAddr::from([127, 0, 0, 1]),
+        port: 8080,
+        appid: DEFAULT_APPID.to_owned(),
+        secret: DEFAULT_SECRET.to_owned(),
+        auto_approve: false,
+        frozen_clock: false,
+        demo: false,
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => {
+                (name.to_owned(), Some(value.to_owned()))
+            }
+            _ => (arg.clone(), None),
+        };
+        let mut value = |what: &str| {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{name} needs {what}"))
+        };
+        match name.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--port" => {
+                let text = value("a port number")?;
+                options.port = text
+                    .parse()
+                    .map_err(|_| format!("--port: {text:?} is not a port number"))?;
+            }
+            "--host" => {
+                let text = value("an IP address")?;
+                options.host = text
+                    .parse()
+                    .map_err(|_| format!("--host: {text:?} is not an IP address"))?;
+            }
+            "--appid" => options.appid = value("an appid")?,
+            "--secret" => options.secret = value("a secret")?,
+            "--auto-approve" => options.auto_approve = true,
+            "--frozen-clock" => options.frozen_clock = true,
+            "--demo" => options.demo = true,
+            other => return Err(format!("unknown option {other:?} (see --help)")),
+        }
+    }
+    Ok(Some(options))
+}
+
+fn demo(sandbox: &Sandbox) -> Result<(String, String), wechat_card::sandbox::SandboxError> {
+    let card = serde_json::json!({
+        "card_type": "GIFT",
+        "gift": {
+            "base_info": {
+                "logo_url": "http://mmbiz.qpic.cn/mmbiz/sandbox-demo-logo/0",
+                "code_type": "CODE_TYPE_QRCODE",
+                "brand_name": "沙盒咖啡",
+                "title": "免费咖啡一杯",
+                "color": "Color010",
+                "notice": "请出示二维码",
+                "description": "每人限领一张",
+                "sku": { "quantity": 1000 },
+                "date_info": { "type": "DATE_TYPE_FIX_TERM", "fixed_term": 30, "fixed_begin_term": 0 }
+            },
+            "gift": "一杯咖啡"
+        }
+    });
+    let card_id = sandbox.add_card(&card)?;
+    sandbox.approve_card(&card_id)?;
+    let code = sandbox.receive_card("o-demo-user", &card_id)?;
+    Ok((card_id, code))
+}
+
+fn main() -> ExitCode {
+    let options = match parse(std::env::args().skip(1)) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let started = Sandbox::builder()
+        .host(options.host)
+        .port(options.port)
+        .appid(options.appid)
+        .secret(options.secret)
+        .auto_approve(options.auto_approve)
+        .running_clock(!options.frozen_clock)
+        .start();
+    let sandbox = match started {
+        Ok(sandbox) => sandbox,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("listening on {}", sandbox.base_url());
+    println!(
+        "appid {} (secret: the one given, or see --help)",
+        sandbox.appid()
+    );
+    if !options.host.is_loopback() {
+        eprintln!(
+            "warning: listening on {}, not only on loopback",
+            options.host
+        );
+    }
+    if options.demo {
+        match demo(&sandbox) {
+            Ok((card_id, code)) => {
+                println!("demo card_id {card_id}");
+                println!("demo code {code} (user o-demo-user)");
+            }
+            Err(e) => {
+                eprintln!("error: the demo card: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    // Serve until the process is stopped.
+    loop {
+        std::thread::park();
+    }
+}
