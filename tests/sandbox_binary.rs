@@ -100,3 +100,75 @@ fn help_and_bad_options() {
         .expect("run");
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// The controls over HTTP, as a client in another language would drive the sandbox.
+#[test]
+fn controls_over_http() {
+    let sandbox = wechat_card::sandbox::Sandbox::start().unwrap();
+    let addr = sandbox.addr();
+    let control = |path: &str, body: serde_json::Value| {
+        http_json(
+            addr,
+            "POST",
+            &format!("/sandbox/{path}"),
+            body.to_string().as_bytes(),
+        )
+    };
+    let card = sandbox_support::gift_card(10);
+    let added = control("card/add", card);
+    assert_eq!(added["errcode"], 0, "{added}");
+    let card_id = added["card_id"].as_str().unwrap().to_owned();
+    let refused = control(
+        "code/receive",
+        json!({ "openid": "o-py", "card_id": card_id }),
+    );
+    assert_eq!(refused["errcode"], 40078, "not approved yet");
+    assert_eq!(
+        control("card/approve", json!({ "card_id": card_id }))["errcode"],
+        0
+    );
+    let received = control(
+        "code/receive",
+        json!({ "openid": "o-py", "card_id": card_id }),
+    );
+    let code = received["code"].as_str().unwrap().to_owned();
+    let encrypted = control("code/encrypt", json!({ "code": code }));
+    assert!(encrypted["encrypt_code"].is_string());
+
+    let client = sandbox.client().unwrap();
+    let state = client
+        .get_code(&wechat_card::GetCodeRequest::new(code.as_str()))
+        .unwrap();
+    assert_eq!(state.openid, "o-py");
+
+    let fault = control(
+        "fault",
+        json!({ "path": "card/code/get", "errcode": 45009 }),
+    );
+    assert_eq!(fault["errcode"], 0, "{fault}");
+    let error = client
+        .get_code(&wechat_card::GetCodeRequest::new(code.as_str()))
+        .unwrap_err();
+    assert_eq!(error.errcode(), Some(45009));
+
+    let clock = control(
+        "clock",
+        json!({ "set": 1_710_000_000i64, "advance": 86_400 }),
+    );
+    assert_eq!(
+        (clock["now"].clone(), clock["today"].clone()),
+        (json!(1_710_086_400i64), json!("2024-03-11"))
+    );
+    assert_eq!(control("token/expire", json!({}))["errcode"], 0);
+    assert_eq!(
+        control("code/expire", json!({ "code": code }))["errcode"],
+        0
+    );
+    assert_eq!(
+        sandbox.code_status(&code),
+        Some(wechat_card::UserCardStatus::Expire)
+    );
+    let (status, body) = sandbox_support::http(addr, "POST", "/sandbox/nothing", b"{}");
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(control("code/gift", json!({}))["errcode"], 41011);
+}

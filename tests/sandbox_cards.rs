@@ -300,3 +300,38 @@ fn deleted_cards_keep_their_received_codes() {
         40073
     );
 }
+
+/// `card/create` is served statefully as soon as the spec has it: the card is kept, waits for
+/// review and is what `card/get` shows.
+#[test]
+fn card_create_is_stateful_once_in_the_spec() {
+    let Some(create) = schema::endpoint("card/create") else {
+        return;
+    };
+    let (sandbox, client) = setup();
+    let answer = (create.invoke)(&client, &json!({ "card": gift_card(7) })).unwrap();
+    let card_id = answer["card_id"].as_str().unwrap().to_owned();
+    assert_eq!(sandbox.card_status(&card_id), Some(CardStatus::NotVerify));
+    let base = base_info(&client, &card_id);
+    assert_eq!((base.title.as_str(), base.sku.quantity), ("咖啡券", 7));
+
+    // Unchecked requests are answered as WeChat would.
+    let mut missing = gift_card(1);
+    missing["gift"]["base_info"]
+        .as_object_mut()
+        .unwrap()
+        .remove("brand_name");
+    let error = client
+        .call_json::<_, serde_json::Value>(
+            schema::HttpMethod::Post,
+            "card/create",
+            &json!({ "card": missing }),
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(error.errcode(), Some(41011), "{error}");
+    assert!(
+        error.to_string().contains("card.gift.base_info.brand_name"),
+        "{error}"
+    );
+}

@@ -36,6 +36,20 @@ The first line printed is `listening on <base URL>`. Point a client at the base 
 https://api.weixin.qq.com: tokens come from POST /cgi-bin/stable_token or GET /cgi-bin/token with
 the appid and secret above, and every endpoint of wechat-card's spec is served (card/code/get,
 card/code/consume, card/get, card/batchget, datacube/*, ...). Stop with Ctrl-C.
+
+CONTROLS (POST, JSON body, no token; answered {\"errcode\":0,\"errmsg\":\"ok\",...}):
+    /sandbox/card/add          a card body ({\"card_type\": ...})          -> card_id
+    /sandbox/card/approve      {\"card_id\"}  (also /sandbox/card/reject)
+    /sandbox/card/view         {\"openid\", \"card_id\"}                   (a view, for statistics)
+    /sandbox/code/receive      {\"openid\", \"card_id\", \"code\"?}          -> code
+    /sandbox/code/gift         {\"code\"}  (also gift_timeout, delete, expire)
+    /sandbox/code/accept_gift  {\"code\", \"openid\"}                      -> code
+    /sandbox/code/encrypt      {\"code\"}                                 -> encrypt_code
+    /sandbox/clock             {\"set\"?: unix seconds, \"advance\"?: seconds} -> now, today
+    /sandbox/token/expire      {}
+    /sandbox/fault             {\"path\", \"times\"?, and \"errcode\" | \"delay_ms\" | \"drop\": true |
+                                \"drop_after\": true | \"http_status\" | \"expire_token\": true}
+    /sandbox/fault/clear       {}
 ";
 
 struct Options {

@@ -62,6 +62,7 @@ impl Answer {
         Answer { status: 200, body }
     }
 
+    /// WeChat's answer to a refused request.
     pub(crate) fn refusal(refusal: &Refusal) -> Answer {
         Answer::ok(json!({ "errcode": refusal.errcode, "errmsg": refusal.errmsg }))
     }

@@ -68,8 +68,12 @@
 //!
 //! The sandbox also runs standalone, for clients in other languages:
 //! `cargo run --features sandbox --bin wechat-card-sandbox -- --port 8080` (see `--help`).
+//! Its controls are then reached over HTTP: `POST /sandbox/card/add`, `/sandbox/card/approve`,
+//! `/sandbox/code/receive`, `/sandbox/clock`, `/sandbox/fault`, … (no token needed; the list is
+//! in the source of `sandbox/control.rs`).
 
 mod api;
+mod control;
 mod dates;
 mod server;
 mod state;

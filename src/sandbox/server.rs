@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 
 use super::Fault;
 use super::api::{self, Answer, DATA_FORMAT_ERROR};
+use super::control;
 use super::state::{Refusal, State};
 
 /// Largest request body accepted (WeChat's own limit is not documented; card bodies are small).
@@ -254,6 +255,15 @@ async fn handle(
 ) -> Response {
     let path = normalize(uri.path()).to_owned();
     shared.count(&path);
+    if control::is_control(&path) {
+        let answer = match body {
+            Ok(bytes) if bytes.len() <= MAX_BODY_BYTES => {
+                control::dispatch(&shared, &method, &path, &bytes)
+            }
+            _ => Answer::refusal(&Refusal::new(DATA_FORMAT_ERROR, "data format error")),
+        };
+        return json_response(answer.status, &answer.body);
+    }
     let mut drop_after = false;
     match shared.take_fault(&path) {
         Some(Fault::Errcode(errcode)) => {
