@@ -172,3 +172,28 @@ fn controls_over_http() {
     assert_eq!(status, 404, "{body}");
     assert_eq!(control("code/gift", json!({}))["errcode"], 41011);
 }
+
+/// Dropping the handle stops the server: its port refuses connections afterwards, and a client
+/// gets a transport error rather than hanging.
+#[test]
+fn dropping_the_handle_shuts_the_server_down() {
+    fn shareable<T: Send + Sync>(_: &T) {}
+    let sandbox = wechat_card::sandbox::Sandbox::start().unwrap();
+    shareable(&sandbox);
+    let addr = sandbox.addr();
+    let client = sandbox.client_builder().max_retries(0).build().unwrap();
+    client.access_token().unwrap();
+    assert_eq!(sandbox.connections(), 1);
+    drop(sandbox);
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "still listening"
+    );
+    let error = client
+        .get_code(&wechat_card::GetCodeRequest::new("1"))
+        .unwrap_err();
+    assert!(
+        matches!(error, wechat_card::Error::Transport(_)),
+        "{error:?}"
+    );
+}

@@ -187,7 +187,9 @@ impl CardRecord {
                     .saturating_add(int("fixed_begin_term").unwrap_or(0).saturating_mul(DAY));
                 // fixed_term 0 means "valid on the day of receipt" (001's card/get table).
                 let days = int("fixed_term").unwrap_or(0).max(1);
-                let mut end = begin.saturating_add(days.saturating_mul(DAY)) - 1;
+                let mut end = begin
+                    .saturating_add(days.saturating_mul(DAY))
+                    .saturating_sub(1);
                 if let Some(cap) = int("end_timestamp").filter(|t| *t > 0) {
                     end = end.min(cap);
                 }
@@ -471,8 +473,9 @@ impl State {
     fn issue_token(&mut self) -> String {
         let now = self.now();
         // Forget tokens that ended more than a day ago.
-        self.tokens
-            .retain(|_, t| t.expires_at.min(t.revoked_at.unwrap_or(i64::MAX)) > now - DAY);
+        self.tokens.retain(|_, t| {
+            t.expires_at.min(t.revoked_at.unwrap_or(i64::MAX)) > now.saturating_sub(DAY)
+        });
         let token = loop {
             let candidate = format!("SBX_{}", self.random_text(96));
             if !self.tokens.contains_key(&candidate) {
@@ -510,7 +513,7 @@ impl State {
         if let Some(current) = self.stable_current.clone() {
             if let Some(t) = self.tokens.get_mut(&current) {
                 if !force_refresh && !t.revoked(now) && t.expires_at > now {
-                    return (current, t.expires_at - now);
+                    return (current, t.expires_at.saturating_sub(now));
                 }
                 if force_refresh {
                     t.revoked_at = Some(now);
@@ -556,7 +559,7 @@ impl State {
         let now = self.now();
         if let Some((ticket, expires_at)) = self.tickets.get(kind) {
             if *expires_at > now {
-                return (ticket.clone(), expires_at - now);
+                return (ticket.clone(), expires_at.saturating_sub(now));
             }
         }
         let ticket = self.random_text(86);
