@@ -354,12 +354,13 @@ pub fn range<T: Copy + Into<i128>>(
 }
 
 /// A list holds `min..=max` items (`list<T>(A..=B)` in the spec).
-pub fn items(
+pub fn items<T>(
     field: &str,
-    len: usize,
+    list: &[T],
     min: Option<usize>,
     max: Option<usize>,
 ) -> Result<(), ValidationError> {
+    let len = list.len();
     let low = min.is_some_and(|m| len < m);
     let high = max.is_some_and(|m| len > m);
     if !low && !high {
@@ -685,11 +686,13 @@ mod tests {
 
     #[test]
     fn item_counts() {
-        assert!(items("code", 100, None, Some(100)).is_ok());
+        assert!(items("code", &[0u8; 100], None, Some(100)).is_ok());
         assert_eq!(
-            items("code", 101, None, Some(100)).unwrap_err().to_string(),
+            items("code", &[0u8; 101], None, Some(100))
+                .unwrap_err()
+                .to_string(),
             "code has 101 items; the API allows at most 100 items"
         );
-        assert!(items("code", 0, Some(1), Some(100)).is_err());
+        assert!(items("code", &[0u8; 0], Some(1), Some(100)).is_err());
     }
 }

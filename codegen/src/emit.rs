@@ -343,7 +343,7 @@ impl<'a> Emitter<'a> {
                 if min.is_some() || max.is_some() {
                     let lo = opt_usize(*min);
                     let hi = opt_usize(*max);
-                    out.push(quote!(crate::validate::items(#wire, #v.len(), #lo, #hi)?;));
+                    out.push(quote!(crate::validate::items(#wire, #v, #lo, #hi)?;));
                 }
                 match item.as_ref() {
                     TypeExpr::String { max_bytes: Some(n) } => {

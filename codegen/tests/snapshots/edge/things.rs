@@ -541,7 +541,7 @@ impl crate::Validate for PutThingRequest {
             crate::validate::date("end_date", value)?;
         }
         if let Some(value) = &self.tags {
-            crate::validate::items("tags", value.len(), Some(1), Some(3))?;
+            crate::validate::items("tags", value, Some(1), Some(3))?;
             crate::validate::each_max_bytes("tags", value, 6)?;
         }
         if let Some(value) = &self.counts {
@@ -554,14 +554,14 @@ impl crate::Validate for PutThingRequest {
             crate::validate::nested("shape", value)?;
         }
         if let Some(value) = &self.shapes {
-            crate::validate::items("shapes", value.len(), None, Some(2))?;
+            crate::validate::items("shapes", value, None, Some(2))?;
             crate::validate::each("shapes", value)?;
         }
         if let Some(value) = &self.owner {
             crate::validate::nested("owner", value)?;
         }
         if let Some(value) = &self.items {
-            crate::validate::items("items", value.len(), None, Some(5))?;
+            crate::validate::items("items", value, None, Some(5))?;
             crate::validate::each("items", value)?;
         }
         if let (Some(begin), Some(end)) = (

@@ -395,6 +395,77 @@ impl crate::Validate for DecryptCodeResponse {
     }
 }
 
+/// Request of `card/code/mark` (Mark(占用)Code接口).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct MarkCodeRequest {
+    /// 卡券的code码。
+    ///
+    /// Required. At most 20 bytes of UTF-8.
+    pub code: String,
+    /// 卡券的ID。
+    ///
+    /// Required. At most 32 bytes of UTF-8.
+    pub card_id: String,
+    /// 用券用户的openid。
+    ///
+    /// Required.
+    pub openid: String,
+    /// 是否要mark(占用)这个code,填写true或者false,表示占用或解除占用。
+    ///
+    /// Required.
+    pub is_mark: bool,
+}
+
+impl MarkCodeRequest {
+    /// Creates a `MarkCodeRequest` from its required fields (`code`, `card_id`, `openid`, `is_mark`); optional fields are left out.
+    pub fn new(
+        code: impl Into<String>,
+        card_id: impl Into<String>,
+        openid: impl Into<String>,
+        is_mark: bool,
+    ) -> Self {
+        Self {
+            code: code.into(),
+            card_id: card_id.into(),
+            openid: openid.into(),
+            is_mark,
+        }
+    }
+
+    /// Sets `code`: 卡券的code码。
+    pub fn code(mut self, value: impl Into<String>) -> Self {
+        self.code = value.into();
+        self
+    }
+
+    /// Sets `card_id`: 卡券的ID。
+    pub fn card_id(mut self, value: impl Into<String>) -> Self {
+        self.card_id = value.into();
+        self
+    }
+
+    /// Sets `openid`: 用券用户的openid。
+    pub fn openid(mut self, value: impl Into<String>) -> Self {
+        self.openid = value.into();
+        self
+    }
+
+    /// Sets `is_mark`: 是否要mark(占用)这个code,填写true或者false,表示占用或解除占用。
+    pub fn is_mark(mut self, value: bool) -> Self {
+        self.is_mark = value;
+        self
+    }
+}
+
+impl crate::Validate for MarkCodeRequest {
+    fn validate(&self) -> Result<(), crate::ValidationError> {
+        crate::validate::max_bytes("code", &self.code, 20)?;
+        crate::validate::max_bytes("card_id", &self.card_id, 32)?;
+        Ok(())
+    }
+}
+
 impl crate::Client {
     /// 查询Code接口 — `POST card/code/get`.
     ///
@@ -443,5 +514,19 @@ impl crate::Client {
         request: &DecryptCodeRequest,
     ) -> Result<DecryptCodeResponse, crate::Error> {
         self.execute(&endpoint::DECRYPT_CODE, request)
+    }
+
+    /// Mark(占用)Code接口 — `POST card/code/mark`.
+    ///
+    /// 开发者在帮助消费者核销卡券之前,必须帮助先将此code(卡券串码)与一个openid绑定(即mark住),才能进一步调用核销接口,否则报错。
+    ///
+    /// Mark (occupy, `is_mark: true`) or release (`is_mark: false`) a code for the user who is about
+    /// to redeem it, before consuming it (朋友的券 / shared cards). A mark is released by WeChat after
+    /// about 5 minutes. Sources: W and M3 only (card-api.md §1, §2.3; F, P, E and S lack it).
+    /// Never retried by the library: it takes or releases a code.
+    ///
+    /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    pub fn mark_code(&self, request: &MarkCodeRequest) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::MARK_CODE, request)
     }
 }

@@ -29,6 +29,8 @@ pub enum Card {
     MeetingTicket(MeetingTicketCard),
     /// `BUS_TICKET`: 汽车票
     BusTicket(BusTicketCard),
+    /// `GENERAL_CARD`: 礼品卡(微信礼品卡,经礼品卡货架售卖;不同于礼品券GIFT)
+    GeneralCard(GeneralCard),
     /// A type the spec does not know: the whole JSON object, kept unchanged.
     Unknown(serde_json::Map<String, serde_json::Value>),
 }
@@ -48,6 +50,7 @@ impl Card {
             Self::BoardingPass(_) => "BOARDING_PASS",
             Self::MeetingTicket(_) => "MEETING_TICKET",
             Self::BusTicket(_) => "BUS_TICKET",
+            Self::GeneralCard(_) => "GENERAL_CARD",
             Self::Unknown(object) => crate::wire::unknown_tag(object, "card_type"),
         }
     }
@@ -155,6 +158,15 @@ impl serde::Serialize for Card {
                     payload,
                 )
             }
+            Self::GeneralCard(payload) => {
+                crate::wire::serialize_tagged(
+                    serializer,
+                    "card_type",
+                    "GENERAL_CARD",
+                    "general_card",
+                    payload,
+                )
+            }
             Self::Unknown(object) => serde::Serialize::serialize(object, serializer),
         }
     }
@@ -177,6 +189,7 @@ impl<'de> serde::Deserialize<'de> for Card {
             "BOARDING_PASS" => object.payload("boarding_pass").map(Self::BoardingPass),
             "MEETING_TICKET" => object.payload("meeting_ticket").map(Self::MeetingTicket),
             "BUS_TICKET" => object.payload("bus_ticket").map(Self::BusTicket),
+            "GENERAL_CARD" => object.payload("general_card").map(Self::GeneralCard),
             _ => Ok(Self::Unknown(object.into_inner())),
         }
     }
@@ -206,6 +219,9 @@ impl crate::Validate for Card {
                 crate::validate::nested("meeting_ticket", payload)
             }
             Self::BusTicket(payload) => crate::validate::nested("bus_ticket", payload),
+            Self::GeneralCard(payload) => {
+                crate::validate::nested("general_card", payload)
+            }
             Self::Unknown(_) => Ok(()),
         }
     }
@@ -1376,6 +1392,200 @@ impl crate::Validate for BusTicketCard {
     }
 }
 
+/// 礼品卡(GENERAL_CARD)的卡券内容。 Gift card (微信礼品卡), sold on gift-card shelves (card/giftcard/*) and updated with card/generalcard/updateuser; not the GIFT coupon (礼品券/兑换券).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct GeneralCard {
+    /// 基本的卡券数据,所有卡券通用。礼品卡另有 giftcard_info(价格)与 max_give_friend_times。
+    ///
+    /// Required.
+    pub base_info: BaseInfo,
+    /// 卡券高级信息。
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advanced_info: Option<AdvancedInfo>,
+    /// 礼品卡类型:GIFT_CARD 礼品卡(储值类),VOUCHER 兑换卡(单品类)。
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_card_type: Option<GeneralCardSubType>,
+    /// 礼品卡背景图,须先调用上传图片接口将背景图上传至CDN,像素大小控制在1000像素*600像素以下。
+    ///
+    /// Optional. At most 128 bytes of UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_pic_url: Option<String>,
+    /// 礼品卡特权说明,字数上限为1024个汉字。
+    ///
+    /// Optional. At most 3072 bytes of UTF-8 (1024 Chinese characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prerogative: Option<String>,
+    /// 是否领取后自动激活,若开发者不需要额外激活流程则填写true。
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_activate: Option<bool>,
+    /// 是否支持积分,填写true或false。
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supply_bonus: Option<bool>,
+    /// 初始积分。
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_bonus: Option<i64>,
+    /// 是否支持余额(储值),填写true或false;仅GIFT_CARD类型适用。
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supply_balance: Option<bool>,
+    /// 初始余额,用户购买礼品卡后卡面上显示的初始余额(单位为分)。
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_balance: Option<i64>,
+    /// 自定义信息类目,包含name和url字段。
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_field1: Option<CustomField>,
+    /// 自定义信息类目,包含name和url字段。
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_field2: Option<CustomField>,
+    /// 自定义信息类目,包含name和url字段。
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_field3: Option<CustomField>,
+}
+
+impl GeneralCard {
+    /// Creates a `GeneralCard` from its required fields (`base_info`); optional fields are left out.
+    pub fn new(base_info: BaseInfo) -> Self {
+        Self {
+            base_info,
+            advanced_info: None,
+            sub_card_type: None,
+            background_pic_url: None,
+            prerogative: None,
+            auto_activate: None,
+            supply_bonus: None,
+            init_bonus: None,
+            supply_balance: None,
+            init_balance: None,
+            custom_field1: None,
+            custom_field2: None,
+            custom_field3: None,
+        }
+    }
+
+    /// Sets `base_info`: 基本的卡券数据,所有卡券通用。礼品卡另有 giftcard_info(价格)与 max_give_friend_times。
+    pub fn base_info(mut self, value: BaseInfo) -> Self {
+        self.base_info = value;
+        self
+    }
+
+    /// Sets `advanced_info`: 卡券高级信息。
+    pub fn advanced_info(mut self, value: AdvancedInfo) -> Self {
+        self.advanced_info = Some(value);
+        self
+    }
+
+    /// Sets `sub_card_type`: 礼品卡类型:GIFT_CARD 礼品卡(储值类),VOUCHER 兑换卡(单品类)。
+    pub fn sub_card_type(mut self, value: GeneralCardSubType) -> Self {
+        self.sub_card_type = Some(value);
+        self
+    }
+
+    /// Sets `background_pic_url`: 礼品卡背景图,须先调用上传图片接口将背景图上传至CDN,像素大小控制在1000像素*600像素以下。
+    pub fn background_pic_url(mut self, value: impl Into<String>) -> Self {
+        self.background_pic_url = Some(value.into());
+        self
+    }
+
+    /// Sets `prerogative`: 礼品卡特权说明,字数上限为1024个汉字。
+    pub fn prerogative(mut self, value: impl Into<String>) -> Self {
+        self.prerogative = Some(value.into());
+        self
+    }
+
+    /// Sets `auto_activate`: 是否领取后自动激活,若开发者不需要额外激活流程则填写true。
+    pub fn auto_activate(mut self, value: bool) -> Self {
+        self.auto_activate = Some(value);
+        self
+    }
+
+    /// Sets `supply_bonus`: 是否支持积分,填写true或false。
+    pub fn supply_bonus(mut self, value: bool) -> Self {
+        self.supply_bonus = Some(value);
+        self
+    }
+
+    /// Sets `init_bonus`: 初始积分。
+    pub fn init_bonus(mut self, value: i64) -> Self {
+        self.init_bonus = Some(value);
+        self
+    }
+
+    /// Sets `supply_balance`: 是否支持余额(储值),填写true或false;仅GIFT_CARD类型适用。
+    pub fn supply_balance(mut self, value: bool) -> Self {
+        self.supply_balance = Some(value);
+        self
+    }
+
+    /// Sets `init_balance`: 初始余额,用户购买礼品卡后卡面上显示的初始余额(单位为分)。
+    pub fn init_balance(mut self, value: i64) -> Self {
+        self.init_balance = Some(value);
+        self
+    }
+
+    /// Sets `custom_field1`: 自定义信息类目,包含name和url字段。
+    pub fn custom_field1(mut self, value: CustomField) -> Self {
+        self.custom_field1 = Some(value);
+        self
+    }
+
+    /// Sets `custom_field2`: 自定义信息类目,包含name和url字段。
+    pub fn custom_field2(mut self, value: CustomField) -> Self {
+        self.custom_field2 = Some(value);
+        self
+    }
+
+    /// Sets `custom_field3`: 自定义信息类目,包含name和url字段。
+    pub fn custom_field3(mut self, value: CustomField) -> Self {
+        self.custom_field3 = Some(value);
+        self
+    }
+}
+
+impl crate::Validate for GeneralCard {
+    fn validate(&self) -> Result<(), crate::ValidationError> {
+        crate::validate::nested("base_info", &self.base_info)?;
+        if let Some(value) = &self.advanced_info {
+            crate::validate::nested("advanced_info", value)?;
+        }
+        if let Some(value) = &self.background_pic_url {
+            crate::validate::max_bytes("background_pic_url", value, 128)?;
+        }
+        if let Some(value) = &self.prerogative {
+            crate::validate::max_bytes("prerogative", value, 3072)?;
+        }
+        if let Some(value) = &self.custom_field1 {
+            crate::validate::nested("custom_field1", value)?;
+        }
+        if let Some(value) = &self.custom_field2 {
+            crate::validate::nested("custom_field2", value)?;
+        }
+        if let Some(value) = &self.custom_field3 {
+            crate::validate::nested("custom_field3", value)?;
+        }
+        Ok(())
+    }
+}
+
 /// 基本的卡券数据,所有卡券通用。 Fields shared by every card type (card-api.md §3.2; card/get adds the read-only id, status, total_quantity, create_time, update_time, area_code_list).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
@@ -1576,6 +1786,16 @@ pub struct BaseInfo {
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_pay_and_qrcode: Option<bool>,
+    /// 礼品卡信息(礼品卡专用)。
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub giftcard_info: Option<GeneralCardGiftInfo>,
+    /// 礼品卡最大可赠送次数(礼品卡专用)。
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_give_friend_times: Option<u32>,
     /// 卡券状态(查看卡券详情时返回)。
     ///
     /// Optional.
@@ -1654,6 +1874,8 @@ impl BaseInfo {
             sub_merchant_info: None,
             pay_info: None,
             is_pay_and_qrcode: None,
+            giftcard_info: None,
+            max_give_friend_times: None,
             status: None,
             create_time: None,
             update_time: None,
@@ -1904,6 +2126,18 @@ impl BaseInfo {
     /// Sets `is_pay_and_qrcode`: 会员卡二维码页面是否同时支持微信支付刷卡(会员卡专用)。
     pub fn is_pay_and_qrcode(mut self, value: bool) -> Self {
         self.is_pay_and_qrcode = Some(value);
+        self
+    }
+
+    /// Sets `giftcard_info`: 礼品卡信息(礼品卡专用)。
+    pub fn giftcard_info(mut self, value: GeneralCardGiftInfo) -> Self {
+        self.giftcard_info = Some(value);
+        self
+    }
+
+    /// Sets `max_give_friend_times`: 礼品卡最大可赠送次数(礼品卡专用)。
+    pub fn max_give_friend_times(mut self, value: u32) -> Self {
+        self.max_give_friend_times = Some(value);
         self
     }
 
@@ -2226,6 +2460,36 @@ impl crate::Validate for SwipeCard {
     }
 }
 
+/// 礼品卡信息(base_info.giftcard_info,礼品卡专用)。 Price of a gift card (S; unconfirmed).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct GeneralCardGiftInfo {
+    /// 礼品卡价格(单位为分)。
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<u32>,
+}
+
+impl GeneralCardGiftInfo {
+    /// Creates an empty `GeneralCardGiftInfo`; set fields with the methods below.
+    pub fn new() -> Self {
+        Self { price: None }
+    }
+
+    /// Sets `price`: 礼品卡价格(单位为分)。
+    pub fn price(mut self, value: u32) -> Self {
+        self.price = Some(value);
+        self
+    }
+}
+
+impl crate::Validate for GeneralCardGiftInfo {
+    fn validate(&self) -> Result<(), crate::ValidationError> {
+        Ok(())
+    }
+}
+
 /// 卡券高级信息。 Optional advanced card information (card-api.md §3.3).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
@@ -2456,7 +2720,7 @@ impl Abstract {
 impl crate::Validate for Abstract {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.icon_url_list {
-            crate::validate::items("icon_url_list", value.len(), None, Some(1))?;
+            crate::validate::items("icon_url_list", value, None, Some(1))?;
         }
         Ok(())
     }
@@ -4170,6 +4434,61 @@ impl serde::Serialize for CustomFieldNameType {
 }
 
 impl<'de> serde::Deserialize<'de> for CustomFieldNameType {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::enum_value(deserializer).map(|value| Self::from(value.as_ref()))
+    }
+}
+
+/// 礼品卡类型。 Kind of gift card (GENERAL_CARD).
+///
+/// A value this version does not know decodes as `Unknown` and is sent back unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GeneralCardSubType {
+    /// `GIFT_CARD`: 礼品卡(储值类)
+    GiftCard,
+    /// `VOUCHER`: 兑换卡(单品类)
+    Voucher,
+    /// A value the spec does not list, kept as WeChat sent it.
+    Unknown(String),
+}
+
+impl GeneralCardSubType {
+    /// The value as WeChat writes it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::GiftCard => "GIFT_CARD",
+            Self::Voucher => "VOUCHER",
+            Self::Unknown(value) => value,
+        }
+    }
+}
+
+impl From<&str> for GeneralCardSubType {
+    fn from(value: &str) -> Self {
+        match value {
+            "GIFT_CARD" => Self::GiftCard,
+            "VOUCHER" => Self::Voucher,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for GeneralCardSubType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for GeneralCardSubType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for GeneralCardSubType {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Self, D::Error> {
