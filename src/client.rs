@@ -27,6 +27,15 @@ use crate::secret::{Secret, excerpt, percent_encode, redact};
 use crate::token::{Fetched, TokenCache, TokenProvider, TokenSource};
 use crate::validate::{Rule, Validate, ValidationError};
 
+/// Which token a call carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenKind {
+    /// The official account's access_token, as `?access_token=`.
+    Access,
+    /// The open platform's component_access_token, as `?component_access_token=`.
+    Component,
+}
+
 /// WeChat's production API.
 pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
 
@@ -98,9 +107,22 @@ struct Inner {
     /// Without a trailing slash.
     base_url: String,
     auth: Auth,
+    /// The open platform's component_access_token, for `cgi-bin/component/*` endpoints.
+    component: Option<Arc<dyn TokenProvider>>,
     max_retries: u32,
     retry_backoff: Duration,
     max_response_bytes: u64,
+}
+
+/// A component token given once; never refreshed.
+struct FixedComponentToken(Secret);
+
+impl TokenProvider for FixedComponentToken {
+    fn token(&self) -> Result<Secret, Error> {
+        Ok(self.0.clone())
+    }
+
+    fn invalidate(&self, _rejected: &Secret) {}
 }
 
 enum Auth {
@@ -164,6 +186,7 @@ pub struct ClientBuilder {
     token_source: Option<TokenSource>,
     fixed_token: Option<Secret>,
     token_provider: Option<Arc<dyn TokenProvider>>,
+    component: Option<Arc<dyn TokenProvider>>,
     connect_timeout: Duration,
     timeout: Duration,
     max_idle_connections: usize,
@@ -188,6 +211,10 @@ impl fmt::Debug for ClientBuilder {
                 "token_provider",
                 &self.token_provider.as_ref().map(|_| "dyn TokenProvider"),
             )
+            .field(
+                "component_token",
+                &self.component.as_ref().map(|_| "dyn TokenProvider"),
+            )
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
             .field("max_idle_connections", &self.max_idle_connections)
@@ -207,6 +234,7 @@ impl Default for ClientBuilder {
             token_source: None,
             fixed_token: None,
             token_provider: None,
+            component: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
             max_idle_connections: DEFAULT_MAX_IDLE_CONNECTIONS,
@@ -253,6 +281,22 @@ impl ClientBuilder {
     /// [`TokenProvider`] for the contract.
     pub fn token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
         self.token_provider = Some(provider);
+        self
+    }
+
+    /// The open platform's (第三方平台) `component_access_token`, for the endpoints the spec
+    /// marks `auth: component_access_token` (`cgi-bin/component/*`). It is sent as the
+    /// `component_access_token` query parameter, the open platform's convention (the card
+    /// qualification pages do not say otherwise). Never refreshed: a rejection is returned.
+    pub fn component_token(mut self, token: impl Into<Secret>) -> Self {
+        self.component = Some(Arc::new(FixedComponentToken(token.into())));
+        self
+    }
+
+    /// A source of `component_access_token`s (usually the open platform's own token service),
+    /// with the same contract as [`token_provider`](ClientBuilder::token_provider).
+    pub fn component_token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
+        self.component = Some(provider);
         self
     }
 
@@ -384,6 +428,7 @@ impl ClientBuilder {
                 agent,
                 base_url,
                 auth,
+                component: self.component,
                 max_retries: self.max_retries,
                 retry_backoff: self.retry_backoff,
                 max_response_bytes: self.max_response_bytes,
@@ -449,7 +494,17 @@ impl Client {
         Resp: DeserializeOwned,
     {
         request.validate()?;
-        self.call(endpoint.method, endpoint.path, request, endpoint.idempotent)
+        let kind = match endpoint.auth {
+            crate::schema::Auth::ComponentAccessToken => TokenKind::Component,
+            _ => TokenKind::Access,
+        };
+        self.call(
+            kind,
+            endpoint.method,
+            endpoint.path,
+            request,
+            endpoint.idempotent,
+        )
     }
 
     /// Like [`execute`](Client::execute), for endpoints whose answer is only `errcode`/`errmsg`.
@@ -501,12 +556,13 @@ impl Client {
                 &[self.inner.auth.app_secret()],
             )));
         }
-        self.call(method, path, body, idempotent)
+        self.call(TokenKind::Access, method, path, body, idempotent)
     }
 
     /// Encodes, sends with the access token, renews the token and retries as needed, decodes.
     fn call<Req, Resp>(
         &self,
+        kind: TokenKind,
         method: HttpMethod,
         path: &str,
         request: &Req,
@@ -517,11 +573,11 @@ impl Client {
         Resp: DeserializeOwned,
     {
         let payload = encode(method, request)?;
-        let mut token = self.token()?;
+        let mut token = self.token_of(kind, path)?;
         let mut renewed = false;
         loop {
             let result = self.with_retries(idempotent, || {
-                let (status, body) = self.exchange(path, &payload, Some(&token))?;
+                let (status, body) = self.exchange(path, &payload, Some((kind, &token)))?;
                 decode_with(
                     path,
                     status,
@@ -532,7 +588,11 @@ impl Client {
             match result {
                 Err(Error::Api(e)) if is_token_errcode(e.errcode) && !renewed => {
                     renewed = true;
-                    match self.renew_token(&token)? {
+                    let fresh = match kind {
+                        TokenKind::Access => self.renew_token(&token)?,
+                        TokenKind::Component => self.renew_component(&token)?,
+                    };
+                    match fresh {
                         Some(fresh) => token = fresh,
                         None => return Err(Error::Api(e)),
                     }
@@ -571,11 +631,11 @@ impl Client {
         &self,
         path: &str,
         payload: &Payload,
-        token: Option<&Secret>,
+        token: Option<(TokenKind, &Secret)>,
     ) -> Result<(u16, Vec<u8>), Error> {
         let inner = &*self.inner;
         let secrets = [
-            token.map(Secret::expose).unwrap_or(""),
+            token.map(|(_, t)| t.expose()).unwrap_or(""),
             inner.auth.app_secret(),
         ];
         let mut url = String::with_capacity(inner.base_url.len() + path.len() + 200);
@@ -590,8 +650,12 @@ impl Client {
             url.push('=');
             url.push_str(&percent_encode(value));
         };
-        if let Some(token) = token {
-            push(&mut url, "access_token", token.expose());
+        if let Some((kind, token)) = token {
+            let key = match kind {
+                TokenKind::Access => "access_token",
+                TokenKind::Component => "component_access_token",
+            };
+            push(&mut url, key, token.expose());
         }
 
         let sent = match payload {
@@ -633,6 +697,30 @@ impl Client {
                 e => transport_error(path, e, &secrets),
             })?;
         Ok((status, body))
+    }
+
+    /// The token of `kind` for a call of `path`.
+    fn token_of(&self, kind: TokenKind, path: &str) -> Result<Secret, Error> {
+        match kind {
+            TokenKind::Access => self.token(),
+            TokenKind::Component => match &self.inner.component {
+                Some(provider) => provider.token(),
+                None => Err(Error::Config(format!(
+                    "{path} is called with the open platform's component_access_token; \
+                     give one with ClientBuilder::component_token or component_token_provider"
+                ))),
+            },
+        }
+    }
+
+    /// WeChat rejected the component token `rejected`: another one, or `None`.
+    fn renew_component(&self, rejected: &Secret) -> Result<Option<Secret>, Error> {
+        let Some(provider) = &self.inner.component else {
+            return Ok(None);
+        };
+        provider.invalidate(rejected);
+        let fresh = provider.token()?;
+        Ok((fresh != *rejected).then_some(fresh))
     }
 
     /// A token for the next call.

@@ -7,15 +7,17 @@ mod support;
 
 use serde_json::{Map, Value};
 use support::{Reply, Server};
-use wechat_card::schema::{ENDPOINTS, HttpMethod};
+use wechat_card::schema::{Auth, ENDPOINTS, HttpMethod};
 use wechat_card::{Client, Error};
 
 const TOKEN: &str = "EXAMPLE-ACCESS-TOKEN";
+const COMPONENT_TOKEN: &str = "EXAMPLE-COMPONENT-TOKEN";
 
 fn client(server: &Server) -> Client {
     Client::builder()
         .base_url(server.url())
         .fixed_token(TOKEN)
+        .component_token(COMPONENT_TOKEN)
         .build()
         .expect("client")
 }
@@ -63,10 +65,21 @@ fn every_example_goes_over_the_wire_as_documented() {
             let seen = &seen[0];
             assert_eq!(seen.method, ep.method.as_str(), "{what}");
             assert_eq!(seen.path, format!("/{}", ep.path), "{what}");
+            let (key, token) = match ep.auth {
+                Auth::ComponentAccessToken => ("component_access_token", COMPONENT_TOKEN),
+                _ => ("access_token", TOKEN),
+            };
             assert_eq!(
-                seen.query.get("access_token").map(String::as_str),
-                Some(TOKEN),
+                seen.query.get(key).map(String::as_str),
+                Some(token),
                 "{what}"
+            );
+            assert_eq!(
+                seen.query.len(),
+                1 + usize::from(ep.method == HttpMethod::Get)
+                    * request.as_object().map_or(0, |o| o.len()),
+                "{what}: query {:?}",
+                seen.query
             );
             if ep.method == HttpMethod::Post {
                 assert_eq!(
