@@ -91,6 +91,7 @@ pub(crate) fn stateful(path: &str) -> Option<Handler> {
         "card/code/decrypt" => decrypt_code,
         "card/code/update" => update_code,
         "card/code/unavailable" => set_code_unavailable,
+        "card/code/mark" => mark_code,
         "card/user/getcardlist" => get_user_card_list,
         "card/get" => get_card,
         "card/batchget" => batch_get_cards,
@@ -101,6 +102,18 @@ pub(crate) fn stateful(path: &str) -> Option<Handler> {
         "datacube/getcardcardinfo" => super::stats::card_info,
         "datacube/getcardmembercardinfo" => super::stats::member_card_info,
         "datacube/getcardmembercarddetail" => super::stats::member_card_detail,
+        "card/qrcode/create" => super::distribute::create_qrcode,
+        "card/landingpage/create" => super::distribute::create_landing_page,
+        "card/code/deposit" => super::distribute::deposit_codes,
+        "card/code/getdepositcount" => super::distribute::get_deposit_count,
+        "card/code/checkcode" => super::distribute::check_codes,
+        "card/mpnews/gethtml" => super::distribute::get_mpnews_html,
+        "card/testwhitelist/set" => super::distribute::set_test_whitelist,
+        "card/membercard/activate" => super::membercard::activate,
+        "card/membercard/updateuser" => super::membercard::update_user,
+        "card/membercard/userinfo/get" => super::membercard::user_info,
+        "card/membercard/activateuserform/set" => super::membercard::set_user_form,
+        "card/membercard/activate/geturl" => super::membercard::activate_url,
         _ => return None,
     })
 }
@@ -114,6 +127,7 @@ pub(crate) const STATEFUL_PATHS: &[&str] = &[
     "card/code/decrypt",
     "card/code/update",
     "card/code/unavailable",
+    "card/code/mark",
     "card/user/getcardlist",
     "card/get",
     "card/batchget",
@@ -124,6 +138,18 @@ pub(crate) const STATEFUL_PATHS: &[&str] = &[
     "datacube/getcardcardinfo",
     "datacube/getcardmembercardinfo",
     "datacube/getcardmembercarddetail",
+    "card/qrcode/create",
+    "card/landingpage/create",
+    "card/code/deposit",
+    "card/code/getdepositcount",
+    "card/code/checkcode",
+    "card/mpnews/gethtml",
+    "card/testwhitelist/set",
+    "card/membercard/activate",
+    "card/membercard/updateuser",
+    "card/membercard/userinfo/get",
+    "card/membercard/activateuserform/set",
+    "card/membercard/activate/geturl",
 ];
 
 /// Answers one request. `query` is the decoded query string, `body` the raw body.
@@ -541,6 +567,12 @@ fn number(request: &Value, key: &str) -> Option<u64> {
     request.get(key).and_then(Value::as_u64)
 }
 
+/// The (validated) request as its generated type.
+pub(crate) fn typed<T: serde::de::DeserializeOwned>(request: &Value) -> Outcome<T> {
+    serde_json::from_value(request.clone())
+        .map_err(|e| Refusal::new(DATA_FORMAT_ERROR, format!("data format error: {e}")))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cards
 // ---------------------------------------------------------------------------------------------
@@ -803,6 +835,18 @@ fn update_code(state: &mut State, request: &Value) -> Outcome<Value> {
         required(request, "code")?,
         text(request, "card_id"),
         required(request, "new_code")?,
+    )?;
+    Ok(json!({}))
+}
+
+/// `card/code/mark`, see [`State::mark_code`].
+fn mark_code(state: &mut State, request: &Value) -> Outcome<Value> {
+    let request: crate::MarkCodeRequest = typed(request)?;
+    state.mark_code(
+        &request.code,
+        &request.card_id,
+        &request.openid,
+        request.is_mark,
     )?;
     Ok(json!({}))
 }

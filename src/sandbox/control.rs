@@ -9,6 +9,7 @@
 //! | `sandbox/card/approve`, `sandbox/card/reject` | `card_id` | |
 //! | `sandbox/card/view` | `openid`, `card_id` | |
 //! | `sandbox/code/receive` | `openid`, `card_id`, `code` (custom-code cards) | `code` |
+//! | `sandbox/qrcode/scan` | `openid`, and `ticket` or `url` of a `card/qrcode/create` QR code | `card_list`: `[{card_id, code}]` |
 //! | `sandbox/code/gift`, `sandbox/code/gift_timeout`, `sandbox/code/delete`, `sandbox/code/expire` | `code` | |
 //! | `sandbox/code/accept_gift` | `code`, `openid` (the friend) | `code` |
 //! | `sandbox/code/encrypt` | `code` | `encrypt_code` |
@@ -112,6 +113,16 @@ fn run(shared: &Shared, path: &str, request: &Value) -> Outcome<Value> {
                 None,
             )?;
             Ok(json!({ "code": code }))
+        }
+        "sandbox/qrcode/scan" => {
+            let openid = text(request, "openid")?;
+            let qr = text(request, "ticket").or_else(|_| text(request, "url"))?;
+            let received = shared.state().scan_qrcode(openid, qr)?;
+            let card_list: Vec<Value> = received
+                .into_iter()
+                .map(|(card_id, code)| json!({ "card_id": card_id, "code": code }))
+                .collect();
+            Ok(json!({ "card_list": card_list }))
         }
         "sandbox/code/gift" => {
             shared.state().gift(text(request, "code")?)?;

@@ -17,8 +17,21 @@
 //!   gift, delete and let expire, with `card/code/get` (`check_consume` as documented: 40099
 //!   consumed, 40127 other abnormal states, 40056 unknown or gifted-away codes),
 //!   `card/code/consume` (irreversible, atomic), `card/code/unavailable`, `card/code/update`,
-//!   `card/code/decrypt` (of codes from [`encrypt_code`](Sandbox::encrypt_code)) and
-//!   `card/user/getcardlist`.
+//!   `card/code/decrypt` (of codes from [`encrypt_code`](Sandbox::encrypt_code)),
+//!   `card/code/mark` (a mark holds a code for one user during five minutes; 40127 for
+//!   another user; consuming does not require a mark) and `card/user/getcardlist`.
+//! - **Distribution**: `card/qrcode/create` QR codes that users scan
+//!   ([`scan_qrcode`](Sandbox::scan_qrcode): one or several cards, `code`, `openid`,
+//!   `outer_str`, `is_unique_code`, expiry), `card/landingpage/create`, imported codes
+//!   (`card/code/deposit`, `getdepositcount`, `checkcode`: a deposit-mode card is created with
+//!   stock 0, its stock never exceeds the imported codes not yet received (40122), and users
+//!   receive them in import order), `card/mpnews/gethtml`, and `card/testwhitelist/set` (its
+//!   openids may receive cards that are not approved).
+//! - **Member cards**: `card/membercard/activate` (membership number, initial bonus, balance
+//!   and custom values; once), `card/membercard/updateuser` (full values or increments, never
+//!   below zero), `card/membercard/userinfo/get` reflecting them, `activateuserform/set` and
+//!   `activate/geturl`. Activations, on receipt (`auto_activate`) or through the API, feed the
+//!   member-card statistics.
 //! - **Statistics**: the datacube endpoints count, per Beijing day, what happened in the sandbox
 //!   (views, receipts, consumptions, gifts, expiries, member-card activations). The clock is the
 //!   sandbox's own ([`set_time`](Sandbox::set_time), [`advance`](Sandbox::advance)); today's data
@@ -75,6 +88,8 @@
 mod api;
 mod control;
 mod dates;
+mod distribute;
+mod membercard;
 mod server;
 mod state;
 mod stats;
@@ -446,14 +461,17 @@ impl Sandbox {
     // ----------------------------------------------------------------------------------------
 
     /// User `openid` receives card `card_id` (from a QR code, a shelf, wx.addCard…): the card
-    /// must be approved (40078), in stock (45031) and under the user's `get_limit` (45033).
-    /// Returns the code WeChat generated. Stock goes down by one.
+    /// must be approved (40078; users of the test whitelist, `card/testwhitelist/set`, may
+    /// receive cards under review), in stock (45031) and under the user's `get_limit` (45033).
+    /// Returns the code WeChat generated, or for a deposit-mode card the next code imported
+    /// with `card/code/deposit`. Stock goes down by one.
     pub fn receive_card(&self, openid: &str, card_id: &str) -> Result<String, SandboxError> {
         Ok(self.shared.state().receive(openid, card_id, None, None)?)
     }
 
     /// Like [`receive_card`](Sandbox::receive_card) for a card with `use_custom_code`: the
-    /// merchant's own `code` (unique, at most 20 bytes).
+    /// merchant's own `code` (unique, at most 20 bytes; for a deposit-mode card, one of its
+    /// imported codes not yet received, 40116 otherwise).
     pub fn receive_card_with_code(
         &self,
         openid: &str,
@@ -464,6 +482,26 @@ impl Sandbox {
             .shared
             .state()
             .receive(openid, card_id, Some(code), None)?)
+    }
+
+    /// User `openid` scans a QR code of `card/qrcode/create`, named by its `ticket` or its `url`
+    /// (what the QR image encodes), and receives every card of it, all or nothing, as
+    /// [`receive_card`](Sandbox::receive_card) would (approved card unless the user is on the
+    /// test whitelist, stock, `get_limit`): with the QR code's `code` for custom-code cards, the
+    /// next imported code (`card/code/deposit`) for deposit-mode cards, a generated one
+    /// otherwise; its `outer_str` is kept (`card/code/get` returns it). Returns the codes in the
+    /// QR code's order.
+    ///
+    /// Refused with 40097 for an unknown ticket or an `is_unique_code` QR code already
+    /// scanned, 40079 once the QR code expired (`expire_seconds`, by default 365 days on the
+    /// sandbox clock), 40003 when it names another `openid`.
+    pub fn scan_qrcode(
+        &self,
+        openid: &str,
+        ticket_or_url: &str,
+    ) -> Result<Vec<String>, SandboxError> {
+        let received = self.shared.state().scan_qrcode(openid, ticket_or_url)?;
+        Ok(received.into_iter().map(|(_, code)| code).collect())
     }
 
     /// User `openid` opens the card's page: counted as a view in the statistics.

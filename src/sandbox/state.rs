@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::dates::{DAY, day_of, start_of_day};
+use super::distribute::Distribution;
+use super::membercard::{Member, MemberCards};
 use crate::Secret;
 use crate::validate::{Rule, Validate, ValidationError};
 
@@ -141,6 +143,21 @@ impl CardRecord {
         self.base_bool("use_custom_code", false)
     }
 
+    /// Whether the card hands out imported codes (预存code模式): `use_custom_code` with
+    /// `get_custom_code_mode` `GET_CUSTOM_CODE_MODE_DEPOSIT`.
+    pub(crate) fn deposit_mode(&self) -> bool {
+        self.use_custom_code()
+            && self
+                .base_info()
+                .and_then(|b| b.get("get_custom_code_mode"))
+                .and_then(Value::as_str)
+                == Some(DEPOSIT_MODE)
+    }
+
+    pub(crate) fn bind_openid(&self) -> bool {
+        self.base_bool("bind_openid", false)
+    }
+
     fn get_limit(&self) -> u64 {
         self.base_info()
             .and_then(|b| b.get("get_limit"))
@@ -253,6 +270,10 @@ pub(crate) const CARD_NOT_VERIFY: &str = "CARD_STATUS_NOT_VERIFY";
 pub(crate) const CARD_VERIFY_FAIL: &str = "CARD_STATUS_VERIFY_FAIL";
 pub(crate) const CARD_VERIFY_OK: &str = "CARD_STATUS_VERIFY_OK";
 pub(crate) const CARD_DELETE: &str = "CARD_STATUS_DELETE";
+/// `get_custom_code_mode` of a card whose codes are imported with `card/code/deposit`.
+pub(crate) const DEPOSIT_MODE: &str = "GET_CUSTOM_CODE_MODE_DEPOSIT";
+/// How long a mark (`card/code/mark`) holds a code (WeChat: about five minutes).
+pub(crate) const MARK_TTL: i64 = 300;
 
 /// The state of a user's code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,6 +318,28 @@ pub(crate) struct CodeRecord {
     /// The day the code stopped counting as held (consumed, deleted, expired, …), for
     /// `total_user`.
     removed_day: Option<i64>,
+    /// Member-card data (activation, bonus, balance, custom values).
+    pub member: Member,
+    /// Who marked the code (`card/code/mark`) and until when.
+    pub mark: Option<Mark>,
+}
+
+/// A mark on a code (`card/code/mark`): `openid` holds it until `until` (sandbox clock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Mark {
+    pub openid: String,
+    pub until: i64,
+}
+
+/// Where the code of a receipt comes from, see [`State::plan_receipt`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CodeSource {
+    /// The merchant's own code (`use_custom_code`), or a chosen imported code.
+    Custom(String),
+    /// The next imported code of a deposit-mode card.
+    Deposited,
+    /// A code WeChat generates.
+    Generated,
 }
 
 /// What happened, for the statistics.
@@ -334,6 +377,10 @@ pub(crate) struct State {
     /// `(end_time, code)` of codes that may still expire.
     expiries: BTreeSet<(i64, String)>,
     seq: u64,
+    /// QR codes, card shelves, imported codes and the test whitelist.
+    pub distribution: Distribution,
+    /// Member-card activation forms and plug-in URLs.
+    pub member_cards: MemberCards,
 }
 
 impl State {
@@ -356,6 +403,8 @@ impl State {
             events: Vec::new(),
             expiries: BTreeSet::new(),
             seq: 0,
+            distribution: Distribution::default(),
+            member_cards: MemberCards::default(),
         }
     }
 
@@ -425,7 +474,7 @@ impl State {
         z ^ (z >> 31)
     }
 
-    fn random_text(&mut self, len: usize) -> String {
+    pub(crate) fn random_text(&mut self, len: usize) -> String {
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let mut out = String::with_capacity(len);
         while out.len() < len {
@@ -627,6 +676,12 @@ impl State {
             .and_then(|s| s.get("quantity"))
             .and_then(Value::as_u64)
             .unwrap_or(0);
+        if quantity > 0 && record.deposit_mode() {
+            return Err(Refusal::new(
+                INVALID_STOCK,
+                "invalid stock quantity: a deposit-mode card (GET_CUSTOM_CODE_MODE_DEPOSIT) is created with sku.quantity 0; import codes with card/code/deposit, then raise the stock with card/modifystock",
+            ));
+        }
         record.quantity = quantity;
         record.total_quantity = quantity;
         // Read-only fields sent back by a client (a card copied from card/get) are not kept.
@@ -718,6 +773,7 @@ impl State {
         reduce: u64,
     ) -> Outcome<()> {
         let now = self.now();
+        let imported = self.distribution.available(card_id);
         let card = self.live_card_mut(card_id)?;
         let raised = card.quantity.saturating_add(increase);
         let Some(quantity) = raised.checked_sub(reduce) else {
@@ -733,6 +789,14 @@ impl State {
             return Err(Refusal::new(
                 INVALID_STOCK,
                 format!("invalid stock quantity: {quantity} is more than {MAX_STOCK}"),
+            ));
+        }
+        if card.deposit_mode() && quantity > imported {
+            return Err(Refusal::new(
+                INVALID_STOCK,
+                format!(
+                    "invalid stock quantity: {quantity} is more than the {imported} imported codes not yet received (card/code/deposit)"
+                ),
             ));
         }
         card.quantity = quantity;
@@ -757,21 +821,37 @@ impl State {
         code: Option<&str>,
         outer_str: Option<&str>,
     ) -> Outcome<String> {
+        let source = self.plan_receipt(openid, card_id, code, 0)?;
+        self.complete_receipt(openid, card_id, source, outer_str)
+    }
+
+    /// Checks that `openid` may receive `card_id` now, with `pending` receipts of the same card
+    /// already planned (a QR code of several cards is received all or nothing): the card's
+    /// status (whitelisted users may receive cards under review), stock, `get_limit` and the
+    /// code. Changes nothing; [`complete_receipt`](State::complete_receipt) does.
+    pub(crate) fn plan_receipt(
+        &self,
+        openid: &str,
+        card_id: &str,
+        code: Option<&str>,
+        pending: u64,
+    ) -> Outcome<CodeSource> {
         if openid.is_empty() {
             return Err(Refusal::new(40003, "invalid openid"));
         }
-        let now = self.now();
         let card = self.card(card_id)?;
-        if card.status != CARD_VERIFY_OK && card.status != "CARD_STATUS_DISPATCH" {
+        let approved = card.status == CARD_VERIFY_OK || card.status == "CARD_STATUS_DISPATCH";
+        let whitelisted = !card.deleted() && self.distribution.whitelisted(openid);
+        if !approved && !whitelisted {
             return Err(Refusal::new(
                 INVALID_CARD_STATUS,
                 format!(
-                    "invalid card status: {} (only an approved card can be received)",
+                    "invalid card status: {} (only an approved card can be received, except by users of the test whitelist)",
                     card.status
                 ),
             ));
         }
-        if card.quantity == 0 {
+        if card.quantity <= pending {
             return Err(Refusal::new(STOCK_EMPTY, "card stock is 0 (out of stock)"));
         }
         let held = self
@@ -780,16 +860,14 @@ impl State {
             .filter(|c| c.card_id == card_id && c.openid == openid)
             .count() as u64;
         let limit = card.get_limit();
-        if held >= limit {
+        if held.saturating_add(pending) >= limit {
             return Err(Refusal::new(
                 GET_LIMIT,
                 format!("user get card num exceeds the limit of {limit} (get_limit)"),
             ));
         }
-        let custom = card.use_custom_code();
-        let (begin_time, end_time) = card.validity(now);
-        let member = card.is_member_card() && card.auto_activate();
-        let code = match (custom, code) {
+        let deposit = card.deposit_mode();
+        match (card.use_custom_code(), code) {
             (true, Some(code)) => {
                 if code.is_empty() || code.len() > 20 {
                     return Err(Refusal::new(INVALID_CODE, "invalid code: 1 to 20 bytes"));
@@ -800,24 +878,65 @@ impl State {
                         format!("invalid code: {code:?} was already received"),
                     ));
                 }
-                code.to_owned()
+                if deposit && !self.distribution.is_available(card_id, code) {
+                    return Err(Refusal::new(
+                        INVALID_CODE,
+                        format!(
+                            "invalid code: {code:?} is not an imported code of this card (card/code/deposit)"
+                        ),
+                    ));
+                }
+                Ok(CodeSource::Custom(code.to_owned()))
             }
-            (true, None) => {
-                return Err(Refusal::new(
-                    MISSING_FIELD,
-                    "missing code: the card uses custom codes (use_custom_code)",
-                ));
+            (true, None) if deposit => Ok(CodeSource::Deposited),
+            (true, None) => Err(Refusal::new(
+                MISSING_FIELD,
+                "missing code: the card uses custom codes (use_custom_code)",
+            )),
+            (false, Some(_)) => Err(Refusal::new(
+                NO_CUSTOM_CODE_PERMISSION,
+                "the card does not use custom codes: WeChat generates them",
+            )),
+            (false, None) => Ok(CodeSource::Generated),
+        }
+    }
+
+    /// Gives `openid` the card as planned by [`plan_receipt`](State::plan_receipt): takes the
+    /// code, decrements the stock, records the receipt (and the activation of an
+    /// `auto_activate` member card).
+    pub(crate) fn complete_receipt(
+        &mut self,
+        openid: &str,
+        card_id: &str,
+        source: CodeSource,
+        outer_str: Option<&str>,
+    ) -> Outcome<String> {
+        let now = self.now();
+        let card = self.card(card_id)?;
+        let (begin_time, end_time) = card.validity(now);
+        let member = card.is_member_card() && card.auto_activate();
+        let code = match source {
+            CodeSource::Custom(code) => {
+                if self.codes.contains_key(&code) {
+                    return Err(Refusal::new(
+                        INVALID_CODE,
+                        format!("invalid code: {code:?} was already received"),
+                    ));
+                }
+                self.distribution.take_deposited(card_id, Some(&code));
+                code
             }
-            (false, Some(_)) => {
-                return Err(Refusal::new(
-                    NO_CUSTOM_CODE_PERMISSION,
-                    "the card does not use custom codes: WeChat generates them",
-                ));
+            CodeSource::Deposited => {
+                self.distribution
+                    .take_deposited(card_id, None)
+                    .ok_or_else(|| {
+                        Refusal::new(STOCK_EMPTY, "card stock is 0 (no imported code left)")
+                    })?
             }
-            (false, None) => self.new_code(),
+            CodeSource::Generated => self.new_code(),
         };
         if let Ok(card) = self.card_mut(card_id) {
-            card.quantity -= 1;
+            card.quantity = card.quantity.saturating_sub(1);
         }
         self.add_code(
             code.clone(),
@@ -830,6 +949,9 @@ impl State {
         let day = day_of(now);
         self.log(day, EventKind::Receive, card_id, openid);
         if member {
+            if let Some(record) = self.codes.get_mut(&code) {
+                record.member.activate(&code);
+            }
             self.log(day, EventKind::Activate, card_id, openid);
         }
         Ok(code)
@@ -862,12 +984,14 @@ impl State {
                 seq,
                 received_day,
                 removed_day: None,
+                member: Member::default(),
+                mark: None,
             },
         );
         self.sweep();
     }
 
-    fn log(&mut self, day: i64, kind: EventKind, card_id: &str, openid: &str) {
+    pub(crate) fn log(&mut self, day: i64, kind: EventKind, card_id: &str, openid: &str) {
         self.events.push(Event {
             day,
             kind,
@@ -949,6 +1073,59 @@ impl State {
         self.set_status(code, CodeStatus::Consumed, Some(day));
         self.log(day, EventKind::Consume, &card_id, &openid);
         Ok((card_id, openid))
+    }
+
+    /// `card/code/mark`: `is_mark` true occupies a consumable code for `openid` during
+    /// [`MARK_TTL`] seconds (marking it again renews the mark); false releases it. A live mark
+    /// of another user refuses both with 40127. Consuming does not look at marks (the sandbox
+    /// does not model 朋友的券, for which WeChat wants a mark before `card/code/consume`).
+    pub(crate) fn mark_code(
+        &mut self,
+        code: &str,
+        card_id: &str,
+        openid: &str,
+        is_mark: bool,
+    ) -> Outcome<()> {
+        if openid.is_empty() {
+            return Err(Refusal::new(40003, "invalid openid"));
+        }
+        let now = self.now();
+        let record = self.find_code(code, Some(card_id))?;
+        if !self.can_consume(record) {
+            return Err(Self::not_consumable(record));
+        }
+        if let Some(mark) = record
+            .mark
+            .as_ref()
+            .filter(|m| m.until > now && m.openid != openid)
+        {
+            return Err(Refusal::new(
+                INVALID_USER_CARD_STATUS,
+                format!(
+                    "invalid user-card status! Hint: the code is marked by another user until {}",
+                    mark.until
+                ),
+            ));
+        }
+        if let Some(record) = self.codes.get_mut(code) {
+            record.mark = is_mark.then(|| Mark {
+                openid: openid.to_owned(),
+                until: now.saturating_add(MARK_TTL),
+            });
+        }
+        Ok(())
+    }
+
+    /// Sets a code's validity (member-card activation): first and last second.
+    pub(crate) fn set_validity(&mut self, code: &str, begin: i64, end: Option<i64>) {
+        if let Some(record) = self.codes.get_mut(code) {
+            record.begin_time = begin;
+            record.end_time = end;
+            if let Some(end) = end {
+                self.expiries.insert((end, code.to_owned()));
+            }
+        }
+        self.sweep();
     }
 
     /// Changes a code's status; `removed` records the day it stopped being held.
