@@ -8,7 +8,7 @@ use crate::types::TypeExpr;
 use crate::yaml::At;
 
 /// Type names the generated code must not shadow.
-const RESERVED_TYPES: &[&str] = &[
+pub(crate) const RESERVED_TYPES: &[&str] = &[
     "String",
     "Option",
     "Result",
@@ -152,6 +152,7 @@ pub fn check(spec: &Spec, problems: &mut Problems) {
         }
     }
     check_excluded(spec, &paths, problems);
+    crate::events::check(spec, problems);
 }
 
 fn check_excluded(spec: &Spec, paths: &HashMap<&str, &Origin>, problems: &mut Problems) {

@@ -45,5 +45,6 @@ pub fn endpoints_markdown(spec: &Spec) -> String {
             ));
         }
     }
+    out.push_str(&crate::events::markdown(spec));
     out
 }

@@ -11,12 +11,12 @@ use quote::{format_ident, quote};
 use crate::model::*;
 use crate::types::{IntKind, TypeExpr};
 
-fn ident(name: &str) -> Ident {
+pub(crate) fn ident(name: &str) -> Ident {
     Ident::new(name, Span::call_site())
 }
 
 /// Doc attributes from text: one `#[doc = " line"]` per line.
-fn docs(text: &str) -> TokenStream {
+pub(crate) fn docs(text: &str) -> TokenStream {
     let mut out = TokenStream::new();
     let text = text.trim_end();
     for line in text.lines() {
@@ -77,7 +77,7 @@ pub fn escape_doc(text: &str) -> String {
 }
 
 /// First sentence-ish line of a doc, for setter docs.
-fn summary(doc: &str) -> String {
+pub(crate) fn summary(doc: &str) -> String {
     doc.lines().next().unwrap_or("").trim().to_owned()
 }
 
@@ -119,13 +119,15 @@ impl<'a> Emitter<'a> {
                 }
             });
         }
+        out.extend(crate::events::emit_file(self, self.spec, file));
         out
     }
 
-    fn rust_type(&self, ty: &TypeExpr) -> TokenStream {
+    pub(crate) fn rust_type(&self, ty: &TypeExpr) -> TokenStream {
         match ty {
             TypeExpr::String { .. } | TypeExpr::Date => quote!(String),
             TypeExpr::Bool => quote!(bool),
+            TypeExpr::Secret => quote!(crate::Secret),
             TypeExpr::Int { kind, .. } => {
                 let k = ident(kind.name());
                 quote!(#k)
@@ -201,7 +203,9 @@ impl<'a> Emitter<'a> {
             let rust = ident(&f.rust);
             if f.required {
                 match f.ty {
-                    TypeExpr::String { .. } | TypeExpr::Date => quote!(#rust: #rust.into()),
+                    TypeExpr::String { .. } | TypeExpr::Date | TypeExpr::Secret => {
+                        quote!(#rust: #rust.into())
+                    }
                     _ => quote!(#rust),
                 }
             } else {
@@ -312,13 +316,14 @@ impl<'a> Emitter<'a> {
     fn param_type(&self, ty: &TypeExpr) -> TokenStream {
         match ty {
             TypeExpr::String { .. } | TypeExpr::Date => quote!(impl Into<String>),
+            TypeExpr::Secret => quote!(impl Into<crate::Secret>),
             other => self.rust_type(other),
         }
     }
 
     fn param_into(&self, ty: &TypeExpr, value: TokenStream) -> TokenStream {
         match ty {
-            TypeExpr::String { .. } | TypeExpr::Date => quote!(#value.into()),
+            TypeExpr::String { .. } | TypeExpr::Date | TypeExpr::Secret => quote!(#value.into()),
             _ => value,
         }
     }
@@ -677,6 +682,7 @@ impl<'a> Emitter<'a> {
             quote!(&endpoint::#k)
         });
         let types = self.spec.types().map(|t| self.type_info(t));
+        let events = crate::events::emit_api(self, self.spec);
         quote! {
             #(#includes)*
 
@@ -690,6 +696,8 @@ impl<'a> Emitter<'a> {
 
             /// Every type of the spec (named and inline), in spec order.
             pub static TYPES: &[crate::schema::TypeInfo] = &[#(#types),*];
+
+            #events
         }
     }
 
@@ -814,7 +822,7 @@ impl<'a> Emitter<'a> {
         quote!(crate::schema::TypeInfo { name: #n, kind: #kind, check: #check })
     }
 
-    fn ty_info(&self, ty: &TypeExpr) -> TokenStream {
+    pub(crate) fn ty_info(&self, ty: &TypeExpr) -> TokenStream {
         match ty {
             TypeExpr::String { max_bytes } => {
                 let m = match max_bytes {
@@ -827,6 +835,8 @@ impl<'a> Emitter<'a> {
                 quote!(crate::schema::Ty::String { max_bytes: #m })
             }
             TypeExpr::Bool => quote!(crate::schema::Ty::Bool),
+            // A secret is a plain string on the wire.
+            TypeExpr::Secret => quote!(crate::schema::Ty::String { max_bytes: None }),
             TypeExpr::Int { kind, min, max } => {
                 let (lo, hi) = bounds(*kind, *min, *max);
                 let rust = kind.name();
@@ -846,7 +856,7 @@ impl<'a> Emitter<'a> {
 }
 
 /// A raw string literal (`r#"…"#`), so that JSON reads as JSON in the generated code.
-fn raw_string(text: &str) -> TokenStream {
+pub(crate) fn raw_string(text: &str) -> TokenStream {
     let mut hashes = String::from("#");
     while text.contains(&format!("\"{hashes}")) {
         hashes.push('#');

@@ -3,13 +3,15 @@
 //! Stages (see DESIGN.md §2): [`yaml`] and [`parse`] read each file into the [`model`] (all
 //! errors collected, each positioned by its path); [`check`] finds semantic errors across files;
 //! [`emit`] turns the model into token streams; [`render`] formats them. Writing the files (only
-//! when they changed) is the caller's job: `build.rs` and the snapshot tests.
+//! when they changed) is the caller's job: `build.rs` and the snapshot tests. The spec's pushed
+//! events (`events:`) go through the same stages in [`events`].
 #![forbid(unsafe_code)]
 
 pub mod check;
 pub mod diag;
 pub mod docs;
 pub mod emit;
+pub mod events;
 pub mod model;
 pub mod parse;
 pub mod render;

@@ -24,6 +24,34 @@ pub struct SpecFile {
     pub endpoints: Vec<Endpoint>,
     /// Endpoints deliberately not covered: `(path, reason, origin)`.
     pub excluded: Vec<(String, String, Origin)>,
+    /// Events WeChat pushes to the merchant's server (see `crate::events`).
+    pub events: Vec<EventDef>,
+}
+
+/// One pushed event (`MsgType` `event`), keyed by its `Event` value.
+#[derive(Debug)]
+pub struct EventDef {
+    /// The `Event` element's value: `user_get_card`.
+    pub event: String,
+    /// The Rust struct: `UserGetCardEvent`.
+    pub name: String,
+    /// The `CardEvent` variant: `UserGetCard`.
+    pub variant: String,
+    pub title: String,
+    pub doc: String,
+    /// The XML elements besides the common header (`ToUserName`, `FromUserName`, `CreateTime`,
+    /// `MsgType`, `Event`); `wire` is the element name.
+    pub fields: Vec<Field>,
+    pub examples: Vec<EventExample>,
+    pub origin: Origin,
+}
+
+/// A documented XML message of an event.
+#[derive(Debug)]
+pub struct EventExample {
+    pub name: String,
+    pub xml: String,
+    pub origin: Origin,
 }
 
 /// Where something was defined: file index and path inside the file.
@@ -168,6 +196,12 @@ impl Spec {
         self.files
             .iter()
             .flat_map(|f| f.endpoints.iter().map(move |e| (f, e)))
+    }
+
+    pub fn events(&self) -> impl Iterator<Item = (&SpecFile, &EventDef)> {
+        self.files
+            .iter()
+            .flat_map(|f| f.events.iter().map(move |e| (f, e)))
     }
 
     pub fn find_type(&self, name: &str) -> Option<&TypeDef> {

@@ -28,6 +28,7 @@ pub fn parse_file(
                 types: Vec::new(),
                 endpoints: Vec::new(),
                 excluded: Vec::new(),
+                events: Vec::new(),
             });
             return;
         }
@@ -39,6 +40,7 @@ pub fn parse_file(
     };
     let mut endpoints = Vec::new();
     let mut excluded = Vec::new();
+    let mut events = Vec::new();
     let root_path = Path::default();
     if let Some(mut top) = cx.obj(&root, &root_path) {
         if let Some(types) = top.take("types") {
@@ -64,7 +66,10 @@ pub fn parse_file(
                 }
             }
         }
-        top.finish(&mut cx, &["types", "endpoints", "excluded"]);
+        if let Some(node) = top.take("events") {
+            events = cx.events(node, &root_path.key("events"));
+        }
+        top.finish(&mut cx, &["types", "endpoints", "excluded", "events"]);
     }
     let types = std::mem::take(&mut cx.types);
     spec.files.push(SpecFile {
@@ -74,30 +79,32 @@ pub fn parse_file(
         types,
         endpoints,
         excluded,
+        events,
     });
 }
 
-struct Cx<'p> {
-    file: usize,
+/// The parsing context of one file (also used by `crate::events`).
+pub(crate) struct Cx<'p> {
+    pub(crate) file: usize,
     problems: &'p mut Problems,
     types: Vec<TypeDef>,
 }
 
 /// A mapping whose keys are taken one by one; whatever is left is an unknown key.
-struct Obj<'n> {
+pub(crate) struct Obj<'n> {
     entries: &'n [(String, Node)],
     used: Vec<bool>,
     path: Path,
 }
 
 impl<'n> Obj<'n> {
-    fn take(&mut self, key: &str) -> Option<&'n Node> {
+    pub(crate) fn take(&mut self, key: &str) -> Option<&'n Node> {
         let i = self.entries.iter().position(|(k, _)| k == key)?;
         self.used[i] = true;
         Some(&self.entries[i].1)
     }
 
-    fn finish(self, cx: &mut Cx<'_>, expected: &[&str]) {
+    pub(crate) fn finish(self, cx: &mut Cx<'_>, expected: &[&str]) {
         for ((key, _), used) in self.entries.iter().zip(&self.used) {
             if !used {
                 let hint = match closest(key, expected) {
@@ -159,22 +166,22 @@ const ENDPOINT_KEYS: &[&str] = &[
 ];
 
 impl Cx<'_> {
-    fn origin(&self, path: &Path) -> Origin {
+    pub(crate) fn origin(&self, path: &Path) -> Origin {
         Origin {
             file: self.file,
             path: path.clone(),
         }
     }
 
-    fn error_at(&mut self, path: &Path, at: At, message: String) {
+    pub(crate) fn error_at(&mut self, path: &Path, at: At, message: String) {
         self.problems.at_path(self.file, path.clone(), at, message);
     }
 
-    fn error(&mut self, path: &Path, message: String) {
+    pub(crate) fn error(&mut self, path: &Path, message: String) {
         self.error_at(path, At::Value, message);
     }
 
-    fn obj<'n>(&mut self, node: &'n Node, path: &Path) -> Option<Obj<'n>> {
+    pub(crate) fn obj<'n>(&mut self, node: &'n Node, path: &Path) -> Option<Obj<'n>> {
         match node {
             Node::Map(entries) => Some(Obj {
                 entries,
@@ -193,7 +200,7 @@ impl Cx<'_> {
         }
     }
 
-    fn entries<'n>(&mut self, node: &'n Node, path: &Path) -> &'n [(String, Node)] {
+    pub(crate) fn entries<'n>(&mut self, node: &'n Node, path: &Path) -> &'n [(String, Node)] {
         match node {
             Node::Map(entries) => entries,
             Node::Null => &[],
@@ -204,7 +211,7 @@ impl Cx<'_> {
         }
     }
 
-    fn string(&mut self, node: Option<&Node>, path: &Path) -> Option<String> {
+    pub(crate) fn string(&mut self, node: Option<&Node>, path: &Path) -> Option<String> {
         match node? {
             Node::Str(s) => Some(s.clone()),
             other => {
@@ -227,7 +234,7 @@ impl Cx<'_> {
         }
     }
 
-    fn required_string(&mut self, obj: &mut Obj<'_>, key: &str) -> Option<String> {
+    pub(crate) fn required_string(&mut self, obj: &mut Obj<'_>, key: &str) -> Option<String> {
         let path = obj.path.key(key);
         match obj.take(key) {
             None => {
@@ -308,7 +315,13 @@ impl Cx<'_> {
         TypeKind::Object { fields: out, rules }
     }
 
-    fn field(&mut self, owner: &str, wire: &str, node: &Node, path: &Path) -> Option<Field> {
+    pub(crate) fn field(
+        &mut self,
+        owner: &str,
+        wire: &str,
+        node: &Node,
+        path: &Path,
+    ) -> Option<Field> {
         let origin = self.origin(path);
         let (ty_text, ty_path, mut obj) = match node {
             Node::Str(s) => (s.clone(), path.clone(), None),

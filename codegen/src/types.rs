@@ -39,6 +39,8 @@ pub enum TypeExpr {
         max_bytes: Option<u32>,
     },
     Bool,
+    /// `secret`: a string that must never be printed (a ticket); `crate::Secret` in Rust.
+    Secret,
     Int {
         kind: IntKind,
         min: Option<i128>,
@@ -89,6 +91,7 @@ impl fmt::Display for TypeExpr {
             TypeExpr::String { max_bytes: None } => f.write_str("string"),
             TypeExpr::String { max_bytes: Some(n) } => write!(f, "string({n})"),
             TypeExpr::Bool => f.write_str("bool"),
+            TypeExpr::Secret => f.write_str("secret"),
             TypeExpr::Int { kind, min, max } => {
                 f.write_str(kind.name())?;
                 match (min, max) {
@@ -117,7 +120,7 @@ impl fmt::Display for TypeExpr {
 }
 
 const EXPECTED: &str = "expected string, string(N), bool, i32, i64, u32, u64, date, json, \
-                        list<T>, object, enum or a type name";
+                        secret, list<T>, object, enum or a type name";
 
 /// Parses a type expression.
 pub fn parse(text: &str) -> Result<TypeExpr, String> {
@@ -207,6 +210,7 @@ impl Parser<'_> {
                 }
             }
             "bool" => self.plain(TypeExpr::Bool),
+            "secret" => self.plain(TypeExpr::Secret),
             "date" => self.plain(TypeExpr::Date),
             "json" => self.plain(TypeExpr::Json),
             "object" => self.plain(TypeExpr::Object),

@@ -436,3 +436,62 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
         check: crate::wire::check_json::<ListThingsResponse>,
     },
 ];
+/// A card event WeChat pushes to the merchant's server: one variant per event of the spec.
+///
+/// An event the spec does not describe (and a message that is not an event) decodes as
+/// `Unknown`, which keeps its name and every element as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CardEvent {
+    /// An event the spec does not describe, kept as received.
+    Unknown {
+        /// The `Event` element's value (empty for a message that is not an event).
+        event: String,
+        /// Every element besides the common header, in order.
+        fields: crate::events::EventFields,
+    },
+}
+
+impl CardEvent {
+    /// The `Event` element's value, e.g. `user_get_card`.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Unknown { event, .. } => event,
+        }
+    }
+
+    /// The XML elements the typed event reads besides the common header (none for
+    /// `Unknown`, which keeps them all).
+    pub fn elements(&self) -> &'static [&'static str] {
+        match self {
+            Self::Unknown { .. } => &[],
+        }
+    }
+
+    /// Decodes the event `event` from the message's elements besides the common header.
+    pub fn from_fields(
+        event: &str,
+        fields: &crate::events::EventFields,
+    ) -> Result<Self, crate::events::EventError> {
+        match event {
+            _ => {
+                Ok(Self::Unknown {
+                    event: event.to_owned(),
+                    fields: fields.clone(),
+                })
+            }
+        }
+    }
+
+    /// The event's elements besides the common header, in spec order.
+    pub fn to_fields(&self) -> crate::events::EventFields {
+        let mut out = crate::events::EventFields::new();
+        match self {
+            Self::Unknown { fields, .. } => out = fields.clone(),
+        }
+        out
+    }
+}
+
+/// Every event of the spec, in spec order.
+pub static EVENTS: &[crate::schema::EventInfo] = &[];
