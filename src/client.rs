@@ -112,6 +112,10 @@ struct Inner {
     max_retries: u32,
     retry_backoff: Duration,
     max_response_bytes: u64,
+    /// The official account's appid, from the credentials or `ClientBuilder::appid`.
+    appid: Option<String>,
+    /// The card api_ticket (`cgi-bin/ticket/getticket?type=wx_card`), cached like the token.
+    ticket: TokenCache,
 }
 
 /// A component token given once; never refreshed.
@@ -162,7 +166,7 @@ impl fmt::Debug for Client {
         let inner = &*self.inner;
         let mut s = f.debug_struct("Client");
         s.field("base_url", &inner.base_url);
-        if let Auth::Credentials { appid, .. } = &inner.auth {
+        if let Some(appid) = &inner.appid {
             s.field("appid", appid);
         }
         s.field("auth", &inner.auth.describe())
@@ -183,6 +187,7 @@ impl fmt::Debug for Client {
 pub struct ClientBuilder {
     base_url: String,
     credentials: Option<(String, Secret)>,
+    appid: Option<String>,
     token_source: Option<TokenSource>,
     fixed_token: Option<Secret>,
     token_provider: Option<Arc<dyn TokenProvider>>,
@@ -205,6 +210,7 @@ impl fmt::Debug for ClientBuilder {
                 "secret",
                 &self.credentials.as_ref().map(|(_, secret)| secret),
             )
+            .field("appid_only", &self.appid)
             .field("token_source", &self.token_source)
             .field("fixed_token", &self.fixed_token)
             .field(
@@ -231,6 +237,7 @@ impl Default for ClientBuilder {
         ClientBuilder {
             base_url: DEFAULT_BASE_URL.to_owned(),
             credentials: None,
+            appid: None,
             token_source: None,
             fixed_token: None,
             token_provider: None,
@@ -260,6 +267,15 @@ impl ClientBuilder {
     /// [`token_source`](ClientBuilder::token_source) says otherwise.
     pub fn credentials(mut self, appid: impl Into<String>, secret: impl Into<Secret>) -> Self {
         self.credentials = Some((appid.into(), secret.into()));
+        self
+    }
+
+    /// The official account's appid when the client has no
+    /// [`credentials`](ClientBuilder::credentials) (a fixed token or a token provider): the
+    /// wx.chooseCard signature ([`Client::sign_choose_card`]) signs it. With credentials it is
+    /// their appid, and a different one here is a configuration error.
+    pub fn appid(mut self, appid: impl Into<String>) -> Self {
+        self.appid = Some(appid.into());
         self
     }
 
@@ -385,6 +401,18 @@ impl ClientBuilder {
                 "token_source applies to credentials, which are not set".into(),
             ));
         }
+        let appid = match (&self.credentials, self.appid) {
+            (Some((from_credentials, _)), Some(given)) if *from_credentials != given => {
+                return Err(Error::Config(format!(
+                    "appid {given:?} differs from the credentials' appid {from_credentials:?}"
+                )));
+            }
+            (Some((from_credentials, _)), _) => Some(from_credentials.clone()),
+            (None, Some(given)) if given.trim().is_empty() => {
+                return Err(Error::Config("the appid must not be empty".into()));
+            }
+            (None, given) => given,
+        };
         let auth = if let Some((appid, secret)) = self.credentials {
             if appid.trim().is_empty() || secret.is_empty() {
                 return Err(Error::Config(
@@ -432,6 +460,8 @@ impl ClientBuilder {
                 max_retries: self.max_retries,
                 retry_backoff: self.retry_backoff,
                 max_response_bytes: self.max_response_bytes,
+                appid,
+                ticket: TokenCache::for_ticket(),
             }),
         })
     }
@@ -477,6 +507,53 @@ impl Client {
     /// outside this library). It is a [`Secret`]: it prints as `***`.
     pub fn access_token(&self) -> Result<Secret, Error> {
         self.token()
+    }
+
+    /// The official account's appid, from the credentials or [`ClientBuilder::appid`].
+    pub fn appid(&self) -> Option<&str> {
+        self.inner.appid.as_deref()
+    }
+
+    /// The card api_ticket (`cgi-bin/ticket/getticket?type=wx_card`, never the `jsapi` ticket of
+    /// wx.config), the credential of the card signatures ([`crate::signature`]).
+    ///
+    /// Cached like the access token (see [`TokenSource`]): refreshed once less than
+    /// `min(max(5 minutes, 10% of its lifetime), half its lifetime)` of its `expires_in`
+    /// remains, never used past its expiry, fetched by one thread at a time however many wait
+    /// (WeChat's quota for tickets is small). The fetch is an ordinary call: when WeChat rejects
+    /// the access token it was made with, the token is renewed and the ticket fetched again.
+    /// It is a [`Secret`], masked in every error and `Debug` output.
+    pub fn api_ticket(&self) -> Result<Secret, Error> {
+        self.inner.ticket.get(&|_| self.fetch_api_ticket())
+    }
+
+    /// WeChat rejected a signature made with `rejected` (the ticket was reset, for instance
+    /// from another server of the same account): forgets it if it is still the cached one and
+    /// returns a freshly fetched ticket (or the one another thread already fetched). The
+    /// answer may be the same ticket when WeChat still hands it out.
+    pub fn renew_api_ticket(&self, rejected: &Secret) -> Result<Secret, Error> {
+        let fetch = |_| self.fetch_api_ticket();
+        match self.inner.ticket.renew(rejected, false, &fetch)? {
+            Some(ticket) => Ok(ticket),
+            None => Ok(rejected.clone()),
+        }
+    }
+
+    fn fetch_api_ticket(&self) -> Result<Fetched, Error> {
+        let request = crate::GetApiTicketRequest::new(crate::ApiTicketType::WxCard);
+        let answer = self.get_api_ticket(&request)?;
+        if answer.ticket.is_empty() {
+            return Err(Error::Decode(DecodeError {
+                endpoint: "cgi-bin/ticket/getticket".to_owned(),
+                status: 200,
+                message: "the answer has an empty ticket".into(),
+                excerpt: String::new(),
+            }));
+        }
+        Ok(Fetched {
+            token: answer.ticket,
+            expires_in: answer.expires_in,
+        })
     }
 
     /// Validates `request`, sends it to `endpoint` and decodes the answer.
@@ -575,6 +652,8 @@ impl Client {
         let payload = encode(method, request)?;
         let mut token = self.token_of(kind, path)?;
         let mut renewed = false;
+        let ticket = self.inner.ticket.peek();
+        let ticket = ticket.as_ref().map_or("", Secret::expose);
         loop {
             let result = self.with_retries(idempotent, || {
                 let (status, body) = self.exchange(path, &payload, Some((kind, &token)))?;
@@ -582,7 +661,7 @@ impl Client {
                     path,
                     status,
                     &body,
-                    &[token.expose(), self.inner.auth.app_secret()],
+                    &[token.expose(), self.inner.auth.app_secret(), ticket],
                 )
             });
             match result {
@@ -634,9 +713,11 @@ impl Client {
         token: Option<(TokenKind, &Secret)>,
     ) -> Result<(u16, Vec<u8>), Error> {
         let inner = &*self.inner;
+        let ticket = inner.ticket.peek();
         let secrets = [
             token.map(|(_, t)| t.expose()).unwrap_or(""),
             inner.auth.app_secret(),
+            ticket.as_ref().map_or("", Secret::expose),
         ];
         let mut url = String::with_capacity(inner.base_url.len() + path.len() + 200);
         url.push_str(&inner.base_url);

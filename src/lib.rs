@@ -4,10 +4,12 @@
 
 mod client;
 mod error;
+pub mod events;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod schema;
 mod secret;
+pub mod signature;
 mod token;
 pub mod validate;
 #[doc(hidden)]

@@ -201,6 +201,40 @@ pub enum RuleInfo {
     },
 }
 
+/// One event WeChat pushes to the merchant's server (`MsgType` `event`), see
+/// [`crate::events`].
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct EventInfo {
+    /// The `Event` element's value, e.g. `user_get_card`.
+    pub event: &'static str,
+    /// Rust name of the event's struct, e.g. `UserGetCardEvent`.
+    pub name: &'static str,
+    /// The spec file it is defined in.
+    pub group: &'static str,
+    /// The official title of the event's documentation.
+    pub title: &'static str,
+    /// The XML elements besides the common header: `wire` is the element name.
+    pub fields: &'static [FieldInfo],
+    /// The documented XML messages of the event.
+    pub examples: &'static [EventExample],
+}
+
+/// A documented XML message of an event.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct EventExample {
+    /// Label of the example.
+    pub name: &'static str,
+    /// The whole message, `<xml>…</xml>`.
+    pub xml: &'static str,
+}
+
+/// Finds an event by its `Event` value (`user_get_card`).
+pub fn event_info(event: &str) -> Option<&'static EventInfo> {
+    EVENTS.iter().find(|e| e.event == event)
+}
+
 /// Finds an endpoint by its path (`card/code/get`; a leading `/` is ignored).
 pub fn endpoint(path: &str) -> Option<&'static EndpointInfo> {
     let path = path.strip_prefix('/').unwrap_or(path);
@@ -212,4 +246,4 @@ pub fn type_info(name: &str) -> Option<&'static TypeInfo> {
     TYPES.iter().find(|t| t.name == name)
 }
 
-pub use crate::api::{ENDPOINTS, TYPES};
+pub use crate::api::{ENDPOINTS, EVENTS, TYPES};

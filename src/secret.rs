@@ -59,6 +59,20 @@ impl From<&String> for Secret {
     }
 }
 
+/// Serializes the secret's **value** (it is how a secret is sent); `Debug` and `Display` still
+/// print `***`. Used by generated types whose fields the spec types `secret` (the api_ticket).
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.expose())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::wire::enum_value(deserializer).map(|value| Secret::from(value.as_ref()))
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
@@ -230,6 +244,14 @@ mod tests {
         assert_eq!(format!("{s:?}"), "***");
         assert_eq!(format!("{:?}", Some(s.clone())), "Some(***)");
         assert_eq!(s.expose(), "abc");
+    }
+
+    #[test]
+    fn serde_carries_the_value() {
+        let s: Secret = serde_json::from_str("\"T1\"").unwrap();
+        assert_eq!(s.expose(), "T1");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"T1\"");
+        assert!(serde_json::from_str::<Secret>("1").is_err());
     }
 
     #[test]

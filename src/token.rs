@@ -169,13 +169,15 @@ struct CacheState {
     last_forced: Option<Instant>,
 }
 
-/// The cache of a fetched access token, single-flight.
+/// The cache of a fetched access token (or of the card api_ticket), single-flight.
 #[derive(Debug)]
 pub(crate) struct TokenCache {
     state: Mutex<CacheState>,
     done: Condvar,
     /// Least time between two forced refreshes.
     force_interval: Duration,
+    /// What is cached, for the message of a panicking fetch.
+    what: &'static str,
 }
 
 /// How a fetch is made: `fetch(force_refresh)`.
@@ -187,7 +189,21 @@ impl TokenCache {
             state: Mutex::new(CacheState::default()),
             done: Condvar::new(),
             force_interval,
+            what: "access token",
         }
+    }
+
+    /// A cache of the card api_ticket: the same caching, no forced refreshes.
+    pub(crate) fn for_ticket() -> Self {
+        TokenCache {
+            what: "api_ticket",
+            ..TokenCache::new(Duration::MAX)
+        }
+    }
+
+    /// The cached value, if any (valid or not), for redaction.
+    pub(crate) fn peek(&self) -> Option<Secret> {
+        self.lock().token.as_ref().map(|t| t.value.clone())
     }
 
     fn lock(&self) -> MutexGuard<'_, CacheState> {
@@ -281,9 +297,10 @@ impl TokenCache {
                         Some(Ok(fetched.token.clone()))
                     }
                     Some(Err(e)) => Some(Err(e.clone())),
-                    None => Some(Err(Error::Config(
-                        "the access token fetch panicked".to_owned(),
-                    ))),
+                    None => Some(Err(Error::Config(format!(
+                        "the {} fetch panicked",
+                        self.0.what
+                    )))),
                 };
                 drop(state);
                 self.0.done.notify_all();

@@ -1,0 +1,216 @@
+//! The merchant's side of a callback: query parameters in, verified (and decrypted) message out.
+
+use super::{
+    ElementKind, EventError, EventFields, Message, MessageCrypto, verify_callback_signature,
+};
+use crate::Secret;
+
+/// The query parameters WeChat puts in the callback URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallbackQuery {
+    /// `signature`: SHA-1 of the token, `timestamp` and `nonce`.
+    pub signature: Option<String>,
+    /// `timestamp`.
+    pub timestamp: Option<String>,
+    /// `nonce`.
+    pub nonce: Option<String>,
+    /// `echostr`: the text to answer when WeChat checks the URL (a `GET`).
+    pub echostr: Option<String>,
+    /// `encrypt_type`: `aes` in safe mode.
+    pub encrypt_type: Option<String>,
+    /// `msg_signature`: SHA-1 of the token, `timestamp`, `nonce` and the `Encrypt` text.
+    pub msg_signature: Option<String>,
+    /// `openid`: the user's openid (WeChat adds it to message pushes).
+    pub openid: Option<String>,
+}
+
+impl CallbackQuery {
+    /// Reads a query string (`signature=…&timestamp=…`, with or without the leading `?`),
+    /// percent-decoding the values (`+` as a space). Unknown parameters are ignored.
+    pub fn parse(query: &str) -> CallbackQuery {
+        let mut out = CallbackQuery::default();
+        for pair in query.trim_start_matches('?').split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = Some(percent_decode(value));
+            match key {
+                "signature" => out.signature = value,
+                "timestamp" => out.timestamp = value,
+                "nonce" => out.nonce = value,
+                "echostr" => out.echostr = value,
+                "encrypt_type" => out.encrypt_type = value,
+                "msg_signature" => out.msg_signature = value,
+                "openid" => out.openid = value,
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn need<'a>(value: &'a Option<String>, name: &'static str) -> Result<&'a str, EventError> {
+        value.as_deref().ok_or(EventError::MissingParameter(name))
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A merchant's callback endpoint: verifies what WeChat pushes and turns it into a [`Message`].
+///
+/// Plain mode ([`Callback::new`]) checks `signature` with the token. Safe mode
+/// ([`Callback::with_aes_key`]) also decrypts messages that come with `encrypt_type=aes` (or an
+/// `Encrypt` element): `msg_signature` is verified first, then the message is decrypted and
+/// its appid checked. A plain message is still accepted in safe mode's compatible setting (兼容模式)
+/// only when it is not encrypted and its `signature` matches.
+///
+/// `Debug` shows neither the token nor the key.
+#[derive(Debug, Clone)]
+pub struct Callback {
+    token: Secret,
+    crypto: Option<MessageCrypto>,
+}
+
+impl Callback {
+    /// Plain mode (明文模式) with the token configured on the 公众平台.
+    pub fn new(token: impl Into<Secret>) -> Callback {
+        Callback {
+            token: token.into(),
+            crypto: None,
+        }
+    }
+
+    /// Safe mode (安全模式, or 兼容模式): the token, the 43-character EncodingAESKey and the
+    /// official account's appid (messages for another appid are refused).
+    pub fn with_aes_key(
+        token: impl Into<Secret>,
+        encoding_aes_key: impl Into<Secret>,
+        appid: impl Into<String>,
+    ) -> Result<Callback, EventError> {
+        let token = token.into();
+        let crypto = MessageCrypto::new(token.clone(), encoding_aes_key, appid)?;
+        Ok(Callback {
+            token,
+            crypto: Some(crypto),
+        })
+    }
+
+    /// The encryption, in safe mode.
+    pub fn crypto(&self) -> Option<&MessageCrypto> {
+        self.crypto.as_ref()
+    }
+
+    /// WeChat's check of the URL (a `GET` with `signature`, `timestamp`, `nonce`, `echostr`):
+    /// returns the `echostr` to answer with when the signature matches.
+    pub fn verify_url(&self, query: &CallbackQuery) -> Result<String, EventError> {
+        self.check_signature(query)?;
+        Ok(CallbackQuery::need(&query.echostr, "echostr")?.to_owned())
+    }
+
+    /// Checks `signature` against the token.
+    pub fn check_signature(&self, query: &CallbackQuery) -> Result<(), EventError> {
+        verify_callback_signature(
+            self.token.expose(),
+            CallbackQuery::need(&query.timestamp, "timestamp")?,
+            CallbackQuery::need(&query.nonce, "nonce")?,
+            CallbackQuery::need(&query.signature, "signature")?,
+        )
+    }
+
+    /// Verifies a pushed message (the `POST` body) and returns its XML, decrypted in safe mode.
+    pub fn open(&self, query: &CallbackQuery, body: &[u8]) -> Result<String, EventError> {
+        let body = std::str::from_utf8(body)
+            .map_err(|_| EventError::Xml("the body is not UTF-8".into()))?;
+        let encrypted = query.encrypt_type.as_deref() == Some("aes");
+        let fields = if encrypted || body.contains("<Encrypt>") {
+            Some(EventFields::parse(body)?)
+        } else {
+            None
+        };
+        let encrypt = fields
+            .as_ref()
+            .and_then(|f| f.get("Encrypt"))
+            .map(str::to_owned);
+        match (encrypt, &self.crypto) {
+            (Some(encrypt), Some(crypto)) => {
+                let timestamp = CallbackQuery::need(&query.timestamp, "timestamp")?;
+                let nonce = CallbackQuery::need(&query.nonce, "nonce")?;
+                let msg_signature = CallbackQuery::need(&query.msg_signature, "msg_signature")?;
+                let xml = crypto.decrypt(msg_signature, timestamp, nonce, &encrypt)?;
+                // WeChat also sends `signature`; when present it must match too.
+                if query.signature.is_some() {
+                    self.check_signature(query)?;
+                }
+                Ok(xml)
+            }
+            (Some(_), None) => Err(EventError::NotEncrypted(
+                "the message is encrypted but no EncodingAESKey is configured",
+            )),
+            (None, _) if encrypted => Err(EventError::NotEncrypted(
+                "encrypt_type=aes but the message has no <Encrypt> element",
+            )),
+            (None, _) => {
+                self.check_signature(query)?;
+                Ok(body.to_owned())
+            }
+        }
+    }
+
+    /// Verifies, decrypts (safe mode) and parses a pushed message.
+    pub fn receive(&self, query: &CallbackQuery, body: &[u8]) -> Result<Message, EventError> {
+        Message::parse(&self.open(query, body)?)
+    }
+
+    /// What to answer a pushed event with: `success` (WeChat then neither retries nor tells the
+    /// user the service is unavailable).
+    pub fn ack() -> &'static str {
+        "success"
+    }
+
+    /// Builds a push of `message` as WeChat sends it, for tests of a handler (the sandbox uses
+    /// it): the query string (`signature`, `timestamp`, `nonce`, `openid`, and in safe mode
+    /// `encrypt_type=aes` and `msg_signature`) and the body (plain XML, or in safe mode
+    /// `<xml><ToUserName/><Encrypt/></xml>`).
+    pub fn push(&self, message: &Message, timestamp: &str, nonce: &str) -> (String, String) {
+        let xml = message.to_xml();
+        let signature = super::callback_signature(self.token.expose(), timestamp, nonce);
+        let openid = crate::secret::percent_encode(&message.from_user_name);
+        let mut query =
+            format!("signature={signature}&timestamp={timestamp}&nonce={nonce}&openid={openid}");
+        match &self.crypto {
+            None => (query, xml),
+            Some(crypto) => {
+                let encrypt = crypto.encrypt_content(&xml);
+                let msg_signature = crypto.signature(timestamp, nonce, &encrypt);
+                query.push_str(&format!("&encrypt_type=aes&msg_signature={msg_signature}"));
+                let mut envelope = EventFields::new();
+                envelope.push("ToUserName", &message.to_user_name, ElementKind::Cdata);
+                envelope.push("Encrypt", encrypt, ElementKind::Cdata);
+                (query, envelope.to_xml())
+            }
+        }
+    }
+}
