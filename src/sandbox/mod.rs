@@ -89,6 +89,7 @@ mod api;
 mod control;
 mod dates;
 mod distribute;
+mod events;
 mod membercard;
 mod server;
 mod state;

@@ -381,6 +381,8 @@ pub(crate) struct State {
     pub distribution: Distribution,
     /// Member-card activation forms and plug-in URLs.
     pub member_cards: MemberCards,
+    /// Card events for the registered callback (`sandbox/events.rs`).
+    pub(crate) outbox: super::events::Outbox,
 }
 
 impl State {
@@ -405,6 +407,7 @@ impl State {
             seq: 0,
             distribution: Distribution::default(),
             member_cards: MemberCards::default(),
+            outbox: super::events::Outbox::default(),
         }
     }
 
@@ -721,6 +724,7 @@ impl State {
             }
         }
         self.cards.insert(id.clone(), record);
+        self.notify_review_if(&id, self.config.auto_approve);
         Ok(id)
     }
 
@@ -754,6 +758,7 @@ impl State {
         let card = self.live_card_mut(card_id)?;
         card.status = status;
         card.update_time = now;
+        self.notify_review(card_id, status == CARD_VERIFY_OK);
         Ok(())
     }
 
@@ -948,6 +953,7 @@ impl State {
         );
         let day = day_of(now);
         self.log(day, EventKind::Receive, card_id, openid);
+        self.notify_receive(openid, card_id, &code, None);
         if member {
             if let Some(record) = self.codes.get_mut(&code) {
                 record.member.activate(&code);
@@ -1072,6 +1078,7 @@ impl State {
         let (card_id, openid) = (record.card_id.clone(), record.openid.clone());
         self.set_status(code, CodeStatus::Consumed, Some(day));
         self.log(day, EventKind::Consume, &card_id, &openid);
+        self.notify_consume(&openid, &card_id, code);
         Ok((card_id, openid))
     }
 
@@ -1182,6 +1189,7 @@ impl State {
             ));
         }
         self.set_status(code, CodeStatus::GiftTimeout, None);
+        self.notify_gift_returned(code);
         Ok(())
     }
 
@@ -1199,6 +1207,7 @@ impl State {
                 format!("the code is {}, not GIFTING", record.status.as_str()),
             ));
         }
+        let giver = record.openid.clone();
         let (card_id, begin, end, outer) = (
             record.card_id.clone(),
             record.begin_time,
@@ -1224,6 +1233,7 @@ impl State {
             end,
             outer.as_deref(),
         );
+        self.notify_gift_accepted(code, &giver, friend, &new_code);
         Ok(new_code)
     }
 
@@ -1234,6 +1244,7 @@ impl State {
             CodeStatus::Normal | CodeStatus::GiftTimeout | CodeStatus::Expire => {
                 let day = self.today();
                 self.set_status(code, CodeStatus::Delete, Some(day));
+                self.notify_delete(code);
                 Ok(())
             }
             other => Err(Refusal::new(
@@ -1264,6 +1275,7 @@ impl State {
         self.card(card_id)?;
         let day = self.today();
         self.log(day, EventKind::View, card_id, openid);
+        self.notify_view(openid, card_id);
         Ok(())
     }
 

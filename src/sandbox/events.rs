@@ -1,0 +1,304 @@
+//! Card events pushed to a callback URL the user registers
+//! ([`Sandbox::register_callback`]), as WeChat pushes them to a merchant's server.
+//!
+//! What happens in the sandbox and what is pushed:
+//!
+//! | in the sandbox | event |
+//! |---|---|
+//! | a card passes review ([`Sandbox::approve_card`], or created with `auto_approve`) | `card_pass_check` |
+//! | a card fails review ([`Sandbox::reject_card`]) | `card_not_pass_check` |
+//! | a user receives a card ([`Sandbox::receive_card`]) | `user_get_card` |
+//! | the stock reaches 0, or falls to 100 or less from more than 200 (at most every 12 hours of the sandbox clock) | `card_sku_remind` |
+//! | a friend accepts a gift ([`Sandbox::accept_gift`]) | `user_gifting_card` (from the giver), then `user_get_card` (from the friend, `IsGiveByFriend` 1) |
+//! | a gift is not accepted in time ([`Sandbox::gift_timeout`]) | `user_gifting_card` with `IsReturnBack` 1 |
+//! | a code is consumed (`card/code/consume`) | `user_consume_card` (`FROM_API`) |
+//! | a user deletes a card ([`Sandbox::delete_code`]) | `user_del_card` |
+//! | a user opens a card ([`Sandbox::view_card`]) | `user_view_card` |
+//!
+//! Messages are built with the same [`Callback::push`] a handler's tests would use: signed
+//! with the token, and encrypted (safe mode, `encrypt_type=aes`) when an EncodingAESKey is
+//! given. They are POSTed in order by a background thread, so the sandbox never waits for the
+//! callback; a failed delivery is tried three times (WeChat retries too), then dropped.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::state::State;
+use super::{Sandbox, SandboxError};
+use crate::events::{Callback, Message};
+use crate::{
+    CardEvent, CardNotPassCheckEvent, CardPassCheckEvent, CardSkuRemindEvent, ConsumeSource,
+    UserConsumeCardEvent, UserDelCardEvent, UserGetCardEvent, UserGiftingCardEvent,
+    UserViewCardEvent,
+};
+
+/// Where events go: nowhere until a callback is registered.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    sender: Option<mpsc::Sender<Message>>,
+    /// When the last low-stock reminder of each card was pushed (sandbox clock).
+    reminded: HashMap<String, i64>,
+}
+
+/// A stock reminder at most this often per card (WeChat: every 12 hours).
+const REMIND_EVERY: i64 = 12 * 3600;
+
+impl Sandbox {
+    /// Pushes card events to `url` from now on (replacing any earlier registration): an HTTP
+    /// `POST` of each event's XML, signed with `token` (`signature`, `timestamp`, `nonce` in the
+    /// query string) and, when `encoding_aes_key` is given (43 characters), encrypted in safe
+    /// mode with the sandbox's appid. Only `http://` URLs on the loopback interface are
+    /// accepted. See the module's table for which event is pushed when.
+    pub fn register_callback(
+        &self,
+        url: &str,
+        token: &str,
+        encoding_aes_key: Option<&str>,
+    ) -> Result<(), SandboxError> {
+        let url = check_url(url)?;
+        if token.is_empty() {
+            return Err(SandboxError::Config("the token must not be empty".into()));
+        }
+        let callback = match encoding_aes_key {
+            None => Callback::new(token),
+            Some(key) => Callback::with_aes_key(token, key, self.appid.clone())
+                .map_err(|e| SandboxError::Config(e.to_string()))?,
+        };
+        let (sender, receiver) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("wechat-card-sandbox-events".into())
+            .spawn(move || deliver(&url, &callback, &receiver))
+            .map_err(SandboxError::Start)?;
+        // The previous thread ends when its sender is dropped here.
+        self.shared.state().outbox.sender = Some(sender);
+        Ok(())
+    }
+
+    /// Stops pushing events (events already queued are still delivered).
+    pub fn unregister_callback(&self) {
+        self.shared.state().outbox.sender = None;
+    }
+}
+
+fn check_url(url: &str) -> Result<String, SandboxError> {
+    let bad = |why: &str| SandboxError::Config(format!("callback URL {url:?} {why}"));
+    let uri: ureq::http::Uri = url.trim().parse().map_err(|_| bad("is not a URL"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(bad("must start with http://"));
+    }
+    match uri.host() {
+        Some("127.0.0.1" | "localhost" | "[::1]" | "::1") => Ok(url.trim().to_owned()),
+        _ => Err(bad("must be on the loopback interface (127.0.0.1)")),
+    }
+}
+
+/// The delivery thread: one POST per event, in order, until the sandbox or the registration
+/// goes away.
+fn deliver(url: &str, callback: &Callback, events: &mpsc::Receiver<Message>) {
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .max_redirects(0)
+            .proxy(None)
+            .build(),
+    );
+    let separator = if url.contains('?') { '&' } else { '?' };
+    while let Ok(message) = events.recv() {
+        let timestamp = message.create_time.to_string();
+        let nonce = (crate::signature::random_u64() % 10_000_000_000).to_string();
+        let (query, body) = callback.push(&message, &timestamp, &nonce);
+        let target = format!("{url}{separator}{query}");
+        for attempt in 0..3 {
+            let sent = agent
+                .post(&target)
+                .header("Content-Type", "text/xml; charset=utf-8")
+                .send(body.as_bytes());
+            match sent {
+                Ok(response) if response.status().is_success() => break,
+                _ if attempt < 2 => std::thread::sleep(Duration::from_millis(100)),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The `ToUserName` of the sandbox's messages: an original id (`gh_…`) derived from the appid.
+fn original_id(appid: &str) -> String {
+    let hash = crate::signature::sha1_sorted(&[appid]);
+    format!("gh_{}", &hash[..12])
+}
+
+impl State {
+    /// Queues `event` from `from` (a user's openid, or the system for reviews) if a callback is
+    /// registered.
+    fn push_event(&self, from: &str, event: CardEvent) {
+        if let Some(sender) = &self.outbox.sender {
+            let message = Message::new(original_id(&self.config.appid), from, self.now(), event);
+            // The delivery thread is gone only when the registration was replaced.
+            let _ = sender.send(message);
+        }
+    }
+
+    /// A card passed review at creation (`auto_approve`).
+    pub(crate) fn notify_review_if(&self, card_id: &str, passed: bool) {
+        if passed {
+            self.notify_review(card_id, true);
+        }
+    }
+
+    /// A card's review finished.
+    pub(crate) fn notify_review(&self, card_id: &str, passed: bool) {
+        let event = if passed {
+            CardEvent::CardPassCheck(CardPassCheckEvent::new(card_id))
+        } else {
+            CardEvent::CardNotPassCheck(
+                CardNotPassCheckEvent::new(card_id).refuse_reason("rejected in the sandbox"),
+            )
+        };
+        self.push_event(&self.config.appid, event);
+    }
+
+    /// `openid` received `code` of `card_id` (from the merchant, or from `giver` whose code was
+    /// `old_code`); then the stock reminder, if due.
+    pub(crate) fn notify_receive(
+        &mut self,
+        openid: &str,
+        card_id: &str,
+        code: &str,
+        giver: Option<(&str, &str)>,
+    ) {
+        let outer_str = self.codes.get(code).and_then(|c| c.outer_str.clone());
+        let mut event = UserGetCardEvent::new(card_id)
+            .user_card_code(code)
+            .is_give_by_friend(i64::from(giver.is_some()))
+            .is_restore_member_card(0)
+            .is_recommend_by_friend(0);
+        if let Some((giver, old_code)) = giver {
+            event = event.friend_user_name(giver).old_user_card_code(old_code);
+        }
+        if let Some(outer_str) = outer_str {
+            event = event.outer_str(outer_str);
+        }
+        self.push_event(openid, CardEvent::UserGetCard(event));
+        if giver.is_none() {
+            self.remind_stock(card_id);
+        }
+    }
+
+    fn remind_stock(&mut self, card_id: &str) {
+        let Some(card) = self.cards.get(card_id) else {
+            return;
+        };
+        let now = self.now();
+        let detail = if card.quantity == 0 {
+            "the card's quantity is equal to 0"
+        } else if card.total_quantity > 200
+            && card.quantity <= 100
+            && self
+                .outbox
+                .reminded
+                .get(card_id)
+                .is_none_or(|at| now.saturating_sub(*at) >= REMIND_EVERY)
+        {
+            "the card's quantity is less than or equal to 100"
+        } else {
+            return;
+        };
+        self.outbox.reminded.insert(card_id.to_owned(), now);
+        let event = CardSkuRemindEvent::new(card_id).detail(detail);
+        self.push_event(&self.config.appid, CardEvent::CardSkuRemind(event));
+    }
+
+    /// `code` was consumed through the API.
+    pub(crate) fn notify_consume(&self, openid: &str, card_id: &str, code: &str) {
+        let event = UserConsumeCardEvent::new(card_id)
+            .user_card_code(code)
+            .consume_source(ConsumeSource::Api);
+        self.push_event(openid, CardEvent::UserConsumeCard(event));
+    }
+
+    /// `openid` gave `code` to `friend` (accepted), or got it back (`friend` `None`: the gift
+    /// timed out).
+    pub(crate) fn notify_gifting(
+        &self,
+        openid: &str,
+        card_id: &str,
+        code: &str,
+        friend: Option<&str>,
+    ) {
+        let mut event = UserGiftingCardEvent::new(card_id)
+            .user_card_code(code)
+            .is_return_back(i64::from(friend.is_none()))
+            .is_chat_room(0);
+        if let Some(friend) = friend {
+            event = event.friend_user_name(friend);
+        }
+        self.push_event(openid, CardEvent::UserGiftingCard(event));
+    }
+
+    /// `friend` accepted `giver`'s gift of `code`, now `new_code`: both events.
+    pub(crate) fn notify_gift_accepted(
+        &mut self,
+        code: &str,
+        giver: &str,
+        friend: &str,
+        new_code: &str,
+    ) {
+        let Some(card_id) = self.codes.get(new_code).map(|r| r.card_id.clone()) else {
+            return;
+        };
+        self.notify_gifting(giver, &card_id, code, Some(friend));
+        self.notify_receive(friend, &card_id, new_code, Some((giver, code)));
+    }
+
+    /// The user deleted `code` from the card bag.
+    pub(crate) fn notify_delete(&self, code: &str) {
+        if let Some(record) = self.codes.get(code) {
+            let event = UserDelCardEvent::new(record.card_id.as_str()).user_card_code(code);
+            self.push_event(&record.openid, CardEvent::UserDelCard(event));
+        }
+    }
+
+    /// `openid` opened `card_id` (their latest code of it, if any).
+    pub(crate) fn notify_view(&self, openid: &str, card_id: &str) {
+        let mut event = UserViewCardEvent::new(card_id);
+        if let Some(code) = self
+            .codes_in_order()
+            .into_iter()
+            .rev()
+            .find(|c| c.openid == openid && c.card_id == card_id)
+        {
+            event = event.user_card_code(code.code.as_str());
+        }
+        self.push_event(openid, CardEvent::UserViewCard(event));
+    }
+
+    /// `code` of `openid` came back from a gift that was not accepted.
+    pub(crate) fn notify_gift_returned(&self, code: &str) {
+        if let Some(record) = self.codes.get(code) {
+            self.notify_gifting(&record.openid, &record.card_id, code, None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_urls_stay_on_loopback() {
+        assert!(check_url("http://127.0.0.1:8080/wechat").is_ok());
+        assert!(check_url("http://localhost/cb?x=1").is_ok());
+        assert!(check_url("https://127.0.0.1/").is_err());
+        assert!(check_url("http://example.com/").is_err());
+        assert!(check_url("not a url").is_err());
+    }
+
+    #[test]
+    fn original_ids_look_like_wechats() {
+        let id = original_id("wx00000sandbox0001");
+        assert!(id.starts_with("gh_") && id.len() == 15, "{id}");
+    }
+}
