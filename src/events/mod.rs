@@ -7,11 +7,11 @@
 //! time). The query string carries `signature`, `timestamp` and `nonce` (and, in safe mode,
 //! `encrypt_type=aes` and `msg_signature`).
 //!
-//! - [`Callback`] (feature `events`) does the whole job: verifies the signature, decrypts a
+//! - `Callback` (feature `events`) does the whole job: verifies the signature, decrypts a
 //!   safe-mode message (checking `msg_signature` first and the appid after), parses the XML into a
-//!   [`Message`] with a typed [`CardEvent`](crate::CardEvent).
-//! - [`Message::parse`] / [`Message::to_xml`] (feature `events`) read and write the XML alone;
-//!   [`MessageCrypto`] (feature `events`) is the AES-256-CBC scheme alone.
+//!   [`Message`] with a typed [`CardEvent`].
+//! - `Message::parse` (feature `events`) and [`Message::to_xml`] read and write the XML alone;
+//!   `MessageCrypto` (feature `events`) is the AES-256-CBC scheme alone.
 //! - The event types, [`EventFields`] and [`callback_signature`] need no feature.
 //!
 //! ```
