@@ -357,3 +357,37 @@ fn api_ticket_is_cached_and_signs() {
     assert_ne!(fresh, ticket);
     assert_eq!(client.api_ticket().unwrap(), fresh);
 }
+
+#[test]
+fn callbacks_are_registered_over_http_too() {
+    use sandbox_support::http_json;
+    let sandbox = Sandbox::builder().auto_approve(true).start().unwrap();
+    let (url, rx) = listener(Duration::ZERO);
+    let body = serde_json::json!({ "url": url, "token": TOKEN, "encoding_aes_key": KEY });
+    let answer = http_json(
+        sandbox.addr(),
+        "POST",
+        "/sandbox/callback",
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(answer["errcode"], 0, "{answer}");
+    sandbox.add_card(&gift_card(3)).unwrap();
+    let callback = Callback::with_aes_key(TOKEN, KEY, sandbox.appid()).unwrap();
+    assert!(matches!(
+        receive(&callback, &next(&rx)).event,
+        CardEvent::CardPassCheck(_)
+    ));
+    let bad = serde_json::json!({ "url": "http://example.com/", "token": TOKEN });
+    let answer = http_json(
+        sandbox.addr(),
+        "POST",
+        "/sandbox/callback",
+        bad.to_string().as_bytes(),
+    );
+    assert_eq!(answer["errcode"], 40097, "{answer}");
+    // No url: stop pushing.
+    let answer = http_json(sandbox.addr(), "POST", "/sandbox/callback", b"{}");
+    assert_eq!(answer["errcode"], 0);
+    sandbox.add_card(&gift_card(3)).unwrap();
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+}

@@ -15,6 +15,7 @@
 //! | `sandbox/code/encrypt` | `code` | `encrypt_code` |
 //! | `sandbox/clock` | `set` (Unix seconds) and/or `advance` (seconds) | `now`, `today` |
 //! | `sandbox/token/expire` | | |
+//! | `sandbox/callback` | `url` (127.0.0.1), `token`, `encoding_aes_key` (safe mode); no `url`: stop | |
 //! | `sandbox/fault` | `path`, `times` (default 1) and one of `errcode`, `delay_ms`, `drop: true`, `drop_after: true`, `http_status`, `expire_token: true` | |
 //! | `sandbox/fault/clear` | | |
 
@@ -160,6 +161,7 @@ fn run(shared: &Shared, path: &str, request: &Value) -> Outcome<Value> {
             }
             Ok(json!({ "now": state.now(), "today": format_day(state.today()) }))
         }
+        "sandbox/callback" => super::events::control(shared, request),
         "sandbox/token/expire" => {
             shared.state().expire_tokens();
             done

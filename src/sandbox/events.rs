@@ -24,7 +24,10 @@ use std::collections::HashMap;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use super::state::State;
+use serde_json::{Value, json};
+
+use super::server::Shared;
+use super::state::{INVALID_ARGS, Outcome, Refusal, State};
 use super::{Sandbox, SandboxError};
 use crate::events::{Callback, Message};
 use crate::{
@@ -56,29 +59,56 @@ impl Sandbox {
         token: &str,
         encoding_aes_key: Option<&str>,
     ) -> Result<(), SandboxError> {
-        let url = check_url(url)?;
-        if token.is_empty() {
-            return Err(SandboxError::Config("the token must not be empty".into()));
-        }
-        let callback = match encoding_aes_key {
-            None => Callback::new(token),
-            Some(key) => Callback::with_aes_key(token, key, self.appid.clone())
-                .map_err(|e| SandboxError::Config(e.to_string()))?,
-        };
-        let (sender, receiver) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("wechat-card-sandbox-events".into())
-            .spawn(move || deliver(&url, &callback, &receiver))
-            .map_err(SandboxError::Start)?;
-        // The previous thread ends when its sender is dropped here.
-        self.shared.state().outbox.sender = Some(sender);
-        Ok(())
+        register(&self.shared, url, token, encoding_aes_key)
     }
 
     /// Stops pushing events (events already queued are still delivered).
     pub fn unregister_callback(&self) {
         self.shared.state().outbox.sender = None;
     }
+}
+
+fn register(
+    shared: &Shared,
+    url: &str,
+    token: &str,
+    encoding_aes_key: Option<&str>,
+) -> Result<(), SandboxError> {
+    let url = check_url(url)?;
+    if token.is_empty() {
+        return Err(SandboxError::Config("the token must not be empty".into()));
+    }
+    let appid = shared.state().config.appid.clone();
+    let callback = match encoding_aes_key {
+        None => Callback::new(token),
+        Some(key) => Callback::with_aes_key(token, key, appid)
+            .map_err(|e| SandboxError::Config(e.to_string()))?,
+    };
+    let (sender, receiver) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("wechat-card-sandbox-events".into())
+        .spawn(move || deliver(&url, &callback, &receiver))
+        .map_err(SandboxError::Start)?;
+    // The previous thread ends when its sender is dropped here.
+    shared.state().outbox.sender = Some(sender);
+    Ok(())
+}
+
+/// The `sandbox/callback` control: `url`, `token` and optionally `encoding_aes_key` register a
+/// callback; an empty or absent `url` unregisters it.
+pub(crate) fn control(shared: &Shared, request: &Value) -> Outcome<Value> {
+    let text = |key: &str| request.get(key).and_then(Value::as_str);
+    match text("url").filter(|u| !u.is_empty()) {
+        None => shared.state().outbox.sender = None,
+        Some(url) => register(
+            shared,
+            url,
+            text("token").unwrap_or_default(),
+            text("encoding_aes_key"),
+        )
+        .map_err(|e| Refusal::new(INVALID_ARGS, format!("invalid args: {e}")))?,
+    }
+    Ok(json!({}))
 }
 
 fn check_url(url: &str) -> Result<String, SandboxError> {
