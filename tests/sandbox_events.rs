@@ -391,3 +391,33 @@ fn callbacks_are_registered_over_http_too() {
     sandbox.add_card(&gift_card(3)).unwrap();
     assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
 }
+
+#[test]
+fn member_updates_are_pushed() {
+    use wechat_card::UpdateMemberCardUserRequest;
+    let sandbox = Sandbox::builder().auto_approve(true).start().unwrap();
+    let (url, rx) = listener(Duration::ZERO);
+    sandbox.register_callback(&url, TOKEN, None).unwrap();
+    let callback = Callback::new(TOKEN);
+    let card_id = sandbox.add_card(&sandbox_support::member_card(10)).unwrap();
+    let code = sandbox.receive_card("o-member", &card_id).unwrap();
+    let _ = (next(&rx), next(&rx)); // card_pass_check, user_get_card
+    let client = sandbox.client().unwrap();
+    client
+        .update_member_card_user(
+            &UpdateMemberCardUserRequest::new(code.as_str(), card_id.as_str())
+                .add_bonus(30)
+                .add_balance(-0),
+        )
+        .unwrap();
+    let m = receive(&callback, &next(&rx));
+    let CardEvent::UpdateMemberCard(update) = &m.event else {
+        panic!("{:?}", m.event)
+    };
+    assert_eq!(
+        (update.modify_bonus, update.modify_balance),
+        (Some(30), Some(0))
+    );
+    assert_eq!(update.user_card_code.as_deref(), Some(code.as_str()));
+    assert_eq!(m.from_user_name, "o-member");
+}

@@ -14,6 +14,7 @@
 //! | a code is consumed (`card/code/consume`) | `user_consume_card` (`FROM_API`) |
 //! | a user deletes a card ([`Sandbox::delete_code`]) | `user_del_card` |
 //! | a user opens a card ([`Sandbox::view_card`]) | `user_view_card` |
+//! | a member's bonus or balance changes (`card/membercard/updateuser`) | `update_member_card` |
 //!
 //! Messages are built with the same [`Callback::push`] a handler's tests would use: signed
 //! with the token, and encrypted (safe mode, `encrypt_type=aes`) when an EncodingAESKey is
@@ -32,8 +33,8 @@ use super::{Sandbox, SandboxError};
 use crate::events::{Callback, Message};
 use crate::{
     CardEvent, CardNotPassCheckEvent, CardPassCheckEvent, CardSkuRemindEvent, ConsumeSource,
-    UserConsumeCardEvent, UserDelCardEvent, UserGetCardEvent, UserGiftingCardEvent,
-    UserViewCardEvent,
+    UpdateMemberCardEvent, UserConsumeCardEvent, UserDelCardEvent, UserGetCardEvent,
+    UserGiftingCardEvent, UserViewCardEvent,
 };
 
 /// Where events go: nowhere until a callback is registered.
@@ -303,6 +304,25 @@ impl State {
             event = event.user_card_code(code.code.as_str());
         }
         self.push_event(openid, CardEvent::UserViewCard(event));
+    }
+
+    /// A member's bonus or balance changed (`card/membercard/updateuser`) by `(bonus,
+    /// balance)`; nothing is pushed when neither changed.
+    pub(crate) fn notify_member_update(
+        &self,
+        openid: &str,
+        card_id: &str,
+        code: &str,
+        (bonus, balance): (i64, i64),
+    ) {
+        if bonus == 0 && balance == 0 {
+            return;
+        }
+        let event = UpdateMemberCardEvent::new(card_id)
+            .user_card_code(code)
+            .modify_bonus(bonus)
+            .modify_balance(balance);
+        self.push_event(openid, CardEvent::UpdateMemberCard(event));
     }
 
     /// `code` of `openid` came back from a gift that was not accepted.

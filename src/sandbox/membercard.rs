@@ -202,6 +202,10 @@ pub(crate) fn update_user(state: &mut State, request: &Value) -> Outcome<Value> 
         return Err(negative("balance", balance));
     }
     let (code, openid) = (record.code.clone(), record.openid.clone());
+    let changes = (
+        bonus.saturating_sub(current.bonus),
+        balance.saturating_sub(current.balance),
+    );
     if let Some(record) = state.codes.get_mut(&code) {
         let member = &mut record.member;
         member.bonus = bonus;
@@ -219,6 +223,7 @@ pub(crate) fn update_user(state: &mut State, request: &Value) -> Outcome<Value> 
             member.background_pic_url = request.background_pic_url;
         }
     }
+    state.notify_member_update(&openid, &request.card_id, &code, changes);
     to_value(
         &UpdateMemberCardUserResponse::new()
             .result_bonus(bonus)
