@@ -219,6 +219,16 @@ fn callback_receives_the_independent_message() {
         Callback::new(TOKEN).receive(&q, body.as_bytes()),
         Err(EventError::NotEncrypted(_))
     ));
+    // Compatible mode: the plain elements beside `Encrypt` are read without a key.
+    let compatible = XML.replace(
+        "</xml>",
+        &format!("<Encrypt><![CDATA[{ENCRYPT}]]></Encrypt></xml>"),
+    );
+    let plain = Callback::new(TOKEN)
+        .receive(&q, compatible.as_bytes())
+        .unwrap();
+    assert_eq!(plain, Message::parse(XML).unwrap());
+    assert_eq!(callback.receive(&q, compatible.as_bytes()).unwrap(), plain);
     assert!(matches!(
         callback.receive(&q, b"<xml><ToUserName>x</ToUserName></xml>"),
         Err(EventError::NotEncrypted(_))

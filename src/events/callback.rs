@@ -84,8 +84,9 @@ fn percent_decode(text: &str) -> String {
 /// Plain mode ([`Callback::new`]) checks `signature` with the token. Safe mode
 /// ([`Callback::with_aes_key`]) also decrypts messages that come with `encrypt_type=aes` (or an
 /// `Encrypt` element): `msg_signature` is verified first, then the message is decrypted and
-/// its appid checked. A plain message is still accepted in safe mode's compatible setting (兼容模式)
-/// only when it is not encrypted and its `signature` matches.
+/// its appid checked. A message without `Encrypt` is read as plain text when its `signature`
+/// matches; in compatible mode (兼容模式: plain elements beside `Encrypt`) a callback without a
+/// key reads the plain elements, also checked with `signature`.
 ///
 /// `Debug` shows neither the token nor the key.
 #[derive(Debug, Clone)]
@@ -166,6 +167,16 @@ impl Callback {
                 }
                 Ok(xml)
             }
+            // Compatible mode (兼容模式) sends the plain elements beside `Encrypt`: without a
+            // key, read those, checked with `signature`.
+            (Some(_), None) if fields.as_ref().is_some_and(|f| f.get("MsgType").is_some()) => {
+                self.check_signature(query)?;
+                let mut plain = EventFields::new();
+                for e in fields.iter().flatten().filter(|e| e.name != "Encrypt") {
+                    plain.push(e.name.clone(), e.value.clone(), e.kind);
+                }
+                Ok(plain.to_xml())
+            }
             (Some(_), None) => Err(EventError::NotEncrypted(
                 "the message is encrypted but no EncodingAESKey is configured",
             )),
@@ -197,9 +208,13 @@ impl Callback {
     pub fn push(&self, message: &Message, timestamp: &str, nonce: &str) -> (String, String) {
         let xml = message.to_xml();
         let signature = super::callback_signature(self.token.expose(), timestamp, nonce);
-        let openid = crate::secret::percent_encode(&message.from_user_name);
-        let mut query =
-            format!("signature={signature}&timestamp={timestamp}&nonce={nonce}&openid={openid}");
+        let encode = crate::secret::percent_encode;
+        let mut query = format!(
+            "signature={signature}&timestamp={}&nonce={}&openid={}",
+            encode(timestamp),
+            encode(nonce),
+            encode(&message.from_user_name)
+        );
         match &self.crypto {
             None => (query, xml),
             Some(crypto) => {
