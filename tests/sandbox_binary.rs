@@ -92,6 +92,26 @@ fn help_and_bad_options() {
         "{text}"
     );
 
+    // Every control the server routes is documented in --help (read from the router's source,
+    // so a new control without a help line fails here).
+    let router = include_str!("../src/sandbox/control.rs");
+    let controls: Vec<&str> = router
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("\"sandbox/"))
+        .filter_map(|rest| rest.split_once("\" =>"))
+        .map(|(path, _)| path)
+        .collect();
+    assert!(controls.len() >= 15, "{controls:?}");
+    for control in controls {
+        let documented = [" ", ")"]
+            .iter()
+            .any(|end| text.contains(&format!("/sandbox/{control}{end}")));
+        assert!(
+            documented,
+            "--help does not document /sandbox/{control}:\n{text}"
+        );
+    }
+
     let bad = Command::new(BINARY).arg("--bogus").output().expect("run");
     assert_eq!(bad.status.code(), Some(2));
     let bad = Command::new(BINARY)

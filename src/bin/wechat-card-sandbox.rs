@@ -42,11 +42,18 @@ CONTROLS (POST, JSON body, no token; answered {\"errcode\":0,\"errmsg\":\"ok\",.
     /sandbox/card/approve      {\"card_id\"}  (also /sandbox/card/reject)
     /sandbox/card/view         {\"openid\", \"card_id\"}                   (a view, for statistics)
     /sandbox/code/receive      {\"openid\", \"card_id\", \"code\"?}          -> code
-    /sandbox/code/gift         {\"code\"}  (also gift_timeout, delete, expire)
+    /sandbox/qrcode/scan       {\"openid\", \"ticket\" | \"url\"}  (of card/qrcode/create) -> card_list
+    /sandbox/code/gift         {\"code\"}   the user starts gifting it (GIFTING)
+    /sandbox/code/gift_timeout {\"code\"}   nobody accepted the gift (GIFT_TIMEOUT)
+    /sandbox/code/delete       {\"code\"}   the user deleted it (DELETE)
+    /sandbox/code/expire       {\"code\"}   it expired (EXPIRE)
     /sandbox/code/accept_gift  {\"code\", \"openid\"}                      -> code
     /sandbox/code/encrypt      {\"code\"}                                 -> encrypt_code
     /sandbox/clock             {\"set\"?: unix seconds, \"advance\"?: seconds} -> now, today
     /sandbox/token/expire      {}
+    /sandbox/callback          {\"url\", \"token\", \"encoding_aes_key\"?}  card events are POSTed
+                               to url (loopback only; encrypted when the key is given);
+                               {\"url\": \"\"} stops them
     /sandbox/fault             {\"path\", \"times\"?, and \"errcode\" | \"delay_ms\" | \"drop\": true |
                                 \"drop_after\": true | \"http_status\" | \"expire_token\": true}
     /sandbox/fault/clear       {}

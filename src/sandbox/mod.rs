@@ -12,7 +12,7 @@
 //!   stock, `card/get` (the card as created plus `id`, `status`, `sku.total_quantity`,
 //!   `create_time`, `update_time`), `card/batchget`, `card/update` (`send_check` when a field
 //!   marked `review` in the spec changes), `card/modifystock`, `card/delete`. Cards are added with
-//!   [`add_card`](Sandbox::add_card), or through `card/create` once the spec has it.
+//!   [`add_card`](Sandbox::add_card), or through `card/create`.
 //! - **Codes** users receive ([`receive_card`](Sandbox::receive_card): stock, `get_limit`),
 //!   gift, delete and let expire, with `card/code/get` (`check_consume` as documented: 40099
 //!   consumed, 40127 other abnormal states, 40056 unknown or gifted-away codes),
@@ -43,6 +43,13 @@
 //!   40097 other limits; the full table is in the source of `sandbox/api.rs`).
 //! - **Every endpoint of the spec** is served without a hand-written route: stateful where the
 //!   behaviour matters, otherwise validated and answered from the spec's documented examples.
+//! - **Card events** pushed to a callback URL on loopback
+//!   ([`register_callback`](Sandbox::register_callback), plain or in safe mode):
+//!   `card_pass_check` / `card_not_pass_check` on review, `user_get_card` on receipt,
+//!   `user_gifting_card`, `user_del_card`, `user_consume_card`, `user_view_card`,
+//!   `update_member_card` when `card/membercard/updateuser` changes bonus or balance, and
+//!   `card_sku_remind` when stock runs low, so a handler built on
+//!   [`events::Callback`](crate::events::Callback) can be tested end to end.
 //! - **Fault injection** ([`inject`](Sandbox::inject)): an errcode, a delay, a dropped connection
 //!   or an HTTP error page for the next N calls of a path, and token expiry.
 //!
@@ -82,8 +89,8 @@
 //! The sandbox also runs standalone, for clients in other languages:
 //! `cargo run --features sandbox --bin wechat-card-sandbox -- --port 8080` (see `--help`).
 //! Its controls are then reached over HTTP: `POST /sandbox/card/add`, `/sandbox/card/approve`,
-//! `/sandbox/code/receive`, `/sandbox/clock`, `/sandbox/fault`, … (no token needed; the list is
-//! in the source of `sandbox/control.rs`).
+//! `/sandbox/code/receive`, `/sandbox/qrcode/scan`, `/sandbox/clock`, `/sandbox/callback`,
+//! `/sandbox/fault`, … (no token needed; `--help` lists every control with its body).
 
 mod api;
 mod control;
