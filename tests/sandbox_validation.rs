@@ -127,7 +127,8 @@ fn malformed_bodies_methods_and_paths() {
 
 /// Every endpoint of the spec answers its documented example requests: stateful endpoints with
 /// their state (a WeChat error when the example's card or code does not exist in the sandbox),
-/// the others from the documented responses. Nothing is left unrouted or refused as malformed.
+/// the others from the documented responses. Nothing is left unrouted or refused as malformed,
+/// and every endpoint is reached by at least one of its examples.
 #[test]
 fn every_endpoint_of_the_spec_is_served() {
     let sandbox = Sandbox::start().expect("sandbox");
@@ -168,10 +169,14 @@ fn every_endpoint_of_the_spec_is_served() {
             served += 1;
             sent = true;
         }
-        assert_eq!(sent, sandbox.calls(endpoint.path) > 0, "{}", endpoint.path);
+        assert!(
+            sent && sandbox.calls(endpoint.path) > 0,
+            "{}: no documented example reached the sandbox",
+            endpoint.path
+        );
     }
     assert!(
-        served >= schema::ENDPOINTS.len() / 2,
+        served >= schema::ENDPOINTS.len(),
         "only {served} calls answered"
     );
 }

@@ -53,7 +53,7 @@ CONTROLS (POST, JSON body, no token; answered {\"errcode\":0,\"errmsg\":\"ok\",.
     /sandbox/token/expire      {}
     /sandbox/callback          {\"url\", \"token\", \"encoding_aes_key\"?}  card events are POSTed
                                to url (loopback only; encrypted when the key is given);
-                               {\"url\": \"\"} stops them
+                               no url, or {\"url\": \"\"}, stops them
     /sandbox/fault             {\"path\", \"times\"?, and \"errcode\" | \"delay_ms\" | \"drop\": true |
                                 \"drop_after\": true | \"http_status\" | \"expire_token\": true}
     /sandbox/fault/clear       {}

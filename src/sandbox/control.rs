@@ -15,7 +15,7 @@
 //! | `sandbox/code/encrypt` | `code` | `encrypt_code` |
 //! | `sandbox/clock` | `set` (Unix seconds) and/or `advance` (seconds) | `now`, `today` |
 //! | `sandbox/token/expire` | | |
-//! | `sandbox/callback` | `url` (127.0.0.1), `token`, `encoding_aes_key` (safe mode); no `url`: stop | |
+//! | `sandbox/callback` | `url` (127.0.0.1), `token`, `encoding_aes_key` (safe mode); `url` absent or empty: stop | |
 //! | `sandbox/fault` | `path`, `times` (default 1) and one of `errcode`, `delay_ms`, `drop: true`, `drop_after: true`, `http_status`, `expire_token: true` | |
 //! | `sandbox/fault/clear` | | |
 
