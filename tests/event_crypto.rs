@@ -260,6 +260,39 @@ fn plain_callbacks_and_url_checks() {
     assert!(callback.receive(&q, b"\xff\xfe").is_err());
 }
 
+/// `signature` covers the token, timestamp and nonce but not the body, so a safe-mode callback
+/// refuses a plain body even with a valid `signature` (someone who saw one push's query string
+/// could otherwise attach any body to it), unless told to accept plain messages.
+#[test]
+fn safe_mode_refuses_plain_bodies_unless_told_otherwise() {
+    let signature = callback_signature(TOKEN, TIMESTAMP, NONCE);
+    let q = query(&format!(
+        "signature={signature}&timestamp={TIMESTAMP}&nonce={NONCE}"
+    ));
+    let safe = Callback::with_aes_key(TOKEN, EAK, APPID).unwrap();
+    assert!(matches!(
+        safe.receive(&q, XML.as_bytes()),
+        Err(EventError::NotEncrypted(_))
+    ));
+    let relaxed = safe.clone().accept_plain(true);
+    assert_eq!(
+        relaxed.receive(&q, XML.as_bytes()).unwrap().create_time,
+        1_472_549_042
+    );
+    // Relaxed or not, the signature is still checked.
+    let forged = query(&format!(
+        "signature={}&timestamp={TIMESTAMP}&nonce={NONCE}",
+        "0".repeat(40)
+    ));
+    assert_eq!(
+        relaxed.receive(&forged, XML.as_bytes()),
+        Err(EventError::BadSignature("signature"))
+    );
+    // Plain mode always reads plain messages.
+    let plain = Callback::new(TOKEN).accept_plain(false);
+    assert!(plain.receive(&q, XML.as_bytes()).is_ok());
+}
+
 #[test]
 fn push_and_receive_round_trip_in_both_modes() {
     let message = Message::parse(XML).unwrap();

@@ -84,15 +84,18 @@ fn percent_decode(text: &str) -> String {
 /// Plain mode ([`Callback::new`]) checks `signature` with the token. Safe mode
 /// ([`Callback::with_aes_key`]) also decrypts messages that come with `encrypt_type=aes` (or an
 /// `Encrypt` element): `msg_signature` is verified first, then the message is decrypted and
-/// its appid checked. A message without `Encrypt` is read as plain text when its `signature`
-/// matches; in compatible mode (兼容模式: plain elements beside `Encrypt`) a callback without a
-/// key reads the plain elements, also checked with `signature`.
+/// its appid checked. A message without `Encrypt` is refused in safe mode: its `signature` covers
+/// only the token, timestamp and nonce, not the body, so anyone who saw one push's query string
+/// could pair it with a body of their own ([`Callback::accept_plain`] relaxes this while an
+/// account moves between modes). In compatible mode (兼容模式: plain elements beside
+/// `Encrypt`) a callback without a key reads the plain elements, checked with `signature`.
 ///
 /// `Debug` shows neither the token nor the key.
 #[derive(Debug, Clone)]
 pub struct Callback {
     token: Secret,
     crypto: Option<MessageCrypto>,
+    accept_plain: bool,
 }
 
 impl Callback {
@@ -101,6 +104,7 @@ impl Callback {
         Callback {
             token: token.into(),
             crypto: None,
+            accept_plain: true,
         }
     }
 
@@ -116,7 +120,17 @@ impl Callback {
         Ok(Callback {
             token,
             crypto: Some(crypto),
+            accept_plain: false,
         })
+    }
+
+    /// In safe mode, whether a message without `Encrypt` is also accepted (read as plain text
+    /// after its `signature` is checked). Off by default, since `signature` does not cover the
+    /// body; turn it on only while the account switches from plain to safe mode. Plain mode
+    /// always accepts plain messages.
+    pub fn accept_plain(mut self, yes: bool) -> Callback {
+        self.accept_plain = yes || self.crypto.is_none();
+        self
     }
 
     /// The encryption, in safe mode.
@@ -182,6 +196,9 @@ impl Callback {
             )),
             (None, _) if encrypted => Err(EventError::NotEncrypted(
                 "encrypt_type=aes but the message has no <Encrypt> element",
+            )),
+            (None, Some(_)) if !self.accept_plain => Err(EventError::NotEncrypted(
+                "safe mode refuses a message without <Encrypt> (see Callback::accept_plain)",
             )),
             (None, _) => {
                 self.check_signature(query)?;

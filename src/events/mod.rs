@@ -216,7 +216,8 @@ pub enum EventError {
     /// The EncodingAESKey is not 43 characters of base64 for 32 bytes.
     InvalidKey(&'static str),
     /// A safe-mode message came but no EncodingAESKey was configured, or the message has no
-    /// `Encrypt` element.
+    /// `Encrypt` element (with `encrypt_type=aes`, or at a safe-mode callback that does not
+    /// [accept plain messages](Callback::accept_plain)).
     NotEncrypted(&'static str),
     /// The `Encrypt` text is not base64.
     BadBase64,
