@@ -670,6 +670,43 @@ fn a_connection_closed_without_answer_on_consume_is_not_retried() {
     assert_no_secrets(&printed(&err));
 }
 
+/// The five calls whose repetition would change state twice are marked so in the spec, and
+/// their typed methods send them once whatever happens: neither `-1` (system busy) nor a
+/// connection closed without an answer leads to a second request.
+#[test]
+fn state_changing_calls_are_never_sent_twice() {
+    const NEVER_TWICE: [&str; 5] = [
+        "card/code/consume",
+        "card/modifystock",
+        "card/code/update",
+        "card/code/unavailable",
+        "card/delete",
+    ];
+    for path in NEVER_TWICE {
+        let info = schema::endpoint(path).expect("in the spec");
+        assert!(!info.idempotent, "{path} must be `idempotent: false`");
+        let request: Value = info
+            .examples
+            .iter()
+            .find_map(|e| e.request)
+            .map(|r| serde_json::from_str(r).expect("example request"))
+            .expect("a documented example request");
+        let route = format!("/{path}");
+        for reply in [Reply::errcode(-1, "system busy"), Reply::Close] {
+            let server = Server::with_token(TOKEN);
+            server.reply(&route, reply);
+            server.default_reply(&route, Reply::json(OK));
+            let client = builder(&server).max_retries(5).build().unwrap();
+            let err = (info.invoke)(&client, &request).unwrap_err();
+            assert!(
+                err.errcode() == Some(-1) || matches!(err, Error::Transport(_)),
+                "{path}: {err:?}"
+            );
+            assert_eq!(server.count(&route), 1, "{path} was sent again after {err}");
+        }
+    }
+}
+
 #[test]
 fn a_connection_closed_without_answer_is_retried_for_an_idempotent_call() {
     let server = Server::with_token(TOKEN);
