@@ -211,6 +211,36 @@ fn choose_card_with_every_filter() {
 }
 
 #[test]
+fn choose_card_with_spaces_and_mixed_case() {
+    // Upper case sorts before lower case, and spaces are kept as they are.
+    // printf '%s' '1700000005GENERAL_COUPONNonce With SpaceShop 1bxLdikRXVbTPdHSM05e5u5sUoXNKdvsdshFKApAbC dEfwxAbCdEf0123456789' | sha1sum
+    let joined = "1700000005GENERAL_COUPONNonce With SpaceShop 1bxLdikRXVbTPdHSM05e5u5sUoXNKdvsdshFKApAbC dEfwxAbCdEf0123456789";
+    assert_joined(
+        &[
+            TICKET,
+            "wxAbCdEf0123456789",
+            "Shop 1",
+            "1700000005",
+            "Nonce With Space",
+            "pAbC dEf",
+            "GENERAL_COUPON",
+        ],
+        joined,
+    );
+    let params = ChooseCard::new()
+        .card_id("pAbC dEf")
+        .nonce_str("Nonce With Space")
+        .card_type("GENERAL_COUPON")
+        .shop_id("Shop 1")
+        .timestamp(1_700_000_005)
+        .sign("wxAbCdEf0123456789", &Secret::new(TICKET))
+        .unwrap();
+    assert_eq!(params.card_sign, "5c931689e354e9c9739eca5d9ee5ae4a886edf32");
+    assert_eq!(params.shop_id, "Shop 1");
+    assert_eq!(params.nonce_str, "Nonce With Space");
+}
+
+#[test]
 fn choose_card_without_filters() {
     // printf '%s' '1700000004bxLdikRXVbTPdHSM05e5u5sUoXNKdvsdshFKAwx1234567890abcdefxyz' | sha1sum
     let joined = "1700000004bxLdikRXVbTPdHSM05e5u5sUoXNKdvsdshFKAwx1234567890abcdefxyz";
@@ -283,7 +313,7 @@ fn input_order_does_not_matter() {
             assert_eq!(sha1_sorted(&shuffled), reference, "{shuffled:?}");
         }
     }
-    // The builders too: the same inputs through either builder in any setter order.
+    // The builders too: the same inputs through each builder in any setter order.
     for _ in 0..100 {
         let (code, openid, nonce) = (rng.word(), rng.word(), rng.word());
         let a = CardExt::new("pX")
@@ -310,5 +340,34 @@ fn input_order_does_not_matter() {
             nonce.as_str(),
         ];
         assert_eq!(a.signature, sha1_sorted(&values));
+
+        let (shop, card_type, card_id) = (rng.word(), rng.word(), rng.word());
+        let c = ChooseCard::new()
+            .shop_id(shop.clone())
+            .card_type(card_type.clone())
+            .card_id(card_id.clone())
+            .nonce_str(nonce.clone())
+            .timestamp(7)
+            .sign("wxA", &Secret::new("T"))
+            .unwrap();
+        let d = ChooseCard::new()
+            .timestamp(7)
+            .nonce_str(nonce.clone())
+            .card_id(card_id.clone())
+            .card_type(card_type.clone())
+            .shop_id(shop.clone())
+            .sign("wxA", &Secret::new("T"))
+            .unwrap();
+        assert_eq!(c.card_sign, d.card_sign);
+        let values = [
+            "T",
+            "wxA",
+            shop.as_str(),
+            "7",
+            nonce.as_str(),
+            card_id.as_str(),
+            card_type.as_str(),
+        ];
+        assert_eq!(c.card_sign, sha1_sorted(&values));
     }
 }
