@@ -7,6 +7,8 @@
 //! `openssl enc -aes-256-cbc -K <key hex> -iv <first 16 bytes hex> -nopad -nosalt -base64 -A`
 //! and cross-checked with Python's `cryptography` (AES, CBC); `msg_signature` is
 //! `hashlib.sha1("".join(sorted([token, timestamp, nonce, encrypt])))`.
+//! `tests/vectors/event_crypto.py` re-derives every vector that way and compares it with the
+//! constants below (`.ci/run` runs it when python3 is installed).
 
 #![cfg(feature = "events")]
 
