@@ -16,6 +16,11 @@
 //! | a user opens a card ([`Sandbox::view_card`]) | `user_view_card` |
 //! | a member's bonus or balance changes (`card/membercard/updateuser`) | `update_member_card` |
 //!
+//! `user_gifting_card` carries the friend's openid (`FriendUserName`) or `IsReturnBack`, which
+//! are known only once the gift is accepted or returned, so the sandbox pushes it then rather
+//! than when the user starts gifting ([`Sandbox::gift_code`] pushes nothing). WeChat's page says
+//! only "when the user gifts a card" (用户在转赠卡券时); this timing is the sandbox's reading.
+//!
 //! Messages are built with the same [`Callback::push`] a handler's tests would use: signed
 //! with the token, and encrypted (safe mode, `encrypt_type=aes`) when an EncodingAESKey is
 //! given. They are POSTed in order by a background thread, so the sandbox never waits for the
