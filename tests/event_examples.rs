@@ -157,6 +157,21 @@ fn unknown_events_and_values_are_kept() {
     assert_eq!(message.extra.pairs(), [("NewThing", "x & y")]);
     assert_eq!(Message::parse(&message.to_xml()).unwrap(), message);
 
+    // A repeated element of a known event: the first is read, the repeat kept in `extra`.
+    let repeated = consume.replace(
+        "<CardId>p1</CardId>",
+        "<CardId>p1</CardId><CardId>p2</CardId>",
+    );
+    let message = Message::parse(&repeated).unwrap();
+    let CardEvent::UserConsumeCard(event) = &message.event else {
+        panic!()
+    };
+    assert_eq!(event.card_id, "p1");
+    assert_eq!(
+        message.extra.pairs(),
+        [("CardId", "p2"), ("NewThing", "x & y")]
+    );
+
     // A message that is not an event.
     let text = "<xml><ToUserName>gh_1</ToUserName><FromUserName>o1</FromUserName><CreateTime>3</CreateTime>\
         <MsgType>text</MsgType><Content>你好</Content><MsgId>42</MsgId></xml>";

@@ -440,13 +440,21 @@ impl Message {
         let known = event.elements();
         let extra = match event {
             CardEvent::Unknown { .. } => EventFields::new(),
-            _ => EventFields {
-                elements: body
-                    .elements
-                    .into_iter()
-                    .filter(|e| !known.contains(&e.name.as_str()))
-                    .collect(),
-            },
+            // The event read the first element of each known name; anything else (other names,
+            // and repeats of a known name) is kept in `extra`.
+            _ => {
+                let mut read: Vec<&str> = Vec::new();
+                let mut extra = EventFields::new();
+                for e in &body.elements {
+                    let name = e.name.as_str();
+                    if known.contains(&name) && !read.contains(&name) {
+                        read.push(name);
+                    } else {
+                        extra.elements.push(e.clone());
+                    }
+                }
+                extra
+            }
         };
         Ok(Message {
             to_user_name,
