@@ -4,30 +4,15 @@
 
 mod sandbox_support;
 
-use sandbox_support::{approved, discount_card, gift_card, member_card};
+use sandbox_support::{approved, discount_card, errcode, gift_card, member_card, setup};
 use serde_json::json;
 use wechat_card::sandbox::Sandbox;
 use wechat_card::schema::{self, TypeKind};
 use wechat_card::{
     BaseInfo, BaseInfoUpdate, BatchGetCardsRequest, Card, CardStatus, CardUpdate, Client,
-    ConsumeCodeRequest, DateInfoUpdate, DateType, DeleteCardRequest, Error, GetCardRequest,
+    ConsumeCodeRequest, DateInfoUpdate, DateType, DeleteCardRequest, GetCardRequest,
     ModifyStockRequest, UpdateCardRequest,
 };
-
-fn setup() -> (Sandbox, Client) {
-    let sandbox = Sandbox::start().expect("sandbox");
-    let client = sandbox.client().expect("client");
-    (sandbox, client)
-}
-
-fn errcode<T: std::fmt::Debug>(result: Result<T, Error>) -> i64 {
-    match result {
-        Err(e) => e
-            .errcode()
-            .unwrap_or_else(|| panic!("not an API error: {e}")),
-        Ok(v) => panic!("expected an API error, got {v:?}"),
-    }
-}
 
 fn base_info(client: &Client, card_id: &str) -> BaseInfo {
     match client.get_card(&GetCardRequest::new(card_id)).unwrap().card {

@@ -7,31 +7,16 @@ mod sandbox_support;
 
 use std::time::Duration;
 
-use sandbox_support::{approved, discount_card, gift_card};
+use sandbox_support::{approved, discount_card, errcode, gift_card, setup};
 use serde_json::json;
 use wechat_card::sandbox::Sandbox;
 use wechat_card::{
-    Client, ConsumeCodeRequest, DecryptCodeRequest, Error, GetCardRequest, GetCodeRequest,
+    Client, ConsumeCodeRequest, DecryptCodeRequest, GetCardRequest, GetCodeRequest,
     GetUserCardListRequest, SetCodeUnavailableRequest, UpdateCodeRequest, UserCardStatus,
 };
 
 /// Something a user (or the merchant) does to a code.
 type Act = fn(&Sandbox, &str);
-
-fn setup() -> (Sandbox, Client) {
-    let sandbox = Sandbox::start().expect("sandbox");
-    let client = sandbox.client().expect("client");
-    (sandbox, client)
-}
-
-fn errcode<T: std::fmt::Debug>(result: Result<T, Error>) -> i64 {
-    match result {
-        Err(e) => e
-            .errcode()
-            .unwrap_or_else(|| panic!("not an API error: {e}")),
-        Ok(v) => panic!("expected an API error, got {v:?}"),
-    }
-}
 
 fn status(client: &Client, code: &str) -> (Option<UserCardStatus>, Option<bool>) {
     let answer = client

@@ -7,7 +7,7 @@ mod sandbox_support;
 
 use std::time::Duration;
 
-use sandbox_support::{approved, discount_card, gift_card, http_json};
+use sandbox_support::{approved, discount_card, errcode, gift_card, http_json, setup};
 use serde_json::json;
 use wechat_card::sandbox::Sandbox;
 use wechat_card::{
@@ -18,21 +18,6 @@ use wechat_card::{
     ModifyStockRequest, QrcodeActionInfo, QrcodeActionName, QrcodeCard, QrcodeMultipleCard,
     SetTestWhitelistRequest,
 };
-
-fn setup() -> (Sandbox, Client) {
-    let sandbox = Sandbox::start().expect("sandbox");
-    let client = sandbox.client().expect("client");
-    (sandbox, client)
-}
-
-fn errcode<T: std::fmt::Debug>(result: Result<T, Error>) -> i64 {
-    match result {
-        Err(e) => e
-            .errcode()
-            .unwrap_or_else(|| panic!("not an API error: {e}")),
-        Ok(v) => panic!("expected an API error, got {v:?}"),
-    }
-}
 
 fn refused<T: std::fmt::Debug>(result: Result<T, wechat_card::sandbox::SandboxError>) -> i64 {
     match result {

@@ -7,31 +7,16 @@ mod sandbox_support;
 
 use std::time::Duration;
 
-use sandbox_support::{approved, gift_card, member_card};
+use sandbox_support::{approved, errcode, gift_card, member_card, setup};
 use serde_json::{Value, json};
 use wechat_card::sandbox::Sandbox;
 use wechat_card::{
-    ActivateMemberCardRequest, Client, ConsumeCodeRequest, Error, GetActivateUrlRequest,
+    ActivateMemberCardRequest, Client, ConsumeCodeRequest, GetActivateUrlRequest,
     GetCardMemberCardDetailRequest, GetCardMemberCardInfoRequest, GetCodeRequest,
     GetMemberCardUserInfoRequest, GetMemberCardUserInfoResponse, MarkCodeRequest,
     MemberCardFormField, MemberCardFormLink, MemberCardNotifyOptional, MemberCardUserForm,
     SetActivateUserFormRequest, UpdateMemberCardUserRequest, UserCardStatus,
 };
-
-fn setup() -> (Sandbox, Client) {
-    let sandbox = Sandbox::start().expect("sandbox");
-    let client = sandbox.client().expect("client");
-    (sandbox, client)
-}
-
-fn errcode<T: std::fmt::Debug>(result: Result<T, Error>) -> i64 {
-    match result {
-        Err(e) => e
-            .errcode()
-            .unwrap_or_else(|| panic!("not an API error: {e}")),
-        Ok(v) => panic!("expected an API error, got {v:?}"),
-    }
-}
 
 /// A member card activated through the API (no `auto_activate`), with custom fields.
 fn api_member_card(quantity: u64, base_extra: Value) -> Value {

@@ -394,7 +394,7 @@ impl State {
                 since: Instant::now(),
                 running: running_clock,
             },
-            rng: seed(),
+            rng: crate::signature::random_u64(),
             tokens: HashMap::new(),
             stable_current: None,
             classic_current: None,
@@ -1369,17 +1369,4 @@ impl CodeRecord {
     pub(crate) fn received_day(&self) -> i64 {
         self.received_day
     }
-}
-
-/// A random seed from the standard library's randomly keyed hasher.
-fn seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    hasher.finish()
 }

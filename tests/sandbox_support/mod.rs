@@ -8,6 +8,24 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wechat_card::sandbox::Sandbox;
+use wechat_card::{Client, Error};
+
+/// A fresh sandbox and a client for it.
+pub fn setup() -> (Sandbox, Client) {
+    let sandbox = Sandbox::start().expect("sandbox");
+    let client = sandbox.client().expect("client");
+    (sandbox, client)
+}
+
+/// The errcode of a call that must fail with a WeChat error.
+pub fn errcode<T: std::fmt::Debug>(result: Result<T, Error>) -> i64 {
+    match result {
+        Err(e) => e
+            .errcode()
+            .unwrap_or_else(|| panic!("not an API error: {e}")),
+        Ok(v) => panic!("expected an API error, got {v:?}"),
+    }
+}
 
 /// A gift coupon with `quantity` in stock, valid 30 days from receipt.
 pub fn gift_card(quantity: u64) -> Value {
