@@ -44,7 +44,36 @@ impl<'a> Tally<'a> {
     fn user(&self, kind: EventKind) -> u64 {
         self.users[index(kind)].len() as u64
     }
+
+    /// A row of the answer: `fields`, plus `<name>_cnt` and `<name>_user` for each counter.
+    fn row(&self, counters: &[(&str, EventKind)], fields: Value) -> Value {
+        let mut row = fields;
+        if let Value::Object(map) = &mut row {
+            for (name, kind) in counters {
+                map.insert(format!("{name}_cnt"), self.cnt(*kind).into());
+                map.insert(format!("{name}_user"), self.user(*kind).into());
+            }
+        }
+        row
+    }
 }
+
+/// The counters of the coupon statistics (`view_cnt`, `view_user`, `receive_cnt`, …).
+const COUPON_COUNTERS: [(&str, EventKind); 5] = [
+    ("view", EventKind::View),
+    ("receive", EventKind::Receive),
+    ("verify", EventKind::Consume),
+    ("given", EventKind::Gift),
+    ("expire", EventKind::Expire),
+];
+
+/// The counters of the member-card statistics.
+const MEMBER_COUNTERS: [(&str, EventKind); 4] = [
+    ("view", EventKind::View),
+    ("receive", EventKind::Receive),
+    ("active", EventKind::Activate),
+    ("verify", EventKind::Consume),
+];
 
 /// Events in the period of cards that pass `keep`, grouped by `key`.
 fn group<'a, K: Ord>(
@@ -73,25 +102,18 @@ pub(crate) fn bizuin_info(state: &mut State, request: &Value) -> Outcome<Value> 
     let list: Vec<Value> = days
         .iter()
         .map(|(day, t)| {
-            json!({
-                "ref_date": format_day(*day),
-                "view_cnt": t.cnt(EventKind::View),
-                "view_user": t.user(EventKind::View),
-                "receive_cnt": t.cnt(EventKind::Receive),
-                "receive_user": t.user(EventKind::Receive),
-                "verify_cnt": t.cnt(EventKind::Consume),
-                "verify_user": t.user(EventKind::Consume),
-                "given_cnt": t.cnt(EventKind::Gift),
-                "given_user": t.user(EventKind::Gift),
-                "expire_cnt": t.cnt(EventKind::Expire),
-                "expire_user": t.user(EventKind::Expire),
-                "view_friends_cnt": 0,
-                "view_friends_user": 0,
-                "receive_friends_cnt": 0,
-                "receive_friends_user": 0,
-                "verify_friends_cnt": 0,
-                "verify_friends_user": 0,
-            })
+            t.row(
+                &COUPON_COUNTERS,
+                json!({
+                    "ref_date": format_day(*day),
+                    "view_friends_cnt": 0,
+                    "view_friends_user": 0,
+                    "receive_friends_cnt": 0,
+                    "receive_friends_user": 0,
+                    "verify_friends_cnt": 0,
+                    "verify_friends_user": 0,
+                }),
+            )
         })
         .collect();
     Ok(json!({ "list": list }))
@@ -127,25 +149,18 @@ pub(crate) fn card_info(state: &mut State, request: &Value) -> Outcome<Value> {
         .iter()
         .map(|((day, card_id), t)| {
             let card_type = state.cards.get(*card_id).and_then(free_coupon_type);
-            json!({
-                "ref_date": format_day(*day),
-                "card_id": card_id,
-                "card_type": card_type.unwrap_or(0),
-                "is_pay": 0,
-                "view_cnt": t.cnt(EventKind::View),
-                "view_user": t.user(EventKind::View),
-                "receive_cnt": t.cnt(EventKind::Receive),
-                "receive_user": t.user(EventKind::Receive),
-                "verify_cnt": t.cnt(EventKind::Consume),
-                "verify_user": t.user(EventKind::Consume),
-                "given_cnt": t.cnt(EventKind::Gift),
-                "given_user": t.user(EventKind::Gift),
-                "expire_cnt": t.cnt(EventKind::Expire),
-                "expire_user": t.user(EventKind::Expire),
-                "verify_noself_cnt": 0,
-                "verify_noself_user": 0,
-                "isfriendscard": 0,
-            })
+            t.row(
+                &COUPON_COUNTERS,
+                json!({
+                    "ref_date": format_day(*day),
+                    "card_id": card_id,
+                    "card_type": card_type.unwrap_or(0),
+                    "is_pay": 0,
+                    "verify_noself_cnt": 0,
+                    "verify_noself_user": 0,
+                    "isfriendscard": 0,
+                }),
+            )
         })
         .collect();
     Ok(json!({ "list": list }))
@@ -179,19 +194,14 @@ pub(crate) fn member_card_info(state: &mut State, request: &Value) -> Outcome<Va
         .iter()
         .map(|(day, t)| {
             let (total_user, total_receive_user) = members(state, *day, keep);
-            json!({
-                "ref_date": format_day(*day),
-                "view_cnt": t.cnt(EventKind::View),
-                "view_user": t.user(EventKind::View),
-                "receive_cnt": t.cnt(EventKind::Receive),
-                "receive_user": t.user(EventKind::Receive),
-                "active_cnt": t.cnt(EventKind::Activate),
-                "active_user": t.user(EventKind::Activate),
-                "verify_cnt": t.cnt(EventKind::Consume),
-                "verify_user": t.user(EventKind::Consume),
-                "total_user": total_user,
-                "total_receive_user": total_receive_user,
-            })
+            t.row(
+                &MEMBER_COUNTERS,
+                json!({
+                    "ref_date": format_day(*day),
+                    "total_user": total_user,
+                    "total_receive_user": total_receive_user,
+                }),
+            )
         })
         .collect();
     Ok(json!({ "list": list }))
@@ -226,25 +236,20 @@ pub(crate) fn member_card_detail(state: &mut State, request: &Value) -> Outcome<
                 .iter()
                 .filter(|openid| !earlier.contains(*openid))
                 .count();
-            json!({
-                "ref_date": format_day(*day),
-                "merchanttype": 0,
-                "cardid": card_id,
-                "submerchantid": 0,
-                "view_cnt": t.cnt(EventKind::View),
-                "view_user": t.user(EventKind::View),
-                "receive_cnt": t.cnt(EventKind::Receive),
-                "receive_user": t.user(EventKind::Receive),
-                "verify_cnt": t.cnt(EventKind::Consume),
-                "verify_user": t.user(EventKind::Consume),
-                "active_cnt": t.cnt(EventKind::Activate),
-                "active_user": t.user(EventKind::Activate),
-                "total_user": total_user,
-                "total_receive_user": total_receive_user,
-                "new_user": new_user,
-                "payOriginalFee": 0,
-                "fee": 0,
-            })
+            t.row(
+                &MEMBER_COUNTERS,
+                json!({
+                    "ref_date": format_day(*day),
+                    "merchanttype": 0,
+                    "cardid": card_id,
+                    "submerchantid": 0,
+                    "total_user": total_user,
+                    "total_receive_user": total_receive_user,
+                    "new_user": new_user,
+                    "payOriginalFee": 0,
+                    "fee": 0,
+                }),
+            )
         })
         .collect();
     Ok(json!({ "list": list }))
