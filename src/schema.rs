@@ -188,6 +188,16 @@ pub enum RuleInfo {
         /// Longest period in days, both ends included.
         max_days: u32,
     },
+    /// Integer Unix-second timestamps: `begin <= end` and `end - begin` is at most
+    /// `max_days * 86400` seconds.
+    TimeSpan {
+        /// Wire name of the start time.
+        begin: &'static str,
+        /// Wire name of the end time.
+        end: &'static str,
+        /// Longest period in days of 86 400 seconds.
+        max_days: u32,
+    },
     /// At most one of the fields is present.
     Exclusive(&'static [&'static str]),
     /// Exactly one of the fields is present.

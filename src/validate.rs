@@ -92,6 +92,26 @@ pub enum Rule {
         /// Days in the period, both ends counted.
         actual_days: i64,
     },
+    /// A time span (integer Unix seconds) whose end comes before its start.
+    TimeOrder {
+        /// The start time's field.
+        begin_field: &'static str,
+        /// The start time.
+        begin: i128,
+        /// The end time.
+        end: i128,
+    },
+    /// A time span (integer Unix seconds) longer than `max_days` days of 86 400 seconds.
+    TimeSpan {
+        /// The start time's field.
+        begin_field: &'static str,
+        /// The start time.
+        begin: i128,
+        /// The end time.
+        end: i128,
+        /// Allowed days.
+        max_days: u32,
+    },
     /// More than one of mutually exclusive fields is present.
     Exclusive {
         /// The exclusive fields.
@@ -233,6 +253,28 @@ impl fmt::Display for ValidationError {
                 f,
                 "{} to {path} spans {actual_days} days (both included); the API allows at most {max_days}",
                 sibling(path, begin_field)
+            ),
+            Rule::TimeOrder {
+                begin_field,
+                begin,
+                end,
+            } => write!(
+                f,
+                "{path} ({end}) is before {} ({begin}); the time span must not end before it begins",
+                sibling(path, begin_field)
+            ),
+            Rule::TimeSpan {
+                begin_field,
+                begin,
+                end,
+                max_days,
+            } => write!(
+                f,
+                "{} ({begin}) to {path} ({end}) spans {} seconds; the API allows at most {max_days} day{} ({} seconds)",
+                sibling(path, begin_field),
+                end - begin,
+                plural(*max_days as usize),
+                i128::from(*max_days) * SECONDS_PER_DAY
             ),
             Rule::Exclusive { fields, present } => write!(
                 f,
@@ -481,6 +523,46 @@ pub fn date_span(
     Ok(())
 }
 
+/// Seconds in the days of a [`time_span`].
+const SECONDS_PER_DAY: i128 = 86_400;
+
+/// `begin <= end` and `end - begin` is at most `max_days * 86400` seconds, for integer Unix-second
+/// timestamps (`time_span` in the spec).
+///
+/// Unlike [`date_span`], nothing is counted twice: the span is the elapsed time, so a start and an
+/// end exactly `max_days` days apart are allowed and one second more is not.
+pub fn time_span<B: Copy + Into<i128>, E: Copy + Into<i128>>(
+    begin_field: &'static str,
+    begin: &B,
+    end_field: &str,
+    end: &E,
+    max_days: u32,
+) -> Result<(), ValidationError> {
+    let (begin, end) = ((*begin).into(), (*end).into());
+    if end < begin {
+        return Err(ValidationError::new(
+            end_field,
+            Rule::TimeOrder {
+                begin_field,
+                begin,
+                end,
+            },
+        ));
+    }
+    if end - begin > i128::from(max_days) * SECONDS_PER_DAY {
+        return Err(ValidationError::new(
+            end_field,
+            Rule::TimeSpan {
+                begin_field,
+                begin,
+                end,
+                max_days,
+            },
+        ));
+    }
+    Ok(())
+}
+
 /// At most one of the `(name, present)` pairs is present.
 pub fn exclusive(fields: &'static [&'static str], present: &[bool]) -> Result<(), ValidationError> {
     let found = present_names(fields, present);
@@ -661,6 +743,50 @@ mod tests {
         let err = date_span("begin_date", "2015-06-02", "end_date", "2015-06-01", 62).unwrap_err();
         assert!(matches!(err.rule(), Rule::DateOrder { .. }));
         assert_eq!(err.path(), "end_date");
+    }
+
+    #[test]
+    fn time_spans_count_seconds() {
+        // 2017-01-01 00:00 +08:00 and 31 days later, to the second.
+        let begin: u32 = 1_483_200_000;
+        let end = begin + 31 * 86_400;
+        assert!(time_span("begin_time", &begin, "end_time", &end, 31).is_ok());
+        assert!(time_span("begin_time", &begin, "end_time", &begin, 31).is_ok());
+        let err = time_span("begin_time", &begin, "end_time", &(end + 1), 31).unwrap_err();
+        assert_eq!(err.path(), "end_time");
+        assert_eq!(
+            err.rule(),
+            &Rule::TimeSpan {
+                begin_field: "begin_time",
+                begin: 1_483_200_000,
+                end: 1_485_878_401,
+                max_days: 31,
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "begin_time (1483200000) to end_time (1485878401) spans 2678401 seconds; \
+             the API allows at most 31 days (2678400 seconds)"
+        );
+        let err = time_span("begin_time", &begin, "end_time", &(begin - 1), 31).unwrap_err();
+        assert!(matches!(err.rule(), Rule::TimeOrder { .. }));
+        assert_eq!(
+            err.to_string(),
+            "end_time (1483199999) is before begin_time (1483200000); \
+             the time span must not end before it begins"
+        );
+        // Nested: the sibling is named by its whole path; mixed and signed types work.
+        let err = time_span("from", &-5_i64, "to", &-6_i32, 1)
+            .unwrap_err()
+            .within("query");
+        assert_eq!(
+            err.to_string(),
+            "query.to (-6) is before query.from (-5); the time span must not end before it begins"
+        );
+        let err = time_span("from", &0_u64, "to", &86_401_u64, 1).unwrap_err();
+        assert!(err.to_string().ends_with("at most 1 day (86400 seconds)"));
+        // The whole u64 range: no overflow.
+        assert!(time_span("from", &0_u64, "to", &u64::MAX, u32::MAX).is_err());
     }
 
     #[test]

@@ -262,6 +262,30 @@ fn every_rule_at_its_boundary() {
                     same[end] = json!("2015-01-02");
                     expect_ok(t, &same, "one day");
                 }
+                RuleInfo::TimeSpan {
+                    begin,
+                    end,
+                    max_days,
+                } => {
+                    // Unix seconds: exactly max_days days apart is allowed, one second more not.
+                    let first: u64 = 1_483_200_000;
+                    let last = first + u64::from(max_days) * 86_400;
+                    let mut good = base.clone();
+                    good[begin] = json!(first);
+                    good[end] = json!(last);
+                    expect_ok(t, &good, &format!("{max_days} days to the second"));
+                    let mut long = good.clone();
+                    long[end] = json!(last + 1);
+                    expect_violation(t, &long, end, &format!("{max_days} days and 1 second"));
+                    let mut reversed = base.clone();
+                    reversed[begin] = json!(first);
+                    reversed[end] = json!(first - 1);
+                    expect_violation(t, &reversed, end, "end before begin");
+                    let mut same = base.clone();
+                    same[begin] = json!(first);
+                    same[end] = json!(first);
+                    expect_ok(t, &same, "an empty span");
+                }
                 RuleInfo::Exclusive(names) => {
                     let mut one = base.clone();
                     one[names[0]] = minimal(&field(fields, names[0]).ty);
@@ -306,7 +330,7 @@ fn every_rule_at_its_boundary() {
             }
         }
     }
-    assert!(tested >= 3, "only {tested} rules found in the spec tables");
+    assert!(tested >= 4, "only {tested} rules found in the spec tables");
 }
 
 fn days(y: i64, m: i64, d: i64) -> i64 {

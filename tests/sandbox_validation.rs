@@ -69,6 +69,34 @@ fn unvalidated_requests_get_wechats_errors() {
     assert_eq!(period("2015-06-01", "2015-08-02"), 61501, "63 days");
     assert_eq!(period("2015-06-30", "2015-06-01"), 61501, "backwards");
 
+    // Gift-card orders: a span of Unix seconds, at most 31 days (time_span), 40100 otherwise.
+    let begin: u32 = 1_483_200_000;
+    let exact =
+        json!({ "begin_time": begin, "end_time": begin + 31 * 86_400, "offset": 0, "count": 10 });
+    let answer = client.call_json::<_, Value>(
+        HttpMethod::Post,
+        "card/giftcard/order/batchget",
+        &exact,
+        false,
+    );
+    assert!(answer.is_ok(), "exactly 31 days: {answer:?}");
+    for (end, what) in [
+        (begin + 31 * 86_400 + 1, "31 days and 1 second"),
+        (begin - 1, "backwards"),
+    ] {
+        let (code, message) = raw_call(
+            &client,
+            "card/giftcard/order/batchget",
+            json!({ "begin_time": begin, "end_time": end, "offset": 0, "count": 10 }),
+        );
+        assert_eq!(code, 40100, "{what}: {message}");
+        assert!(
+            message.starts_with("invalid time range"),
+            "{what}: {message}"
+        );
+        assert!(message.contains("end_time"), "{what}: {message}");
+    }
+
     // A missing field deep inside the card body is named by its path.
     let (code, message) = raw_call(
         &client,

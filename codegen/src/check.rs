@@ -367,11 +367,37 @@ fn check_rule(spec: &Spec, rule: &Rule, fields: &HashMap<&str, &Field>, problems
         match &rule.kind {
             RuleKind::DateSpan { .. } => {
                 if f.ty != TypeExpr::Date {
+                    let hint = if matches!(f.ty, TypeExpr::Int { .. }) {
+                        " (use time_span for integer Unix-second timestamps)"
+                    } else {
+                        ""
+                    };
                     problems.at_path(
                         o.file,
                         o.path.clone(),
                         At::Value,
-                        format!("date_span needs `date` fields; `{name}` is `{}`", f.ty),
+                        format!(
+                            "date_span needs `date` fields; `{name}` is `{}`{hint}",
+                            f.ty
+                        ),
+                    );
+                }
+            }
+            RuleKind::TimeSpan { .. } => {
+                if !matches!(f.ty, TypeExpr::Int { .. }) {
+                    let hint = if f.ty == TypeExpr::Date {
+                        " (use date_span for `date` fields)"
+                    } else {
+                        ""
+                    };
+                    problems.at_path(
+                        o.file,
+                        o.path.clone(),
+                        At::Value,
+                        format!(
+                            "time_span needs integer fields (Unix seconds: i32, i64, u32 or u64); `{name}` is `{}`{hint}",
+                            f.ty
+                        ),
                     );
                 }
             }

@@ -384,14 +384,25 @@ impl<'a> Emitter<'a> {
                 begin,
                 end,
                 max_days,
+            }
+            | RuleKind::TimeSpan {
+                begin,
+                end,
+                max_days,
             } => {
+                // Both helpers take the two values by reference: `&str` dates or integers.
+                let helper = if matches!(rule.kind, RuleKind::DateSpan { .. }) {
+                    quote!(date_span)
+                } else {
+                    quote!(time_span)
+                };
                 let (b, e) = (access(begin), access(end));
                 let days = Literal::u32_unsuffixed(*max_days);
                 let b_req = field(begin).is_some_and(|f| f.required);
                 let e_req = field(end).is_some_and(|f| f.required);
                 match (b_req, e_req) {
                     (true, true) => quote! {
-                        crate::validate::date_span(#begin, &#b, #end, &#e, #days)?;
+                        crate::validate::#helper(#begin, &#b, #end, &#e, #days)?;
                     },
                     _ => {
                         let bv = if b_req {
@@ -406,7 +417,7 @@ impl<'a> Emitter<'a> {
                         };
                         quote! {
                             if let (Some(begin), Some(end)) = (#bv, #ev) {
-                                crate::validate::date_span(#begin, begin, #end, end, #days)?;
+                                crate::validate::#helper(#begin, begin, #end, end, #days)?;
                             }
                         }
                     }
@@ -788,6 +799,10 @@ impl<'a> Emitter<'a> {
                     RuleKind::DateSpan { begin, end, max_days } => {
                         let d = Literal::u32_unsuffixed(*max_days);
                         quote!(crate::schema::RuleInfo::DateSpan { begin: #begin, end: #end, max_days: #d })
+                    }
+                    RuleKind::TimeSpan { begin, end, max_days } => {
+                        let d = Literal::u32_unsuffixed(*max_days);
+                        quote!(crate::schema::RuleInfo::TimeSpan { begin: #begin, end: #end, max_days: #d })
                     }
                     RuleKind::Exclusive(f) => quote!(crate::schema::RuleInfo::Exclusive(&[#(#f),*])),
                     RuleKind::OneOf(f) => quote!(crate::schema::RuleInfo::OneOf(&[#(#f),*])),

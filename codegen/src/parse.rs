@@ -148,6 +148,18 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// The rule kinds, in the order error messages list them.
+const RULE_KINDS: &[&str] = &["date_span", "time_span", "exclusive", "one_of", "max_total"];
+
+/// `a, b or c`.
+fn or_list(words: &[&str]) -> String {
+    match words.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 const FIELD_KEYS: &[&str] = &[
     "type", "required", "doc", "rust", "review", "fields", "rules", "values", "name",
 ];
@@ -526,13 +538,19 @@ impl Cx<'_> {
                 continue;
             };
             if entries.len() != 1 {
-                self.error(&p, "a rule is a mapping with exactly one key: date_span, exclusive, one_of or max_total".into());
+                self.error(
+                    &p,
+                    format!(
+                        "a rule is a mapping with exactly one key: {}",
+                        or_list(RULE_KINDS)
+                    ),
+                );
                 continue;
             }
             let (name, body) = &entries[0];
             let bp = p.key(name);
             let kind = match name.as_str() {
-                "date_span" => {
+                "date_span" | "time_span" => {
                     let Some(mut o) = self.obj(body, &bp) else {
                         continue;
                     };
@@ -541,7 +559,14 @@ impl Cx<'_> {
                     let max_days = self.count(o.take("max_days"), &bp.key("max_days"), &bp);
                     o.finish(self, &["begin", "end", "max_days"]);
                     match (begin, end, max_days) {
-                        (Some(begin), Some(end), Some(max_days)) => RuleKind::DateSpan {
+                        (Some(begin), Some(end), Some(max_days)) if name == "date_span" => {
+                            RuleKind::DateSpan {
+                                begin,
+                                end,
+                                max_days,
+                            }
+                        }
+                        (Some(begin), Some(end), Some(max_days)) => RuleKind::TimeSpan {
                             begin,
                             end,
                             max_days,
@@ -583,10 +608,17 @@ impl Cx<'_> {
                     }
                 }
                 other => {
-                    let hint = closest(other, &["date_span", "exclusive", "one_of", "max_total"])
+                    let hint = closest(other, RULE_KINDS)
                         .map(|n| format!("did you mean `{n}`? "))
                         .unwrap_or_default();
-                    self.error_at(&bp, At::Key, format!("unknown rule `{other}`; {hint}expected date_span, exclusive, one_of or max_total"));
+                    self.error_at(
+                        &bp,
+                        At::Key,
+                        format!(
+                            "unknown rule `{other}`; {hint}expected {}",
+                            or_list(RULE_KINDS)
+                        ),
+                    );
                     continue;
                 }
             };

@@ -24,6 +24,7 @@
 //! | a string longer than its `string(N)` byte limit | 45021 | `field length exceeds the limit` |
 //! | a `date` not written `YYYY-MM-DD` (datacube) | 61500 | `date format error` |
 //! | a period ending before it begins, longer than allowed, or not ending before today | 61501 | `date range error` |
+//! | a span of Unix-second timestamps ending before it begins or longer than allowed (`time_span`, gift-card orders) | 40100 | `invalid time range` |
 //! | any other limit (integer range, list length, exclusive / one-of fields, totals) | 40097 | `invalid args` |
 //! | the wrong HTTP method | 43002 / 43001 | `require POST method` / `require GET method` |
 //! | no `access_token` | 41001 | `access_token missing` |
@@ -47,6 +48,9 @@ pub(crate) const DATA_FORMAT_ERROR: i64 = 47001;
 pub(crate) const LENGTH_LIMIT: i64 = 45021;
 pub(crate) const DATE_FORMAT_ERROR: i64 = 61500;
 pub(crate) const DATE_RANGE_ERROR: i64 = 61501;
+/// "invalid time range" in the official error-code list (card-api.md §5): the datacube's 61501
+/// is about `date` strings, so a `time_span` of timestamps gets this general code.
+pub(crate) const TIME_RANGE_ERROR: i64 = 40100;
 const INVALID_URL: i64 = 40066;
 const REQUIRE_GET: i64 = 43001;
 const REQUIRE_POST: i64 = 43002;
@@ -325,6 +329,9 @@ pub(crate) fn validation_refusal(
         Rule::Date { .. } => Refusal::new(DATE_FORMAT_ERROR, format!("date format error: {error}")),
         Rule::DateOrder { .. } | Rule::DateSpan { .. } => {
             Refusal::new(DATE_RANGE_ERROR, format!("date range error: {error}"))
+        }
+        Rule::TimeOrder { .. } | Rule::TimeSpan { .. } => {
+            Refusal::new(TIME_RANGE_ERROR, format!("invalid time range: {error}"))
         }
         _ => Refusal::new(INVALID_ARGS, format!("invalid args: {error}")),
     }

@@ -40,7 +40,8 @@
 //! - **Validation** with the same generated types as the client (`EndpointInfo::check_request`):
 //!   a client that skips it ([`Client::call_json`](crate::Client::call_json)) is answered the way
 //!   WeChat would (47001 malformed JSON, 41011 missing field named by its path, 45021 length,
-//!   40097 other limits; the full table is in the source of `sandbox/api.rs`).
+//!   40100 a span of timestamps out of order or too long, 40097 other limits; the full table is
+//!   in the source of `sandbox/api.rs`).
 //! - **Every endpoint of the spec** is served without a hand-written route: stateful where the
 //!   behaviour matters, otherwise validated and answered from the spec's documented examples.
 //! - **Card events** pushed to a callback URL on loopback

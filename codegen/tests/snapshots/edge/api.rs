@@ -350,12 +350,41 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                     review: false,
                     ty: crate::schema::Ty::Bool,
                 },
+                crate::schema::FieldInfo {
+                    wire: "start",
+                    rust: "start",
+                    required: false,
+                    review: false,
+                    ty: crate::schema::Ty::Int {
+                        rust: "i64",
+                        min: -9223372036854775808,
+                        max: 9223372036854775807,
+                        limited: false,
+                    },
+                },
+                crate::schema::FieldInfo {
+                    wire: "stop",
+                    rust: "stop",
+                    required: false,
+                    review: false,
+                    ty: crate::schema::Ty::Int {
+                        rust: "u32",
+                        min: 0,
+                        max: 4294967295,
+                        limited: false,
+                    },
+                },
             ],
             rules: &[
                 crate::schema::RuleInfo::DateSpan {
                     begin: "begin_date",
                     end: "end_date",
                     max_days: 31,
+                },
+                crate::schema::RuleInfo::TimeSpan {
+                    begin: "start",
+                    end: "stop",
+                    max_days: 7,
                 },
                 crate::schema::RuleInfo::OneOf(&["x", "y"]),
                 crate::schema::RuleInfo::MaxTotal {

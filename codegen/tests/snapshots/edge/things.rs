@@ -415,6 +415,16 @@ pub struct PutThingRequest {
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y: Option<bool>,
+    /// `start`.
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<i64>,
+    /// `stop`.
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<u32>,
 }
 
 impl PutThingRequest {
@@ -436,6 +446,8 @@ impl PutThingRequest {
             b: None,
             x: None,
             y: None,
+            start: None,
+            stop: None,
         }
     }
 
@@ -528,6 +540,18 @@ impl PutThingRequest {
         self.y = Some(value);
         self
     }
+
+    /// Sets `start`.
+    pub fn start(mut self, value: i64) -> Self {
+        self.start = Some(value);
+        self
+    }
+
+    /// Sets `stop`.
+    pub fn stop(mut self, value: u32) -> Self {
+        self.stop = Some(value);
+        self
+    }
 }
 
 impl crate::Validate for PutThingRequest {
@@ -569,6 +593,9 @@ impl crate::Validate for PutThingRequest {
             self.end_date.as_ref(),
         ) {
             crate::validate::date_span("begin_date", begin, "end_date", end, 31)?;
+        }
+        if let (Some(begin), Some(end)) = (self.start.as_ref(), self.stop.as_ref()) {
+            crate::validate::time_span("start", begin, "stop", end, 7)?;
         }
         crate::validate::one_of(&["x", "y"], &[self.x.is_some(), self.y.is_some()])?;
         crate::validate::max_total(

@@ -5802,7 +5802,13 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                     },
                 },
             ],
-            rules: &[],
+            rules: &[
+                crate::schema::RuleInfo::TimeSpan {
+                    begin: "begin_time",
+                    end: "end_time",
+                    max_days: 31,
+                },
+            ],
         },
         check: crate::wire::check_json::<BatchGetGiftCardOrdersRequest>,
     },

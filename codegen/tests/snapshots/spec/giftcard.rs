@@ -1818,6 +1818,13 @@ impl BatchGetGiftCardOrdersRequest {
 impl crate::Validate for BatchGetGiftCardOrdersRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::range("count", &self.count, 0, 100)?;
+        crate::validate::time_span(
+            "begin_time",
+            &self.begin_time,
+            "end_time",
+            &self.end_time,
+            31,
+        )?;
         Ok(())
     }
 }
@@ -2350,9 +2357,9 @@ impl crate::Client {
     /// 批量查询礼品卡订单信息。查询的时间区间(end_time - begin_time)不得超过31天;count不得超过100。
     ///
     /// List gift-card orders created between `begin_time` and `end_time` (Unix seconds). **The span
-    /// may be at most 31 days** (card-api.md §2.9, M3); the library does not check it, because the
-    /// spec's `date_span` rule only applies to `date` fields: keep `end_time - begin_time` within
-    /// 31 × 86400 seconds yourself. At most 100 orders per call (`count`), paged with `offset`.
+    /// may be at most 31 days** (card-api.md §2.9, M3): `validate()` refuses an `end_time` before
+    /// `begin_time` or more than 31 × 86400 seconds after it, before any I/O. At most 100 orders
+    /// per call (`count`), paged with `offset`.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     pub fn batch_get_gift_card_orders(
