@@ -233,28 +233,9 @@ impl<'a> Emitter<'a> {
             quote!()
         };
         let setters = fields.iter().map(|f| {
-            let rust = ident(&f.rust);
             let t = self.param_type(&f.ty);
             let v = self.param_into(&f.ty, quote!(value));
-            let assign = if f.required {
-                quote!(self.#rust = #v;)
-            } else {
-                quote!(self.#rust = Some(#v);)
-            };
-            let s = summary(&escape_doc(&f.doc));
-            let text = if s.is_empty() {
-                format!("Sets `{}`.", f.rust)
-            } else {
-                format!("Sets `{}`: {s}", f.rust)
-            };
-            let doc = docs(&text);
-            quote! {
-                #doc
-                pub fn #rust(mut self, value: #t) -> Self {
-                    #assign
-                    self
-                }
-            }
+            setter(&f.rust, f.required, &f.doc, t, v)
         });
 
         // Validation.
@@ -999,6 +980,38 @@ fn expr_needs<'a>(
         }
         TypeExpr::Named(n) => compute_needs(types, n, memo, visiting),
         _ => false,
+    }
+}
+
+/// A builder setter `pub fn <field>(mut self, value: <param>) -> Self` that stores `value`
+/// (converted by `into`), wrapped in `Some` for an optional field; its doc is the field doc's
+/// first sentence.
+pub(crate) fn setter(
+    field: &str,
+    required: bool,
+    field_doc: &str,
+    param: TokenStream,
+    into: TokenStream,
+) -> TokenStream {
+    let rust = ident(field);
+    let assign = if required {
+        quote!(self.#rust = #into;)
+    } else {
+        quote!(self.#rust = Some(#into);)
+    };
+    let s = summary(&escape_doc(field_doc));
+    let text = if s.is_empty() {
+        format!("Sets `{field}`.")
+    } else {
+        format!("Sets `{field}`: {s}")
+    };
+    let doc = docs(&text);
+    quote! {
+        #doc
+        pub fn #rust(mut self, value: #param) -> Self {
+            #assign
+            self
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use quote::quote;
 
 use crate::check::RESERVED_TYPES;
 use crate::diag::Problems;
-use crate::emit::{Emitter, docs, escape_doc, ident, summary};
+use crate::emit::{Emitter, docs, escape_doc, ident, setter};
 use crate::model::*;
 use crate::parse::Cx;
 use crate::types::TypeExpr;
@@ -91,11 +91,7 @@ impl Cx<'_> {
     }
 
     fn event_examples(&mut self, node: &Node, path: &Path) -> Vec<EventExample> {
-        let Node::Seq(items) = node else {
-            self.error(
-                path,
-                format!("expected a list of examples, found {}", node.kind()),
-            );
+        let Some(items) = self.seq(node, path, "examples") else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -501,31 +497,12 @@ fn event_struct(
     };
     let new_doc = docs(&new_doc);
     let setters = ev.fields.iter().map(|f| {
-        let rust = ident(&f.rust);
         let t = param_type(emitter, &f.ty);
         let v = match f.ty {
             TypeExpr::String { .. } => quote!(value.into()),
             _ => quote!(value),
         };
-        let assign = if f.required {
-            quote!(self.#rust = #v;)
-        } else {
-            quote!(self.#rust = Some(#v);)
-        };
-        let s = summary(&escape_doc(&f.doc));
-        let text = if s.is_empty() {
-            format!("Sets `{}`.", f.rust)
-        } else {
-            format!("Sets `{}`: {s}", f.rust)
-        };
-        let doc = docs(&text);
-        quote! {
-            #doc
-            pub fn #rust(mut self, value: #t) -> Self {
-                #assign
-                self
-            }
-        }
+        setter(&f.rust, f.required, &f.doc, t, v)
     });
 
     let reads = ev.fields.iter().map(|f| {

@@ -189,6 +189,25 @@ impl Cx<'_> {
         self.problems.at_path(self.file, path.clone(), at, message);
     }
 
+    /// The items of a YAML sequence, or an error at `path` ("expected a list of `what`").
+    pub(crate) fn seq<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &Path,
+        what: &str,
+    ) -> Option<&'n [Node]> {
+        match node {
+            Node::Seq(items) => Some(items),
+            other => {
+                self.error(
+                    path,
+                    format!("expected a list of {what}, found {}", other.kind()),
+                );
+                None
+            }
+        }
+    }
+
     pub(crate) fn error(&mut self, path: &Path, message: String) {
         self.error_at(path, At::Value, message);
     }
@@ -517,11 +536,7 @@ impl Cx<'_> {
     }
 
     fn rules(&mut self, node: &Node, path: &Path) -> Vec<Rule> {
-        let Node::Seq(items) = node else {
-            self.error(
-                path,
-                format!("expected a list of rules, found {}", node.kind()),
-            );
+        let Some(items) = self.seq(node, path, "rules") else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -658,13 +673,7 @@ impl Cx<'_> {
     }
 
     fn string_list(&mut self, node: &Node, path: &Path) -> Option<Vec<String>> {
-        let Node::Seq(items) = node else {
-            self.error(
-                path,
-                format!("expected a list of field names, found {}", node.kind()),
-            );
-            return None;
-        };
+        let items = self.seq(node, path, "field names")?;
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             out.push(self.string(Some(item), &path.index(i))?);
@@ -834,11 +843,7 @@ impl Cx<'_> {
     }
 
     fn examples(&mut self, node: &Node, path: &Path) -> Vec<Example> {
-        let Node::Seq(items) = node else {
-            self.error(
-                path,
-                format!("expected a list of examples, found {}", node.kind()),
-            );
+        let Some(items) = self.seq(node, path, "examples") else {
             return Vec::new();
         };
         let mut out = Vec::new();
