@@ -365,38 +365,34 @@ fn check_rule(spec: &Spec, rule: &Rule, fields: &HashMap<&str, &Field>, problems
             continue;
         };
         match &rule.kind {
-            RuleKind::DateSpan { .. } => {
-                if f.ty != TypeExpr::Date {
-                    let hint = if matches!(f.ty, TypeExpr::Int { .. }) {
-                        " (use time_span for integer Unix-second timestamps)"
-                    } else {
-                        ""
-                    };
+            RuleKind::DateSpan { .. } | RuleKind::TimeSpan { .. } => {
+                let is_date = f.ty == TypeExpr::Date;
+                let is_int = matches!(f.ty, TypeExpr::Int { .. });
+                // What the rule needs, whether the field has it, and the other span rule when
+                // the field suits that one instead.
+                let (rule_name, needs, fits, other) = match rule.kind {
+                    RuleKind::DateSpan { .. } => (
+                        "date_span",
+                        "`date` fields",
+                        is_date,
+                        is_int.then_some(" (use time_span for integer Unix-second timestamps)"),
+                    ),
+                    _ => (
+                        "time_span",
+                        "integer fields (Unix seconds: i32, i64, u32 or u64)",
+                        is_int,
+                        is_date.then_some(" (use date_span for `date` fields)"),
+                    ),
+                };
+                if !fits {
                     problems.at_path(
                         o.file,
                         o.path.clone(),
                         At::Value,
                         format!(
-                            "date_span needs `date` fields; `{name}` is `{}`{hint}",
-                            f.ty
-                        ),
-                    );
-                }
-            }
-            RuleKind::TimeSpan { .. } => {
-                if !matches!(f.ty, TypeExpr::Int { .. }) {
-                    let hint = if f.ty == TypeExpr::Date {
-                        " (use date_span for `date` fields)"
-                    } else {
-                        ""
-                    };
-                    problems.at_path(
-                        o.file,
-                        o.path.clone(),
-                        At::Value,
-                        format!(
-                            "time_span needs integer fields (Unix seconds: i32, i64, u32 or u64); `{name}` is `{}`{hint}",
-                            f.ty
+                            "{rule_name} needs {needs}; `{name}` is `{}`{}",
+                            f.ty,
+                            other.unwrap_or_default()
                         ),
                     );
                 }
