@@ -70,11 +70,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Validation(e) => write!(f, "invalid request: {e}"),
-            Error::Api(e) => write!(
-                f,
-                "{} failed: errcode {}: {}",
-                e.endpoint, e.errcode, e.errmsg
-            ),
+            Error::Api(e) => write!(f, "{e}"),
             Error::Transport(e) => write!(f, "{}: transport error: {}", e.endpoint, e.message),
             Error::Decode(e) => write!(
                 f,
@@ -83,6 +79,30 @@ impl fmt::Display for Error {
             ),
             Error::Config(message) => write!(f, "client configuration: {message}"),
         }
+    }
+}
+
+/// `card/code/consume failed: errcode 40099: <WeChat's errmsg> (<meaning>[ Hint: <hint>])`: the
+/// catalog's meaning and hint (`spec/errors.yaml`) follow WeChat's own terse errmsg.
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} failed: errcode {}: {}",
+            self.endpoint, self.errcode, self.errmsg
+        )?;
+        if let Some(explanation) = crate::errcode::explanation(self.errcode) {
+            write!(f, " ({explanation})")?;
+        }
+        Ok(())
+    }
+}
+
+impl ApiError {
+    /// The `errcode` as an [`ErrorCode`](crate::ErrorCode), to match on by name:
+    /// `e.code() == ErrorCode::CodeConsumed`.
+    pub fn code(&self) -> crate::ErrorCode {
+        crate::ErrorCode::from_code(self.errcode)
     }
 }
 
@@ -106,6 +126,14 @@ impl Error {
     pub fn errcode(&self) -> Option<i64> {
         match self {
             Error::Api(e) => Some(e.errcode),
+            _ => None,
+        }
+    }
+
+    /// WeChat's `errcode` as an [`ErrorCode`](crate::ErrorCode), for [`Error::Api`].
+    pub fn code(&self) -> Option<crate::ErrorCode> {
+        match self {
+            Error::Api(e) => Some(e.code()),
             _ => None,
         }
     }

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod client;
+mod errcode;
 mod error;
 pub mod events;
 #[cfg(feature = "sandbox")]
@@ -16,6 +17,7 @@ pub mod validate;
 pub mod wire;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use errcode::ErrorCodeInfo;
 pub use error::{ApiError, DecodeError, Error, TransportError};
 pub use secret::Secret;
 pub use token::{TokenProvider, TokenSource};

@@ -643,12 +643,48 @@ fn other_api_errors_are_never_retried() {
         (api.endpoint.as_str(), api.errcode, api.errmsg.as_str()),
         (GET_CODE, 40056, "invalid serial code")
     );
+    assert_eq!(api.code(), wechat_card::ErrorCode::InvalidSerialCode);
+    assert_eq!(err.code(), Some(wechat_card::ErrorCode::InvalidSerialCode));
+    // WeChat's errmsg first, then the catalog's meaning (spec/errors.yaml).
     assert_eq!(
         err.to_string(),
-        "card/code/get failed: errcode 40056: invalid serial code"
+        "card/code/get failed: errcode 40056: invalid serial code (The code does not exist for \
+         this card, or it was taken over by gifting.)"
     );
     assert!(!err.is_retryable());
     assert_eq!(server.count(GET_CODE_PATH), 1);
+}
+
+#[test]
+fn operational_errors_say_what_to_check() {
+    let server = Server::with_token(TOKEN);
+    server.default_reply(
+        GET_CODE_PATH,
+        Reply::errcode(
+            40164,
+            "invalid ip 203.0.113.9 ipv6 ::ffff:203.0.113.9, not in whitelist",
+        ),
+    );
+    let client = client(&server);
+    let err = get_code(&client).unwrap_err();
+    assert_eq!(err.code(), Some(wechat_card::ErrorCode::IpNotWhitelisted));
+    let text = err.to_string();
+    assert!(
+        text.starts_with(
+            "card/code/get failed: errcode 40164: invalid ip 203.0.113.9 ipv6 ::ffff:203.0.113.9, \
+             not in whitelist (The calling IP address is not on the account's IP whitelist. Hint: "
+        ),
+        "{text}"
+    );
+    assert!(text.contains("IP白名单"), "{text}");
+    // A code the catalog lacks keeps WeChat's errmsg alone.
+    server.default_reply(GET_CODE_PATH, Reply::errcode(99999, "something new"));
+    let err = get_code(&client).unwrap_err();
+    assert_eq!(err.code(), Some(wechat_card::ErrorCode::Unknown(99999)));
+    assert_eq!(
+        err.to_string(),
+        "card/code/get failed: errcode 99999: something new"
+    );
 }
 
 #[test]

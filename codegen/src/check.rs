@@ -153,6 +153,7 @@ pub fn check(spec: &Spec, problems: &mut Problems) {
     }
     check_excluded(spec, &paths, problems);
     crate::events::check(spec, problems);
+    crate::errors::check(spec, problems);
 }
 
 fn check_excluded(spec: &Spec, paths: &HashMap<&str, &Origin>, problems: &mut Problems) {

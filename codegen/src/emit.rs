@@ -675,6 +675,7 @@ impl<'a> Emitter<'a> {
         });
         let types = self.spec.types().map(|t| self.type_info(t));
         let events = crate::events::emit_api(self, self.spec);
+        let errors = crate::errors::emit_api(self.spec);
         quote! {
             #(#includes)*
 
@@ -690,6 +691,8 @@ impl<'a> Emitter<'a> {
             pub static TYPES: &[crate::schema::TypeInfo] = &[#(#types),*];
 
             #events
+
+            #errors
         }
     }
 

@@ -11,6 +11,7 @@ pub mod check;
 pub mod diag;
 pub mod docs;
 pub mod emit;
+pub mod errors;
 pub mod events;
 pub mod model;
 pub mod parse;
@@ -22,8 +23,9 @@ use std::path::Path;
 
 pub use diag::Diagnostic;
 
-/// One generated file: Rust source (`*.rs`, for `OUT_DIR`) or the coverage table
-/// (`endpoints.md`, committed as `docs/endpoints.md`).
+/// One generated file: Rust source (`*.rs`, for `OUT_DIR`), the coverage table
+/// (`endpoints.md`, committed as `docs/endpoints.md`) or the errcode catalog (`errors.md`,
+/// committed as `docs/errors.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedFile {
     /// File name inside the output folder, e.g. `consume.rs`.
@@ -122,6 +124,10 @@ pub fn generate_from(
     out.push(GeneratedFile {
         name: "endpoints.md".to_owned(),
         text: docs::endpoints_markdown(&spec),
+    });
+    out.push(GeneratedFile {
+        name: "errors.md".to_owned(),
+        text: errors::markdown(&spec),
     });
     Ok(out)
 }

@@ -26,6 +26,22 @@ pub struct SpecFile {
     pub excluded: Vec<(String, String, Origin)>,
     /// Events WeChat pushes to the merchant's server (see `crate::events`).
     pub events: Vec<EventDef>,
+    /// WeChat's error codes (see `crate::errors`).
+    pub errors: Vec<ErrorDef>,
+}
+
+/// One entry of the errcode catalog (`errors:`), keyed by its code.
+#[derive(Debug)]
+pub struct ErrorDef {
+    pub code: i64,
+    /// The `ErrorCode` variant: `IpNotWhitelisted`.
+    pub name: String,
+    /// The errmsg WeChat sends with it.
+    pub errmsg: String,
+    pub zh: String,
+    pub en: String,
+    pub hint: Option<String>,
+    pub origin: Origin,
 }
 
 /// One pushed event (`MsgType` `event`), keyed by its `Event` value.
@@ -209,6 +225,10 @@ impl Spec {
         self.files
             .iter()
             .flat_map(|f| f.endpoints.iter().map(move |e| (f, e)))
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &ErrorDef> {
+        self.files.iter().flat_map(|f| f.errors.iter())
     }
 
     pub fn events(&self) -> impl Iterator<Item = (&SpecFile, &EventDef)> {

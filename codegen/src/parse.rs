@@ -29,6 +29,7 @@ pub fn parse_file(
                 endpoints: Vec::new(),
                 excluded: Vec::new(),
                 events: Vec::new(),
+                errors: Vec::new(),
             });
             return;
         }
@@ -41,6 +42,7 @@ pub fn parse_file(
     let mut endpoints = Vec::new();
     let mut excluded = Vec::new();
     let mut events = Vec::new();
+    let mut errors = Vec::new();
     let root_path = Path::default();
     if let Some(mut top) = cx.obj(&root, &root_path) {
         if let Some(types) = top.take("types") {
@@ -69,7 +71,13 @@ pub fn parse_file(
         if let Some(node) = top.take("events") {
             events = cx.events(node, &root_path.key("events"));
         }
-        top.finish(&mut cx, &["types", "endpoints", "excluded", "events"]);
+        if let Some(node) = top.take("errors") {
+            errors = cx.errors(node, &root_path.key("errors"));
+        }
+        top.finish(
+            &mut cx,
+            &["types", "endpoints", "excluded", "events", "errors"],
+        );
     }
     let types = std::mem::take(&mut cx.types);
     spec.files.push(SpecFile {
@@ -80,6 +88,7 @@ pub fn parse_file(
         endpoints,
         excluded,
         events,
+        errors,
     });
 }
 

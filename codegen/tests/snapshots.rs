@@ -101,6 +101,17 @@ fn endpoint_docs_are_current() {
     assert_snapshot(&here().join("../docs/endpoints.md"), &docs.text);
 }
 
+/// The committed errcode catalog `docs/errors.md` matches the spec.
+#[test]
+fn error_docs_are_current() {
+    let files = generate(&here().join("../spec"), "spec").expect("spec generates");
+    let docs = files
+        .iter()
+        .find(|f| f.name == "errors.md")
+        .expect("errors.md generated");
+    assert_snapshot(&here().join("../docs/errors.md"), &docs.text);
+}
+
 #[test]
 fn output_is_deterministic() {
     let a = generate(&here().join("../spec"), "spec").unwrap();

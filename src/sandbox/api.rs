@@ -184,10 +184,10 @@ pub(crate) fn dispatch(
     match (endpoint.method, method) {
         (HttpMethod::Post, &Method::POST) | (HttpMethod::Get, &Method::GET) => {}
         (HttpMethod::Post, _) => {
-            return Answer::refusal(&Refusal::new(REQUIRE_POST, "require POST method"));
+            return Answer::refusal(&Refusal::of(REQUIRE_POST));
         }
         (HttpMethod::Get, _) => {
-            return Answer::refusal(&Refusal::new(REQUIRE_GET, "require GET method"));
+            return Answer::refusal(&Refusal::of(REQUIRE_GET));
         }
     }
     let auth = match endpoint.auth {
@@ -453,16 +453,16 @@ fn check_credentials(
     wrong_secret: i64,
 ) -> Outcome<()> {
     if grant_type != Some("client_credential") {
-        return Err(Refusal::new(INVALID_GRANT_TYPE, "invalid grant_type"));
+        return Err(Refusal::of(INVALID_GRANT_TYPE));
     }
     let appid = appid
         .filter(|a| !a.is_empty())
-        .ok_or_else(|| Refusal::new(APPID_MISSING, "appid missing"))?;
+        .ok_or_else(|| Refusal::of(APPID_MISSING))?;
     let secret = secret
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| Refusal::new(SECRET_MISSING, "appsecret missing"))?;
+        .ok_or_else(|| Refusal::of(SECRET_MISSING))?;
     if appid != state.config.appid {
-        return Err(Refusal::new(INVALID_APPID, "invalid appid"));
+        return Err(Refusal::of(INVALID_APPID));
     }
     if secret != state.config.secret.expose() {
         let errmsg = if wrong_secret == INVALID_APPSECRET {
@@ -483,7 +483,7 @@ fn token_answer(token: String, expires_in: i64) -> Answer {
 fn classic_token(state: &mut State, method: &Method, query: &[(String, String)]) -> Answer {
     let param = |name: &str| param(query, name);
     if method != Method::GET {
-        return Answer::refusal(&Refusal::new(REQUIRE_GET, "require GET method"));
+        return Answer::refusal(&Refusal::of(REQUIRE_GET));
     }
     if let Err(refusal) = check_credentials(
         state,
@@ -501,11 +501,11 @@ fn classic_token(state: &mut State, method: &Method, query: &[(String, String)])
 /// `POST cgi-bin/stable_token` with `{grant_type, appid, secret, force_refresh}`.
 fn stable_token(state: &mut State, method: &Method, body: &[u8]) -> Answer {
     if method != Method::POST {
-        return Answer::refusal(&Refusal::new(REQUIRE_POST, "require POST method"));
+        return Answer::refusal(&Refusal::of(REQUIRE_POST));
     }
     // The body holds the secret: never quote it in an answer.
     let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(body) else {
-        return Answer::refusal(&Refusal::new(DATA_FORMAT_ERROR, "data format error"));
+        return Answer::refusal(&Refusal::of(DATA_FORMAT_ERROR));
     };
     let text = |key: &str| request.get(key).and_then(Value::as_str);
     let force_refresh = match request.get("force_refresh") {
@@ -535,10 +535,10 @@ fn stable_token(state: &mut State, method: &Method, body: &[u8]) -> Answer {
 fn get_ticket(state: &mut State, method: &Method, query: &[(String, String)]) -> Answer {
     let param = |name: &str| param(query, name);
     if method != Method::GET {
-        return Answer::refusal(&Refusal::new(REQUIRE_GET, "require GET method"));
+        return Answer::refusal(&Refusal::of(REQUIRE_GET));
     }
     let Some(token) = param("access_token").filter(|t| !t.is_empty()) else {
-        return Answer::refusal(&Refusal::new(TOKEN_MISSING, "access_token missing"));
+        return Answer::refusal(&Refusal::of(TOKEN_MISSING));
     };
     if let Err(refusal) = state.check_token(token) {
         return Answer::refusal(&refusal);
@@ -833,7 +833,7 @@ fn decrypt_code(state: &mut State, request: &Value) -> Outcome<Value> {
     let encrypted = required(request, "encrypt_code")?;
     let code = state
         .decrypt_code(encrypted)
-        .ok_or_else(|| Refusal::new(INVALID_ENCRYPT_CODE, "invalid encrypt code"))?;
+        .ok_or_else(|| Refusal::of(INVALID_ENCRYPT_CODE))?;
     Ok(json!({ "code": code }))
 }
 

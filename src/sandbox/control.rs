@@ -38,7 +38,7 @@ pub(crate) fn is_control(path: &str) -> bool {
 /// Runs a control.
 pub(crate) fn dispatch(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
     if method != Method::POST {
-        return Answer::refusal(&Refusal::new(43002, "require POST method"));
+        return Answer::refusal(&Refusal::of(43002));
     }
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Map::new())

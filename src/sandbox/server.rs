@@ -260,7 +260,7 @@ async fn handle(
             Ok(bytes) if bytes.len() <= MAX_BODY_BYTES => {
                 control::dispatch(&shared, &method, &path, &bytes)
             }
-            _ => Answer::refusal(&Refusal::new(DATA_FORMAT_ERROR, "data format error")),
+            _ => Answer::refusal(&Refusal::of(DATA_FORMAT_ERROR)),
         };
         return json_response(answer.status, &answer.body);
     }
@@ -302,19 +302,9 @@ async fn handle(
     json_response(answer.status, &answer.body)
 }
 
-/// WeChat's message for an injected errcode.
+/// WeChat's message for an injected errcode, from the errcode catalog (`spec/errors.yaml`).
 fn fault_errmsg(errcode: i64) -> &'static str {
-    match errcode {
-        -1 => "system error",
-        40001 => "invalid credential, access_token is invalid or not latest",
-        40014 => "invalid access_token",
-        42001 => "access_token expired",
-        45009 => "reach max api daily quota limit",
-        45011 => "api minute-quota reach limit, mustslower retry next minute",
-        40164 => "invalid ip, not in whitelist",
-        48001 => "api unauthorized",
-        _ => "error injected by the sandbox",
-    }
+    crate::errcode::errmsg(errcode)
 }
 
 fn json_response(status: u16, body: &Value) -> Response {

@@ -27,6 +27,11 @@ impl Refusal {
             errmsg: errmsg.into(),
         }
     }
+
+    /// A refusal with WeChat's errmsg for `errcode`, from the errcode catalog (`spec/errors.yaml`).
+    pub(crate) fn of(errcode: i64) -> Refusal {
+        Refusal::new(errcode, crate::errcode::errmsg(errcode))
+    }
 }
 
 /// The result of a sandbox operation.
@@ -588,9 +593,7 @@ impl State {
                 INVALID_CREDENTIAL,
                 "invalid credential, access_token is invalid or not latest",
             )),
-            Some(t) if t.expires_at <= self.now() => {
-                Err(Refusal::new(TOKEN_EXPIRED, "access_token expired"))
-            }
+            Some(t) if t.expires_at <= self.now() => Err(Refusal::of(TOKEN_EXPIRED)),
             Some(_) => Ok(()),
         }
     }
@@ -842,7 +845,7 @@ impl State {
         pending: u64,
     ) -> Outcome<CodeSource> {
         if openid.is_empty() {
-            return Err(Refusal::new(40003, "invalid openid"));
+            return Err(Refusal::of(40003));
         }
         let card = self.card(card_id)?;
         let approved = card.status == CARD_VERIFY_OK || card.status == "CARD_STATUS_DISPATCH";
@@ -1047,7 +1050,7 @@ impl State {
     /// The refusal for a code that cannot be consumed: 40099 consumed, otherwise 40127.
     pub(crate) fn not_consumable(record: &CodeRecord) -> Refusal {
         if record.status == CodeStatus::Consumed {
-            Refusal::new(CODE_CONSUMED, "invalid code, this code has consumed.")
+            Refusal::of(CODE_CONSUMED)
         } else if record.status == CodeStatus::Normal {
             Refusal::new(
                 INVALID_USER_CARD_STATUS,
@@ -1094,7 +1097,7 @@ impl State {
         is_mark: bool,
     ) -> Outcome<()> {
         if openid.is_empty() {
-            return Err(Refusal::new(40003, "invalid openid"));
+            return Err(Refusal::of(40003));
         }
         let now = self.now();
         let record = self.find_code(code, Some(card_id))?;
@@ -1198,7 +1201,7 @@ impl State {
     /// change with `card/code/update`).
     pub(crate) fn accept_gift(&mut self, code: &str, friend: &str) -> Outcome<String> {
         if friend.is_empty() {
-            return Err(Refusal::new(40003, "invalid openid"));
+            return Err(Refusal::of(40003));
         }
         let record = self.control_code(code)?;
         if record.status != CodeStatus::Gifting {

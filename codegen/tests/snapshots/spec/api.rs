@@ -5,6 +5,7 @@ include!(concat!(env!("OUT_DIR"), "/consume.rs"));
 include!(concat!(env!("OUT_DIR"), "/create.rs"));
 include!(concat!(env!("OUT_DIR"), "/datacube.rs"));
 include!(concat!(env!("OUT_DIR"), "/distribute.rs"));
+include!(concat!(env!("OUT_DIR"), "/errors.rs"));
 include!(concat!(env!("OUT_DIR"), "/events.rs"));
 include!(concat!(env!("OUT_DIR"), "/excluded.rs"));
 include!(concat!(env!("OUT_DIR"), "/giftcard.rs"));
@@ -13577,5 +13578,676 @@ pub static EVENTS: &[crate::schema::EventInfo] = &[
 </xml>"#,
             },
         ],
+    },
+];
+/// A WeChat `errcode`, as described by the spec's catalog (`spec/errors.yaml`, 48 codes; the table is `docs/errors.md`).
+///
+/// Get it from an error with [`ApiError::code`](crate::ApiError::code) or [`Error::code`](crate::Error::code), and match on it instead of a number. A code the catalog does not list is [`ErrorCode::Unknown`]; new variants may be added in any release, so a `match` needs a wildcard arm. [`ErrorCode::meaning`] and [`ErrorCode::hint`] tell what a code means and what to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// `-1`: WeChat is busy. (系统繁忙，此时请开发者稍候再试)
+    ///
+    /// Hint: Try again a little later; the client already retried idempotent calls with backoff.
+    SystemBusy,
+    /// `40001`: The AppSecret is wrong, or the access_token is not valid (any more). (获取 access_token 时 AppSecret 错误，或者 access_token 无效)
+    ///
+    /// Hint: The client renews the token and retries once. If it persists, check the AppSecret, and that no other process fetches tokens with the classic `cgi-bin/token` (which invalidates the previous token; use `cgi-bin/stable_token` everywhere).
+    InvalidCredential,
+    /// `40002`: The grant_type of the token request is not valid. (不合法的凭证类型)
+    InvalidGrantType,
+    /// `40003`: The openid is not valid, or not a user of this official account. (不合法的 OpenID)
+    InvalidOpenid,
+    /// `40013`: The AppID is not valid. (不合法的 AppID)
+    ///
+    /// Hint: Check the AppID (it starts with `wx`, 18 characters) in 公众平台 → 设置与开发 → 基本配置.
+    InvalidAppid,
+    /// `40014`: The access_token is not valid. (不合法的 access_token)
+    ///
+    /// Hint: The client renews the token and retries once; if it persists, check the token source.
+    InvalidAccessToken,
+    /// `40053`: The action_info of the QR code request is not valid. (不合法的 actioninfo)
+    InvalidActionInfo,
+    /// `40056`: The code does not exist for this card, or it was taken over by gifting. (不合法的 Code 码)
+    InvalidSerialCode,
+    /// `40066`: The path is not an endpoint of the API. (不合法的 URL)
+    InvalidUrl,
+    /// `40071`: The card type is not valid. (不合法的卡券类型)
+    InvalidCardType,
+    /// `40072`: The code type (encoding) is not valid. (不合法的编码方式)
+    InvalidCodeType,
+    /// `40073`: The card_id does not exist for this account. (不合法的卡券 ID)
+    InvalidCardId,
+    /// `40075`: The encrypted code cannot be decrypted. (不合法的加密 code)
+    InvalidEncryptCode,
+    /// `40078`: The card's status does not allow this call (not approved yet, rejected, or deleted). (不合法的卡券状态)
+    ///
+    /// Hint: Check the card's status with `card/get` (CARD_STATUS_VERIFY_OK is needed to distribute it); a card waits for review (审核) after create and after some updates. Some SDK tables read this code as "card_id 未授权" (the card is not authorized for this account).
+    InvalidCardStatus,
+    /// `40079`: A time is not valid (for example the card's validity has ended). (不合法的时间)
+    InvalidTime,
+    /// `40080`: The cardExt (or its signature) is not valid. (不合法的 CardExt)
+    ///
+    /// Hint: Sign with the card api_ticket (`type=wx_card`), not the jsapi ticket, and sort the values as strings (`wechat_card::signature`).
+    InvalidCardExt,
+    /// `40094`: A parameter is not valid. (参数不正确)
+    InvalidParameters,
+    /// `40097`: An argument is not valid; check the JSON fields. (参数错误，请检查 JSON 字段)
+    InvalidArgs,
+    /// `40099`: The code was already consumed. (该 code 已被核销)
+    CodeConsumed,
+    /// `40100`: The time range is not valid. (不合法的时间范围)
+    InvalidTimeRange,
+    /// `40116`: The code is not valid (length or characters). (不合法的 Code 码)
+    InvalidCode,
+    /// `40122`: The stock quantity is not valid. (不合法的库存数量)
+    InvalidStockQuantity,
+    /// `40124`: The member card has too many custom_field entries. (会员卡设置查过限制的 custom_field 字段)
+    TooManyCustomFields,
+    /// `40125`: The AppSecret is not valid. (不合法的 AppSecret)
+    ///
+    /// Hint: Check or reset the AppSecret in 公众平台 → 设置与开发 → 基本配置.
+    InvalidAppsecret,
+    /// `40127`: The user's card was deleted, made unavailable or is being gifted. (卡券被用户删除或转赠中)
+    InvalidUserCardStatus,
+    /// `40164`: The calling IP address is not on the account's IP whitelist. (调用接口的 IP 地址不在白名单中)
+    ///
+    /// Hint: Add the server's outgoing IP (WeChat's errmsg names it) to the IP whitelist in 公众平台 → 设置与开发 → 基本配置 → IP白名单; behind NAT or a proxy it is the gateway's address.
+    IpNotWhitelisted,
+    /// `41001`: The access_token parameter is missing. (缺少 access_token 参数)
+    AccessTokenMissing,
+    /// `41002`: The appid parameter is missing. (缺少 appid 参数)
+    AppidMissing,
+    /// `41004`: The secret parameter is missing. (缺少 secret 参数)
+    AppsecretMissing,
+    /// `41011`: A required field is missing (the errmsg names it). (缺少必填字段)
+    MissingRequiredField,
+    /// `41012`: The card_id is missing. (缺少卡券 ID)
+    MissingCardId,
+    /// `42001`: The access_token has expired. (access_token 超时)
+    ///
+    /// Hint: The client renews the token and retries once; if it persists, check the clock and the token source.
+    AccessTokenExpired,
+    /// `43001`: The endpoint needs a GET request. (需要 GET 请求)
+    RequireGetMethod,
+    /// `43002`: The endpoint needs a POST request. (需要 POST 请求)
+    RequirePostMethod,
+    /// `43009`: The account may not use custom codes (自定义 code). (无自定义 SN 权限)
+    ///
+    /// Hint: Custom codes need a permission of the account; check 卡券功能 in 公众平台, or use codes WeChat generates.
+    NoCustomCodePermission,
+    /// `43010`: The account may not use stored value (储值, member-card balance). (无储值权限)
+    ///
+    /// Hint: Stored value needs a permission of the account; check 卡券功能 in 公众平台.
+    NoBalancePermission,
+    /// `43017`: The card has no store (location_id), which this call needs. (卡券未设置门店)
+    ///
+    /// Hint: Add a store (POI) to the card's base_info.location_id_list first.
+    RequireLocationId,
+    /// `45009`: The account's daily call quota of this API is used up. (接口调用超过限制)
+    ///
+    /// Hint: The quota resets at midnight (Beijing time); it is shown in 公众平台 → 设置与开发 → 接口权限, and `cgi-bin/clear_quota` resets it a few times a month. A storm of token fetches is a common cause: share one token (stable_token, a shared store) between processes.
+    DailyQuotaExceeded,
+    /// `45011`: Too many calls of this API in the current minute. (API 调用太频繁，请稍候再试)
+    ///
+    /// Hint: Slow down and try again in the next minute.
+    MinuteQuotaExceeded,
+    /// `45021`: A field exceeds its length limit. (字段超过长度限制)
+    FieldTooLong,
+    /// `45030`: This card_id may not be used through the API. (该 card_id 无接口权限)
+    ///
+    /// Hint: Cards created in the 公众平台 web console are not always usable through the API; create the card through `card/create`, or check the card's API permission.
+    CardIdNoPermission,
+    /// `45031`: The card's stock is 0. (库存为 0)
+    ///
+    /// Hint: Raise the stock with `card/modifystock`.
+    StockEmpty,
+    /// `45033`: The user has already received the card as often as get_limit allows. (用户领取次数超过限制 get_limit)
+    GetLimitExceeded,
+    /// `47001`: The body is not valid JSON, or a value has the wrong type. (解析 JSON/XML 内容错误)
+    DataFormatError,
+    /// `48001`: The account is not authorized to call this API. (api 功能未授权)
+    ///
+    /// Hint: Check 公众平台 → 设置与开发 → 接口权限: the card feature (卡券功能) must be enabled and the account verified (认证); for a third-party platform, the authorization must include the card permission set.
+    ApiUnauthorized,
+    /// `52000`: An image URL is not on WeChat's CDN. (图片不是来自微信 CDN)
+    ///
+    /// Hint: Upload images with `media/uploadimg` and use the URL it returns.
+    PicNotFromCdn,
+    /// `61500`: A date is not written YYYY-MM-DD. (日期格式错误)
+    DateFormatError,
+    /// `61501`: The date range is not valid (it ends before it begins, spans too long, or is not in the past). (日期范围错误)
+    DateRangeError,
+    /// A code the catalog does not list, kept as received.
+    ///
+    /// [`ErrorCode::from_code`] never returns it for a listed code.
+    Unknown(i64),
+}
+
+impl ErrorCode {
+    /// The variant of `code` ([`ErrorCode::Unknown`] for a code the catalog lacks).
+    pub const fn from_code(code: i64) -> ErrorCode {
+        match code {
+            -1 => ErrorCode::SystemBusy,
+            40001 => ErrorCode::InvalidCredential,
+            40002 => ErrorCode::InvalidGrantType,
+            40003 => ErrorCode::InvalidOpenid,
+            40013 => ErrorCode::InvalidAppid,
+            40014 => ErrorCode::InvalidAccessToken,
+            40053 => ErrorCode::InvalidActionInfo,
+            40056 => ErrorCode::InvalidSerialCode,
+            40066 => ErrorCode::InvalidUrl,
+            40071 => ErrorCode::InvalidCardType,
+            40072 => ErrorCode::InvalidCodeType,
+            40073 => ErrorCode::InvalidCardId,
+            40075 => ErrorCode::InvalidEncryptCode,
+            40078 => ErrorCode::InvalidCardStatus,
+            40079 => ErrorCode::InvalidTime,
+            40080 => ErrorCode::InvalidCardExt,
+            40094 => ErrorCode::InvalidParameters,
+            40097 => ErrorCode::InvalidArgs,
+            40099 => ErrorCode::CodeConsumed,
+            40100 => ErrorCode::InvalidTimeRange,
+            40116 => ErrorCode::InvalidCode,
+            40122 => ErrorCode::InvalidStockQuantity,
+            40124 => ErrorCode::TooManyCustomFields,
+            40125 => ErrorCode::InvalidAppsecret,
+            40127 => ErrorCode::InvalidUserCardStatus,
+            40164 => ErrorCode::IpNotWhitelisted,
+            41001 => ErrorCode::AccessTokenMissing,
+            41002 => ErrorCode::AppidMissing,
+            41004 => ErrorCode::AppsecretMissing,
+            41011 => ErrorCode::MissingRequiredField,
+            41012 => ErrorCode::MissingCardId,
+            42001 => ErrorCode::AccessTokenExpired,
+            43001 => ErrorCode::RequireGetMethod,
+            43002 => ErrorCode::RequirePostMethod,
+            43009 => ErrorCode::NoCustomCodePermission,
+            43010 => ErrorCode::NoBalancePermission,
+            43017 => ErrorCode::RequireLocationId,
+            45009 => ErrorCode::DailyQuotaExceeded,
+            45011 => ErrorCode::MinuteQuotaExceeded,
+            45021 => ErrorCode::FieldTooLong,
+            45030 => ErrorCode::CardIdNoPermission,
+            45031 => ErrorCode::StockEmpty,
+            45033 => ErrorCode::GetLimitExceeded,
+            47001 => ErrorCode::DataFormatError,
+            48001 => ErrorCode::ApiUnauthorized,
+            52000 => ErrorCode::PicNotFromCdn,
+            61500 => ErrorCode::DateFormatError,
+            61501 => ErrorCode::DateRangeError,
+            other => ErrorCode::Unknown(other),
+        }
+    }
+
+    /// The numeric `errcode`.
+    pub const fn code(self) -> i64 {
+        match self {
+            ErrorCode::SystemBusy => -1,
+            ErrorCode::InvalidCredential => 40001,
+            ErrorCode::InvalidGrantType => 40002,
+            ErrorCode::InvalidOpenid => 40003,
+            ErrorCode::InvalidAppid => 40013,
+            ErrorCode::InvalidAccessToken => 40014,
+            ErrorCode::InvalidActionInfo => 40053,
+            ErrorCode::InvalidSerialCode => 40056,
+            ErrorCode::InvalidUrl => 40066,
+            ErrorCode::InvalidCardType => 40071,
+            ErrorCode::InvalidCodeType => 40072,
+            ErrorCode::InvalidCardId => 40073,
+            ErrorCode::InvalidEncryptCode => 40075,
+            ErrorCode::InvalidCardStatus => 40078,
+            ErrorCode::InvalidTime => 40079,
+            ErrorCode::InvalidCardExt => 40080,
+            ErrorCode::InvalidParameters => 40094,
+            ErrorCode::InvalidArgs => 40097,
+            ErrorCode::CodeConsumed => 40099,
+            ErrorCode::InvalidTimeRange => 40100,
+            ErrorCode::InvalidCode => 40116,
+            ErrorCode::InvalidStockQuantity => 40122,
+            ErrorCode::TooManyCustomFields => 40124,
+            ErrorCode::InvalidAppsecret => 40125,
+            ErrorCode::InvalidUserCardStatus => 40127,
+            ErrorCode::IpNotWhitelisted => 40164,
+            ErrorCode::AccessTokenMissing => 41001,
+            ErrorCode::AppidMissing => 41002,
+            ErrorCode::AppsecretMissing => 41004,
+            ErrorCode::MissingRequiredField => 41011,
+            ErrorCode::MissingCardId => 41012,
+            ErrorCode::AccessTokenExpired => 42001,
+            ErrorCode::RequireGetMethod => 43001,
+            ErrorCode::RequirePostMethod => 43002,
+            ErrorCode::NoCustomCodePermission => 43009,
+            ErrorCode::NoBalancePermission => 43010,
+            ErrorCode::RequireLocationId => 43017,
+            ErrorCode::DailyQuotaExceeded => 45009,
+            ErrorCode::MinuteQuotaExceeded => 45011,
+            ErrorCode::FieldTooLong => 45021,
+            ErrorCode::CardIdNoPermission => 45030,
+            ErrorCode::StockEmpty => 45031,
+            ErrorCode::GetLimitExceeded => 45033,
+            ErrorCode::DataFormatError => 47001,
+            ErrorCode::ApiUnauthorized => 48001,
+            ErrorCode::PicNotFromCdn => 52000,
+            ErrorCode::DateFormatError => 61500,
+            ErrorCode::DateRangeError => 61501,
+            ErrorCode::Unknown(code) => code,
+        }
+    }
+}
+
+/// Every errcode of the spec's catalog, in spec order.
+pub static ERROR_CODES: &[crate::ErrorCodeInfo] = &[
+    crate::ErrorCodeInfo {
+        code: -1,
+        name: "SystemBusy",
+        errmsg: "system error",
+        meaning_zh: "系统繁忙，此时请开发者稍候再试",
+        meaning: "WeChat is busy.",
+        hint: Some(
+            "Try again a little later; the client already retried idempotent calls with backoff.",
+        ),
+    },
+    crate::ErrorCodeInfo {
+        code: 40001,
+        name: "InvalidCredential",
+        errmsg: "invalid credential, access_token is invalid or not latest",
+        meaning_zh: "获取 access_token 时 AppSecret 错误，或者 access_token 无效",
+        meaning: "The AppSecret is wrong, or the access_token is not valid (any more).",
+        hint: Some(
+            "The client renews the token and retries once. If it persists, check the AppSecret, and that no other process fetches tokens with the classic `cgi-bin/token` (which invalidates the previous token; use `cgi-bin/stable_token` everywhere).",
+        ),
+    },
+    crate::ErrorCodeInfo {
+        code: 40002,
+        name: "InvalidGrantType",
+        errmsg: "invalid grant_type",
+        meaning_zh: "不合法的凭证类型",
+        meaning: "The grant_type of the token request is not valid.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40003,
+        name: "InvalidOpenid",
+        errmsg: "invalid openid",
+        meaning_zh: "不合法的 OpenID",
+        meaning: "The openid is not valid, or not a user of this official account.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40013,
+        name: "InvalidAppid",
+        errmsg: "invalid appid",
+        meaning_zh: "不合法的 AppID",
+        meaning: "The AppID is not valid.",
+        hint: Some(
+            "Check the AppID (it starts with `wx`, 18 characters) in 公众平台 → 设置与开发 → 基本配置.",
+        ),
+    },
+    crate::ErrorCodeInfo {
+        code: 40014,
+        name: "InvalidAccessToken",
+        errmsg: "invalid access_token",
+        meaning_zh: "不合法的 access_token",
+        meaning: "The access_token is not valid.",
+        hint: Some(
+            "The client renews the token and retries once; if it persists, check the token source.",
+        ),
+    },
+    crate::ErrorCodeInfo {
+        code: 40053,
+        name: "InvalidActionInfo",
+        errmsg: "invalid action info",
+        meaning_zh: "不合法的 actioninfo",
+        meaning: "The action_info of the QR code request is not valid.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40056,
+        name: "InvalidSerialCode",
+        errmsg: "invalid serial code",
+        meaning_zh: "不合法的 Code 码",
+        meaning: "The code does not exist for this card, or it was taken over by gifting.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40066,
+        name: "InvalidUrl",
+        errmsg: "invalid url",
+        meaning_zh: "不合法的 URL",
+        meaning: "The path is not an endpoint of the API.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40071,
+        name: "InvalidCardType",
+        errmsg: "invalid card type",
+        meaning_zh: "不合法的卡券类型",
+        meaning: "The card type is not valid.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40072,
+        name: "InvalidCodeType",
+        errmsg: "invalid code type",
+        meaning_zh: "不合法的编码方式",
+        meaning: "The code type (encoding) is not valid.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40073,
+        name: "InvalidCardId",
+        errmsg: "invalid card id",
+        meaning_zh: "不合法的卡券 ID",
+        meaning: "The card_id does not exist for this account.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40075,
+        name: "InvalidEncryptCode",
+        errmsg: "invalid encrypt code",
+        meaning_zh: "不合法的加密 code",
+        meaning: "The encrypted code cannot be decrypted.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40078,
+        name: "InvalidCardStatus",
+        errmsg: "invalid card status",
+        meaning_zh: "不合法的卡券状态",
+        meaning: "The card's status does not allow this call (not approved yet, rejected, or deleted).",
+        hint: Some(
+            "Check the card's status with `card/get` (CARD_STATUS_VERIFY_OK is needed to distribute it); a card waits for review (审核) after create and after some updates. Some SDK tables read this code as \"card_id 未授权\" (the card is not authorized for this account).",
+        ),
+    },
+    crate::ErrorCodeInfo {
+        code: 40079,
+        name: "InvalidTime",
+        errmsg: "invalid time",
+        meaning_zh: "不合法的时间",
+        meaning: "A time is not valid (for example the card's validity has ended).",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40080,
+        name: "InvalidCardExt",
+        errmsg: "invalid card ext",
+        meaning_zh: "不合法的 CardExt",
+        meaning: "The cardExt (or its signature) is not valid.",
+        hint: Some(
+            "Sign with the card api_ticket (`type=wx_card`), not the jsapi ticket, and sort the values as strings (`wechat_card::signature`).",
+        ),
+    },
+    crate::ErrorCodeInfo {
+        code: 40094,
+        name: "InvalidParameters",
+        errmsg: "invalid parameters",
+        meaning_zh: "参数不正确",
+        meaning: "A parameter is not valid.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40097,
+        name: "InvalidArgs",
+        errmsg: "invalid args",
+        meaning_zh: "参数错误，请检查 JSON 字段",
+        meaning: "An argument is not valid; check the JSON fields.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40099,
+        name: "CodeConsumed",
+        errmsg: "invalid code, this code has consumed.",
+        meaning_zh: "该 code 已被核销",
+        meaning: "The code was already consumed.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40100,
+        name: "InvalidTimeRange",
+        errmsg: "invalid time range",
+        meaning_zh: "不合法的时间范围",
+        meaning: "The time range is not valid.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40116,
+        name: "InvalidCode",
+        errmsg: "invalid code",
+        meaning_zh: "不合法的 Code 码",
+        meaning: "The code is not valid (length or characters).",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40122,
+        name: "InvalidStockQuantity",
+        errmsg: "invalid quantity",
+        meaning_zh: "不合法的库存数量",
+        meaning: "The stock quantity is not valid.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40124,
+        name: "TooManyCustomFields",
+        errmsg: "too many custom field",
+        meaning_zh: "会员卡设置查过限制的 custom_field 字段",
+        meaning: "The member card has too many custom_field entries.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40125,
+        name: "InvalidAppsecret",
+        errmsg: "invalid appsecret",
+        meaning_zh: "不合法的 AppSecret",
+        meaning: "The AppSecret is not valid.",
+        hint: Some(
+            "Check or reset the AppSecret in 公众平台 → 设置与开发 → 基本配置.",
+        ),
+    },
+    crate::ErrorCodeInfo {
+        code: 40127,
+        name: "InvalidUserCardStatus",
+        errmsg: "invalid user-card status! Hint: the card was given to user, but may be deleted or set unavailable",
+        meaning_zh: "卡券被用户删除或转赠中",
+        meaning: "The user's card was deleted, made unavailable or is being gifted.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 40164,
+        name: "IpNotWhitelisted",
+        errmsg: "invalid ip, not in whitelist",
+        meaning_zh: "调用接口的 IP 地址不在白名单中",
+        meaning: "The calling IP address is not on the account's IP whitelist.",
+        hint: Some(
+            "Add the server's outgoing IP (WeChat's errmsg names it) to the IP whitelist in 公众平台 → 设置与开发 → 基本配置 → IP白名单; behind NAT or a proxy it is the gateway's address.",
+        ),
+    },
+    crate::ErrorCodeInfo {
+        code: 41001,
+        name: "AccessTokenMissing",
+        errmsg: "access_token missing",
+        meaning_zh: "缺少 access_token 参数",
+        meaning: "The access_token parameter is missing.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 41002,
+        name: "AppidMissing",
+        errmsg: "appid missing",
+        meaning_zh: "缺少 appid 参数",
+        meaning: "The appid parameter is missing.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 41004,
+        name: "AppsecretMissing",
+        errmsg: "appsecret missing",
+        meaning_zh: "缺少 secret 参数",
+        meaning: "The secret parameter is missing.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 41011,
+        name: "MissingRequiredField",
+        errmsg: "missing required field",
+        meaning_zh: "缺少必填字段",
+        meaning: "A required field is missing (the errmsg names it).",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 41012,
+        name: "MissingCardId",
+        errmsg: "missing card id",
+        meaning_zh: "缺少卡券 ID",
+        meaning: "The card_id is missing.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 42001,
+        name: "AccessTokenExpired",
+        errmsg: "access_token expired",
+        meaning_zh: "access_token 超时",
+        meaning: "The access_token has expired.",
+        hint: Some(
+            "The client renews the token and retries once; if it persists, check the clock and the token source.",
+        ),
+    },
+    crate::ErrorCodeInfo {
+        code: 43001,
+        name: "RequireGetMethod",
+        errmsg: "require GET method",
+        meaning_zh: "需要 GET 请求",
+        meaning: "The endpoint needs a GET request.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 43002,
+        name: "RequirePostMethod",
+        errmsg: "require POST method",
+        meaning_zh: "需要 POST 请求",
+        meaning: "The endpoint needs a POST request.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 43009,
+        name: "NoCustomCodePermission",
+        errmsg: "no custom code permission",
+        meaning_zh: "无自定义 SN 权限",
+        meaning: "The account may not use custom codes (自定义 code).",
+        hint: Some(
+            "Custom codes need a permission of the account; check 卡券功能 in 公众平台, or use codes WeChat generates.",
+        ),
+    },
+    crate::ErrorCodeInfo {
+        code: 43010,
+        name: "NoBalancePermission",
+        errmsg: "no balance permission",
+        meaning_zh: "无储值权限",
+        meaning: "The account may not use stored value (储值, member-card balance).",
+        hint: Some(
+            "Stored value needs a permission of the account; check 卡券功能 in 公众平台.",
+        ),
+    },
+    crate::ErrorCodeInfo {
+        code: 43017,
+        name: "RequireLocationId",
+        errmsg: "require location id",
+        meaning_zh: "卡券未设置门店",
+        meaning: "The card has no store (location_id), which this call needs.",
+        hint: Some("Add a store (POI) to the card's base_info.location_id_list first."),
+    },
+    crate::ErrorCodeInfo {
+        code: 45009,
+        name: "DailyQuotaExceeded",
+        errmsg: "reach max api daily quota limit",
+        meaning_zh: "接口调用超过限制",
+        meaning: "The account's daily call quota of this API is used up.",
+        hint: Some(
+            "The quota resets at midnight (Beijing time); it is shown in 公众平台 → 设置与开发 → 接口权限, and `cgi-bin/clear_quota` resets it a few times a month. A storm of token fetches is a common cause: share one token (stable_token, a shared store) between processes.",
+        ),
+    },
+    crate::ErrorCodeInfo {
+        code: 45011,
+        name: "MinuteQuotaExceeded",
+        errmsg: "api minute-quota reach limit, mustslower retry next minute",
+        meaning_zh: "API 调用太频繁，请稍候再试",
+        meaning: "Too many calls of this API in the current minute.",
+        hint: Some("Slow down and try again in the next minute."),
+    },
+    crate::ErrorCodeInfo {
+        code: 45021,
+        name: "FieldTooLong",
+        errmsg: "field length exceeds the limit",
+        meaning_zh: "字段超过长度限制",
+        meaning: "A field exceeds its length limit.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 45030,
+        name: "CardIdNoPermission",
+        errmsg: "this card_id has no api permission",
+        meaning_zh: "该 card_id 无接口权限",
+        meaning: "This card_id may not be used through the API.",
+        hint: Some(
+            "Cards created in the 公众平台 web console are not always usable through the API; create the card through `card/create`, or check the card's API permission.",
+        ),
+    },
+    crate::ErrorCodeInfo {
+        code: 45031,
+        name: "StockEmpty",
+        errmsg: "stock is zero",
+        meaning_zh: "库存为 0",
+        meaning: "The card's stock is 0.",
+        hint: Some("Raise the stock with `card/modifystock`."),
+    },
+    crate::ErrorCodeInfo {
+        code: 45033,
+        name: "GetLimitExceeded",
+        errmsg: "user get card num exceed get_limit",
+        meaning_zh: "用户领取次数超过限制 get_limit",
+        meaning: "The user has already received the card as often as get_limit allows.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 47001,
+        name: "DataFormatError",
+        errmsg: "data format error",
+        meaning_zh: "解析 JSON/XML 内容错误",
+        meaning: "The body is not valid JSON, or a value has the wrong type.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 48001,
+        name: "ApiUnauthorized",
+        errmsg: "api unauthorized",
+        meaning_zh: "api 功能未授权",
+        meaning: "The account is not authorized to call this API.",
+        hint: Some(
+            "Check 公众平台 → 设置与开发 → 接口权限: the card feature (卡券功能) must be enabled and the account verified (认证); for a third-party platform, the authorization must include the card permission set.",
+        ),
+    },
+    crate::ErrorCodeInfo {
+        code: 52000,
+        name: "PicNotFromCdn",
+        errmsg: "pic is not from cdn",
+        meaning_zh: "图片不是来自微信 CDN",
+        meaning: "An image URL is not on WeChat's CDN.",
+        hint: Some("Upload images with `media/uploadimg` and use the URL it returns."),
+    },
+    crate::ErrorCodeInfo {
+        code: 61500,
+        name: "DateFormatError",
+        errmsg: "date format error",
+        meaning_zh: "日期格式错误",
+        meaning: "A date is not written YYYY-MM-DD.",
+        hint: None,
+    },
+    crate::ErrorCodeInfo {
+        code: 61501,
+        name: "DateRangeError",
+        errmsg: "date range error",
+        meaning_zh: "日期范围错误",
+        meaning: "The date range is not valid (it ends before it begins, spans too long, or is not in the past).",
+        hint: None,
     },
 ];
