@@ -13642,7 +13642,7 @@ pub enum ErrorCode {
     InvalidCode,
     /// `40122`: The stock quantity is not valid. (不合法的库存数量)
     InvalidStockQuantity,
-    /// `40124`: The member card has too many custom_field entries. (会员卡设置查过限制的 custom_field 字段)
+    /// `40124`: The member card has too many custom_field entries. (会员卡设置超过限制的 custom_field 字段)
     TooManyCustomFields,
     /// `40125`: The AppSecret is not valid. (不合法的 AppSecret)
     ///
@@ -14030,7 +14030,7 @@ pub static ERROR_CODES: &[crate::ErrorCodeInfo] = &[
         code: 40124,
         name: "TooManyCustomFields",
         errmsg: "too many custom field",
-        meaning_zh: "会员卡设置查过限制的 custom_field 字段",
+        meaning_zh: "会员卡设置超过限制的 custom_field 字段",
         meaning: "The member card has too many custom_field entries.",
         hint: None,
     },
