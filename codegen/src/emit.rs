@@ -84,6 +84,8 @@ pub(crate) fn summary(doc: &str) -> String {
 pub struct Emitter<'a> {
     spec: &'a Spec,
     needs_check: HashMap<&'a str, bool>,
+    /// For each request or response type, the endpoints that use it: `(endpoint, is_request)`.
+    used_by: HashMap<&'a str, Vec<(&'a Endpoint, bool)>>,
 }
 
 impl<'a> Emitter<'a> {
@@ -94,7 +96,38 @@ impl<'a> Emitter<'a> {
             let mut visiting = Vec::new();
             compute_needs(&types, &t.name, &mut needs_check, &mut visiting);
         }
-        Emitter { spec, needs_check }
+        let mut used_by: HashMap<&str, Vec<(&Endpoint, bool)>> = HashMap::new();
+        for (_, ep) in spec.endpoints() {
+            if let Some(r) = &ep.request {
+                used_by.entry(r).or_default().push((ep, true));
+            }
+            if let Some(r) = &ep.response {
+                used_by.entry(r).or_default().push((ep, false));
+            }
+        }
+        Emitter {
+            spec,
+            needs_check,
+            used_by,
+        }
+    }
+
+    /// A type's doc, then links to the `Client` methods that send or return it.
+    fn linked_type_doc(&self, ty: &TypeDef) -> String {
+        let mut doc = type_doc(ty);
+        for (ep, is_request) in self.used_by.get(ty.name.as_str()).into_iter().flatten() {
+            let role = if *is_request {
+                "Sent by"
+            } else {
+                "Returned by"
+            };
+            doc.push_str(&format!(
+                "\n\n{role} [`Client::{m}`](crate::Client::{m}) (`{}`).",
+                ep.path,
+                m = ep.name
+            ));
+        }
+        doc
     }
 
     fn needs(&self, name: &str) -> bool {
@@ -163,7 +196,7 @@ impl<'a> Emitter<'a> {
 
     fn object(&self, ty: &TypeDef, fields: &[Field], rules: &[Rule]) -> TokenStream {
         let name = ident(&ty.name);
-        let doc = docs(&type_doc(ty));
+        let doc = docs(&self.linked_type_doc(ty));
         let has_required = fields.iter().any(|f| f.required);
         let default = if has_required {
             quote!()
@@ -631,6 +664,18 @@ impl<'a> Emitter<'a> {
                  the client must be given with `ClientBuilder::component_token` or \
                  `ClientBuilder::component_token_provider`.",
             );
+        }
+        match (&ep.request, &ep.response) {
+            (Some(req), Some(resp)) => {
+                text.push_str(&format!("\n\nSends a [`{req}`] and returns a [`{resp}`]."))
+            }
+            (Some(req), None) => text.push_str(&format!(
+                "\n\nSends a [`{req}`]; the answer has no fields besides `errcode` and `errmsg`."
+            )),
+            (None, Some(resp)) => {
+                text.push_str(&format!("\n\nSends no fields and returns a [`{resp}`]."))
+            }
+            (None, None) => {}
         }
         let doc = docs(&text);
         let (param, arg) = match &ep.request {

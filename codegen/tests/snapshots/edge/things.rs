@@ -337,6 +337,8 @@ impl crate::Validate for Item {
 }
 
 /// Request of `thing/put` (Put a thing).
+///
+/// Sent by [`Client::put_thing`](crate::Client::put_thing) (`thing/put`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct PutThingRequest {
@@ -608,6 +610,8 @@ impl crate::Validate for PutThingRequest {
 }
 
 /// Response of `thing/put` (Put a thing).
+///
+/// Returned by [`Client::put_thing`](crate::Client::put_thing) (`thing/put`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct PutThingResponse {
@@ -637,6 +641,8 @@ impl crate::Validate for PutThingResponse {
 }
 
 /// Request of `thing/list` (List things).
+///
+/// Sent by [`Client::list_things`](crate::Client::list_things) (`thing/list`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ListThingsRequest {
@@ -678,6 +684,8 @@ impl crate::Validate for ListThingsRequest {
 }
 
 /// Response of `thing/list` (List things).
+///
+/// Returned by [`Client::list_things`](crate::Client::list_things) (`thing/list`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ListThingsResponse {
@@ -716,6 +724,8 @@ impl crate::Client {
     /// Every field kind.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`PutThingRequest`] and returns a [`PutThingResponse`].
     pub fn put_thing(
         &self,
         request: &PutThingRequest,
@@ -726,6 +736,8 @@ impl crate::Client {
     /// List things — `GET thing/list`.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`ListThingsRequest`] and returns a [`ListThingsResponse`].
     pub fn list_things(
         &self,
         request: &ListThingsRequest,

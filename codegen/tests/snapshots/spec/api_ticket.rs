@@ -52,6 +52,8 @@ impl<'de> serde::Deserialize<'de> for ApiTicketType {
 }
 
 /// Request of `cgi-bin/ticket/getticket` (获取卡券 api_ticket).
+///
+/// Sent by [`Client::get_api_ticket`](crate::Client::get_api_ticket) (`cgi-bin/ticket/getticket`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetApiTicketRequest {
@@ -82,6 +84,8 @@ impl crate::Validate for GetApiTicketRequest {
 }
 
 /// Response of `cgi-bin/ticket/getticket` (获取卡券 api_ticket).
+///
+/// Returned by [`Client::get_api_ticket`](crate::Client::get_api_ticket) (`cgi-bin/ticket/getticket`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetApiTicketResponse {
@@ -134,6 +138,8 @@ impl crate::Client {
     /// time, refreshed ahead of `expires_in`); the answer's `ticket` is a `Secret`.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetApiTicketRequest`] and returns a [`GetApiTicketResponse`].
     pub fn get_api_ticket(
         &self,
         request: &GetApiTicketRequest,

@@ -72,6 +72,8 @@ impl crate::Validate for CodeCardInfo {
 }
 
 /// Request of `card/code/get` (查询Code接口).
+///
+/// Sent by [`Client::get_code`](crate::Client::get_code) (`card/code/get`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCodeRequest {
@@ -131,6 +133,8 @@ impl crate::Validate for GetCodeRequest {
 }
 
 /// Response of `card/code/get` (查询Code接口).
+///
+/// Returned by [`Client::get_code`](crate::Client::get_code) (`card/code/get`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCodeResponse {
@@ -210,6 +214,8 @@ impl crate::Validate for GetCodeResponse {
 }
 
 /// Request of `card/code/consume` (核销Code接口).
+///
+/// Sent by [`Client::consume_code`](crate::Client::consume_code) (`card/code/consume`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ConsumeCodeRequest {
@@ -290,6 +296,8 @@ impl crate::Validate for ConsumeCodeResponseCard {
 }
 
 /// Response of `card/code/consume` (核销Code接口).
+///
+/// Returned by [`Client::consume_code`](crate::Client::consume_code) (`card/code/consume`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ConsumeCodeResponse {
@@ -334,6 +342,8 @@ impl crate::Validate for ConsumeCodeResponse {
 }
 
 /// Request of `card/code/decrypt` (Code解码接口).
+///
+/// Sent by [`Client::decrypt_code`](crate::Client::decrypt_code) (`card/code/decrypt`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DecryptCodeRequest {
@@ -366,6 +376,8 @@ impl crate::Validate for DecryptCodeRequest {
 }
 
 /// Response of `card/code/decrypt` (Code解码接口).
+///
+/// Returned by [`Client::decrypt_code`](crate::Client::decrypt_code) (`card/code/decrypt`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DecryptCodeResponse {
@@ -396,6 +408,8 @@ impl crate::Validate for DecryptCodeResponse {
 }
 
 /// Request of `card/code/mark` (Mark(占用)Code接口).
+///
+/// Sent by [`Client::mark_code`](crate::Client::mark_code) (`card/code/mark`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MarkCodeRequest {
@@ -477,6 +491,8 @@ impl crate::Client {
     /// gifting, is always answered with 40056 "invalid serial code".
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetCodeRequest`] and returns a [`GetCodeResponse`].
     pub fn get_code(
         &self,
         request: &GetCodeRequest,
@@ -494,6 +510,8 @@ impl crate::Client {
     /// Consuming an already consumed code is answered with errcode 40099.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`ConsumeCodeRequest`] and returns a [`ConsumeCodeResponse`].
     pub fn consume_code(
         &self,
         request: &ConsumeCodeRequest,
@@ -509,6 +527,8 @@ impl crate::Client {
     /// code. An invalid input is answered with errcode 40075 "invalid encrypt code".
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`DecryptCodeRequest`] and returns a [`DecryptCodeResponse`].
     pub fn decrypt_code(
         &self,
         request: &DecryptCodeRequest,
@@ -526,6 +546,8 @@ impl crate::Client {
     /// Never retried by the library: it takes or releases a code.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`MarkCodeRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn mark_code(&self, request: &MarkCodeRequest) -> Result<(), crate::Error> {
         self.execute_unit(&endpoint::MARK_CODE, request)
     }

@@ -844,6 +844,8 @@ impl crate::Validate for MemberCardDetailStats {
 }
 
 /// Request of `datacube/getcardbizuininfo` (拉取卡券概况数据接口).
+///
+/// Sent by [`Client::get_card_bizuin_info`](crate::Client::get_card_bizuin_info) (`datacube/getcardbizuininfo`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCardBizuinInfoRequest {
@@ -911,6 +913,8 @@ impl crate::Validate for GetCardBizuinInfoRequest {
 }
 
 /// Response of `datacube/getcardbizuininfo` (拉取卡券概况数据接口).
+///
+/// Returned by [`Client::get_card_bizuin_info`](crate::Client::get_card_bizuin_info) (`datacube/getcardbizuininfo`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCardBizuinInfoResponse {
@@ -944,6 +948,8 @@ impl crate::Validate for GetCardBizuinInfoResponse {
 }
 
 /// Request of `datacube/getcardcardinfo` (获取免费券数据接口).
+///
+/// Sent by [`Client::get_card_card_info`](crate::Client::get_card_card_info) (`datacube/getcardcardinfo`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCardCardInfoRequest {
@@ -1026,6 +1032,8 @@ impl crate::Validate for GetCardCardInfoRequest {
 }
 
 /// Response of `datacube/getcardcardinfo` (获取免费券数据接口).
+///
+/// Returned by [`Client::get_card_card_info`](crate::Client::get_card_card_info) (`datacube/getcardcardinfo`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCardCardInfoResponse {
@@ -1059,6 +1067,8 @@ impl crate::Validate for GetCardCardInfoResponse {
 }
 
 /// Request of `datacube/getcardmembercardinfo` (拉取会员卡概况数据接口).
+///
+/// Sent by [`Client::get_card_member_card_info`](crate::Client::get_card_member_card_info) (`datacube/getcardmembercardinfo`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCardMemberCardInfoRequest {
@@ -1126,6 +1136,8 @@ impl crate::Validate for GetCardMemberCardInfoRequest {
 }
 
 /// Response of `datacube/getcardmembercardinfo` (拉取会员卡概况数据接口).
+///
+/// Returned by [`Client::get_card_member_card_info`](crate::Client::get_card_member_card_info) (`datacube/getcardmembercardinfo`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCardMemberCardInfoResponse {
@@ -1159,6 +1171,8 @@ impl crate::Validate for GetCardMemberCardInfoResponse {
 }
 
 /// Request of `datacube/getcardmembercarddetail` (拉取单张会员卡数据接口).
+///
+/// Sent by [`Client::get_card_member_card_detail`](crate::Client::get_card_member_card_detail) (`datacube/getcardmembercarddetail`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCardMemberCardDetailRequest {
@@ -1226,6 +1240,8 @@ impl crate::Validate for GetCardMemberCardDetailRequest {
 }
 
 /// Response of `datacube/getcardmembercarddetail` (拉取单张会员卡数据接口).
+///
+/// Returned by [`Client::get_card_member_card_detail`](crate::Client::get_card_member_card_detail) (`datacube/getcardmembercarddetail`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCardMemberCardDetailResponse {
@@ -1267,6 +1283,8 @@ impl crate::Client {
     /// yesterday at the latest.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetCardBizuinInfoRequest`] and returns a [`GetCardBizuinInfoResponse`].
     pub fn get_card_bizuin_info(
         &self,
         request: &GetCardBizuinInfoRequest,
@@ -1281,6 +1299,8 @@ impl crate::Client {
     /// Daily statistics of free coupons (optionally of one card) over at most 62 days.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetCardCardInfoRequest`] and returns a [`GetCardCardInfoResponse`].
     pub fn get_card_card_info(
         &self,
         request: &GetCardCardInfoRequest,
@@ -1296,6 +1316,8 @@ impl crate::Client {
     /// latest.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetCardMemberCardInfoRequest`] and returns a [`GetCardMemberCardInfoResponse`].
     pub fn get_card_member_card_info(
         &self,
         request: &GetCardMemberCardInfoRequest,
@@ -1310,6 +1332,8 @@ impl crate::Client {
     /// Daily statistics of one member card created through the API, over at most 62 days.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetCardMemberCardDetailRequest`] and returns a [`GetCardMemberCardDetailResponse`].
     pub fn get_card_member_card_detail(
         &self,
         request: &GetCardMemberCardDetailRequest,

@@ -310,6 +310,8 @@ impl crate::Validate for QrcodeActionInfo {
 }
 
 /// Request of `card/qrcode/create` (创建二维码接口).
+///
+/// Sent by [`Client::create_qrcode`](crate::Client::create_qrcode) (`card/qrcode/create`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CreateQrcodeRequest {
@@ -368,6 +370,8 @@ impl crate::Validate for CreateQrcodeRequest {
 }
 
 /// Response of `card/qrcode/create` (创建二维码接口).
+///
+/// Returned by [`Client::create_qrcode`](crate::Client::create_qrcode) (`card/qrcode/create`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CreateQrcodeResponse {
@@ -480,6 +484,8 @@ impl crate::Validate for LandingPageCard {
 }
 
 /// Request of `card/landingpage/create` (创建货架接口).
+///
+/// Sent by [`Client::create_landing_page`](crate::Client::create_landing_page) (`card/landingpage/create`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CreateLandingPageRequest {
@@ -562,6 +568,8 @@ impl crate::Validate for CreateLandingPageRequest {
 }
 
 /// Response of `card/landingpage/create` (创建货架接口).
+///
+/// Returned by [`Client::create_landing_page`](crate::Client::create_landing_page) (`card/landingpage/create`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CreateLandingPageResponse {
@@ -603,6 +611,8 @@ impl crate::Validate for CreateLandingPageResponse {
 }
 
 /// Request of `card/code/deposit` (导入自定义code接口).
+///
+/// Sent by [`Client::deposit_codes`](crate::Client::deposit_codes) (`card/code/deposit`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DepositCodesRequest {
@@ -648,6 +658,8 @@ impl crate::Validate for DepositCodesRequest {
 }
 
 /// Response of `card/code/deposit` (导入自定义code接口).
+///
+/// Returned by [`Client::deposit_codes`](crate::Client::deposit_codes) (`card/code/deposit`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DepositCodesResponse {
@@ -704,6 +716,8 @@ impl crate::Validate for DepositCodesResponse {
 }
 
 /// Request of `card/code/getdepositcount` (查询导入code数目接口).
+///
+/// Sent by [`Client::get_deposit_count`](crate::Client::get_deposit_count) (`card/code/getdepositcount`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetDepositCountRequest {
@@ -734,6 +748,8 @@ impl crate::Validate for GetDepositCountRequest {
 }
 
 /// Response of `card/code/getdepositcount` (查询导入code数目接口).
+///
+/// Returned by [`Client::get_deposit_count`](crate::Client::get_deposit_count) (`card/code/getdepositcount`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetDepositCountResponse {
@@ -764,6 +780,8 @@ impl crate::Validate for GetDepositCountResponse {
 }
 
 /// Request of `card/code/checkcode` (核查code接口).
+///
+/// Sent by [`Client::check_codes`](crate::Client::check_codes) (`card/code/checkcode`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CheckCodesRequest {
@@ -809,6 +827,8 @@ impl crate::Validate for CheckCodesRequest {
 }
 
 /// Response of `card/code/checkcode` (核查code接口).
+///
+/// Returned by [`Client::check_codes`](crate::Client::check_codes) (`card/code/checkcode`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CheckCodesResponse {
@@ -853,6 +873,8 @@ impl crate::Validate for CheckCodesResponse {
 }
 
 /// Request of `card/mpnews/gethtml` (图文消息群发卡券).
+///
+/// Sent by [`Client::get_mpnews_html`](crate::Client::get_mpnews_html) (`card/mpnews/gethtml`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetMpnewsHtmlRequest {
@@ -883,6 +905,8 @@ impl crate::Validate for GetMpnewsHtmlRequest {
 }
 
 /// Response of `card/mpnews/gethtml` (图文消息群发卡券).
+///
+/// Returned by [`Client::get_mpnews_html`](crate::Client::get_mpnews_html) (`card/mpnews/gethtml`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetMpnewsHtmlResponse {
@@ -913,6 +937,8 @@ impl crate::Validate for GetMpnewsHtmlResponse {
 }
 
 /// Request of `card/testwhitelist/set` (设置测试白名单).
+///
+/// Sent by [`Client::set_test_whitelist`](crate::Client::set_test_whitelist) (`card/testwhitelist/set`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SetTestWhitelistRequest {
@@ -971,6 +997,8 @@ impl crate::Validate for SetTestWhitelistRequest {
 }
 
 /// Response of `card/testwhitelist/set` (设置测试白名单).
+///
+/// Returned by [`Client::set_test_whitelist`](crate::Client::set_test_whitelist) (`card/testwhitelist/set`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SetTestWhitelistResponse {
@@ -1040,6 +1068,8 @@ impl crate::Client {
     /// documented. Never retried by the library: every call creates a new QR code.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`CreateQrcodeRequest`] and returns a [`CreateQrcodeResponse`].
     pub fn create_qrcode(
         &self,
         request: &CreateQrcodeRequest,
@@ -1056,6 +1086,8 @@ impl crate::Client {
     /// new page.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`CreateLandingPageRequest`] and returns a [`CreateLandingPageResponse`].
     pub fn create_landing_page(
         &self,
         request: &CreateLandingPageRequest,
@@ -1074,6 +1106,8 @@ impl crate::Client {
     /// not imported twice. Never retried by the library (check with `check_codes` instead).
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`DepositCodesRequest`] and returns a [`DepositCodesResponse`].
     pub fn deposit_codes(
         &self,
         request: &DepositCodesRequest,
@@ -1088,6 +1122,8 @@ impl crate::Client {
     /// Count the custom codes imported into a deposit-mode card.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetDepositCountRequest`] and returns a [`GetDepositCountResponse`].
     pub fn get_deposit_count(
         &self,
         request: &GetDepositCountRequest,
@@ -1103,6 +1139,8 @@ impl crate::Client {
     /// call).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`CheckCodesRequest`] and returns a [`CheckCodesResponse`].
     pub fn check_codes(
         &self,
         request: &CheckCodesRequest,
@@ -1119,6 +1157,8 @@ impl crate::Client {
     /// imported (M3).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetMpnewsHtmlRequest`] and returns a [`GetMpnewsHtmlResponse`].
     pub fn get_mpnews_html(
         &self,
         request: &GetMpnewsHtmlRequest,
@@ -1134,6 +1174,8 @@ impl crate::Client {
     /// **replaces** the whole list; `openid` and `username` (微信号) together hold at most 10 users.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`SetTestWhitelistRequest`] and returns a [`SetTestWhitelistResponse`].
     pub fn set_test_whitelist(
         &self,
         request: &SetTestWhitelistRequest,

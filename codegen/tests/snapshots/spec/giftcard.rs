@@ -1268,6 +1268,8 @@ impl<'de> serde::Deserialize<'de> for GiftCardOrderSortType {
 }
 
 /// Request of `card/giftcard/page/add` (创建-礼品卡货架接口).
+///
+/// Sent by [`Client::add_gift_card_page`](crate::Client::add_gift_card_page) (`card/giftcard/page/add`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AddGiftCardPageRequest {
@@ -1298,6 +1300,8 @@ impl crate::Validate for AddGiftCardPageRequest {
 }
 
 /// Response of `card/giftcard/page/add` (创建-礼品卡货架接口).
+///
+/// Returned by [`Client::add_gift_card_page`](crate::Client::add_gift_card_page) (`card/giftcard/page/add`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AddGiftCardPageResponse {
@@ -1328,6 +1332,8 @@ impl crate::Validate for AddGiftCardPageResponse {
 }
 
 /// Request of `card/giftcard/page/get` (查询-礼品卡货架信息接口).
+///
+/// Sent by [`Client::get_gift_card_page`](crate::Client::get_gift_card_page) (`card/giftcard/page/get`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetGiftCardPageRequest {
@@ -1357,6 +1363,8 @@ impl crate::Validate for GetGiftCardPageRequest {
 }
 
 /// Response of `card/giftcard/page/get` (查询-礼品卡货架信息接口).
+///
+/// Returned by [`Client::get_gift_card_page`](crate::Client::get_gift_card_page) (`card/giftcard/page/get`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetGiftCardPageResponse {
@@ -1390,6 +1398,8 @@ impl crate::Validate for GetGiftCardPageResponse {
 }
 
 /// Request of `card/giftcard/page/update` (修改-礼品卡货架信息接口).
+///
+/// Sent by [`Client::update_gift_card_page`](crate::Client::update_gift_card_page) (`card/giftcard/page/update`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UpdateGiftCardPageRequest {
@@ -1420,6 +1430,8 @@ impl crate::Validate for UpdateGiftCardPageRequest {
 }
 
 /// Response of `card/giftcard/page/batchget` (查询-礼品卡货架列表接口).
+///
+/// Returned by [`Client::batch_get_gift_card_pages`](crate::Client::batch_get_gift_card_pages) (`card/giftcard/page/batchget`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BatchGetGiftCardPagesResponse {
@@ -1450,6 +1462,8 @@ impl crate::Validate for BatchGetGiftCardPagesResponse {
 }
 
 /// Request of `card/giftcard/maintain/set` (下架-礼品卡货架接口).
+///
+/// Sent by [`Client::set_gift_card_maintain`](crate::Client::set_gift_card_maintain) (`card/giftcard/maintain/set`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SetGiftCardMaintainRequest {
@@ -1509,6 +1523,8 @@ impl crate::Validate for SetGiftCardMaintainRequest {
 }
 
 /// Response of `card/giftcard/maintain/set` (下架-礼品卡货架接口).
+///
+/// Returned by [`Client::set_gift_card_maintain`](crate::Client::set_gift_card_maintain) (`card/giftcard/maintain/set`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SetGiftCardMaintainResponse {
@@ -1539,6 +1555,8 @@ impl crate::Validate for SetGiftCardMaintainResponse {
 }
 
 /// Request of `card/giftcard/pay/whitelist/add` (申请微信支付礼品卡权限接口).
+///
+/// Sent by [`Client::add_gift_card_pay_whitelist`](crate::Client::add_gift_card_pay_whitelist) (`card/giftcard/pay/whitelist/add`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AddGiftCardPayWhitelistRequest {
@@ -1570,6 +1588,8 @@ impl crate::Validate for AddGiftCardPayWhitelistRequest {
 }
 
 /// Response of `card/giftcard/pay/whitelist/add` (申请微信支付礼品卡权限接口).
+///
+/// Returned by [`Client::add_gift_card_pay_whitelist`](crate::Client::add_gift_card_pay_whitelist) (`card/giftcard/pay/whitelist/add`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AddGiftCardPayWhitelistResponse {
@@ -1600,6 +1620,8 @@ impl crate::Validate for AddGiftCardPayWhitelistResponse {
 }
 
 /// Request of `card/giftcard/pay/submch/bind` (绑定商户号到礼品卡小程序接口).
+///
+/// Sent by [`Client::bind_gift_card_sub_merchant`](crate::Client::bind_gift_card_sub_merchant) (`card/giftcard/pay/submch/bind`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BindGiftCardSubMerchantRequest {
@@ -1642,6 +1664,8 @@ impl crate::Validate for BindGiftCardSubMerchantRequest {
 }
 
 /// Request of `card/giftcard/wxa/set` (上传小程序代码).
+///
+/// Sent by [`Client::set_gift_card_wxa`](crate::Client::set_gift_card_wxa) (`card/giftcard/wxa/set`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SetGiftCardWxaRequest {
@@ -1684,6 +1708,8 @@ impl crate::Validate for SetGiftCardWxaRequest {
 }
 
 /// Request of `card/giftcard/order/get` (查询-单个礼品卡订单信息接口).
+///
+/// Sent by [`Client::get_gift_card_order`](crate::Client::get_gift_card_order) (`card/giftcard/order/get`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetGiftCardOrderRequest {
@@ -1713,6 +1739,8 @@ impl crate::Validate for GetGiftCardOrderRequest {
 }
 
 /// Response of `card/giftcard/order/get` (查询-单个礼品卡订单信息接口).
+///
+/// Returned by [`Client::get_gift_card_order`](crate::Client::get_gift_card_order) (`card/giftcard/order/get`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetGiftCardOrderResponse {
@@ -1746,6 +1774,8 @@ impl crate::Validate for GetGiftCardOrderResponse {
 }
 
 /// Request of `card/giftcard/order/batchget` (查询-批量查询礼品卡订单信息接口).
+///
+/// Sent by [`Client::batch_get_gift_card_orders`](crate::Client::batch_get_gift_card_orders) (`card/giftcard/order/batchget`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BatchGetGiftCardOrdersRequest {
@@ -1830,6 +1860,8 @@ impl crate::Validate for BatchGetGiftCardOrdersRequest {
 }
 
 /// Response of `card/giftcard/order/batchget` (查询-批量查询礼品卡订单信息接口).
+///
+/// Returned by [`Client::batch_get_gift_card_orders`](crate::Client::batch_get_gift_card_orders) (`card/giftcard/order/batchget`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BatchGetGiftCardOrdersResponse {
@@ -1877,6 +1909,8 @@ impl crate::Validate for BatchGetGiftCardOrdersResponse {
 }
 
 /// Request of `card/giftcard/order/refund` (退款接口).
+///
+/// Sent by [`Client::refund_gift_card_order`](crate::Client::refund_gift_card_order) (`card/giftcard/order/refund`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RefundGiftCardOrderRequest {
@@ -1906,6 +1940,8 @@ impl crate::Validate for RefundGiftCardOrderRequest {
 }
 
 /// Request of `card/generalcard/updateuser` (更新用户礼品卡信息接口).
+///
+/// Sent by [`Client::update_general_card_user`](crate::Client::update_general_card_user) (`card/generalcard/updateuser`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UpdateGeneralCardUserRequest {
@@ -2076,6 +2112,8 @@ impl crate::Validate for UpdateGeneralCardUserRequest {
 }
 
 /// Response of `card/generalcard/updateuser` (更新用户礼品卡信息接口).
+///
+/// Returned by [`Client::update_general_card_user`](crate::Client::update_general_card_user) (`card/generalcard/updateuser`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UpdateGeneralCardUserResponse {
@@ -2132,6 +2170,8 @@ impl crate::Validate for UpdateGeneralCardUserResponse {
 }
 
 /// Request of `card/generalcard/activate` (通用卡接口激活).
+///
+/// Sent by [`Client::activate_general_card`](crate::Client::activate_general_card) (`card/generalcard/activate`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ActivateGeneralCardRequest {
@@ -2176,6 +2216,8 @@ impl crate::Validate for ActivateGeneralCardRequest {
 }
 
 /// Request of `card/generalcard/unactivate` (通用卡撤销激活).
+///
+/// Sent by [`Client::unactivate_general_card`](crate::Client::unactivate_general_card) (`card/generalcard/unactivate`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UnactivateGeneralCardRequest {
@@ -2228,6 +2270,8 @@ impl crate::Client {
     /// call would create a second shelf.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`AddGiftCardPageRequest`] and returns a [`AddGiftCardPageResponse`].
     pub fn add_gift_card_page(
         &self,
         request: &AddGiftCardPageRequest,
@@ -2242,6 +2286,8 @@ impl crate::Client {
     /// Get a shelf by its `page_id`.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetGiftCardPageRequest`] and returns a [`GetGiftCardPageResponse`].
     pub fn get_gift_card_page(
         &self,
         request: &GetGiftCardPageRequest,
@@ -2257,6 +2303,8 @@ impl crate::Client {
     /// the library may retry it.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`UpdateGiftCardPageRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn update_gift_card_page(
         &self,
         request: &UpdateGiftCardPageRequest,
@@ -2273,6 +2321,8 @@ impl crate::Client {
     /// 2016-12-21).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends no fields and returns a [`BatchGetGiftCardPagesResponse`].
     pub fn batch_get_gift_card_pages(
         &self,
     ) -> Result<BatchGetGiftCardPagesResponse, crate::Error> {
@@ -2287,6 +2337,8 @@ impl crate::Client {
     /// sent, with `maintain: true`.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`SetGiftCardMaintainRequest`] and returns a [`SetGiftCardMaintainResponse`].
     pub fn set_gift_card_maintain(
         &self,
         request: &SetGiftCardMaintainRequest,
@@ -2302,6 +2354,8 @@ impl crate::Client {
     /// retried by the library.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`AddGiftCardPayWhitelistRequest`] and returns a [`AddGiftCardPayWhitelistResponse`].
     pub fn add_gift_card_pay_whitelist(
         &self,
         request: &AddGiftCardPayWhitelistRequest,
@@ -2317,6 +2371,8 @@ impl crate::Client {
     /// library.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`BindGiftCardSubMerchantRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn bind_gift_card_sub_merchant(
         &self,
         request: &BindGiftCardSubMerchantRequest,
@@ -2331,6 +2387,8 @@ impl crate::Client {
     /// Upload the gift-card mini program's code and point it at a shelf. Not retried by the library.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`SetGiftCardWxaRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn set_gift_card_wxa(
         &self,
         request: &SetGiftCardWxaRequest,
@@ -2345,6 +2403,8 @@ impl crate::Client {
     /// Get one gift-card order by its id.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetGiftCardOrderRequest`] and returns a [`GetGiftCardOrderResponse`].
     pub fn get_gift_card_order(
         &self,
         request: &GetGiftCardOrderRequest,
@@ -2362,6 +2422,8 @@ impl crate::Client {
     /// per call (`count`), paged with `offset`.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`BatchGetGiftCardOrdersRequest`] and returns a [`BatchGetGiftCardOrdersResponse`].
     pub fn batch_get_gift_card_orders(
         &self,
         request: &BatchGetGiftCardOrdersRequest,
@@ -2377,6 +2439,8 @@ impl crate::Client {
     /// `get_gift_card_order` after a failure.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`RefundGiftCardOrderRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn refund_gift_card_order(
         &self,
         request: &RefundGiftCardOrderRequest,
@@ -2393,6 +2457,8 @@ impl crate::Client {
     /// it changes balances.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`UpdateGeneralCardUserRequest`] and returns a [`UpdateGeneralCardUserResponse`].
     pub fn update_general_card_user(
         &self,
         request: &UpdateGeneralCardUserRequest,
@@ -2408,6 +2474,8 @@ impl crate::Client {
     /// no source documents it beyond these two fields. Not retried by the library.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`ActivateGeneralCardRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn activate_general_card(
         &self,
         request: &ActivateGeneralCardRequest,
@@ -2423,6 +2491,8 @@ impl crate::Client {
     /// `card_id` and `code`. Not retried by the library.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`UnactivateGeneralCardRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn unactivate_general_card(
         &self,
         request: &UnactivateGeneralCardRequest,

@@ -43,6 +43,8 @@ impl crate::Validate for UserCard {
 }
 
 /// Request of `card/user/getcardlist` (获取用户已领取卡券接口).
+///
+/// Sent by [`Client::get_user_card_list`](crate::Client::get_user_card_list) (`card/user/getcardlist`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetUserCardListRequest {
@@ -90,6 +92,8 @@ impl crate::Validate for GetUserCardListRequest {
 }
 
 /// Response of `card/user/getcardlist` (获取用户已领取卡券接口).
+///
+/// Returned by [`Client::get_user_card_list`](crate::Client::get_user_card_list) (`card/user/getcardlist`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetUserCardListResponse {
@@ -134,6 +138,8 @@ impl crate::Validate for GetUserCardListResponse {
 }
 
 /// Request of `card/get` (查看卡券详情).
+///
+/// Sent by [`Client::get_card`](crate::Client::get_card) (`card/get`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCardRequest {
@@ -164,6 +170,8 @@ impl crate::Validate for GetCardRequest {
 }
 
 /// Response of `card/get` (查看卡券详情).
+///
+/// Returned by [`Client::get_card`](crate::Client::get_card) (`card/get`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCardResponse {
@@ -194,6 +202,8 @@ impl crate::Validate for GetCardResponse {
 }
 
 /// Request of `card/batchget` (批量查询卡券列表).
+///
+/// Sent by [`Client::batch_get_cards`](crate::Client::batch_get_cards) (`card/batchget`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BatchGetCardsRequest {
@@ -249,6 +259,8 @@ impl crate::Validate for BatchGetCardsRequest {
 }
 
 /// Response of `card/batchget` (批量查询卡券列表).
+///
+/// Returned by [`Client::batch_get_cards`](crate::Client::batch_get_cards) (`card/batchget`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BatchGetCardsResponse {
@@ -293,6 +305,8 @@ impl crate::Validate for BatchGetCardsResponse {
 }
 
 /// Request of `card/update` (更改卡券信息接口).
+///
+/// Sent by [`Client::update_card`](crate::Client::update_card) (`card/update`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UpdateCardRequest {
@@ -518,6 +532,8 @@ impl crate::Validate for UpdateCardRequest {
 }
 
 /// Response of `card/update` (更改卡券信息接口).
+///
+/// Returned by [`Client::update_card`](crate::Client::update_card) (`card/update`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UpdateCardResponse {
@@ -548,6 +564,8 @@ impl crate::Validate for UpdateCardResponse {
 }
 
 /// Request of `card/modifystock` (修改库存接口).
+///
+/// Sent by [`Client::modify_stock`](crate::Client::modify_stock) (`card/modifystock`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ModifyStockRequest {
@@ -604,6 +622,8 @@ impl crate::Validate for ModifyStockRequest {
 }
 
 /// Request of `card/code/update` (更改Code接口).
+///
+/// Sent by [`Client::update_code`](crate::Client::update_code) (`card/code/update`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UpdateCodeRequest {
@@ -663,6 +683,8 @@ impl crate::Validate for UpdateCodeRequest {
 }
 
 /// Request of `card/delete` (删除卡券接口).
+///
+/// Sent by [`Client::delete_card`](crate::Client::delete_card) (`card/delete`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DeleteCardRequest {
@@ -693,6 +715,8 @@ impl crate::Validate for DeleteCardRequest {
 }
 
 /// Request of `card/code/unavailable` (设置卡券失效接口).
+///
+/// Sent by [`Client::set_code_unavailable`](crate::Client::set_code_unavailable) (`card/code/unavailable`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SetCodeUnavailableRequest {
@@ -759,6 +783,8 @@ impl crate::Client {
     /// List the usable cards (normal and not yet valid) of this appid in a user's card bag.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetUserCardListRequest`] and returns a [`GetUserCardListResponse`].
     pub fn get_user_card_list(
         &self,
         request: &GetUserCardListRequest,
@@ -774,6 +800,8 @@ impl crate::Client {
     /// unknown fields are ignored and an unknown card type keeps its JSON.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetCardRequest`] and returns a [`GetCardResponse`].
     pub fn get_card(
         &self,
         request: &GetCardRequest,
@@ -788,6 +816,8 @@ impl crate::Client {
     /// List the card ids of this merchant, at most 50 per call, optionally filtered by status.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`BatchGetCardsRequest`] and returns a [`BatchGetCardsResponse`].
     pub fn batch_get_cards(
         &self,
         request: &BatchGetCardsRequest,
@@ -805,6 +835,8 @@ impl crate::Client {
     /// `send_check` then comes back true. Call `get_card` afterwards to check the result.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`UpdateCardRequest`] and returns a [`UpdateCardResponse`].
     pub fn update_card(
         &self,
         request: &UpdateCardRequest,
@@ -820,6 +852,8 @@ impl crate::Client {
     /// change the stock twice.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`ModifyStockRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn modify_stock(
         &self,
         request: &ModifyStockRequest,
@@ -834,6 +868,8 @@ impl crate::Client {
     /// Replace a custom code that was already given out with a new one. Never retried by the library.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`UpdateCodeRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn update_code(&self, request: &UpdateCodeRequest) -> Result<(), crate::Error> {
         self.execute_unit(&endpoint::UPDATE_CODE, request)
     }
@@ -846,6 +882,8 @@ impl crate::Client {
     /// received stay valid. Never retried by the library.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`DeleteCardRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn delete_card(&self, request: &DeleteCardRequest) -> Result<(), crate::Error> {
         self.execute_unit(&endpoint::DELETE_CARD, request)
     }
@@ -859,6 +897,8 @@ impl crate::Client {
     /// on a transport failure). Get the customer's consent first.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`SetCodeUnavailableRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn set_code_unavailable(
         &self,
         request: &SetCodeUnavailableRequest,

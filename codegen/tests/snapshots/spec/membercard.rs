@@ -486,6 +486,8 @@ impl crate::Validate for MemberCardCustomFieldValue {
 }
 
 /// Request of `card/membercard/activate` (接口激活).
+///
+/// Sent by [`Client::activate_member_card`](crate::Client::activate_member_card) (`card/membercard/activate`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ActivateMemberCardRequest {
@@ -668,6 +670,8 @@ impl crate::Validate for ActivateMemberCardRequest {
 }
 
 /// Request of `card/membercard/activateuserform/set` (设置开卡字段接口).
+///
+/// Sent by [`Client::set_activate_user_form`](crate::Client::set_activate_user_form) (`card/membercard/activateuserform/set`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SetActivateUserFormRequest {
@@ -760,6 +764,8 @@ impl crate::Validate for SetActivateUserFormRequest {
 }
 
 /// Request of `card/membercard/userinfo/get` (拉取会员信息接口).
+///
+/// Sent by [`Client::get_member_card_user_info`](crate::Client::get_member_card_user_info) (`card/membercard/userinfo/get`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetMemberCardUserInfoRequest {
@@ -804,6 +810,8 @@ impl crate::Validate for GetMemberCardUserInfoRequest {
 }
 
 /// Response of `card/membercard/userinfo/get` (拉取会员信息接口).
+///
+/// Returned by [`Client::get_member_card_user_info`](crate::Client::get_member_card_user_info) (`card/membercard/userinfo/get`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetMemberCardUserInfoResponse {
@@ -1012,6 +1020,8 @@ impl crate::Validate for MemberCardNotifyOptional {
 }
 
 /// Request of `card/membercard/updateuser` (更新会员信息).
+///
+/// Sent by [`Client::update_member_card_user`](crate::Client::update_member_card_user) (`card/membercard/updateuser`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UpdateMemberCardUserRequest {
@@ -1206,6 +1216,8 @@ impl crate::Validate for UpdateMemberCardUserRequest {
 }
 
 /// Response of `card/membercard/updateuser` (更新会员信息).
+///
+/// Returned by [`Client::update_member_card_user`](crate::Client::update_member_card_user) (`card/membercard/updateuser`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UpdateMemberCardUserResponse {
@@ -1262,6 +1274,8 @@ impl crate::Validate for UpdateMemberCardUserResponse {
 }
 
 /// Request of `card/membercard/activate/geturl` (获取开卡插件参数).
+///
+/// Sent by [`Client::get_activate_url`](crate::Client::get_activate_url) (`card/membercard/activate/geturl`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetActivateUrlRequest {
@@ -1306,6 +1320,8 @@ impl crate::Validate for GetActivateUrlRequest {
 }
 
 /// Response of `card/membercard/activate/geturl` (获取开卡插件参数).
+///
+/// Returned by [`Client::get_activate_url`](crate::Client::get_activate_url) (`card/membercard/activate/geturl`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetActivateUrlResponse {
@@ -1336,6 +1352,8 @@ impl crate::Validate for GetActivateUrlResponse {
 }
 
 /// Request of `card/membercard/activatetempinfo/get` (获取用户提交资料).
+///
+/// Sent by [`Client::get_activate_temp_info`](crate::Client::get_activate_temp_info) (`card/membercard/activatetempinfo/get`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetActivateTempInfoRequest {
@@ -1367,6 +1385,8 @@ impl crate::Validate for GetActivateTempInfoRequest {
 }
 
 /// Response of `card/membercard/activatetempinfo/get` (获取用户提交资料).
+///
+/// Returned by [`Client::get_activate_temp_info`](crate::Client::get_activate_temp_info) (`card/membercard/activatetempinfo/get`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetActivateTempInfoResponse {
@@ -1407,6 +1427,8 @@ impl crate::Client {
     /// the card and sets the initial values.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`ActivateMemberCardRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn activate_member_card(
         &self,
         request: &ActivateMemberCardRequest,
@@ -1424,6 +1446,8 @@ impl crate::Client {
     /// for existing members. Malformed JSON is answered with 47001.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`SetActivateUserFormRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn set_activate_user_form(
         &self,
         request: &SetActivateUserFormRequest,
@@ -1439,6 +1463,8 @@ impl crate::Client {
     /// the card's state and whether it was activated.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetMemberCardUserInfoRequest`] and returns a [`GetMemberCardUserInfoResponse`].
     pub fn get_member_card_user_info(
         &self,
         request: &GetMemberCardUserInfoRequest,
@@ -1463,6 +1489,8 @@ impl crate::Client {
     /// `get_member_card_user_info` instead.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`UpdateMemberCardUserRequest`] and returns a [`UpdateMemberCardUserResponse`].
     pub fn update_member_card_user(
         &self,
         request: &UpdateMemberCardUserRequest,
@@ -1478,6 +1506,8 @@ impl crate::Client {
     /// `encrypt_card_id`, `outer_str` and `biz`, which the plug-in page needs (W parses them).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetActivateUrlRequest`] and returns a [`GetActivateUrlResponse`].
     pub fn get_activate_url(
         &self,
         request: &GetActivateUrlRequest,
@@ -1493,6 +1523,8 @@ impl crate::Client {
     /// using the `activate_ticket` passed to your page.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetActivateTempInfoRequest`] and returns a [`GetActivateTempInfoResponse`].
     pub fn get_activate_temp_info(
         &self,
         request: &GetActivateTempInfoRequest,

@@ -479,6 +479,8 @@ impl<'de> serde::Deserialize<'de> for CoinOrderSortType {
 }
 
 /// Response of `card/pay/activate` (开通券点账户接口).
+///
+/// Returned by [`Client::activate_coin_account`](crate::Client::activate_coin_account) (`card/pay/activate`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ActivateCoinAccountResponse {
@@ -509,6 +511,8 @@ impl crate::Validate for ActivateCoinAccountResponse {
 }
 
 /// Request of `card/pay/getpayprice` (对优惠券批价).
+///
+/// Sent by [`Client::get_coin_pay_price`](crate::Client::get_coin_pay_price) (`card/pay/getpayprice`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCoinPayPriceRequest {
@@ -552,6 +556,8 @@ impl crate::Validate for GetCoinPayPriceRequest {
 }
 
 /// Response of `card/pay/getpayprice` (对优惠券批价).
+///
+/// Returned by [`Client::get_coin_pay_price`](crate::Client::get_coin_pay_price) (`card/pay/getpayprice`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCoinPayPriceResponse {
@@ -620,6 +626,8 @@ impl crate::Validate for GetCoinPayPriceResponse {
 }
 
 /// Response of `card/pay/getcoinsinfo` (查询券点余额接口).
+///
+/// Returned by [`Client::get_coins_info`](crate::Client::get_coins_info) (`card/pay/getcoinsinfo`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCoinsInfoResponse {
@@ -676,6 +684,8 @@ impl crate::Validate for GetCoinsInfoResponse {
 }
 
 /// Request of `card/pay/confirm` (确认兑换库存接口).
+///
+/// Sent by [`Client::confirm_coin_pay`](crate::Client::confirm_coin_pay) (`card/pay/confirm`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ConfirmCoinPayRequest {
@@ -734,6 +744,8 @@ impl crate::Validate for ConfirmCoinPayRequest {
 }
 
 /// Request of `card/pay/recharge` (充值券点接口).
+///
+/// Sent by [`Client::recharge_coins`](crate::Client::recharge_coins) (`card/pay/recharge`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RechargeCoinsRequest {
@@ -763,6 +775,8 @@ impl crate::Validate for RechargeCoinsRequest {
 }
 
 /// Response of `card/pay/recharge` (充值券点接口).
+///
+/// Returned by [`Client::recharge_coins`](crate::Client::recharge_coins) (`card/pay/recharge`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RechargeCoinsResponse {
@@ -819,6 +833,8 @@ impl crate::Validate for RechargeCoinsResponse {
 }
 
 /// Request of `card/pay/getorder` (查询订单详情接口).
+///
+/// Sent by [`Client::get_coin_order`](crate::Client::get_coin_order) (`card/pay/getorder`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCoinOrderRequest {
@@ -848,6 +864,8 @@ impl crate::Validate for GetCoinOrderRequest {
 }
 
 /// Response of `card/pay/getorder` (查询订单详情接口).
+///
+/// Returned by [`Client::get_coin_order`](crate::Client::get_coin_order) (`card/pay/getorder`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCoinOrderResponse {
@@ -878,6 +896,8 @@ impl crate::Validate for GetCoinOrderResponse {
 }
 
 /// Request of `card/pay/getorderlist` (查询券点流水详情接口).
+///
+/// Sent by [`Client::get_coin_order_list`](crate::Client::get_coin_order_list) (`card/pay/getorderlist`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCoinOrderListRequest {
@@ -980,6 +1000,8 @@ impl crate::Validate for GetCoinOrderListRequest {
 }
 
 /// Response of `card/pay/getorderlist` (查询券点流水详情接口).
+///
+/// Returned by [`Client::get_coin_order_list`](crate::Client::get_coin_order_list) (`card/pay/getorderlist`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCoinOrderListResponse {
@@ -1024,6 +1046,8 @@ impl crate::Validate for GetCoinOrderListResponse {
 }
 
 /// Request of `card/storewxa/get` (获取门店小程序配置的卡券).
+///
+/// Sent by [`Client::get_store_wxa_card`](crate::Client::get_store_wxa_card) (`card/storewxa/get`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetStoreWxaCardRequest {
@@ -1053,6 +1077,8 @@ impl crate::Validate for GetStoreWxaCardRequest {
 }
 
 /// Response of `card/storewxa/get` (获取门店小程序配置的卡券).
+///
+/// Returned by [`Client::get_store_wxa_card`](crate::Client::get_store_wxa_card) (`card/storewxa/get`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetStoreWxaCardResponse {
@@ -1083,6 +1109,8 @@ impl crate::Validate for GetStoreWxaCardResponse {
 }
 
 /// Request of `card/storewxa/set` (设置门店小程序配置的卡券).
+///
+/// Sent by [`Client::set_store_wxa_card`](crate::Client::set_store_wxa_card) (`card/storewxa/set`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SetStoreWxaCardRequest {
@@ -1134,6 +1162,8 @@ impl crate::Client {
     /// retried by the library.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends no fields and returns a [`ActivateCoinAccountResponse`].
     pub fn activate_coin_account(
         &self,
     ) -> Result<ActivateCoinAccountResponse, crate::Error> {
@@ -1148,6 +1178,8 @@ impl crate::Client {
     /// and for one `confirm_coin_pay` only.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetCoinPayPriceRequest`] and returns a [`GetCoinPayPriceResponse`].
     pub fn get_coin_pay_price(
         &self,
         request: &GetCoinPayPriceRequest,
@@ -1162,6 +1194,8 @@ impl crate::Client {
     /// The coin balance: free, paid and total coins.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends no fields and returns a [`GetCoinsInfoResponse`].
     pub fn get_coins_info(&self) -> Result<GetCoinsInfoResponse, crate::Error> {
         self.execute(&endpoint::GET_COINS_INFO, &crate::wire::Empty {})
     }
@@ -1174,6 +1208,8 @@ impl crate::Client {
     /// **Irreversible**, and it spends coins: never retried by the library.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`ConfirmCoinPayRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn confirm_coin_pay(
         &self,
         request: &ConfirmCoinPayRequest,
@@ -1189,6 +1225,8 @@ impl crate::Client {
     /// with. Not retried by the library: each call creates a payment order.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`RechargeCoinsRequest`] and returns a [`RechargeCoinsResponse`].
     pub fn recharge_coins(
         &self,
         request: &RechargeCoinsRequest,
@@ -1203,6 +1241,8 @@ impl crate::Client {
     /// Get one coin order (a recharge's state, for instance).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetCoinOrderRequest`] and returns a [`GetCoinOrderResponse`].
     pub fn get_coin_order(
         &self,
         request: &GetCoinOrderRequest,
@@ -1218,6 +1258,8 @@ impl crate::Client {
     /// order type and a period, leaving out a status, sorted by time.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetCoinOrderListRequest`] and returns a [`GetCoinOrderListResponse`].
     pub fn get_coin_order_list(
         &self,
         request: &GetCoinOrderListRequest,
@@ -1233,6 +1275,8 @@ impl crate::Client {
     /// `card_id` in the answer when the store has none.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetStoreWxaCardRequest`] and returns a [`GetStoreWxaCardResponse`].
     pub fn get_store_wxa_card(
         &self,
         request: &GetStoreWxaCardRequest,
@@ -1248,6 +1292,8 @@ impl crate::Client {
     /// codes (`use_custom_code` false). A full replace of one setting, so the library may retry it.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`SetStoreWxaCardRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn set_store_wxa_card(
         &self,
         request: &SetStoreWxaCardRequest,

@@ -371,6 +371,8 @@ impl crate::Validate for PayGiftFailMchid {
 }
 
 /// Request of `card/paygiftcard/add` (设置支付后投放卡券接口).
+///
+/// Sent by [`Client::add_pay_gift_rule`](crate::Client::add_pay_gift_rule) (`card/paygiftcard/add`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AddPayGiftRuleRequest {
@@ -401,6 +403,8 @@ impl crate::Validate for AddPayGiftRuleRequest {
 }
 
 /// Response of `card/paygiftcard/add` (设置支付后投放卡券接口).
+///
+/// Returned by [`Client::add_pay_gift_rule`](crate::Client::add_pay_gift_rule) (`card/paygiftcard/add`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AddPayGiftRuleResponse {
@@ -457,6 +461,8 @@ impl crate::Validate for AddPayGiftRuleResponse {
 }
 
 /// Request of `card/paygiftcard/delete` (删除支付后投放卡券规则).
+///
+/// Sent by [`Client::delete_pay_gift_rule`](crate::Client::delete_pay_gift_rule) (`card/paygiftcard/delete`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DeletePayGiftRuleRequest {
@@ -486,6 +492,8 @@ impl crate::Validate for DeletePayGiftRuleRequest {
 }
 
 /// Request of `card/paygiftcard/getbyid` (查询支付后投放卡券规则详情).
+///
+/// Sent by [`Client::get_pay_gift_rule`](crate::Client::get_pay_gift_rule) (`card/paygiftcard/getbyid`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetPayGiftRuleRequest {
@@ -515,6 +523,8 @@ impl crate::Validate for GetPayGiftRuleRequest {
 }
 
 /// Response of `card/paygiftcard/getbyid` (查询支付后投放卡券规则详情).
+///
+/// Returned by [`Client::get_pay_gift_rule`](crate::Client::get_pay_gift_rule) (`card/paygiftcard/getbyid`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetPayGiftRuleResponse {
@@ -548,6 +558,8 @@ impl crate::Validate for GetPayGiftRuleResponse {
 }
 
 /// Request of `card/paygiftcard/batchget` (批量查询支付后投放卡券规则).
+///
+/// Sent by [`Client::batch_get_pay_gift_rules`](crate::Client::batch_get_pay_gift_rules) (`card/paygiftcard/batchget`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BatchGetPayGiftRulesRequest {
@@ -618,6 +630,8 @@ impl crate::Validate for BatchGetPayGiftRulesRequest {
 }
 
 /// Response of `card/paygiftcard/batchget` (批量查询支付后投放卡券规则).
+///
+/// Returned by [`Client::batch_get_pay_gift_rules`](crate::Client::batch_get_pay_gift_rules) (`card/paygiftcard/batchget`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BatchGetPayGiftRulesResponse {
@@ -675,6 +689,8 @@ impl crate::Client {
     /// appid. Never retried by the library: every call creates a rule.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`AddPayGiftRuleRequest`] and returns a [`AddPayGiftRuleResponse`].
     pub fn add_pay_gift_rule(
         &self,
         request: &AddPayGiftRuleRequest,
@@ -689,6 +705,8 @@ impl crate::Client {
     /// Delete a pay-gift rule. Never retried by the library.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`DeletePayGiftRuleRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn delete_pay_gift_rule(
         &self,
         request: &DeletePayGiftRuleRequest,
@@ -703,6 +721,8 @@ impl crate::Client {
     /// Get one pay-gift rule, with its status and creation/update times.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetPayGiftRuleRequest`] and returns a [`GetPayGiftRuleResponse`].
     pub fn get_pay_gift_rule(
         &self,
         request: &GetPayGiftRuleRequest,
@@ -718,6 +738,8 @@ impl crate::Client {
     /// No maximum `count` is documented.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`BatchGetPayGiftRulesRequest`] and returns a [`BatchGetPayGiftRulesResponse`].
     pub fn batch_get_pay_gift_rules(
         &self,
         request: &BatchGetPayGiftRulesRequest,

@@ -716,6 +716,8 @@ impl<'de> serde::Deserialize<'de> for SubMerchantQualificationResult {
 }
 
 /// 第三方平台名下的子商户(公众号)信息。 A sub-merchant account of the open platform (unconfirmed shape).
+///
+/// Returned by [`Client::get_card_merchant`](crate::Client::get_card_merchant) (`cgi-bin/component/get_card_merchant`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SubMerchantAccount {
@@ -808,6 +810,8 @@ impl crate::Validate for SubMerchantAccount {
 }
 
 /// Request of `card/submerchant/submit` (创建子商户接口).
+///
+/// Sent by [`Client::submit_sub_merchant`](crate::Client::submit_sub_merchant) (`card/submerchant/submit`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SubmitSubMerchantRequest {
@@ -838,6 +842,8 @@ impl crate::Validate for SubmitSubMerchantRequest {
 }
 
 /// Response of `card/submerchant/submit` (创建子商户接口).
+///
+/// Returned by [`Client::submit_sub_merchant`](crate::Client::submit_sub_merchant) (`card/submerchant/submit`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SubmitSubMerchantResponse {
@@ -868,6 +874,8 @@ impl crate::Validate for SubmitSubMerchantResponse {
 }
 
 /// Request of `card/submerchant/update` (更新子商户接口).
+///
+/// Sent by [`Client::update_sub_merchant`](crate::Client::update_sub_merchant) (`card/submerchant/update`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UpdateSubMerchantRequest {
@@ -898,6 +906,8 @@ impl crate::Validate for UpdateSubMerchantRequest {
 }
 
 /// Response of `card/submerchant/update` (更新子商户接口).
+///
+/// Returned by [`Client::update_sub_merchant`](crate::Client::update_sub_merchant) (`card/submerchant/update`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UpdateSubMerchantResponse {
@@ -928,6 +938,8 @@ impl crate::Validate for UpdateSubMerchantResponse {
 }
 
 /// Request of `card/submerchant/get` (拉取单个子商户信息接口).
+///
+/// Sent by [`Client::get_sub_merchant`](crate::Client::get_sub_merchant) (`card/submerchant/get`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetSubMerchantRequest {
@@ -957,6 +969,8 @@ impl crate::Validate for GetSubMerchantRequest {
 }
 
 /// Response of `card/submerchant/get` (拉取单个子商户信息接口).
+///
+/// Returned by [`Client::get_sub_merchant`](crate::Client::get_sub_merchant) (`card/submerchant/get`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetSubMerchantResponse {
@@ -987,6 +1001,8 @@ impl crate::Validate for GetSubMerchantResponse {
 }
 
 /// Request of `card/submerchant/batchget` (批量拉取子商户信息接口).
+///
+/// Sent by [`Client::batch_get_sub_merchants`](crate::Client::batch_get_sub_merchants) (`card/submerchant/batchget`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BatchGetSubMerchantsRequest {
@@ -1042,6 +1058,8 @@ impl crate::Validate for BatchGetSubMerchantsRequest {
 }
 
 /// Response of `card/submerchant/batchget` (批量拉取子商户信息接口).
+///
+/// Returned by [`Client::batch_get_sub_merchants`](crate::Client::batch_get_sub_merchants) (`card/submerchant/batchget`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BatchGetSubMerchantsResponse {
@@ -1086,6 +1104,8 @@ impl crate::Validate for BatchGetSubMerchantsResponse {
 }
 
 /// Response of `card/getapplyprotocol` (卡券开放类目查询接口).
+///
+/// Returned by [`Client::get_apply_protocol`](crate::Client::get_apply_protocol) (`card/getapplyprotocol`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetApplyProtocolResponse {
@@ -1116,6 +1136,8 @@ impl crate::Validate for GetApplyProtocolResponse {
 }
 
 /// Request of `cgi-bin/component/upload_card_agent_qualification` (母商户资质申请接口).
+///
+/// Sent by [`Client::upload_card_agent_qualification`](crate::Client::upload_card_agent_qualification) (`cgi-bin/component/upload_card_agent_qualification`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UploadCardAgentQualificationRequest {
@@ -1192,6 +1214,8 @@ impl crate::Validate for UploadCardAgentQualificationRequest {
 }
 
 /// Response of `cgi-bin/component/check_card_agent_qualification` (母商户资质审核查询接口).
+///
+/// Returned by [`Client::check_card_agent_qualification`](crate::Client::check_card_agent_qualification) (`cgi-bin/component/check_card_agent_qualification`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CheckCardAgentQualificationResponse {
@@ -1222,6 +1246,8 @@ impl crate::Validate for CheckCardAgentQualificationResponse {
 }
 
 /// Request of `cgi-bin/component/upload_card_merchant_qualification` (子商户资质申请接口).
+///
+/// Sent by [`Client::upload_card_merchant_qualification`](crate::Client::upload_card_merchant_qualification) (`cgi-bin/component/upload_card_merchant_qualification`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UploadCardMerchantQualificationRequest {
@@ -1340,6 +1366,8 @@ impl crate::Validate for UploadCardMerchantQualificationRequest {
 }
 
 /// Request of `cgi-bin/component/check_card_merchant_qualification` (子商户资质审核查询接口).
+///
+/// Sent by [`Client::check_card_merchant_qualification`](crate::Client::check_card_merchant_qualification) (`cgi-bin/component/check_card_merchant_qualification`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CheckCardMerchantQualificationRequest {
@@ -1369,6 +1397,8 @@ impl crate::Validate for CheckCardMerchantQualificationRequest {
 }
 
 /// Response of `cgi-bin/component/check_card_merchant_qualification` (子商户资质审核查询接口).
+///
+/// Returned by [`Client::check_card_merchant_qualification`](crate::Client::check_card_merchant_qualification) (`cgi-bin/component/check_card_merchant_qualification`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CheckCardMerchantQualificationResponse {
@@ -1399,6 +1429,8 @@ impl crate::Validate for CheckCardMerchantQualificationResponse {
 }
 
 /// Request of `cgi-bin/component/get_card_merchant` (拉取单个子商户信息接口).
+///
+/// Sent by [`Client::get_card_merchant`](crate::Client::get_card_merchant) (`cgi-bin/component/get_card_merchant`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct GetCardMerchantRequest {
@@ -1428,6 +1460,8 @@ impl crate::Validate for GetCardMerchantRequest {
 }
 
 /// Request of `cgi-bin/component/batchget_card_merchant` (拉取子商户列表接口).
+///
+/// Sent by [`Client::batch_get_card_merchants`](crate::Client::batch_get_card_merchants) (`cgi-bin/component/batchget_card_merchant`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BatchGetCardMerchantsRequest {
@@ -1458,6 +1492,8 @@ impl crate::Validate for BatchGetCardMerchantsRequest {
 }
 
 /// Response of `cgi-bin/component/batchget_card_merchant` (拉取子商户列表接口).
+///
+/// Returned by [`Client::batch_get_card_merchants`](crate::Client::batch_get_card_merchants) (`cgi-bin/component/batchget_card_merchant`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BatchGetCardMerchantsResponse {
@@ -1509,6 +1545,8 @@ impl crate::Client {
     /// sub-merchant.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`SubmitSubMerchantRequest`] and returns a [`SubmitSubMerchantResponse`].
     pub fn submit_sub_merchant(
         &self,
         request: &SubmitSubMerchantRequest,
@@ -1524,6 +1562,8 @@ impl crate::Client {
     /// review. Not retried by the library.
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
+    ///
+    /// Sends a [`UpdateSubMerchantRequest`] and returns a [`UpdateSubMerchantResponse`].
     pub fn update_sub_merchant(
         &self,
         request: &UpdateSubMerchantRequest,
@@ -1538,6 +1578,8 @@ impl crate::Client {
     /// Get one sub-merchant by its `merchant_id`.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`GetSubMerchantRequest`] and returns a [`GetSubMerchantResponse`].
     pub fn get_sub_merchant(
         &self,
         request: &GetSubMerchantRequest,
@@ -1553,6 +1595,8 @@ impl crate::Client {
     /// first page; then the `next_begin_id` of the previous answer), optionally filtered by status.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends a [`BatchGetSubMerchantsRequest`] and returns a [`BatchGetSubMerchantsResponse`].
     pub fn batch_get_sub_merchants(
         &self,
         request: &BatchGetSubMerchantsRequest,
@@ -1568,6 +1612,8 @@ impl crate::Client {
     /// documents each one needs. Query it each time: the categories change.
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
+    ///
+    /// Sends no fields and returns a [`GetApplyProtocolResponse`].
     pub fn get_apply_protocol(&self) -> Result<GetApplyProtocolResponse, crate::Error> {
         self.execute(&endpoint::GET_APPLY_PROTOCOL, &crate::wire::Empty {})
     }
@@ -1583,6 +1629,8 @@ impl crate::Client {
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Called with the open platform's `component_access_token` (第三方平台), which the client must be given with `ClientBuilder::component_token` or `ClientBuilder::component_token_provider`.
+    ///
+    /// Sends a [`UploadCardAgentQualificationRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn upload_card_agent_qualification(
         &self,
         request: &UploadCardAgentQualificationRequest,
@@ -1601,6 +1649,8 @@ impl crate::Client {
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Called with the open platform's `component_access_token` (第三方平台), which the client must be given with `ClientBuilder::component_token` or `ClientBuilder::component_token_provider`.
+    ///
+    /// Sends no fields and returns a [`CheckCardAgentQualificationResponse`].
     pub fn check_card_agent_qualification(
         &self,
     ) -> Result<CheckCardAgentQualificationResponse, crate::Error> {
@@ -1618,6 +1668,8 @@ impl crate::Client {
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Called with the open platform's `component_access_token` (第三方平台), which the client must be given with `ClientBuilder::component_token` or `ClientBuilder::component_token_provider`.
+    ///
+    /// Sends a [`UploadCardMerchantQualificationRequest`]; the answer has no fields besides `errcode` and `errmsg`.
     pub fn upload_card_merchant_qualification(
         &self,
         request: &UploadCardMerchantQualificationRequest,
@@ -1635,6 +1687,8 @@ impl crate::Client {
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Called with the open platform's `component_access_token` (第三方平台), which the client must be given with `ClientBuilder::component_token` or `ClientBuilder::component_token_provider`.
+    ///
+    /// Sends a [`CheckCardMerchantQualificationRequest`] and returns a [`CheckCardMerchantQualificationResponse`].
     pub fn check_card_merchant_qualification(
         &self,
         request: &CheckCardMerchantQualificationRequest,
@@ -1652,6 +1706,8 @@ impl crate::Client {
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Called with the open platform's `component_access_token` (第三方平台), which the client must be given with `ClientBuilder::component_token` or `ClientBuilder::component_token_provider`.
+    ///
+    /// Sends a [`GetCardMerchantRequest`] and returns a [`SubMerchantAccount`].
     pub fn get_card_merchant(
         &self,
         request: &GetCardMerchantRequest,
@@ -1670,6 +1726,8 @@ impl crate::Client {
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Called with the open platform's `component_access_token` (第三方平台), which the client must be given with `ClientBuilder::component_token` or `ClientBuilder::component_token_provider`.
+    ///
+    /// Sends a [`BatchGetCardMerchantsRequest`] and returns a [`BatchGetCardMerchantsResponse`].
     pub fn batch_get_card_merchants(
         &self,
         request: &BatchGetCardMerchantsRequest,
