@@ -24,7 +24,9 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use crate::error::{ApiError, DecodeError, Error, TransportError, is_token_errcode};
 use crate::schema::{EndpointInfo, HttpMethod};
 use crate::secret::{Secret, excerpt, percent_encode, redact};
-use crate::token::{Fetched, TokenCache, TokenProvider, TokenSource};
+use crate::token::{
+    Fetched, TokenCache, TokenProvider, TokenSource, provider_invalidate, provider_token,
+};
 use crate::validate::{Rule, Validate, ValidationError};
 
 /// Which token a call carries.
@@ -785,7 +787,7 @@ impl Client {
         match kind {
             TokenKind::Access => self.token(),
             TokenKind::Component => match &self.inner.component {
-                Some(provider) => provider.token(),
+                Some(provider) => provider_token(&**provider, "component token"),
                 None => Err(Error::Config(format!(
                     "{path} is called with the open platform's component_access_token; \
                      give one with ClientBuilder::component_token or component_token_provider"
@@ -799,8 +801,8 @@ impl Client {
         let Some(provider) = &self.inner.component else {
             return Ok(None);
         };
-        provider.invalidate(rejected);
-        let fresh = provider.token()?;
+        provider_invalidate(&**provider, rejected);
+        let fresh = provider_token(&**provider, "component token")?;
         Ok((fresh != *rejected).then_some(fresh))
     }
 
@@ -809,7 +811,7 @@ impl Client {
         match &self.inner.auth {
             Auth::Fixed(token) => Ok(token.clone()),
             Auth::Credentials { cache, .. } => cache.get(&|force| self.fetch_token(force)),
-            Auth::Provider(provider) => provider.token(),
+            Auth::Provider(provider) => provider_token(&**provider, "access token"),
         }
     }
 
@@ -823,8 +825,8 @@ impl Client {
                 })
             }
             Auth::Provider(provider) => {
-                provider.invalidate(rejected);
-                let fresh = provider.token()?;
+                provider_invalidate(&**provider, rejected);
+                let fresh = provider_token(&**provider, "access token")?;
                 Ok((fresh != *rejected).then_some(fresh))
             }
         }
