@@ -44,8 +44,16 @@ fn the_binary_serves_plain_http_clients() {
     let base = next("listening on http://");
     let addr: SocketAddr = base.parse().expect("address");
     assert!(addr.ip().is_loopback());
-    let appid = next("appid ");
-    let appid = appid.split(' ').next().unwrap().to_owned();
+    let credentials = next("credentials ");
+    assert_eq!(
+        credentials,
+        format!(
+            "appid={} secret=sandbox-secret",
+            wechat_card::sandbox::DEFAULT_APPID
+        ),
+        "the startup line names the credentials the sandbox accepts"
+    );
+    let appid = wechat_card::sandbox::DEFAULT_APPID.to_owned();
     let _card_id = next("demo card_id ");
     let code = next("demo code ");
     let code = code.split(' ').next().unwrap().to_owned();
@@ -189,7 +197,8 @@ fn controls_over_http() {
         Some(wechat_card::UserCardStatus::Expire)
     );
     let (status, body) = sandbox_support::http(addr, "POST", "/sandbox/nothing", b"{}");
-    assert_eq!(status, 404, "{body}");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("40066"), "{body}");
     assert_eq!(control("code/gift", json!({}))["errcode"], 41011);
 }
 

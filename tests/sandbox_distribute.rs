@@ -326,7 +326,12 @@ fn qr_codes_with_a_code_an_openid_or_a_unique_code() {
 
 #[test]
 fn imported_codes_are_received_in_order_and_bound_the_stock() {
-    let (sandbox, client) = setup();
+    // card/create of a (pre-2021) coupon type.
+    let sandbox = Sandbox::builder()
+        .allow_coupon_creation(true)
+        .start()
+        .unwrap();
+    let client = sandbox.client().unwrap();
     // A deposit-mode card is created with stock 0.
     let mut with_stock = discount_card(
         5,

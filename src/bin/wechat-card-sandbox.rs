@@ -27,12 +27,18 @@ OPTIONS:
     --appid <APPID>     Test appid [default: wx00000sandbox0001]
     --secret <SECRET>   Test app secret [default: sandbox-secret]
     --auto-approve      Cards pass review at once instead of waiting in CARD_STATUS_NOT_VERIFY
+    --allow-coupon-create
+                        card/create still creates coupon types (GROUPON, CASH, DISCOUNT, GIFT,
+                        GENERAL_COUPON), as before 2021-04-01. By default they are refused, as
+                        WeChat refuses them, with the sandbox's own errcode 99001; coupons can
+                        always be added with /sandbox/card/add (\"as created before 2021\")
     --frozen-clock      Keep the sandbox clock still (the default follows the wall clock)
     --demo              Add an approved demo card and give one code to the user o-demo-user,
                         and print the card id and the code
     -h, --help          Print this help
 
-The first line printed is `listening on <base URL>`. Point a client at the base URL instead of
+The first line printed is `listening on <base URL>`, the second `credentials appid=<appid>
+secret=<secret>` (test credentials of this sandbox only). Point a client at the base URL instead of
 https://api.weixin.qq.com: tokens come from POST /cgi-bin/stable_token or GET /cgi-bin/token with
 the appid and secret above, and every endpoint of wechat-card's spec is served (card/code/get,
 card/code/consume, card/get, card/batchget, datacube/*, ...). Stop with Ctrl-C.
@@ -49,13 +55,31 @@ CONTROLS (POST, JSON body, no token; answered {\"errcode\":0,\"errmsg\":\"ok\",.
     /sandbox/code/expire       {\"code\"}   it expired (EXPIRE)
     /sandbox/code/accept_gift  {\"code\", \"openid\"}                      -> code
     /sandbox/code/encrypt      {\"code\"}                                 -> encrypt_code
+    /sandbox/paycell/pay       {\"code\", \"fee\", \"original_fee\"?}  a payment through the
+                               card's pay cell (card/paycell/set)         -> trans_id
+    /sandbox/session/enter     {\"code\"}   the user enters the chat from the card
+    /sandbox/membercard/submit {\"code\", \"info\"?}  the user submits the activation form
+                                                                     -> activate_ticket
+    /sandbox/coin/pay          {\"order_id\"}  a card/pay/recharge order is paid
+    /sandbox/submerchant/review {\"merchant_id\", \"pass\", \"reason\"?}  ends a review
+    /sandbox/qualification/review {\"appid\"?, \"pass\"}  ends a qualification's review
+                               (no appid: the agent's own)
+    /sandbox/giftcard/buy      {\"openid\", \"page_id\", \"card_id\"?}  a gift card bought
+                               on a card/giftcard/page/add page           -> order_id
+    /sandbox/giftcard/give     {\"order_id\", \"openid\"}  the buyer gives it to a friend
+    /sandbox/code/ticket       {\"code\"}  what the ticket endpoints set -> ticket
     /sandbox/clock             {\"set\"?: unix seconds, \"advance\"?: seconds} -> now, today
+                               (integers; advance >= 0; other keys are refused)
     /sandbox/token/expire      {}
     /sandbox/callback          {\"url\", \"token\", \"encoding_aes_key\"?}  card events are POSTed
                                to url (loopback only; encrypted when the key is given);
                                no url, or {\"url\": \"\"}, stops them
     /sandbox/fault             {\"path\", \"times\"?, and \"errcode\" | \"delay_ms\" | \"drop\": true |
                                 \"drop_after\": true | \"http_status\" | \"expire_token\": true}
+                               (path: an endpoint, a token path or *; http_status 100-599)
+
+Bad input to a control (an unknown key, a value of the wrong type or out of range) is refused
+with errcode 40097 naming the key; an unknown path gets HTTP 200 with errcode 40066.
     /sandbox/fault/clear       {}
 ";
 
@@ -65,6 +89,7 @@ struct Options {
     appid: String,
     secret: String,
     auto_approve: bool,
+    coupon_creation: bool,
     frozen_clock: bool,
     demo: bool,
 }
@@ -76,6 +101,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
         appid: DEFAULT_APPID.to_owned(),
         secret: DEFAULT_SECRET.to_owned(),
         auto_approve: false,
+        coupon_creation: false,
         frozen_clock: false,
         demo: false,
     };
@@ -110,6 +136,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
             "--appid" => options.appid = value("an appid")?,
             "--secret" => options.secret = value("a secret")?,
             "--auto-approve" => options.auto_approve = true,
+            "--allow-coupon-create" => options.coupon_creation = true,
             "--frozen-clock" => options.frozen_clock = true,
             "--demo" => options.demo = true,
             other => return Err(format!("unknown option {other:?} (see --help)")),
@@ -160,6 +187,7 @@ fn main() -> ExitCode {
         .appid(options.appid)
         .secret(options.secret)
         .auto_approve(options.auto_approve)
+        .allow_coupon_creation(options.coupon_creation)
         .running_clock(!options.frozen_clock)
         .start();
     let sandbox = match started {
@@ -170,9 +198,11 @@ fn main() -> ExitCode {
         }
     };
     println!("listening on {}", sandbox.base_url());
+    // The sandbox's own test credentials, printed so that a curl user needs nothing else.
     println!(
-        "appid {} (secret: the one given, or see --help)",
-        sandbox.appid()
+        "credentials appid={} secret={}",
+        sandbox.appid(),
+        sandbox.secret()
     );
     if !options.host.is_loopback() {
         eprintln!(

@@ -7,7 +7,8 @@
 //!
 //! 1. the token endpoints (`cgi-bin/token`, `cgi-bin/stable_token`,
 //!    `cgi-bin/ticket/getticket`), which are infrastructure rather than part of the card spec;
-//! 2. otherwise [`schema::endpoint`]`(path)`: unknown paths get HTTP 404 with errcode 40066;
+//! 2. otherwise [`schema::endpoint`]`(path)`: unknown paths (the endpoints the spec excludes
+//!    among them) get HTTP 200 with errcode 40066 "invalid url", as WeChat answers them;
 //!    the method, the token and the request (decoded and validated by the endpoint's
 //!    `check_request`, the very code the client validates with) are checked; then
 //! 3. the stateful handler registered for the path in [`stateful`], if any, or else the spec's
@@ -34,6 +35,7 @@ use axum::http::Method;
 use serde_json::{Map, Value, json};
 
 use super::dates::{format_day, parse_day};
+use super::services;
 use super::state::{
     APPID_MISSING, CARD_NOT_VERIFY, CARD_VERIFY_OK, CardRecord, CodeStatus, INVALID_APPID,
     INVALID_APPSECRET, INVALID_ARGS, INVALID_CARD_TYPE, INVALID_CREDENTIAL, INVALID_ENCRYPT_CODE,
@@ -44,16 +46,11 @@ use crate::Error;
 use crate::schema::{self, Auth, EndpointInfo, HttpMethod, Ty, TypeKind};
 use crate::validate::{Rule, ValidationError};
 
-pub(crate) const DATA_FORMAT_ERROR: i64 = 47001;
-pub(crate) const LENGTH_LIMIT: i64 = 45021;
-pub(crate) const DATE_FORMAT_ERROR: i64 = 61500;
-pub(crate) const DATE_RANGE_ERROR: i64 = 61501;
-/// "invalid time range" in the official error-code list (card-api.md §5): the datacube's 61501
-/// is about `date` strings, so a `time_span` of timestamps gets this general code.
-pub(crate) const TIME_RANGE_ERROR: i64 = 40100;
-const INVALID_URL: i64 = 40066;
-const REQUIRE_GET: i64 = 43001;
-const REQUIRE_POST: i64 = 43002;
+pub(crate) use super::errcodes::{
+    DATA_FORMAT_ERROR, DATE_FORMAT_ERROR, DATE_RANGE_ERROR, INVALID_URL, LENGTH_LIMIT, REQUIRE_GET,
+    REQUIRE_POST, TIME_RANGE_ERROR,
+};
+use super::errcodes::{SANDBOX_COUPON_CREATION_CLOSED, errmsg};
 
 /// An answer: HTTP status and JSON body.
 pub(crate) struct Answer {
@@ -118,43 +115,133 @@ pub(crate) fn stateful(path: &str) -> Option<Handler> {
         "card/membercard/userinfo/get" => super::membercard::user_info,
         "card/membercard/activateuserform/set" => super::membercard::set_user_form,
         "card/membercard/activate/geturl" => super::membercard::activate_url,
+        "card/membercard/activatetempinfo/get" => services::get_activate_temp_info,
+        "card/paycell/set" => services::set_pay_cell,
+        "card/selfconsumecell/set" => services::set_self_consume_cell,
+        "card/getcolors" => services::get_colors,
+        "card/paygiftcard/add" => services::add_pay_gift_rule,
+        "card/paygiftcard/delete" => services::delete_pay_gift_rule,
+        "card/paygiftcard/getbyid" => services::get_pay_gift_rule,
+        "card/paygiftcard/batchget" => services::batch_get_pay_gift_rules,
+        "card/pay/activate" => services::activate_coin_account,
+        "card/pay/getpayprice" => services::get_coin_pay_price,
+        "card/pay/getcoinsinfo" => services::get_coins_info,
+        "card/pay/confirm" => services::confirm_coin_pay,
+        "card/pay/recharge" => services::recharge_coins,
+        "card/pay/getorder" => services::get_coin_order,
+        "card/pay/getorderlist" => services::get_coin_order_list,
+        "card/storewxa/get" => services::get_store_wxa_card,
+        "card/storewxa/set" => services::set_store_wxa_card,
+        "card/meetingticket/updateuser" => services::update_meeting_ticket,
+        "card/movieticket/updateuser" => services::update_movie_ticket,
+        "card/boardingpass/checkin" => services::check_in_boarding_pass,
+        "card/submerchant/submit" => services::submit_sub_merchant,
+        "card/submerchant/update" => services::update_sub_merchant,
+        "card/submerchant/get" => services::get_sub_merchant,
+        "card/submerchant/batchget" => services::batch_get_sub_merchants,
+        "cgi-bin/component/upload_card_agent_qualification" => services::upload_agent_qualification,
+        "cgi-bin/component/check_card_agent_qualification" => services::check_agent_qualification,
+        "cgi-bin/component/upload_card_merchant_qualification" => {
+            services::upload_merchant_qualification
+        }
+        "cgi-bin/component/check_card_merchant_qualification" => {
+            services::check_merchant_qualification
+        }
+        "cgi-bin/component/get_card_merchant" => services::get_card_merchant,
+        "cgi-bin/component/batchget_card_merchant" => services::batch_get_card_merchants,
+        "card/giftcard/page/add" => services::add_gift_card_page,
+        "card/giftcard/page/get" => services::get_gift_card_page,
+        "card/giftcard/page/update" => services::update_gift_card_page,
+        "card/giftcard/page/batchget" => services::batch_get_gift_card_pages,
+        "card/giftcard/maintain/set" => services::set_gift_card_maintain,
+        "card/giftcard/pay/whitelist/add" => services::add_gift_card_pay_whitelist,
+        "card/giftcard/pay/submch/bind" => services::bind_gift_card_sub_merchant,
+        "card/giftcard/wxa/set" => services::set_gift_card_wxa,
+        "card/giftcard/order/get" => services::get_gift_card_order,
+        "card/giftcard/order/batchget" => services::batch_get_gift_card_orders,
+        "card/giftcard/order/refund" => services::refund_gift_card_order,
+        "card/generalcard/updateuser" => services::update_general_card_user,
+        "card/generalcard/activate" => services::activate_general_card,
+        "card/generalcard/unactivate" => services::unactivate_general_card,
         _ => return None,
     })
 }
 
-/// Every path with a stateful handler.
+/// Endpoints of the spec answered from its documented examples on purpose, with the reason.
+/// Every other endpoint has a stateful handler ([`stateful`]) or is a token endpoint; an
+/// endpoint added to the spec without a handler is answered from its examples, and the coverage
+/// table (`docs/sandbox.md`) says so.
 #[cfg(test)]
-pub(crate) const STATEFUL_PATHS: &[&str] = &[
-    "card/create",
-    "card/code/get",
-    "card/code/consume",
-    "card/code/decrypt",
-    "card/code/update",
-    "card/code/unavailable",
-    "card/code/mark",
-    "card/user/getcardlist",
-    "card/get",
-    "card/batchget",
-    "card/update",
-    "card/modifystock",
-    "card/delete",
-    "datacube/getcardbizuininfo",
-    "datacube/getcardcardinfo",
-    "datacube/getcardmembercardinfo",
-    "datacube/getcardmembercarddetail",
-    "card/qrcode/create",
-    "card/landingpage/create",
-    "card/code/deposit",
-    "card/code/getdepositcount",
-    "card/code/checkcode",
-    "card/mpnews/gethtml",
-    "card/testwhitelist/set",
-    "card/membercard/activate",
-    "card/membercard/updateuser",
-    "card/membercard/userinfo/get",
-    "card/membercard/activateuserform/set",
-    "card/membercard/activate/geturl",
-];
+pub(crate) const FROM_EXAMPLES: &[(&str, &str)] = &[(
+    "card/getapplyprotocol",
+    "WeChat's fixed catalogue of card categories: there is nothing to keep. The sandbox checks the categories of sub-merchants and qualifications against it.",
+)];
+
+/// How the sandbox serves an endpoint of the spec.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Served {
+    /// Tokens and tickets with expiry (`cgi-bin/ticket/getticket`).
+    Token,
+    /// A stateful handler.
+    Stateful,
+    /// The spec's documented examples, with the reason.
+    Examples(&'static str),
+}
+
+/// How `path` is served.
+#[cfg(test)]
+pub(crate) fn served(path: &str) -> Served {
+    if matches!(
+        path,
+        "cgi-bin/token" | "cgi-bin/stable_token" | "cgi-bin/ticket/getticket"
+    ) {
+        Served::Token
+    } else if stateful(path).is_some() {
+        Served::Stateful
+    } else {
+        Served::Examples(FROM_EXAMPLES.iter().find(|(p, _)| *p == path).map_or(
+            "no stateful handler yet: validated and answered from the spec's examples",
+            |(_, why)| why,
+        ))
+    }
+}
+
+/// The sandbox's coverage table (`docs/sandbox.md`), generated from the spec's endpoints and
+/// the handlers.
+#[cfg(test)]
+pub(crate) fn coverage_markdown() -> String {
+    let total = schema::ENDPOINTS.len();
+    let stateful = schema::ENDPOINTS
+        .iter()
+        .filter(|e| !matches!(served(e.path), Served::Examples(_)))
+        .count();
+    let mut out = String::from(
+        "<!-- @generated from the sandbox's handlers and the spec by `cargo test --features sandbox --lib coverage` (UPDATE_SNAPSHOTS=1 rewrites it). Do not edit. -->\n\n",
+    );
+    out.push_str("# Sandbox coverage\n\n");
+    out.push_str(&format!(
+        "The sandbox serves {stateful} of the spec's {total} endpoints statefully: it keeps what they are told, answers later calls from it and refuses what does not exist (an unknown card_id, code, rule_id, page_id, order_id, sub-merchant, …) with WeChat's errcode. Every request is first validated with the spec, as the client validates it. The others are validated, then answered from the spec's documented examples, for the reason given.\n\n"
+    ));
+    out.push_str("| group | path | served | why from examples |\n|---|---|---|---|\n");
+    for endpoint in schema::ENDPOINTS {
+        let (how, why) = match served(endpoint.path) {
+            Served::Token => ("tokens and tickets with expiry", ""),
+            Served::Stateful => ("stateful", ""),
+            Served::Examples(why) => ("**from examples**", why),
+        };
+        out.push_str(&format!(
+            "| {} | `{}` | {how} | {} |\n",
+            endpoint.group,
+            endpoint.path,
+            why.replace('|', "\\|")
+        ));
+    }
+    out.push_str(&format!(
+        "\n{stateful} of {total} endpoints are stateful.\n"
+    ));
+    out
+}
 
 /// Answers one request. `query` is the decoded query string, `body` the raw body.
 pub(crate) fn dispatch(
@@ -173,13 +260,12 @@ pub(crate) fn dispatch(
         _ => {}
     }
     let Some(endpoint) = schema::endpoint(path) else {
-        return Answer {
-            status: 404,
-            body: json!({
-                "errcode": INVALID_URL,
-                "errmsg": format!("invalid url: /{path} is not an endpoint of the card API spec"),
-            }),
-        };
+        // WeChat answers an unknown path with HTTP 200 and 40066, like any other refusal:
+        // clients that check the HTTP status before the body still see the errcode.
+        return Answer::refusal(&Refusal::new(
+            INVALID_URL,
+            format!("invalid url hint: /{path} is not an endpoint of the card API spec"),
+        ));
     };
     match (endpoint.method, method) {
         (HttpMethod::Post, &Method::POST) | (HttpMethod::Get, &Method::GET) => {}
@@ -217,6 +303,14 @@ pub(crate) fn dispatch(
         },
         None => Answer::ok(example_answer(endpoint, &request)),
     }
+}
+
+/// Whether the sandbox serves `path` (an endpoint of the spec or a token endpoint).
+pub(crate) fn is_served_path(path: &str) -> bool {
+    matches!(
+        path,
+        "cgi-bin/token" | "cgi-bin/stable_token" | "cgi-bin/ticket/getticket"
+    ) || schema::endpoint(path).is_some()
 }
 
 /// A query parameter.
@@ -258,13 +352,123 @@ fn decode_request(
         }
         HttpMethod::Get => query_to_json(endpoint.request, query),
     };
-    if endpoint.request.is_none() {
+    let Some(request_type) = endpoint.request else {
         return Ok(raw);
+    };
+    let mut raw = raw;
+    if endpoint.path == "card/create" {
+        if let Some(card) = raw.get_mut("card") {
+            accept_numeric_timestamps(card);
+        }
     }
-    (endpoint.check_request)(&raw).map_err(|e| match e {
-        Error::Validation(v) => validation_refusal(&v, endpoint.request.map(|ty| (ty, &raw, ""))),
+    let checked = (endpoint.check_request)(&raw).map_err(|e| match e {
+        Error::Validation(v) => validation_refusal(&v, Some((request_type, &raw, ""))),
         other => Refusal::new(DATA_FORMAT_ERROR, format!("data format error: {other}")),
-    })
+    })?;
+    check_enums(request_type, &checked, "")?;
+    Ok(checked)
+}
+
+/// The timestamps `card/create` accepts as numeric strings: the official page says the seconds
+/// of `date_info.begin_timestamp` (and, "下同", `end_timestamp`) "最终需转换为字符串形态传入"
+/// (are finally passed as strings), and other SDKs send them so. The typed client sends numbers;
+/// the sandbox turns a string of digits at exactly these two places into the number before
+/// checking, so both forms are accepted there and nowhere else.
+pub(crate) fn accept_numeric_timestamps(card: &mut Value) {
+    let Some(tag) = card.get("card_type").and_then(Value::as_str) else {
+        return;
+    };
+    let key = tag.to_ascii_lowercase();
+    let Some(date_info) = card
+        .get_mut(&key)
+        .and_then(|payload| payload.get_mut("base_info"))
+        .and_then(|base| base.get_mut("date_info"))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for field in ["begin_timestamp", "end_timestamp"] {
+        if let Some(slot) = date_info.get_mut(field) {
+            let number = slot
+                .as_str()
+                .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|t| t.parse::<u64>().ok());
+            if let Some(number) = number {
+                *slot = Value::from(number);
+            }
+        }
+    }
+}
+
+/// Refuses a value of an enum field that the spec does not list. The generated types keep such
+/// values (`Unknown(…)`) so that answers never fail to decode; WeChat refuses them in requests:
+/// 40071 for `card_type`, 40072 for `code_type`, 40097 for the others.
+pub(crate) fn check_enums(type_name: &str, value: &Value, path: &str) -> Outcome<()> {
+    let Some(info) = schema::type_info(type_name) else {
+        return Ok(());
+    };
+    match info.kind {
+        TypeKind::Object { fields, .. } => {
+            let Some(object) = value.as_object() else {
+                return Ok(());
+            };
+            for field in fields {
+                if let Some(inner) = object.get(field.wire) {
+                    check_enums_in(&field.ty, inner, &join(path, field.wire))?;
+                }
+            }
+            Ok(())
+        }
+        TypeKind::Enum { values } => match value.as_str() {
+            Some(text) if !values.contains(&text) => {
+                let field = path.rsplit('.').next().unwrap_or(path);
+                let errcode = match field {
+                    "card_type" => INVALID_CARD_TYPE,
+                    "code_type" => super::errcodes::INVALID_CODE_TYPE,
+                    _ => INVALID_ARGS,
+                };
+                Err(Refusal::new(
+                    errcode,
+                    format!(
+                        "{}: `{path}` is {text:?}, not one of {}",
+                        super::errcodes::errmsg(errcode),
+                        values.join(", ")
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        },
+        TypeKind::Union { tag, variants } => {
+            let Some(object) = value.as_object() else {
+                return Ok(());
+            };
+            let tag_value = object.get(tag).and_then(Value::as_str).unwrap_or("");
+            let Some((name, payload)) = variants.iter().find(|(v, _)| *v == tag_value) else {
+                return Err(Refusal::new(
+                    INVALID_CARD_TYPE,
+                    format!("invalid card type: `{}` is {tag_value:?}", join(path, tag)),
+                ));
+            };
+            let key = name.to_ascii_lowercase();
+            match object.get(&key) {
+                Some(inner) => check_enums(payload, inner, &join(path, &key)),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+fn check_enums_in(ty: &Ty, value: &Value, path: &str) -> Outcome<()> {
+    match ty {
+        Ty::Ref(name) => check_enums(name, value, path),
+        Ty::List { item, .. } => {
+            for (i, v) in value.as_array().into_iter().flatten().enumerate() {
+                check_enums_in(item, v, &format!("{path}[{i}]"))?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The query parameters of a GET request as a JSON object, typed after the request's fields.
@@ -584,10 +788,27 @@ pub(crate) fn typed<T: serde::de::DeserializeOwned>(request: &Value) -> Outcome<
 // Cards
 // ---------------------------------------------------------------------------------------------
 
+/// The card types WeChat stopped creating on 2021-04-01.
+pub(crate) const COUPON_TYPES: &[&str] = &["GROUPON", "CASH", "DISCOUNT", "GIFT", "GENERAL_COUPON"];
+
+/// `card/create`: coupon types are refused unless the sandbox allows coupon creation.
 fn create_card(state: &mut State, request: &Value) -> Outcome<Value> {
     let card = request
         .get("card")
         .ok_or_else(|| Refusal::new(MISSING_FIELD, "missing required field `card`"))?;
+    let card_type = card.get("card_type").and_then(Value::as_str).unwrap_or("");
+    if COUPON_TYPES.contains(&card_type) && !state.config.coupon_creation {
+        return Err(Refusal::new(
+            SANDBOX_COUPON_CREATION_CLOSED,
+            format!(
+                "{}: WeChat no longer creates {card_type} cards (coupon types, refused since 2021-04-01); \
+                 member cards, gift cards and tickets are unaffected. 99001 is the sandbox's own errcode. \
+                 Add a coupon \"created before 2021\" with the sandbox/card/add control (Sandbox::add_card), \
+                 or start the sandbox with coupon creation allowed",
+                errmsg(SANDBOX_COUPON_CREATION_CLOSED)
+            ),
+        ));
+    }
     let card_id = state.create_card(card)?;
     Ok(json!({ "card_id": card_id }))
 }
@@ -867,6 +1088,9 @@ fn set_code_unavailable(state: &mut State, request: &Value) -> Outcome<Value> {
 fn get_user_card_list(state: &mut State, request: &Value) -> Outcome<Value> {
     let openid = required(request, "openid")?;
     let card_id = text(request, "card_id");
+    if let Some(card_id) = card_id {
+        state.card(card_id)?;
+    }
     let list: Vec<Value> = state
         .codes_in_order()
         .into_iter()
@@ -913,17 +1137,34 @@ pub(crate) fn matches_source(_card: &CardRecord, request: &Value) -> bool {
 mod tests {
     use super::*;
 
-    /// Every stateful path is an endpoint of the spec, or `card/create` (served once the spec
-    /// has it): a typo would leave an endpoint answered from its examples only.
+    /// Every endpoint answered from examples on purpose is an endpoint of the spec without a
+    /// handler (a typo or a stale entry fails here).
     #[test]
-    fn stateful_paths_are_spec_endpoints() {
-        for path in STATEFUL_PATHS {
-            assert!(stateful(path).is_some(), "{path} has no handler");
+    fn example_only_endpoints_are_spec_endpoints_without_handlers() {
+        for (path, _) in FROM_EXAMPLES {
             assert!(
-                schema::endpoint(path).is_some() || *path == "card/create",
+                schema::endpoint(path).is_some(),
                 "{path} is not in the spec"
             );
+            assert!(stateful(path).is_none(), "{path} has a handler");
         }
+    }
+
+    /// The committed coverage table `docs/sandbox.md` is the generated one
+    /// (`UPDATE_SNAPSHOTS=1 cargo test --features sandbox --lib coverage` rewrites it).
+    #[test]
+    fn coverage_table_is_up_to_date() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/sandbox.md");
+        let generated = coverage_markdown();
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(path, &generated).unwrap();
+            return;
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "docs/sandbox.md is out of date: run UPDATE_SNAPSHOTS=1 cargo test --features sandbox --lib coverage"
+        );
     }
 
     /// The answer from the examples decodes with the endpoint's response type, for every
@@ -950,6 +1191,87 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The documented example requests use only the enum values the spec lists: the sandbox
+    /// refuses the others, and WeChat's own examples are what WeChat accepts.
+    #[test]
+    fn example_requests_use_known_enum_values() {
+        let mut refused = Vec::new();
+        for endpoint in schema::ENDPOINTS {
+            let Some(request_type) = endpoint.request else {
+                continue;
+            };
+            for example in endpoint.examples {
+                let Some(request) = example.request else {
+                    continue;
+                };
+                let request: Value = serde_json::from_str(request).unwrap();
+                let Ok(checked) = (endpoint.check_request)(&request) else {
+                    continue;
+                };
+                if let Err(refusal) = check_enums(request_type, &checked, "") {
+                    refused.push(format!("{}: {}", endpoint.path, refusal.errmsg));
+                }
+            }
+        }
+        assert!(refused.is_empty(), "{refused:#?}");
+    }
+
+    #[test]
+    fn unknown_enum_values_are_refused_with_wechats_codes() {
+        let card = |date_type: &str, code_type: &str| {
+            json!({ "card_type": "MEMBER_CARD", "member_card": { "base_info": {
+                "code_type": code_type, "date_info": { "type": date_type } } } })
+        };
+        let errcode = |card: Value| check_enums("Card", &card, "card").map_err(|r| r.errcode);
+        assert_eq!(
+            errcode(card("DATE_TYPE_PERMANENT", "CODE_TYPE_TEXT")),
+            Ok(())
+        );
+        assert_eq!(
+            errcode(card("DATE_TYPE_FOREVER", "CODE_TYPE_TEXT")),
+            Err(INVALID_ARGS)
+        );
+        assert_eq!(
+            errcode(card("DATE_TYPE_PERMANENT", "CODE_TYPE_HOLOGRAM")),
+            Err(super::super::errcodes::INVALID_CODE_TYPE)
+        );
+        assert_eq!(
+            errcode(json!({ "card_type": "SPACESHIP" })),
+            Err(INVALID_CARD_TYPE)
+        );
+    }
+
+    #[test]
+    fn numeric_string_timestamps_are_accepted_in_date_info_only() {
+        let mut card = json!({ "card_type": "GIFT", "gift": { "base_info": {
+            "date_info": { "type": "DATE_TYPE_FIX_TIME_RANGE",
+                "begin_timestamp": "1397577600", "end_timestamp": "1472724261" },
+            "title": "1397577600" }, "gift": "12" } });
+        accept_numeric_timestamps(&mut card);
+        let base = &card["gift"]["base_info"];
+        assert_eq!(
+            base["date_info"]["begin_timestamp"],
+            json!(1_397_577_600u64)
+        );
+        assert_eq!(base["date_info"]["end_timestamp"], json!(1_472_724_261u64));
+        assert_eq!(
+            base["title"],
+            json!("1397577600"),
+            "other strings stay strings"
+        );
+        let mut bad = json!({ "card_type": "GIFT", "gift": { "base_info": {
+            "date_info": { "begin_timestamp": "-1", "end_timestamp": " 12" } } } });
+        accept_numeric_timestamps(&mut bad);
+        assert_eq!(
+            bad["gift"]["base_info"]["date_info"]["begin_timestamp"],
+            json!("-1")
+        );
+        assert_eq!(
+            bad["gift"]["base_info"]["date_info"]["end_timestamp"],
+            json!(" 12")
+        );
     }
 
     #[test]

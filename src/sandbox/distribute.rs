@@ -199,7 +199,7 @@ impl State {
     }
 
     /// A card that exists and is not deleted (40073, 40078).
-    fn live_card(&self, card_id: &str) -> Outcome<&super::state::CardRecord> {
+    pub(crate) fn live_card(&self, card_id: &str) -> Outcome<&super::state::CardRecord> {
         let card = self.card(card_id)?;
         if card.deleted() {
             return Err(Refusal::new(

@@ -15,6 +15,14 @@
 //! | a user deletes a card ([`Sandbox::delete_code`]) | `user_del_card` |
 //! | a user opens a card ([`Sandbox::view_card`]) | `user_view_card` |
 //! | a member's bonus or balance changes (`card/membercard/updateuser`) | `update_member_card` |
+//! | a gift card's bonus or balance changes (`card/generalcard/updateuser`) | `update_member_card` |
+//! | a coin order is paid ([`Sandbox::pay_coin_order`]) or spent (`card/pay/confirm`) | `card_pay_order` |
+//! | a user pays through a pay cell ([`Sandbox::pay_with_pay_cell`]) | `user_pay_from_pay_cell` |
+//! | a user enters the chat from a card ([`Sandbox::enter_session`]) | `user_enter_session_from_card` |
+//! | a user submits the member-card activation form ([`Sandbox::submit_member_info`]) | `submit_membercard_user_info` |
+//! | a user buys a gift card ([`Sandbox::buy_gift_card`]) | `giftcard_pay_done` |
+//! | the buyer gives it to a friend ([`Sandbox::give_gift_card`]) | `giftcard_send_to_friend`, then `giftcard_user_accept` |
+//! | a sub-merchant's review ends ([`Sandbox::review_sub_merchant`]) | `card_merchant_check_result` |
 //!
 //! `user_gifting_card` carries the friend's openid (`FriendUserName`) or `IsReturnBack`, which
 //! are known only once the gift is accepted or returned, so the sandbox pushes it then rather
@@ -169,7 +177,7 @@ fn original_id(appid: &str) -> String {
 impl State {
     /// Queues `event` from `from` (a user's openid, or the system for reviews) if a callback is
     /// registered.
-    fn push_event(&self, from: &str, event: CardEvent) {
+    pub(crate) fn push_event(&self, from: &str, event: CardEvent) {
         if let Some(sender) = &self.outbox.sender {
             let message = Message::new(original_id(&self.config.appid), from, self.now(), event);
             // The delivery thread is gone only when the registration was replaced.

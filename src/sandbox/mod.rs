@@ -42,14 +42,35 @@
 //!   WeChat would (47001 malformed JSON, 41011 missing field named by its path, 45021 length,
 //!   40100 a span of timestamps out of order or too long, 40097 other limits; the full table is
 //!   in the source of `sandbox/api.rs`).
-//! - **Every endpoint of the spec** is served without a hand-written route: stateful where the
-//!   behaviour matters, otherwise validated and answered from the spec's documented examples.
+//!   Enum values the spec does not list are refused (40071 `card_type`, 40072 `code_type`, 40097
+//!   the others), and `card/create` accepts the `date_info` timestamps as numeric strings, where
+//!   WeChat's page says they may be sent so.
+//! - **Every endpoint of the spec** is served without a hand-written route, and all but the ones
+//!   listed with their reason in the generated `docs/sandbox.md` statefully: pay and
+//!   self-consume cells, pay-gift rules, coins (券点), 门店小程序 cards, special tickets,
+//!   sub-merchants and qualifications, gift-card pages, orders and gift cards keep what they are
+//!   told and refuse unknown ids (see the source of `sandbox/services.rs`). An endpoint added to
+//!   the spec is validated and answered from its documented examples until it gets a handler.
+//! - **As WeChat today**: an unknown path (the endpoints the spec excludes among them) gets HTTP
+//!   200 with errcode 40066 "invalid url"; `card/create` of a coupon type (GROUPON, CASH,
+//!   DISCOUNT, GIFT, GENERAL_COUPON, refused by WeChat since 2021-04-01) gets the sandbox's own
+//!   errcode **99001** (WeChat's code for it is not documented) unless
+//!   [`allow_coupon_creation`](SandboxBuilder::allow_coupon_creation) is set;
+//!   [`add_card`](Sandbox::add_card) adds coupons "as created before 2021" either way.
 //! - **Card events** pushed to a callback URL on loopback
 //!   ([`register_callback`](Sandbox::register_callback), plain or in safe mode):
 //!   `card_pass_check` / `card_not_pass_check` on review, `user_get_card` on receipt,
 //!   `user_gifting_card`, `user_del_card`, `user_consume_card`, `user_view_card`,
-//!   `update_member_card` when `card/membercard/updateuser` changes bonus or balance, and
-//!   `card_sku_remind` when stock runs low, so a handler built on
+//!   `update_member_card` when `card/membercard/updateuser` changes bonus or balance,
+//!   `card_sku_remind` when stock runs low, `card_pay_order` for coin orders, and from the
+//!   controls of what users and WeChat do ([`pay_with_pay_cell`](Sandbox::pay_with_pay_cell),
+//!   [`enter_session`](Sandbox::enter_session),
+//!   [`submit_member_info`](Sandbox::submit_member_info),
+//!   [`buy_gift_card`](Sandbox::buy_gift_card), [`give_gift_card`](Sandbox::give_gift_card),
+//!   [`review_sub_merchant`](Sandbox::review_sub_merchant)) `user_pay_from_pay_cell`,
+//!   `user_enter_session_from_card`, `submit_membercard_user_info`, `giftcard_pay_done`,
+//!   `giftcard_send_to_friend`, `giftcard_user_accept` and `card_merchant_check_result`, so a
+//!   handler built on
 //!   [`events::Callback`](crate::events::Callback) can be tested end to end.
 //! - **Fault injection** ([`inject`](Sandbox::inject)): an errcode, a delay, a dropped connection
 //!   or an HTTP error page for the next N calls of a path, and token expiry.
@@ -97,9 +118,11 @@ mod api;
 mod control;
 mod dates;
 mod distribute;
+mod errcodes;
 mod events;
 mod membercard;
 mod server;
+mod services;
 mod state;
 mod stats;
 
@@ -150,6 +173,7 @@ pub struct SandboxBuilder {
     appid: String,
     secret: Option<Secret>,
     auto_approve: bool,
+    coupon_creation: bool,
     token_ttl: Duration,
     start_time: Option<i64>,
     running_clock: bool,
@@ -164,6 +188,7 @@ impl fmt::Debug for SandboxBuilder {
             .field("appid", &self.appid)
             .field("secret", &self.secret)
             .field("auto_approve", &self.auto_approve)
+            .field("coupon_creation", &self.coupon_creation)
             .field("token_ttl", &self.token_ttl)
             .field("start_time", &self.start_time)
             .field("running_clock", &self.running_clock)
@@ -180,6 +205,7 @@ impl Default for SandboxBuilder {
             appid: DEFAULT_APPID.to_owned(),
             secret: None,
             auto_approve: false,
+            coupon_creation: false,
             token_ttl: Duration::from_secs(7200),
             start_time: None,
             running_clock: false,
@@ -218,6 +244,16 @@ impl SandboxBuilder {
     /// waiting in `CARD_STATUS_NOT_VERIFY` for [`Sandbox::approve_card`]. Default `false`.
     pub fn auto_approve(mut self, yes: bool) -> Self {
         self.auto_approve = yes;
+        self
+    }
+
+    /// Whether `card/create` still creates coupon-type cards (GROUPON, CASH, DISCOUNT, GIFT,
+    /// GENERAL_COUPON), as WeChat did before 2021-04-01. Default `false`: like WeChat today, the
+    /// sandbox refuses them, with its own errcode 99001 (WeChat's code for this refusal is not
+    /// documented). Coupons "created before 2021" can be added either way with
+    /// [`Sandbox::add_card`] (or the `sandbox/card/add` control), and then work like any card.
+    pub fn allow_coupon_creation(mut self, yes: bool) -> Self {
+        self.coupon_creation = yes;
         self
     }
 
@@ -272,6 +308,7 @@ impl SandboxBuilder {
                 secret: secret.clone(),
                 token_ttl: ttl,
                 auto_approve: self.auto_approve,
+                coupon_creation: self.coupon_creation,
             },
             start,
             self.running_clock,
@@ -428,7 +465,9 @@ impl Sandbox {
     // Cards
     // ----------------------------------------------------------------------------------------
 
-    /// Adds a card (what `card/create` does) and returns its `card_id`. The card is a typed
+    /// Adds a card (what `card/create` does) and returns its `card_id`, whatever its type: a
+    /// coupon (GROUPON, CASH, DISCOUNT, GIFT, GENERAL_COUPON) is added as if it had been created
+    /// before 2021-04-01, when WeChat still created them. The card is a typed
     /// [`Card`](crate::Card) or its JSON (`{"card_type": "GIFT", "gift": {…}}`; the body of
     /// `card/create`, `{"card": {…}}`, is accepted too), checked with the spec like a
     /// `card/create` request. It waits for review (`CARD_STATUS_NOT_VERIFY`) unless the sandbox
@@ -559,6 +598,100 @@ impl Sandbox {
     /// `card/code/decrypt` turns it back.
     pub fn encrypt_code(&self, code: &str) -> String {
         self.shared.state().encrypt_code(code)
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Around the cards: what users and WeChat do that the API only reads
+    // ----------------------------------------------------------------------------------------
+
+    /// The holder of `code` pays `fee` (fen; the bill was `original_fee`) through the card's
+    /// pay cell (买单), which `card/paycell/set` must have opened: `user_pay_from_pay_cell` is
+    /// pushed. Returns the payment's `trans_id`.
+    pub fn pay_with_pay_cell(
+        &self,
+        code: &str,
+        fee: i64,
+        original_fee: i64,
+    ) -> Result<String, SandboxError> {
+        Ok(self
+            .shared
+            .state()
+            .pay_with_pay_cell(code, fee, original_fee)?)
+    }
+
+    /// The holder of `code` enters the account's chat from the card:
+    /// `user_enter_session_from_card` is pushed.
+    pub fn enter_session(&self, code: &str) -> Result<(), SandboxError> {
+        Ok(self.shared.state().enter_session(code)?)
+    }
+
+    /// The holder of member-card `code` submits the activation form (跳转型开卡组件) with `info`
+    /// (`{"common_field_list": [{"name", "value"}], "custom_field_list": […]}`, or `null`):
+    /// `submit_membercard_user_info` is pushed. Returns the `activate_ticket` that
+    /// `card/membercard/activatetempinfo/get` answers with `info`.
+    pub fn submit_member_info(&self, code: &str, info: &Value) -> Result<String, SandboxError> {
+        Ok(self.shared.state().submit_member_info(code, info.clone())?)
+    }
+
+    /// The merchant pays a `card/pay/recharge` order: its coins are added and `card_pay_order`
+    /// is pushed.
+    pub fn pay_coin_order(&self, order_id: &str) -> Result<(), SandboxError> {
+        Ok(self.shared.state().pay_coin_order(order_id)?)
+    }
+
+    /// WeChat ends a sub-merchant's review (`card/submerchant/submit`): `APPROVED` or
+    /// `REJECTED`, and `card_merchant_check_result` is pushed.
+    pub fn review_sub_merchant(
+        &self,
+        merchant_id: u64,
+        pass: bool,
+        reason: &str,
+    ) -> Result<(), SandboxError> {
+        Ok(self
+            .shared
+            .state()
+            .review_sub_merchant(merchant_id, pass, reason)?)
+    }
+
+    /// WeChat ends the review of a qualification: the agent's (`appid` `None`,
+    /// `upload_card_agent_qualification`) or a sub-merchant's
+    /// (`upload_card_merchant_qualification`).
+    pub fn review_qualification(
+        &self,
+        appid: Option<&str>,
+        pass: bool,
+    ) -> Result<(), SandboxError> {
+        Ok(self.shared.state().review_qualification(appid, pass)?)
+    }
+
+    /// User `openid` buys a gift card on page `page_id` (`card/giftcard/page/add`; `card_id`,
+    /// by default the page's first card): the user receives the card, the order is kept
+    /// (`card/giftcard/order/get`) and `giftcard_pay_done` is pushed. Returns the order id.
+    pub fn buy_gift_card(
+        &self,
+        openid: &str,
+        page_id: &str,
+        card_id: Option<&str>,
+    ) -> Result<String, SandboxError> {
+        Ok(self
+            .shared
+            .state()
+            .buy_gift_card(openid, page_id, card_id)?)
+    }
+
+    /// The buyer of order `order_id` sends the gift card to `friend_openid`, who accepts it:
+    /// `giftcard_send_to_friend`, then `giftcard_user_accept`, are pushed.
+    pub fn give_gift_card(&self, order_id: &str, friend_openid: &str) -> Result<(), SandboxError> {
+        Ok(self
+            .shared
+            .state()
+            .give_gift_card(order_id, friend_openid)?)
+    }
+
+    /// What `card/meetingticket/updateuser`, `card/movieticket/updateuser` or
+    /// `card/boardingpass/checkin` set for `code`, as JSON; `None` if nothing was set.
+    pub fn ticket_details(&self, code: &str) -> Option<Value> {
+        self.shared.state().ticket_details(code)
     }
 
     // ----------------------------------------------------------------------------------------

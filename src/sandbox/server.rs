@@ -304,7 +304,7 @@ async fn handle(
 
 /// WeChat's message for an injected errcode, from the errcode catalog (`spec/errors.yaml`).
 fn fault_errmsg(errcode: i64) -> &'static str {
-    crate::errcode::errmsg(errcode)
+    super::errcodes::errmsg(errcode)
 }
 
 fn json_response(status: u16, body: &Value) -> Response {

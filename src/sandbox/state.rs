@@ -30,37 +30,21 @@ impl Refusal {
 
     /// A refusal with WeChat's errmsg for `errcode`, from the errcode catalog (`spec/errors.yaml`).
     pub(crate) fn of(errcode: i64) -> Refusal {
-        Refusal::new(errcode, crate::errcode::errmsg(errcode))
+        Refusal::new(errcode, super::errcodes::errmsg(errcode))
     }
 }
 
 /// The result of a sandbox operation.
 pub(crate) type Outcome<T> = Result<T, Refusal>;
 
-// WeChat's error codes used by the sandbox (card-api.md §5 and WeChat's global codes).
-pub(crate) const INVALID_CREDENTIAL: i64 = 40001;
-pub(crate) const INVALID_GRANT_TYPE: i64 = 40002;
-pub(crate) const INVALID_APPID: i64 = 40013;
-pub(crate) const INVALID_SERIAL_CODE: i64 = 40056;
-pub(crate) const INVALID_CARD_TYPE: i64 = 40071;
-pub(crate) const INVALID_CARD_ID: i64 = 40073;
-pub(crate) const INVALID_ENCRYPT_CODE: i64 = 40075;
-pub(crate) const INVALID_CARD_STATUS: i64 = 40078;
-pub(crate) const INVALID_TIME: i64 = 40079;
-pub(crate) const INVALID_ARGS: i64 = 40097;
-pub(crate) const CODE_CONSUMED: i64 = 40099;
-pub(crate) const INVALID_CODE: i64 = 40116;
-pub(crate) const INVALID_STOCK: i64 = 40122;
-pub(crate) const INVALID_APPSECRET: i64 = 40125;
-pub(crate) const INVALID_USER_CARD_STATUS: i64 = 40127;
-pub(crate) const TOKEN_MISSING: i64 = 41001;
-pub(crate) const APPID_MISSING: i64 = 41002;
-pub(crate) const SECRET_MISSING: i64 = 41004;
-pub(crate) const MISSING_FIELD: i64 = 41011;
-pub(crate) const TOKEN_EXPIRED: i64 = 42001;
-pub(crate) const NO_CUSTOM_CODE_PERMISSION: i64 = 43009;
-pub(crate) const STOCK_EMPTY: i64 = 45031;
-pub(crate) const GET_LIMIT: i64 = 45033;
+// WeChat's error codes used by the sandbox: all of them live in `errcodes.rs`.
+pub(crate) use super::errcodes::{
+    APPID_MISSING, CODE_CONSUMED, GET_LIMIT, INVALID_APPID, INVALID_APPSECRET, INVALID_ARGS,
+    INVALID_CARD_ID, INVALID_CARD_STATUS, INVALID_CARD_TYPE, INVALID_CODE, INVALID_CREDENTIAL,
+    INVALID_ENCRYPT_CODE, INVALID_GRANT_TYPE, INVALID_OPENID, INVALID_SERIAL_CODE, INVALID_STOCK,
+    INVALID_TIME, INVALID_USER_CARD_STATUS, MISSING_FIELD, NO_CUSTOM_CODE_PERMISSION,
+    SECRET_MISSING, STOCK_EMPTY, TOKEN_EXPIRED, TOKEN_MISSING,
+};
 
 /// Longest stock WeChat accepts (`sku.quantity`).
 const MAX_STOCK: u64 = 100_000_000;
@@ -75,6 +59,8 @@ pub(crate) struct Config {
     pub secret: Secret,
     pub token_ttl: i64,
     pub auto_approve: bool,
+    /// Whether `card/create` creates coupon-type cards (WeChat stopped on 2021-04-01).
+    pub coupon_creation: bool,
 }
 
 /// The sandbox clock: Unix seconds, standing still unless moved, or following the wall clock.
@@ -250,25 +236,27 @@ impl CardRecord {
     }
 }
 
+/// The colours a card can have (`card/getcolors`): name and the value `card/get` shows.
+pub(crate) const COLORS: &[(&str, &str)] = &[
+    ("Color010", "#63b359"),
+    ("Color020", "#2c9f67"),
+    ("Color030", "#509fc9"),
+    ("Color040", "#5885cf"),
+    ("Color050", "#9062c0"),
+    ("Color060", "#d09a45"),
+    ("Color070", "#e4b138"),
+    ("Color080", "#ee903c"),
+    ("Color081", "#f08500"),
+    ("Color082", "#a9d92d"),
+    ("Color090", "#dd6549"),
+    ("Color100", "#cc463d"),
+    ("Color101", "#cf3e36"),
+    ("Color102", "#5E6671"),
+];
+
 /// The hex value `card/get` shows for a colour name given at creation (`card/getcolors`).
 fn color_hex(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "Color010" => "#63b359",
-        "Color020" => "#2c9f67",
-        "Color030" => "#509fc9",
-        "Color040" => "#5885cf",
-        "Color050" => "#9062c0",
-        "Color060" => "#d09a45",
-        "Color070" => "#e4b138",
-        "Color080" => "#ee903c",
-        "Color081" => "#f08500",
-        "Color082" => "#a9d92d",
-        "Color090" => "#dd6549",
-        "Color100" => "#cc463d",
-        "Color101" => "#cf3e36",
-        "Color102" => "#5E6671",
-        _ => return None,
-    })
+    COLORS.iter().find(|(n, _)| *n == name).map(|(_, hex)| *hex)
 }
 
 pub(crate) const CARD_NOT_VERIFY: &str = "CARD_STATUS_NOT_VERIFY";
@@ -388,6 +376,8 @@ pub(crate) struct State {
     pub member_cards: MemberCards,
     /// Card events for the registered callback (`sandbox/events.rs`).
     pub(crate) outbox: super::events::Outbox,
+    /// Cells, pay-gift rules, coins, sub-merchants, gift-card pages and orders, … (`services.rs`).
+    pub(crate) services: super::services::Services,
 }
 
 impl State {
@@ -413,6 +403,7 @@ impl State {
             distribution: Distribution::default(),
             member_cards: MemberCards::default(),
             outbox: super::events::Outbox::default(),
+            services: super::services::Services::default(),
         }
     }
 
@@ -498,7 +489,7 @@ impl State {
         out
     }
 
-    fn next_seq(&mut self) -> u64 {
+    pub(crate) fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
     }
@@ -631,6 +622,9 @@ impl State {
     /// Creates a card from its JSON body (`{"card_type": …, "<type>": {…}}`), checked with the
     /// generated `Card` type like `card/create` would be.
     pub(crate) fn create_card(&mut self, card: &Value) -> Outcome<String> {
+        let mut card = card.clone();
+        super::api::accept_numeric_timestamps(&mut card);
+        let card = &card;
         let typed: crate::Card = match serde_json::from_value(card.clone()) {
             Ok(typed) => typed,
             Err(e) => {
@@ -655,8 +649,13 @@ impl State {
         typed
             .validate()
             .map_err(|e| super::api::validation_refusal(&e.within("card"), None))?;
-        let normalized = serde_json::to_value(&typed)
-            .map_err(|e| Refusal::new(47001, format!("data format error: {e}")))?;
+        let normalized = serde_json::to_value(&typed).map_err(|e| {
+            Refusal::new(
+                super::errcodes::DATA_FORMAT_ERROR,
+                format!("data format error: {e}"),
+            )
+        })?;
+        super::api::check_enums("Card", &normalized, "card")?;
         let card_type = typed.tag().to_owned();
         let now = self.now();
         let id = self.new_card_id();
@@ -845,7 +844,7 @@ impl State {
         pending: u64,
     ) -> Outcome<CodeSource> {
         if openid.is_empty() {
-            return Err(Refusal::of(40003));
+            return Err(Refusal::of(INVALID_OPENID));
         }
         let card = self.card(card_id)?;
         let approved = card.status == CARD_VERIFY_OK || card.status == "CARD_STATUS_DISPATCH";
@@ -1097,7 +1096,7 @@ impl State {
         is_mark: bool,
     ) -> Outcome<()> {
         if openid.is_empty() {
-            return Err(Refusal::of(40003));
+            return Err(Refusal::of(INVALID_OPENID));
         }
         let now = self.now();
         let record = self.find_code(code, Some(card_id))?;
@@ -1201,7 +1200,7 @@ impl State {
     /// change with `card/code/update`).
     pub(crate) fn accept_gift(&mut self, code: &str, friend: &str) -> Outcome<String> {
         if friend.is_empty() {
-            return Err(Refusal::of(40003));
+            return Err(Refusal::of(INVALID_OPENID));
         }
         let record = self.control_code(code)?;
         if record.status != CodeStatus::Gifting {

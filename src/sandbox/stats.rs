@@ -133,8 +133,11 @@ fn free_coupon_type(card: &CardRecord) -> Option<u32> {
 
 /// `datacube/getcardcardinfo`: free coupons, per day and card.
 pub(crate) fn card_info(state: &mut State, request: &Value) -> Outcome<Value> {
-    let span = period(state, request)?;
     let only = request.get("card_id").and_then(Value::as_str);
+    if let Some(card_id) = only {
+        state.card(card_id)?;
+    }
+    let span = period(state, request)?;
     let groups = group(
         state,
         span,
@@ -209,7 +212,6 @@ pub(crate) fn member_card_info(state: &mut State, request: &Value) -> Outcome<Va
 
 /// `datacube/getcardmembercarddetail`: one member card, per day.
 pub(crate) fn member_card_detail(state: &mut State, request: &Value) -> Outcome<Value> {
-    let span = period(state, request)?;
     let card_id = request
         .get("card_id")
         .and_then(Value::as_str)
@@ -220,6 +222,7 @@ pub(crate) fn member_card_detail(state: &mut State, request: &Value) -> Outcome<
             format!("invalid card id: {card_id:?}"),
         ));
     }
+    let span = period(state, request)?;
     let keep = |card: &CardRecord| card.id == card_id && card.is_member_card();
     let days = group(state, span, keep, |e| e.day);
     let list: Vec<Value> = days

@@ -2,6 +2,8 @@
 //! `TcpStream` (for what the typed client cannot send, such as malformed JSON).
 #![allow(unused)]
 
+pub mod complete;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;

@@ -12114,6 +12114,7 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 "FRIDAY",
                 "SATURDAY",
                 "SUNDAY",
+                "HOLIDAY",
             ],
         },
         check: crate::wire::check_decode::<WeekDay>,

@@ -4307,6 +4307,8 @@ pub enum WeekDay {
     Saturday,
     /// `SUNDAY`: 周日
     Sunday,
+    /// `HOLIDAY`: 节假日
+    Holiday,
     /// A value the spec does not list, kept as WeChat sent it.
     Unknown(String),
 }
@@ -4322,6 +4324,7 @@ impl WeekDay {
             Self::Friday => "FRIDAY",
             Self::Saturday => "SATURDAY",
             Self::Sunday => "SUNDAY",
+            Self::Holiday => "HOLIDAY",
             Self::Unknown(value) => value,
         }
     }
@@ -4337,6 +4340,7 @@ impl From<&str> for WeekDay {
             "FRIDAY" => Self::Friday,
             "SATURDAY" => Self::Saturday,
             "SUNDAY" => Self::Sunday,
+            "HOLIDAY" => Self::Holiday,
             other => Self::Unknown(other.to_owned()),
         }
     }
