@@ -24,7 +24,9 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use crate::error::{ApiError, DecodeError, Error, TransportError, is_token_errcode};
 use crate::schema::{EndpointInfo, HttpMethod};
 use crate::secret::{Secret, excerpt, percent_encode, redact};
-use crate::token::{Fetched, TokenCache, TokenProvider, TokenSource};
+use crate::token::{
+    Fetched, TokenCache, TokenProvider, TokenSource, provider_invalidate, provider_token,
+};
 use crate::validate::{Rule, Validate, ValidationError};
 
 /// Which token a call carries.
@@ -752,7 +754,8 @@ impl Client {
                 inner.agent.get(&url).call()
             }
         };
-        let mut response = sent.map_err(|e| transport_error(path, e, &secrets))?;
+        let timeouts = inner.agent.config().timeouts();
+        let mut response = sent.map_err(|e| transport_error(path, e, &secrets, &timeouts))?;
         let status = response.status().as_u16();
         let limit = inner.max_response_bytes;
         let too_large = || {
@@ -775,7 +778,7 @@ impl Client {
             .read_to_vec()
             .map_err(|e| match e {
                 ureq::Error::BodyExceedsLimit(_) => too_large(),
-                e => transport_error(path, e, &secrets),
+                e => transport_error(path, e, &secrets, &timeouts),
             })?;
         Ok((status, body))
     }
@@ -785,7 +788,7 @@ impl Client {
         match kind {
             TokenKind::Access => self.token(),
             TokenKind::Component => match &self.inner.component {
-                Some(provider) => provider.token(),
+                Some(provider) => provider_token(&**provider, "component token"),
                 None => Err(Error::Config(format!(
                     "{path} is called with the open platform's component_access_token; \
                      give one with ClientBuilder::component_token or component_token_provider"
@@ -799,8 +802,8 @@ impl Client {
         let Some(provider) = &self.inner.component else {
             return Ok(None);
         };
-        provider.invalidate(rejected);
-        let fresh = provider.token()?;
+        provider_invalidate(&**provider, rejected);
+        let fresh = provider_token(&**provider, "component token")?;
         Ok((fresh != *rejected).then_some(fresh))
     }
 
@@ -809,7 +812,7 @@ impl Client {
         match &self.inner.auth {
             Auth::Fixed(token) => Ok(token.clone()),
             Auth::Credentials { cache, .. } => cache.get(&|force| self.fetch_token(force)),
-            Auth::Provider(provider) => provider.token(),
+            Auth::Provider(provider) => provider_token(&**provider, "access token"),
         }
     }
 
@@ -823,8 +826,8 @@ impl Client {
                 })
             }
             Auth::Provider(provider) => {
-                provider.invalidate(rejected);
-                let fresh = provider.token()?;
+                provider_invalidate(&**provider, rejected);
+                let fresh = provider_token(&**provider, "access token")?;
                 Ok((fresh != *rejected).then_some(fresh))
             }
         }
@@ -985,11 +988,15 @@ fn random_u64() -> u64 {
     hasher.finish()
 }
 
-/// Maps a ureq error without ever formatting the URL (which carries the token) unredacted.
-fn transport_error(endpoint: &str, error: ureq::Error, secrets: &[&str]) -> Error {
-    use std::io::ErrorKind;
-    use ureq::Timeout;
-    let (message, maybe_sent) = match &error {
+/// Maps a ureq error without ever formatting the URL (which carries the token) unredacted; the
+/// message is in plain words (`crate::transport`), ureq's error stays the `source()`.
+fn transport_error(
+    endpoint: &str,
+    error: ureq::Error,
+    secrets: &[&str],
+    timeouts: &ureq::config::Timeouts,
+) -> Error {
+    match &error {
         // Errors about the request itself: nothing was sent. Not worth retrying.
         ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::RequireHttpsOnly(_) => {
             return Error::Config(format!("{endpoint}: the request URL is not valid"));
@@ -997,30 +1004,14 @@ fn transport_error(endpoint: &str, error: ureq::Error, secrets: &[&str]) -> Erro
         ureq::Error::InvalidProxyUrl => {
             return Error::Config("the proxy URL (environment variables) is not valid".into());
         }
-        ureq::Error::HostNotFound => ("host not found (DNS)".to_owned(), false),
-        ureq::Error::ConnectionFailed => ("could not connect".to_owned(), false),
-        ureq::Error::ConnectProxyFailed(_) => {
-            ("the proxy refused the connection".to_owned(), false)
-        }
-        ureq::Error::Timeout(which) => (
-            format!("timed out ({which})"),
-            !matches!(which, Timeout::Resolve | Timeout::Connect),
-        ),
-        ureq::Error::Io(io) => (
-            format!("I/O error: {io}"),
-            // Only refused or impossible connections are sure to have sent nothing: a reset or
-            // an end of file may come after the server read the request.
-            !matches!(
-                io.kind(),
-                ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable
-            ),
-        ),
-        other => (other.to_string(), true),
-    };
+        _ => {}
+    }
+    let described = crate::transport::describe(&error, timeouts);
     Error::Transport(TransportError {
         endpoint: endpoint.to_owned(),
-        message: redact(&message, secrets),
-        maybe_sent,
+        message: redact(&described.message, secrets),
+        maybe_sent: described.maybe_sent,
+        cause: described.keep_source.then(|| Arc::new(error)),
     })
 }
 

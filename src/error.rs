@@ -40,17 +40,33 @@ pub struct ApiError {
 }
 
 /// A failure to exchange the request and the answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// [`message`](TransportError::message) says what happened in plain words ("no complete answer
+/// within 30 s (the client's timeout)"); the underlying `ureq::Error` is the
+/// [`source`](std::error::Error::source) of the [`Error`].
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct TransportError {
     /// The endpoint's path.
     pub endpoint: String,
-    /// What happened, with secrets removed.
+    /// What happened, in plain words, with secrets removed.
     pub message: String,
     /// Whether the request may have reached WeChat: `false` only when it surely did not
     /// (for example the connection was refused).
     pub maybe_sent: bool,
+    /// ureq's error (absent for the few kinds whose free-form text could quote the request URL).
+    pub(crate) cause: Option<std::sync::Arc<ureq::Error>>,
 }
+
+/// Two transport errors are equal when they say the same (the underlying error is not compared).
+impl PartialEq for TransportError {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.endpoint, &self.message, self.maybe_sent)
+            == (&other.endpoint, &other.message, other.maybe_sent)
+    }
+}
+
+impl Eq for TransportError {}
 
 /// An answer that could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +87,7 @@ impl fmt::Display for Error {
         match self {
             Error::Validation(e) => write!(f, "invalid request: {e}"),
             Error::Api(e) => write!(f, "{e}"),
-            Error::Transport(e) => write!(f, "{}: transport error: {}", e.endpoint, e.message),
+            Error::Transport(e) => write!(f, "{}: {}", e.endpoint, e.message),
             Error::Decode(e) => write!(
                 f,
                 "{}: could not decode the answer (HTTP {}): {}; body starts with {:?}",
@@ -110,6 +126,10 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Validation(e) => Some(e),
+            Error::Transport(e) => e
+                .cause
+                .as_deref()
+                .map(|cause| cause as &(dyn std::error::Error + 'static)),
             _ => None,
         }
     }

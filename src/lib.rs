@@ -12,6 +12,7 @@ pub mod schema;
 mod secret;
 pub mod signature;
 mod token;
+mod transport;
 pub mod validate;
 #[doc(hidden)]
 pub mod wire;

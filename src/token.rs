@@ -29,7 +29,8 @@ use crate::secret::Secret;
 /// A fetched token is cached until it is close to expiry: it is refreshed once less than
 /// `min(max(5 minutes, 10% of its lifetime), half its lifetime)` remains, so a standard
 /// 7200-second token is used for 6480 seconds (108 minutes). A cached token is never used past
-/// its expiry. Fetches are single-flight: however many threads need a token at once, one of them
+/// its expiry. An `expires_in` above one day (86400 seconds) is taken as one day, a negative one
+/// as zero (used for one call, then fetched again). Fetches are single-flight: however many threads need a token at once, one of them
 /// fetches it and the others wait for that fetch and share its result (its error too). While a
 /// token is being refreshed ahead of expiry, other threads keep using the still-valid current
 /// one; if the refresh fails, the current token keeps being used until it expires.
@@ -71,6 +72,9 @@ pub enum TokenSource {
 /// - After `invalidate`, the client calls `token` once more and retries the API call once with
 ///   the answer, unless it is the rejected token again, in which case the API error is returned.
 ///   A second rejection is returned as it is: the client never loops.
+/// - A panic in `token` or `invalidate` does not unwind through the client: the call that needed
+///   the token fails with an [`Error::Config`] saying the provider panicked. Threads your
+///   provider makes wait must be woken by the provider itself.
 /// - Errors returned by `token` are returned to the caller unchanged. Do not put the token or any
 ///   other secret in them.
 ///
@@ -122,6 +126,18 @@ pub(crate) struct Fetched {
 /// WeChat's documented token lifetime, assumed when an answer does not say.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(7200);
 
+/// The longest lifetime believed: one day. WeChat's tokens and tickets live 7200 seconds; a
+/// larger `expires_in` (up to `i64::MAX`) is taken as one day, a negative one as zero.
+pub(crate) const MAX_LIFETIME: Duration = Duration::from_secs(86_400);
+
+/// The lifetime of a token whose answer said `expires_in`, clamped to `0..=MAX_LIFETIME`.
+pub(crate) fn lifetime_of(expires_in: Option<i64>) -> Duration {
+    match expires_in {
+        Some(secs) => Duration::from_secs(u64::try_from(secs).unwrap_or(0)).min(MAX_LIFETIME),
+        None => DEFAULT_LIFETIME,
+    }
+}
+
 /// How long before expiry a token is refreshed: `max(5 min, 10%)` of its lifetime, but at most
 /// half of it.
 pub(crate) fn refresh_margin(lifetime: Duration) -> Duration {
@@ -138,14 +154,15 @@ struct CachedToken {
 
 impl CachedToken {
     fn new(fetched: &Fetched, fetched_at: Instant) -> Self {
-        let lifetime = match fetched.expires_in {
-            Some(secs) => Duration::from_secs(u64::try_from(secs).unwrap_or(0)),
-            None => DEFAULT_LIFETIME,
-        };
-        let expires_at = fetched_at + lifetime;
+        let lifetime = lifetime_of(fetched.expires_in);
+        // The lifetime is at most a day, so this cannot overflow; stay panic-free regardless.
+        let expires_at = fetched_at.checked_add(lifetime).unwrap_or(fetched_at);
+        let refresh_at = expires_at
+            .checked_sub(refresh_margin(lifetime))
+            .unwrap_or(fetched_at);
         CachedToken {
             value: fetched.token.clone(),
-            refresh_at: expires_at - refresh_margin(lifetime),
+            refresh_at,
             expires_at,
         }
     }
@@ -297,10 +314,7 @@ impl TokenCache {
                         Some(Ok(fetched.token.clone()))
                     }
                     Some(Err(e)) => Some(Err(e.clone())),
-                    None => Some(Err(Error::Config(format!(
-                        "the {} fetch panicked",
-                        self.0.what
-                    )))),
+                    None => Some(Err(panicked(self.0.what))),
                 };
                 drop(state);
                 self.0.done.notify_all();
@@ -308,10 +322,10 @@ impl TokenCache {
         }
         let mut finish = Finish(self, None);
 
-        let mut result = fetch(false);
+        let mut result = self.guarded(fetch, false);
         if let Ok(fetched) = &result {
             if allow_force && avoid == Some(&fetched.token) && self.take_force_permit() {
-                result = fetch(true);
+                result = self.guarded(fetch, true);
             }
         }
         let outcome = match &result {
@@ -334,6 +348,13 @@ impl TokenCache {
         }
     }
 
+    /// Runs `fetch`, turning a panic into an error: the fetching thread then reports it like
+    /// the threads waiting for it, and none of them is left blocked.
+    fn guarded(&self, fetch: FetchFn<'_>, force: bool) -> Result<Fetched, Error> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fetch(force)))
+            .unwrap_or_else(|_| Err(panicked(self.what)))
+    }
+
     /// Whether a forced refresh may be made now; if so, records it.
     fn take_force_permit(&self) -> bool {
         let now = Instant::now();
@@ -346,6 +367,26 @@ impl TokenCache {
         }
         allowed
     }
+}
+
+/// The error reported when fetching `what` panicked.
+pub(crate) fn panicked(what: &str) -> Error {
+    Error::Config(format!("the {what} fetch panicked"))
+}
+
+/// Calls into an application's [`TokenProvider`] with a panic turned into an error, so that a
+/// panicking provider fails the calls that need it instead of unwinding through the client.
+pub(crate) fn provider_token(provider: &dyn TokenProvider, what: &str) -> Result<Secret, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| provider.token()))
+        .unwrap_or_else(|_| Err(Error::Config(format!("the {what} provider panicked"))))
+}
+
+/// [`TokenProvider::invalidate`] with a panic caught (and ignored: the next `token` call reports
+/// a broken provider).
+pub(crate) fn provider_invalidate(provider: &dyn TokenProvider, rejected: &Secret) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        provider.invalidate(rejected)
+    }));
 }
 
 #[cfg(test)]
@@ -376,6 +417,18 @@ mod tests {
             Duration::from_secs(150)
         );
         assert_eq!(refresh_margin(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn lifetimes_are_clamped() {
+        assert_eq!(lifetime_of(None), Duration::from_secs(7200));
+        assert_eq!(lifetime_of(Some(7200)), Duration::from_secs(7200));
+        assert_eq!(lifetime_of(Some(-1)), Duration::ZERO);
+        assert_eq!(lifetime_of(Some(i64::MIN)), Duration::ZERO);
+        assert_eq!(lifetime_of(Some(i64::MAX)), MAX_LIFETIME);
+        // Far from any overflow, at any uptime.
+        let t = CachedToken::new(&fetched("A", i64::MAX), Instant::now());
+        assert!(t.refresh_at < t.expires_at);
     }
 
     #[test]

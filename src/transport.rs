@@ -1,0 +1,182 @@
+//! Transport failures in plain language: what ureq reports, said the way a user of the library
+//! thinks about it ("no complete answer within 30 s (the client's timeout)"), with the client's
+//! own settings named where they decided the outcome.
+
+use std::io::ErrorKind;
+use std::time::Duration;
+
+use ureq::Timeout;
+use ureq::config::Timeouts;
+
+/// A transport failure, described.
+pub(crate) struct Described {
+    /// The plain-language message (it never quotes the request URL).
+    pub message: String,
+    /// Whether the request may have reached the server.
+    pub maybe_sent: bool,
+    /// Whether ureq's error may be kept as the `source()`: `false` for the variants whose text
+    /// is free-form (a proxy's answer, a boxed error), which could quote the request URL.
+    pub keep_source: bool,
+}
+
+/// A duration as people write it: `30 s`, `1.5 s`, `250 ms`.
+pub(crate) fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// Describes `error` (which came from exchanging a request), given the client's timeouts.
+pub(crate) fn describe(error: &ureq::Error, timeouts: &Timeouts) -> Described {
+    let within = |limit: Option<Duration>, name: &str| match limit {
+        Some(d) => format!("within {} (the client's {name})", human(d)),
+        None => "in time".to_owned(),
+    };
+    let (message, maybe_sent, keep_source) = match error {
+        ureq::Error::HostNotFound => (
+            "the server's host name could not be resolved (DNS)".to_owned(),
+            false,
+            true,
+        ),
+        ureq::Error::ConnectionFailed => ("no connection to the server".to_owned(), false, true),
+        ureq::Error::ConnectProxyFailed(_) => {
+            ("the proxy refused the connection".to_owned(), false, false)
+        }
+        ureq::Error::Timeout(which) => {
+            let message = match which {
+                Timeout::Resolve => format!(
+                    "the server's host name was not resolved {}",
+                    within(timeouts.resolve.or(timeouts.connect), "connect timeout")
+                ),
+                Timeout::Connect => format!(
+                    "no connection to the server {}",
+                    within(timeouts.connect, "connect timeout")
+                ),
+                Timeout::Global | Timeout::PerCall => format!(
+                    "no complete answer {}",
+                    within(timeouts.global.or(timeouts.per_call), "timeout")
+                ),
+                Timeout::SendRequest | Timeout::SendBody | Timeout::Await100 => format!(
+                    "the request could not be sent {}",
+                    within(timeouts.global, "timeout")
+                ),
+                Timeout::RecvResponse => {
+                    format!("no answer {}", within(timeouts.global, "timeout"))
+                }
+                Timeout::RecvBody => format!(
+                    "the answer's body did not arrive completely {}",
+                    within(timeouts.global, "timeout")
+                ),
+                _ => format!(
+                    "the connection stalled ({which} timeout of {})",
+                    human(timeouts.global.unwrap_or_default())
+                ),
+            };
+            (
+                message,
+                !matches!(which, Timeout::Resolve | Timeout::Connect),
+                true,
+            )
+        }
+        ureq::Error::Io(io) => {
+            let message = match io.kind() {
+                ErrorKind::ConnectionRefused => {
+                    "the server refused the connection (nothing listens on its port)".to_owned()
+                }
+                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
+                    "the connection was cut before the whole answer arrived".to_owned()
+                }
+                ErrorKind::UnexpectedEof => {
+                    "the server closed the connection before the whole answer arrived".to_owned()
+                }
+                ErrorKind::BrokenPipe => {
+                    "the connection was closed while the request was being sent".to_owned()
+                }
+                ErrorKind::AddrNotAvailable => {
+                    "the server's address cannot be reached from here".to_owned()
+                }
+                _ => format!("network failure: {io}"),
+            };
+            (
+                message,
+                // Only refused or impossible connections are sure to have sent nothing: a reset
+                // or an end of file may come after the server read the request.
+                !matches!(
+                    io.kind(),
+                    ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable
+                ),
+                true,
+            )
+        }
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => (
+            format!("the secure connection (TLS) failed: {error}"),
+            true,
+            true,
+        ),
+        ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => (
+            format!("the server's answer is not valid HTTP: {error}"),
+            true,
+            true,
+        ),
+        ureq::Error::Other(_) => (format!("transport failure: {error}"), true, false),
+        other => (format!("transport failure: {other}"), true, true),
+    };
+    Described {
+        message,
+        maybe_sent,
+        keep_source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timeouts() -> Timeouts {
+        let config = ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build();
+        config.timeouts()
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(human(Duration::from_secs(30)), "30 s");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(human(Duration::from_millis(250)), "250 ms");
+    }
+
+    #[test]
+    fn timeouts_name_the_setting() {
+        let d = describe(&ureq::Error::Timeout(Timeout::Global), &timeouts());
+        assert_eq!(
+            d.message,
+            "no complete answer within 30 s (the client's timeout)"
+        );
+        assert!(d.maybe_sent);
+        let d = describe(&ureq::Error::Timeout(Timeout::Connect), &timeouts());
+        assert_eq!(
+            d.message,
+            "no connection to the server within 5 s (the client's connect timeout)"
+        );
+        assert!(!d.maybe_sent);
+    }
+
+    #[test]
+    fn io_errors() {
+        let refused = ureq::Error::Io(std::io::Error::from(ErrorKind::ConnectionRefused));
+        let d = describe(&refused, &timeouts());
+        assert!(d.message.starts_with("the server refused the connection"));
+        assert!(!d.maybe_sent);
+        let eof = ureq::Error::Io(std::io::Error::from(ErrorKind::UnexpectedEof));
+        assert!(describe(&eof, &timeouts()).maybe_sent);
+        let other = ureq::Error::Other("https://x/?access_token=T".into());
+        assert!(!describe(&other, &timeouts()).keep_source);
+    }
+}
