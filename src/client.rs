@@ -16,12 +16,13 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::error::{ApiError, DecodeError, Error, TransportError, is_token_errcode};
+use crate::logging;
 use crate::schema::{EndpointInfo, HttpMethod};
 use crate::secret::{Secret, excerpt, percent_encode, redact};
 use crate::token::{
@@ -534,6 +535,10 @@ impl Client {
     /// returns a freshly fetched ticket (or the one another thread already fetched). The
     /// answer may be the same ticket when WeChat still hands it out.
     pub fn renew_api_ticket(&self, rejected: &Secret) -> Result<Secret, Error> {
+        logging::renewal(
+            "the card api_ticket",
+            "the caller reported it rejected (renew_api_ticket)",
+        );
         let fetch = |_| self.fetch_api_ticket();
         match self.inner.ticket.renew(rejected, false, &fetch)? {
             Some(ticket) => Ok(ticket),
@@ -552,6 +557,12 @@ impl Client {
                 excerpt: String::new(),
             }));
         }
+        logging::fetched(
+            "the card api_ticket",
+            "cgi-bin/ticket/getticket",
+            answer.expires_in,
+            false,
+        );
         Ok(Fetched {
             token: answer.ticket,
             expires_in: answer.expires_in,
@@ -657,7 +668,7 @@ impl Client {
         let ticket = self.inner.ticket.peek();
         let ticket = ticket.as_ref().map_or("", Secret::expose);
         loop {
-            let result = self.with_retries(idempotent, || {
+            let result = self.with_retries(path, idempotent, || {
                 let (status, body) = self.exchange(path, &payload, Some((kind, &token)))?;
                 decode_with(
                     path,
@@ -669,6 +680,17 @@ impl Client {
             match result {
                 Err(Error::Api(e)) if is_token_errcode(e.errcode) && !renewed => {
                     renewed = true;
+                    logging::renewal(
+                        match kind {
+                            TokenKind::Access => "the access token",
+                            TokenKind::Component => "the component_access_token",
+                        },
+                        &format!(
+                            "{path} answered errcode {} ({}); the call is sent once more with \
+                             the new one",
+                            e.errcode, e.errmsg
+                        ),
+                    );
                     let fresh = match kind {
                         TokenKind::Access => self.renew_token(&token)?,
                         TokenKind::Component => self.renew_component(&token)?,
@@ -686,20 +708,29 @@ impl Client {
     /// Runs `attempt`, repeating it after transient failures: for idempotent calls on every
     /// [retryable](Error::is_retryable) error, for the others only when the request surely did
     /// not reach the server.
+    ///
+    /// Each attempt is logged at debug on `wechat_card::call`, each retry at warn on
+    /// `wechat_card::retry` (see `crate::logging`).
     fn with_retries<T>(
         &self,
+        path: &str,
         idempotent: bool,
         mut attempt: impl FnMut() -> Result<T, Error>,
     ) -> Result<T, Error> {
         let mut retries = 0;
         loop {
-            match attempt() {
+            let started = Instant::now();
+            let result = attempt();
+            logging::attempt(path, retries + 1, started.elapsed(), result.as_ref().err());
+            match result {
                 Err(e)
                     if retries < self.inner.max_retries
                         && ((idempotent && e.is_retryable())
                             || matches!(&e, Error::Transport(t) if !t.maybe_sent)) =>
                 {
-                    std::thread::sleep(backoff(self.inner.retry_backoff, retries));
+                    let wait = backoff(self.inner.retry_backoff, retries);
+                    logging::retry(path, retries + 1, self.inner.max_retries, wait, &e);
+                    std::thread::sleep(wait);
                     retries += 1;
                 }
                 other => return other,
@@ -867,7 +898,7 @@ impl Client {
         };
         // A repeated normal fetch only hands out a token we never received. A forced refresh is
         // limited by WeChat: never repeat it.
-        let answer: TokenAnswer = self.with_retries(!force_refresh, || {
+        let answer: TokenAnswer = self.with_retries(path, !force_refresh, || {
             let (status, body) = self.exchange(path, &payload, None)?;
             decode_with(path, status, &body, &secrets)
         })?;
@@ -879,6 +910,7 @@ impl Client {
                 excerpt: String::new(),
             }));
         }
+        logging::fetched("an access token", path, answer.expires_in, force_refresh);
         Ok(Fetched {
             token: Secret::new(answer.access_token),
             expires_in: answer.expires_in,

@@ -6,6 +6,7 @@ mod client;
 mod errcode;
 mod error;
 pub mod events;
+mod logging;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod schema;

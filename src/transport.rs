@@ -22,7 +22,9 @@ pub(crate) struct Described {
 /// A duration as people write it: `30 s`, `1.5 s`, `250 ms`.
 pub(crate) fn human(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms < 1000 {
+    if ms < 10 {
+        format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    } else if ms < 1000 {
         format!("{ms} ms")
     } else if ms % 1000 == 0 {
         format!("{} s", ms / 1000)
@@ -150,6 +152,7 @@ mod tests {
         assert_eq!(human(Duration::from_secs(30)), "30 s");
         assert_eq!(human(Duration::from_millis(1500)), "1.5 s");
         assert_eq!(human(Duration::from_millis(250)), "250 ms");
+        assert_eq!(human(Duration::from_micros(420)), "0.4 ms");
     }
 
     #[test]
