@@ -3,6 +3,8 @@
 #![deny(missing_docs)]
 
 mod client;
+#[cfg(test)]
+mod edge_fixture;
 mod errcode;
 mod error;
 pub mod events;

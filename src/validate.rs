@@ -418,10 +418,18 @@ pub fn items<T>(
     ))
 }
 
-/// Validates every item of a list, naming the failing item's index.
-pub fn each<T: Validate>(field: &str, list: &[T]) -> Result<(), ValidationError> {
+/// Applies `check` to every item of the list field `field`, naming the failing item's index:
+/// `each("tags", &tags, |tag| max_bytes("", tag, 6))` reports `tags[2]`.
+///
+/// The item checks compose: any helper of this module, called with an empty field name, or a
+/// nested `each` for a list of lists (`grid[1][0]`), or [`Validate::validate`] for a list of objects.
+pub fn each<T>(
+    field: &str,
+    list: &[T],
+    check: impl Fn(&T) -> Result<(), ValidationError>,
+) -> Result<(), ValidationError> {
     for (index, item) in list.iter().enumerate() {
-        item.validate().map_err(|e| e.within_item(field, index))?;
+        check(item).map_err(|e| e.within_item(field, index))?;
     }
     Ok(())
 }
@@ -429,35 +437,6 @@ pub fn each<T: Validate>(field: &str, list: &[T]) -> Result<(), ValidationError>
 /// Validates a nested object, naming the field it sits in.
 pub fn nested<T: Validate>(field: &str, value: &T) -> Result<(), ValidationError> {
     value.validate().map_err(|e| e.within(field))
-}
-
-/// Applies a per-item string check to every item of a list of strings.
-pub fn each_max_bytes(field: &str, list: &[String], max: usize) -> Result<(), ValidationError> {
-    for (index, item) in list.iter().enumerate() {
-        max_bytes("", item, max).map_err(|e| e.within_item(field, index))?;
-    }
-    Ok(())
-}
-
-/// Applies a per-item range check to every item of a list of integers.
-pub fn each_range<T: Copy + Into<i128>>(
-    field: &str,
-    list: &[T],
-    min: i128,
-    max: i128,
-) -> Result<(), ValidationError> {
-    for (index, item) in list.iter().enumerate() {
-        range("", item, min, max).map_err(|e| e.within_item(field, index))?;
-    }
-    Ok(())
-}
-
-/// Applies the date check to every item of a list of dates.
-pub fn each_date(field: &str, list: &[String]) -> Result<(), ValidationError> {
-    for (index, item) in list.iter().enumerate() {
-        date("", item).map_err(|e| e.within_item(field, index))?;
-    }
-    Ok(())
 }
 
 /// `value` is a calendar date written `YYYY-MM-DD` (`date` in the spec).

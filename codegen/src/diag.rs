@@ -1,8 +1,12 @@
 //! Spec errors: collected from every stage, positioned, and reported together.
+//!
+//! Takes: problems as they are found, each at a path inside a file ([`Problems::at`]) or at a
+//! position the YAML reader already knows ([`Problems::at_position`]).
+//! Gives: [`Diagnostic`]s, positioned lazily against each file's text once every stage ran, sorted.
 
 use std::fmt;
 
-use crate::model::Spec;
+use crate::model::{Origin, Spec};
 use crate::yaml::{self, At, Path};
 
 /// One mistake in the spec, shown as `spec/<file>:<line>:<col>: <path>: <message>`.
@@ -52,6 +56,16 @@ impl Problems {
 
     pub fn at_path(&mut self, file: usize, path: Path, at: At, message: String) {
         self.items.push((Where::Path { file, path, at }, message));
+    }
+
+    /// A problem with the thing defined at `origin`.
+    pub fn at(&mut self, origin: &Origin, at: At, message: String) {
+        self.at_path(origin.file, origin.path.clone(), at, message);
+    }
+
+    /// A problem with the key `key` of the thing defined at `origin`.
+    pub fn at_key(&mut self, origin: &Origin, key: &str, at: At, message: String) {
+        self.at_path(origin.file, origin.path.key(key), at, message);
     }
 
     pub fn at_position(

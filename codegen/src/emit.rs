@@ -1,121 +1,63 @@
 //! Stage 4: the model to Rust token streams, one pure function per kind of item.
 //!
+//! Takes: the linked [`Spec`] after [`crate::check`] found nothing (so every [`TypeId`] has a
+//! definition). Gives: for each spec file, the tokens of its types, its pushed events' structs
+//! and its `Client` methods ([`Emitter::file`]); the tables spanning all files are
+//! [`crate::tables`]'s.
+//!
 //! The emitted code is deliberately thin: it declares types and calls the hand-written helpers of
 //! the runtime (`crate::validate::*`, `crate::wire::*`, `Client::execute`), where the logic lives.
+//!
+//! Every struct, JSON object or pushed event alike, comes from one emitter, [`Emitter::structure`]:
+//! the declaration, `new` and the setters are the same for both, and a [`Codec`] adds what the
+//! wire format needs (serde derives and `Validate` for JSON, `EventBody` for XML). A new
+//! per-type emission goes into `structure` (or into a codec's arm of it); a new per-field one into
+//! `Emitter::field_decl`; a new limit kind is one arm of `Emitter::checks`, which recurses into
+//! list items through `validate::each`.
 
 use std::collections::HashMap;
 
-use proc_macro2::{Ident, Literal, Span, TokenStream};
+use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::model::*;
-use crate::types::{IntKind, TypeExpr};
+use crate::text::{bounds, docs, escape_doc, ident, summary};
 
-pub(crate) fn ident(name: &str) -> Ident {
-    Ident::new(name, Span::call_site())
-}
-
-/// Doc attributes from text: one `#[doc = " line"]` per line.
-pub(crate) fn docs(text: &str) -> TokenStream {
-    let mut out = TokenStream::new();
-    let text = text.trim_end();
-    for line in text.lines() {
-        let line = if line.trim().is_empty() {
-            String::new()
-        } else {
-            format!(" {}", line.trim_end())
-        };
-        out.extend(quote!(#[doc = #line]));
-    }
-    out
-}
-
-/// Makes prose from the spec safe for rustdoc: outside `code spans`, brackets and angle brackets
-/// are escaped (no accidental intra-doc links or HTML tags) and bare URLs are wrapped in `<…>`.
-pub fn escape_doc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for (i, part) in text.split('`').enumerate() {
-        if i > 0 {
-            out.push('`');
-        }
-        if i % 2 == 1 {
-            out.push_str(part);
-            continue;
-        }
-        let mut rest = part;
-        while !rest.is_empty() {
-            let url_at = ["https://", "http://"]
-                .iter()
-                .filter_map(|p| rest.find(p))
-                .min();
-            let (plain, tail) = match url_at {
-                Some(at) => rest.split_at(at),
-                None => (rest, ""),
-            };
-            for c in plain.chars() {
-                match c {
-                    '[' | ']' | '<' | '>' => {
-                        out.push('\\');
-                        out.push(c);
-                    }
-                    c => out.push(c),
-                }
-            }
-            if tail.is_empty() {
-                break;
-            }
-            let end = tail
-                .find(|c: char| c.is_whitespace() || "，。、；）)\"'<>".contains(c))
-                .unwrap_or(tail.len());
-            out.push('<');
-            out.push_str(&tail[..end]);
-            out.push('>');
-            rest = &tail[end..];
-        }
-    }
-    out
-}
-
-/// First sentence-ish line of a doc, for setter docs.
-pub(crate) fn summary(doc: &str) -> String {
-    doc.lines().next().unwrap_or("").trim().to_owned()
+/// How a struct travels on the wire. The struct itself (fields, `new`, setters) is the same for
+/// every codec.
+#[derive(Clone, Copy)]
+pub enum Codec<'a> {
+    /// A JSON object (requests, responses, shared types): serde derives and a `Validate` impl
+    /// that checks the spec's limits and cross-field rules.
+    Json { rules: &'a [Rule] },
+    /// A pushed event's XML elements: the `EVENT`/`ELEMENTS` constants and an `EventBody` impl.
+    Xml { event: &'a EventDef },
 }
 
 pub struct Emitter<'a> {
     spec: &'a Spec,
-    needs_check: HashMap<&'a str, bool>,
     /// For each request or response type, the endpoints that use it: `(endpoint, is_request)`.
-    used_by: HashMap<&'a str, Vec<(&'a Endpoint, bool)>>,
+    used_by: HashMap<TypeId, Vec<(&'a Endpoint, bool)>>,
 }
 
 impl<'a> Emitter<'a> {
     pub fn new(spec: &'a Spec) -> Self {
-        let types: HashMap<&str, &TypeDef> = spec.types().map(|t| (t.name.as_str(), t)).collect();
-        let mut needs_check = HashMap::new();
-        for t in spec.types() {
-            let mut visiting = Vec::new();
-            compute_needs(&types, &t.name, &mut needs_check, &mut visiting);
-        }
-        let mut used_by: HashMap<&str, Vec<(&Endpoint, bool)>> = HashMap::new();
+        let mut used_by: HashMap<TypeId, Vec<(&Endpoint, bool)>> = HashMap::new();
         for (_, ep) in spec.endpoints() {
-            if let Some(r) = &ep.request {
+            if let Some(r) = ep.request {
                 used_by.entry(r).or_default().push((ep, true));
             }
-            if let Some(r) = &ep.response {
+            if let Some(r) = ep.response {
                 used_by.entry(r).or_default().push((ep, false));
             }
         }
-        Emitter {
-            spec,
-            needs_check,
-            used_by,
-        }
+        Emitter { spec, used_by }
     }
 
     /// A type's doc, then links to the `Client` methods that send or return it.
     fn linked_type_doc(&self, ty: &TypeDef) -> String {
         let mut doc = type_doc(ty);
-        for (ep, is_request) in self.used_by.get(ty.name.as_str()).into_iter().flatten() {
+        for (ep, is_request) in self.used_by.get(&ty.id).into_iter().flatten() {
             let role = if *is_request {
                 "Sent by"
             } else {
@@ -130,16 +72,17 @@ impl<'a> Emitter<'a> {
         doc
     }
 
-    fn needs(&self, name: &str) -> bool {
-        self.needs_check.get(name).copied().unwrap_or(false)
-    }
-
-    /// The items of one spec file: its types and its `Client` methods.
+    /// The items of one spec file: its types, its events' structs and its `Client` methods.
     pub fn file(&self, file: &SpecFile) -> TokenStream {
         let mut out = TokenStream::new();
         for ty in &file.types {
             out.extend(match &ty.kind {
-                TypeKind::Object { fields, rules } => self.object(ty, fields, rules),
+                TypeKind::Object { fields, rules } => self.structure(
+                    &ty.name,
+                    &self.linked_type_doc(ty),
+                    fields,
+                    Codec::Json { rules },
+                ),
                 TypeKind::Enum { values } => self.enumeration(ty, values),
                 TypeKind::Union { tag, variants } => self.union(ty, tag, variants),
             });
@@ -152,80 +95,71 @@ impl<'a> Emitter<'a> {
                 }
             });
         }
-        out.extend(crate::events::emit_file(self, self.spec, file));
+        for ev in &file.events {
+            out.extend(self.structure(
+                &ev.name,
+                &event_doc(ev),
+                &ev.fields,
+                Codec::Xml { event: ev },
+            ));
+        }
         out
     }
 
-    pub(crate) fn rust_type(&self, ty: &TypeExpr) -> TokenStream {
+    /// The Rust type of a field's value.
+    pub fn rust_type(&self, ty: &Ty) -> TokenStream {
         match ty {
-            TypeExpr::String { .. } | TypeExpr::Date => quote!(String),
-            TypeExpr::Bool => quote!(bool),
-            TypeExpr::Secret => quote!(crate::Secret),
-            TypeExpr::Int { kind, .. } => {
+            Ty::String { .. } | Ty::Date => quote!(String),
+            Ty::Bool => quote!(bool),
+            Ty::Secret => quote!(crate::Secret),
+            Ty::Int { kind, .. } => {
                 let k = ident(kind.name());
                 quote!(#k)
             }
-            TypeExpr::Json => quote!(serde_json::Value),
-            TypeExpr::List { item, .. } => {
+            Ty::Json => quote!(serde_json::Value),
+            Ty::List { item, .. } => {
                 let item = self.rust_type(item);
                 quote!(Vec<#item>)
             }
-            TypeExpr::Named(n) => {
-                let n = ident(n);
+            Ty::Ref(id) => {
+                let n = ident(self.spec.name(*id));
                 quote!(#n)
             }
-            TypeExpr::Object | TypeExpr::Enum => quote!(serde_json::Value),
         }
     }
 
-    fn field_doc(&self, f: &Field) -> String {
-        let mut doc = escape_doc(f.doc.trim());
-        if doc.is_empty() {
-            doc = format!("`{}`.", f.wire);
+    /// The parameter type of `new` and of a setter: strings are taken as `impl Into<…>`.
+    fn param_type(&self, ty: &Ty) -> TokenStream {
+        match ty {
+            Ty::String { .. } | Ty::Date => quote!(impl Into<String>),
+            Ty::Secret => quote!(impl Into<crate::Secret>),
+            other => self.rust_type(other),
         }
-        let mut facts = vec![if f.required { "Required." } else { "Optional." }.to_owned()];
-        facts.extend(limit_facts(&f.ty));
-        if f.review {
-            facts.push("Changing it sends the card back to review (提审).".to_owned());
-        }
-        if f.rust != f.wire {
-            facts.push(format!("JSON key `{}`.", f.wire));
-        }
-        format!("{doc}\n\n{}", facts.join(" "))
     }
 
-    fn object(&self, ty: &TypeDef, fields: &[Field], rules: &[Rule]) -> TokenStream {
-        let name = ident(&ty.name);
-        let doc = docs(&self.linked_type_doc(ty));
-        let has_required = fields.iter().any(|f| f.required);
-        let default = if has_required {
-            quote!()
+    /// `value` (of [`Self::param_type`]) converted to the field's type.
+    fn param_into(&self, ty: &Ty, value: TokenStream) -> TokenStream {
+        if converts(ty) {
+            quote!(#value.into())
         } else {
-            quote!(Default,)
-        };
-        let decls = fields.iter().map(|f| {
-            let doc = docs(&self.field_doc(f));
-            let rust = ident(&f.rust);
-            let t = self.rust_type(&f.ty);
-            let rename = if f.rust != f.wire {
-                let w = &f.wire;
-                quote!(#[serde(rename = #w)])
-            } else {
-                quote!()
-            };
-            if f.required {
-                quote! { #doc #rename pub #rust: #t, }
-            } else {
-                quote! {
-                    #doc
-                    #rename
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
-                    pub #rust: Option<#t>,
-                }
-            }
-        });
+            value
+        }
+    }
 
-        // Constructor and setters.
+    /// One struct: its declaration, `new` from the required fields, a setter per field, and what
+    /// the codec adds.
+    pub fn structure(
+        &self,
+        name: &str,
+        doc: &str,
+        fields: &[Field],
+        codec: Codec<'_>,
+    ) -> TokenStream {
+        let ty_name = ident(name);
+        let doc = docs(doc);
+        let derives = self.derives(fields, codec);
+        let decls = fields.iter().map(|f| self.field_decl(f, codec));
+
         let required: Vec<&Field> = fields.iter().filter(|f| f.required).collect();
         let params = required.iter().map(|f| {
             let rust = ident(&f.rust);
@@ -234,27 +168,20 @@ impl<'a> Emitter<'a> {
         });
         let inits = fields.iter().map(|f| {
             let rust = ident(&f.rust);
-            if f.required {
-                match f.ty {
-                    TypeExpr::String { .. } | TypeExpr::Date | TypeExpr::Secret => {
-                        quote!(#rust: #rust.into())
-                    }
-                    _ => quote!(#rust),
-                }
+            if f.required && converts(&f.ty) {
+                quote!(#rust: #rust.into())
+            } else if f.required {
+                quote!(#rust)
             } else {
                 quote!(#rust: None)
             }
         });
         let new_doc = if required.is_empty() {
-            format!(
-                "Creates an empty `{}`; set fields with the methods below.",
-                ty.name
-            )
+            format!("Creates an empty `{name}`; set fields with the methods below.")
         } else {
             let names: Vec<String> = required.iter().map(|f| format!("`{}`", f.rust)).collect();
             format!(
-                "Creates a `{}` from its required fields ({}); optional fields are left out.",
-                ty.name,
+                "Creates a `{name}` from its required fields ({}); optional fields are left out.",
                 names.join(", ")
             )
         };
@@ -270,46 +197,22 @@ impl<'a> Emitter<'a> {
             let v = self.param_into(&f.ty, quote!(value));
             setter(&f.rust, f.required, &f.doc, t, v)
         });
-
-        // Validation.
-        let mut checks = Vec::new();
-        for f in fields {
-            let rust = ident(&f.rust);
-            let wire = f.wire.as_str();
-            if f.required {
-                checks.extend(self.checks(&f.ty, wire, quote!(&self.#rust)));
-            } else {
-                let inner = self.checks(&f.ty, wire, quote!(value));
-                if !inner.is_empty() {
-                    checks.push(quote! {
-                        if let Some(value) = &self.#rust {
-                            #(#inner)*
-                        }
-                    });
-                }
-            }
-        }
-        for rule in rules {
-            checks.push(self.rule(rule, fields));
-        }
-        let validate_body = if checks.is_empty() {
-            quote!(Ok(()))
-        } else {
-            quote! {
-                #(#checks)*
-                Ok(())
-            }
+        let (consts, impls) = match codec {
+            Codec::Json { rules } => (quote!(), self.validate_impl(&ty_name, fields, rules)),
+            Codec::Xml { event } => self.event_body(&ty_name, event),
         };
 
         quote! {
             #doc
-            #[derive(Debug, Clone, PartialEq, Eq, #default serde::Serialize, serde::Deserialize)]
+            #[derive(#(#derives),*)]
             #[non_exhaustive]
-            pub struct #name {
+            pub struct #ty_name {
                 #(#decls)*
             }
 
-            impl #name {
+            impl #ty_name {
+                #consts
+
                 #new_doc
                 #many_args
                 pub fn new(#(#params),*) -> Self {
@@ -319,65 +222,150 @@ impl<'a> Emitter<'a> {
                 #(#setters)*
             }
 
+            #impls
+        }
+    }
+
+    /// The derives of a struct: `Default` when no field is required, serde's for JSON.
+    fn derives(&self, fields: &[Field], codec: Codec<'_>) -> Vec<TokenStream> {
+        let mut out = vec![quote!(Debug), quote!(Clone), quote!(PartialEq), quote!(Eq)];
+        if !fields.iter().any(|f| f.required) {
+            out.push(quote!(Default));
+        }
+        if let Codec::Json { .. } = codec {
+            out.push(quote!(serde::Serialize));
+            out.push(quote!(serde::Deserialize));
+        }
+        out
+    }
+
+    /// One field's declaration: its doc, the codec's attributes, and its type (`Option` unless
+    /// required).
+    fn field_decl(&self, f: &Field, codec: Codec<'_>) -> TokenStream {
+        let rust = ident(&f.rust);
+        let t = self.rust_type(&f.ty);
+        let t = if f.required { t } else { quote!(Option<#t>) };
+        let (doc, attrs) = match codec {
+            Codec::Json { .. } => {
+                let mut attrs = TokenStream::new();
+                if f.rust != f.wire {
+                    let w = &f.wire;
+                    attrs.extend(quote!(#[serde(rename = #w)]));
+                }
+                if !f.required {
+                    attrs
+                        .extend(quote!(#[serde(default, skip_serializing_if = "Option::is_none")]));
+                }
+                (self.json_field_doc(f), attrs)
+            }
+            Codec::Xml { .. } => (xml_field_doc(f), quote!()),
+        };
+        let doc = docs(&doc);
+        quote! { #doc #attrs pub #rust: #t, }
+    }
+
+    fn json_field_doc(&self, f: &Field) -> String {
+        let mut doc = escape_doc(f.doc.trim());
+        if doc.is_empty() {
+            doc = format!("`{}`.", f.wire);
+        }
+        let mut facts = vec![if f.required { "Required." } else { "Optional." }.to_owned()];
+        facts.extend(limit_facts(&f.ty));
+        if f.review {
+            facts.push("Changing it sends the card back to review (提审).".to_owned());
+        }
+        if f.rust != f.wire {
+            facts.push(format!("JSON key `{}`.", f.wire));
+        }
+        format!("{doc}\n\n{}", facts.join(" "))
+    }
+
+    /// `impl Validate`: one check per limit of a field (recursing into list items), then the
+    /// cross-field rules.
+    fn validate_impl(
+        &self,
+        name: &proc_macro2::Ident,
+        fields: &[Field],
+        rules: &[Rule],
+    ) -> TokenStream {
+        let mut checks = Vec::new();
+        for f in fields {
+            let rust = ident(&f.rust);
+            let wire = f.wire.as_str();
+            if f.required {
+                let inner = self.checks(&f.ty, wire, quote!(&self.#rust));
+                checks.extend(inner.into_iter().map(|c| quote!(#c?;)));
+            } else {
+                let inner = self.checks(&f.ty, wire, quote!(value));
+                if !inner.is_empty() {
+                    checks.push(quote! {
+                        if let Some(value) = &self.#rust {
+                            #(#inner?;)*
+                        }
+                    });
+                }
+            }
+        }
+        for rule in rules {
+            checks.push(self.rule(rule, fields));
+        }
+        let body = if checks.is_empty() {
+            quote!(Ok(()))
+        } else {
+            quote! {
+                #(#checks)*
+                Ok(())
+            }
+        };
+        quote! {
             impl crate::Validate for #name {
                 fn validate(&self) -> Result<(), crate::ValidationError> {
-                    #validate_body
+                    #body
                 }
             }
         }
     }
 
-    fn param_type(&self, ty: &TypeExpr) -> TokenStream {
-        match ty {
-            TypeExpr::String { .. } | TypeExpr::Date => quote!(impl Into<String>),
-            TypeExpr::Secret => quote!(impl Into<crate::Secret>),
-            other => self.rust_type(other),
-        }
-    }
-
-    fn param_into(&self, ty: &TypeExpr, value: TokenStream) -> TokenStream {
-        match ty {
-            TypeExpr::String { .. } | TypeExpr::Date | TypeExpr::Secret => quote!(#value.into()),
-            _ => value,
-        }
-    }
-
-    /// Check statements for a value `v` (an expression of reference type) of type `ty`.
-    fn checks(&self, ty: &TypeExpr, wire: &str, v: TokenStream) -> Vec<TokenStream> {
+    /// The checks of a value `v` (an expression of reference type) of type `ty`, in the field
+    /// `field`: expressions of type `Result<(), ValidationError>`. A list's item checks nest
+    /// inside `validate::each`, at any depth.
+    fn checks(&self, ty: &Ty, field: &str, v: TokenStream) -> Vec<TokenStream> {
         let mut out = Vec::new();
         match ty {
-            TypeExpr::String { max_bytes: Some(n) } => {
+            Ty::String { max_bytes: Some(n) } => {
                 let n = Literal::usize_unsuffixed(*n as usize);
-                out.push(quote!(crate::validate::max_bytes(#wire, #v, #n)?;));
+                out.push(quote!(crate::validate::max_bytes(#field, #v, #n)));
             }
-            TypeExpr::Int { kind, min, max } if min.is_some() || max.is_some() => {
+            Ty::Int { kind, min, max } if min.is_some() || max.is_some() => {
                 let (lo, hi) = bounds(*kind, *min, *max);
-                out.push(quote!(crate::validate::range(#wire, #v, #lo, #hi)?;));
+                out.push(quote!(crate::validate::range(#field, #v, #lo, #hi)));
             }
-            TypeExpr::Date => out.push(quote!(crate::validate::date(#wire, #v)?;)),
-            TypeExpr::Named(n) if self.needs(n) => {
-                out.push(quote!(crate::validate::nested(#wire, #v)?;));
+            Ty::Date => out.push(quote!(crate::validate::date(#field, #v))),
+            Ty::Ref(id) if self.spec.needs_validation(*id) => {
+                out.push(quote!(crate::validate::nested(#field, #v)));
             }
-            TypeExpr::List { item, min, max } => {
+            Ty::List { item, min, max } => {
                 if min.is_some() || max.is_some() {
                     let lo = opt_usize(*min);
                     let hi = opt_usize(*max);
-                    out.push(quote!(crate::validate::items(#wire, #v, #lo, #hi)?;));
+                    out.push(quote!(crate::validate::items(#field, #v, #lo, #hi)));
                 }
-                match item.as_ref() {
-                    TypeExpr::String { max_bytes: Some(n) } => {
-                        let n = Literal::usize_unsuffixed(*n as usize);
-                        out.push(quote!(crate::validate::each_max_bytes(#wire, #v, #n)?;));
+                let inner = self.checks(item, "", quote!(item));
+                let check = match inner.as_slice() {
+                    [] => None,
+                    // A list of objects: each item validates itself.
+                    _ if matches!(item.as_ref(), Ty::Ref(_)) => {
+                        Some(quote!(crate::Validate::validate))
                     }
-                    TypeExpr::Int { kind, min, max } if min.is_some() || max.is_some() => {
-                        let (lo, hi) = bounds(*kind, *min, *max);
-                        out.push(quote!(crate::validate::each_range(#wire, #v, #lo, #hi)?;));
-                    }
-                    TypeExpr::Date => out.push(quote!(crate::validate::each_date(#wire, #v)?;)),
-                    TypeExpr::Named(n) if self.needs(n) => {
-                        out.push(quote!(crate::validate::each(#wire, #v)?;));
-                    }
-                    _ => {}
+                    [one] => Some(quote!(|item| #one)),
+                    // A list of lists with a limit on the inner list and on its items.
+                    many => Some(quote!(|item| {
+                        #(#many?;)*
+                        Ok(())
+                    })),
+                };
+                if let Some(check) = check {
+                    out.push(quote!(crate::validate::each(#field, #v, #check)));
                 }
             }
             _ => {}
@@ -552,7 +540,7 @@ impl<'a> Emitter<'a> {
         ));
         let decls = variants.iter().map(|v| {
             let r = ident(&v.rust);
-            let t = ident(&v.ty);
+            let t = ident(self.spec.name(v.ty));
             let text = if v.doc.trim().is_empty() {
                 format!("`{}`.", v.tag)
             } else {
@@ -579,7 +567,7 @@ impl<'a> Emitter<'a> {
         let val = variants.iter().map(|v| {
             let r = ident(&v.rust);
             let k = &v.payload_key;
-            if self.needs(&v.ty) {
+            if self.spec.needs_validation(v.ty) {
                 quote!(Self::#r(payload) => crate::validate::nested(#k, payload),)
             } else {
                 quote!(Self::#r(_) => Ok(()),)
@@ -665,7 +653,8 @@ impl<'a> Emitter<'a> {
                  `ClientBuilder::component_token_provider`.",
             );
         }
-        match (&ep.request, &ep.response) {
+        let name_of = |id: Option<TypeId>| id.map(|id| self.spec.name(id));
+        match (name_of(ep.request), name_of(ep.response)) {
             (Some(req), Some(resp)) => {
                 text.push_str(&format!("\n\nSends a [`{req}`] and returns a [`{resp}`]."))
             }
@@ -678,16 +667,16 @@ impl<'a> Emitter<'a> {
             (None, None) => {}
         }
         let doc = docs(&text);
-        let (param, arg) = match &ep.request {
+        let (param, arg) = match ep.request {
             Some(r) => {
-                let r = ident(r);
+                let r = ident(self.spec.name(r));
                 (quote!(request: &#r), quote!(request))
             }
             None => (quote!(), quote!(&crate::wire::Empty {})),
         };
-        match &ep.response {
+        match ep.response {
             Some(r) => {
-                let r = ident(r);
+                let r = ident(self.spec.name(r));
                 quote! {
                     #doc
                     pub fn #name(&self, #param) -> Result<#r, crate::Error> {
@@ -704,209 +693,79 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// `api.rs`: the per-file includes and the run-time tables.
-    pub fn api(&self, file_names: &[String]) -> TokenStream {
-        let includes = file_names.iter().map(|f| {
-            let path = format!("/{f}");
-            quote!(include!(concat!(env!("OUT_DIR"), #path));)
-        });
-        let statics = self
-            .spec
-            .endpoints()
-            .map(|(file, ep)| self.endpoint_static(file, ep));
-        let refs = self.spec.endpoints().map(|(_, ep)| {
-            let k = format_ident!("{}", ep.name.to_ascii_uppercase());
-            quote!(&endpoint::#k)
-        });
-        let types = self.spec.types().map(|t| self.type_info(t));
-        let events = crate::events::emit_api(self, self.spec);
-        let errors = crate::errors::emit_api(self.spec);
-        quote! {
-            #(#includes)*
+    /// For an event struct: the `EVENT`/`ELEMENTS` constants and `impl EventBody`, which reads
+    /// and writes each field through the runtime's XML helpers (`crate::wire::xml_*`).
+    fn event_body(&self, name: &proc_macro2::Ident, ev: &EventDef) -> (TokenStream, TokenStream) {
+        let event = &ev.event;
+        let wires = ev.fields.iter().map(|f| f.wire.as_str());
+        let consts = quote! {
+            /// The `Event` element's value of this event.
+            pub const EVENT: &'static str = #event;
 
-            /// One descriptor per endpoint of the spec; the `Client` methods pass them to `execute`.
-            pub(crate) mod endpoint {
-                #(#statics)*
-            }
-
-            /// Every endpoint of the spec, in spec order.
-            pub static ENDPOINTS: &[&crate::schema::EndpointInfo] = &[#(#refs),*];
-
-            /// Every type of the spec (named and inline), in spec order.
-            pub static TYPES: &[crate::schema::TypeInfo] = &[#(#types),*];
-
-            #events
-
-            #errors
-        }
-    }
-
-    fn endpoint_static(&self, file: &SpecFile, ep: &Endpoint) -> TokenStream {
-        let k = format_ident!("{}", ep.name.to_ascii_uppercase());
-        let (path, name, group, title) = (&ep.path, &ep.name, &file.stem, &ep.title);
-        let http = match ep.method {
-            Method::Get => quote!(crate::schema::HttpMethod::Get),
-            Method::Post => quote!(crate::schema::HttpMethod::Post),
+            /// The XML elements of this event besides the common header, in spec order.
+            pub const ELEMENTS: &'static [&'static str] = &[#(#wires),*];
         };
-        let idem = ep.idempotent;
-        let auth = match ep.auth {
-            Auth::AccessToken => quote!(crate::schema::Auth::AccessToken),
-            Auth::ComponentAccessToken => quote!(crate::schema::Auth::ComponentAccessToken),
-        };
-        let doc = docs(&format!("`{}` ({}).", ep.path, escape_doc(&ep.title)));
-        let opt = |s: &Option<String>| match s {
-            Some(s) => quote!(Some(#s)),
-            None => quote!(None),
-        };
-        let (req_name, resp_name) = (opt(&ep.request), opt(&ep.response));
-        let check_request = match &ep.request {
-            Some(r) => {
-                let r = ident(r);
-                quote!(crate::wire::check_request::<super::#r>)
-            }
-            None => quote!(crate::wire::check_request::<crate::wire::Empty>),
-        };
-        let method = ident(&ep.name);
-        let invoke = match &ep.request {
-            Some(_) => {
-                quote!(|client, body| crate::wire::invoke(body, |request| client.#method(request)))
-            }
-            None => {
-                quote!(|client, body| crate::wire::invoke(body, |_: &crate::wire::Empty| client.#method()))
-            }
-        };
-        let check_response = match &ep.response {
-            Some(r) => {
-                let r = ident(r);
-                quote!(crate::wire::check_response::<super::#r>)
-            }
-            None => quote!(crate::wire::check_response::<serde::de::IgnoredAny>),
-        };
-        let raw = |s: &Option<String>| match s {
-            Some(s) => {
-                let lit = raw_string(s);
-                quote!(Some(#lit))
-            }
-            None => quote!(None),
-        };
-        let examples = ep.examples.iter().map(|ex| {
-            let n = &ex.name;
-            let (rq, rs) = (raw(&ex.request), raw(&ex.response));
-            quote!(crate::schema::Example { name: #n, request: #rq, response: #rs })
-        });
-        quote! {
-            #doc
-            pub(crate) static #k: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
-                path: #path,
-                name: #name,
-                group: #group,
-                method: #http,
-                auth: #auth,
-                idempotent: #idem,
-                title: #title,
-                request: #req_name,
-                response: #resp_name,
-                check_request: #check_request,
-                check_response: #check_response,
-                invoke: #invoke,
-                examples: &[#(#examples),*],
+        let reads = ev.fields.iter().map(|f| {
+            let rust = ident(&f.rust);
+            let wire = f.wire.as_str();
+            let t = self.rust_type(&f.ty);
+            let read = match self.spec.xml_kind(&f.ty) {
+                Some(XmlKind::Number) => {
+                    quote!(crate::events::number::<#t>(fields, Self::EVENT, #wire)?)
+                }
+                Some(XmlKind::Enum) => quote!(crate::events::enumeration::<#t>(fields, #wire)),
+                _ => quote!(crate::events::text(fields, #wire)),
             };
-        }
-    }
+            if f.required {
+                quote!(#rust: crate::events::required(Self::EVENT, #wire, #read)?)
+            } else {
+                quote!(#rust: #read)
+            }
+        });
+        let writes = ev.fields.iter().map(|f| {
+            let rust = ident(&f.rust);
+            let wire = f.wire.as_str();
+            let value = if f.required {
+                quote!(Some(&self.#rust))
+            } else {
+                quote!(self.#rust.as_ref())
+            };
+            match self.spec.xml_kind(&f.ty) {
+                Some(XmlKind::Number) => quote!(crate::events::put_number(fields, #wire, #value);),
+                _ => quote!(crate::events::put_text(fields, #wire, #value);),
+            }
+        });
+        let from_fields = if ev.fields.is_empty() {
+            quote!(
+                let _ = fields;
+                Ok(Self {})
+            )
+        } else {
+            quote!(Ok(Self { #(#reads),* }))
+        };
+        let to_fields = if ev.fields.is_empty() {
+            quote!(let _ = fields;)
+        } else {
+            quote!(#(#writes)*)
+        };
+        let impls = quote! {
+            impl crate::events::EventBody for #name {
+                fn from_fields(fields: &crate::events::EventFields) -> Result<Self, crate::events::EventError> {
+                    #from_fields
+                }
 
-    fn type_info(&self, t: &TypeDef) -> TokenStream {
-        let n = &t.name;
-        let id = ident(n);
-        let (kind, check) = match &t.kind {
-            TypeKind::Object { fields, rules } => {
-                let fields = fields.iter().map(|f| {
-                    let (w, r, req, rev) = (&f.wire, &f.rust, f.required, f.review);
-                    let ty = self.ty_info(&f.ty);
-                    quote!(crate::schema::FieldInfo { wire: #w, rust: #r, required: #req, review: #rev, ty: #ty })
-                });
-                let rules = rules.iter().map(|r| match &r.kind {
-                    RuleKind::DateSpan { begin, end, max_days } => {
-                        let d = Literal::u32_unsuffixed(*max_days);
-                        quote!(crate::schema::RuleInfo::DateSpan { begin: #begin, end: #end, max_days: #d })
-                    }
-                    RuleKind::TimeSpan { begin, end, max_days } => {
-                        let d = Literal::u32_unsuffixed(*max_days);
-                        quote!(crate::schema::RuleInfo::TimeSpan { begin: #begin, end: #end, max_days: #d })
-                    }
-                    RuleKind::Exclusive(f) => quote!(crate::schema::RuleInfo::Exclusive(&[#(#f),*])),
-                    RuleKind::OneOf(f) => quote!(crate::schema::RuleInfo::OneOf(&[#(#f),*])),
-                    RuleKind::MaxTotal { fields, max } => {
-                        let m = Literal::u32_unsuffixed(*max);
-                        quote!(crate::schema::RuleInfo::MaxTotal { fields: &[#(#fields),*], max: #m })
-                    }
-                });
-                (
-                    quote!(crate::schema::TypeKind::Object { fields: &[#(#fields),*], rules: &[#(#rules),*] }),
-                    quote!(crate::wire::check_json::<#id>),
-                )
-            }
-            TypeKind::Enum { values } => {
-                let v = values.iter().map(|v| &v.wire);
-                (
-                    quote!(crate::schema::TypeKind::Enum { values: &[#(#v),*] }),
-                    quote!(crate::wire::check_decode::<#id>),
-                )
-            }
-            TypeKind::Union { tag, variants } => {
-                let v = variants.iter().map(|v| {
-                    let (t, ty) = (&v.tag, &v.ty);
-                    quote!((#t, #ty))
-                });
-                (
-                    quote!(crate::schema::TypeKind::Union { tag: #tag, variants: &[#(#v),*] }),
-                    quote!(crate::wire::check_json::<#id>),
-                )
+                fn to_fields(&self, fields: &mut crate::events::EventFields) {
+                    #to_fields
+                }
             }
         };
-        quote!(crate::schema::TypeInfo { name: #n, kind: #kind, check: #check })
-    }
-
-    pub(crate) fn ty_info(&self, ty: &TypeExpr) -> TokenStream {
-        match ty {
-            TypeExpr::String { max_bytes } => {
-                let m = match max_bytes {
-                    Some(n) => {
-                        let n = Literal::u32_unsuffixed(*n);
-                        quote!(Some(#n))
-                    }
-                    None => quote!(None),
-                };
-                quote!(crate::schema::Ty::String { max_bytes: #m })
-            }
-            TypeExpr::Bool => quote!(crate::schema::Ty::Bool),
-            // A secret is a plain string on the wire.
-            TypeExpr::Secret => quote!(crate::schema::Ty::String { max_bytes: None }),
-            TypeExpr::Int { kind, min, max } => {
-                let (lo, hi) = bounds(*kind, *min, *max);
-                let rust = kind.name();
-                let limited = min.is_some() || max.is_some();
-                quote!(crate::schema::Ty::Int { rust: #rust, min: #lo, max: #hi, limited: #limited })
-            }
-            TypeExpr::Date => quote!(crate::schema::Ty::Date),
-            TypeExpr::Json | TypeExpr::Object | TypeExpr::Enum => quote!(crate::schema::Ty::Json),
-            TypeExpr::List { item, min, max } => {
-                let item = self.ty_info(item);
-                let (lo, hi) = (opt_u32(*min), opt_u32(*max));
-                quote!(crate::schema::Ty::List { item: &#item, min_items: #lo, max_items: #hi })
-            }
-            TypeExpr::Named(n) => quote!(crate::schema::Ty::Ref(#n)),
-        }
+        (consts, impls)
     }
 }
 
-/// A raw string literal (`r#"…"#`), so that JSON reads as JSON in the generated code.
-pub(crate) fn raw_string(text: &str) -> TokenStream {
-    let mut hashes = String::from("#");
-    while text.contains(&format!("\"{hashes}")) {
-        hashes.push('#');
-    }
-    let source = format!("r{hashes}\"{text}\"{hashes}");
-    source.parse().unwrap_or_else(|_| quote!(#text))
+/// Whether [`Emitter::param_type`] differs from the field's type (an `impl Into<…>`).
+fn converts(ty: &Ty) -> bool {
+    matches!(ty, Ty::String { .. } | Ty::Date | Ty::Secret)
 }
 
 fn type_doc(ty: &TypeDef) -> String {
@@ -918,9 +777,39 @@ fn type_doc(ty: &TypeDef) -> String {
     }
 }
 
-fn limit_facts(ty: &TypeExpr) -> Vec<String> {
+fn event_doc(ev: &EventDef) -> String {
+    let mut text = format!(
+        "{} — the `{}` event (`MsgType` `event`).",
+        escape_doc(&ev.title),
+        ev.event
+    );
+    if !ev.doc.trim().is_empty() {
+        text.push_str("\n\n");
+        text.push_str(&escape_doc(ev.doc.trim()));
+    }
+    text.push_str(
+        "\n\nThe common header (`ToUserName`, `FromUserName`, `CreateTime`, …) is on the \
+         enclosing `events::Message`.",
+    );
+    text
+}
+
+fn xml_field_doc(f: &Field) -> String {
+    let mut doc = escape_doc(f.doc.trim());
+    if doc.is_empty() {
+        doc = format!("`{}`.", f.wire);
+    }
+    let presence = if f.required {
+        "Always sent (a message without it is an error)."
+    } else {
+        "Optional."
+    };
+    format!("{doc}\n\n{presence} XML element `{}`.", f.wire)
+}
+
+fn limit_facts(ty: &Ty) -> Vec<String> {
     match ty {
-        TypeExpr::String { max_bytes: Some(n) } => {
+        Ty::String { max_bytes: Some(n) } => {
             let chars = if n % 3 == 0 {
                 format!(" ({} Chinese characters)", n / 3)
             } else {
@@ -928,12 +817,12 @@ fn limit_facts(ty: &TypeExpr) -> Vec<String> {
             };
             vec![format!("At most {n} bytes of UTF-8{chars}.")]
         }
-        TypeExpr::Int { kind, min, max } if min.is_some() || max.is_some() => {
+        Ty::Int { kind, min, max } if min.is_some() || max.is_some() => {
             let (lo, hi) = bounds(*kind, *min, *max);
             vec![format!("From {lo} to {hi}.")]
         }
-        TypeExpr::Date => vec!["A date written `YYYY-MM-DD`.".to_owned()],
-        TypeExpr::List { item, min, max } => {
+        Ty::Date => vec!["A date written `YYYY-MM-DD`.".to_owned()],
+        Ty::List { item, min, max } => {
             let mut out = Vec::new();
             match (min, max) {
                 (Some(a), Some(b)) => out.push(format!("{a} to {b} items.")),
@@ -941,23 +830,19 @@ fn limit_facts(ty: &TypeExpr) -> Vec<String> {
                 (None, Some(b)) => out.push(format!("At most {b} items.")),
                 (None, None) => {}
             }
+            // A list of lists: "Each item: 1 to 3 items. Each item's item: At most 4 bytes …".
             out.extend(
                 limit_facts(item)
                     .into_iter()
-                    .map(|f| format!("Each item: {f}")),
+                    .map(|f| match f.strip_prefix("Each item") {
+                        Some(rest) => format!("Each item's item{rest}"),
+                        None => format!("Each item: {f}"),
+                    }),
             );
             out
         }
         _ => Vec::new(),
     }
-}
-
-fn bounds(kind: IntKind, min: Option<i128>, max: Option<i128>) -> (Literal, Literal) {
-    let (lo, hi) = kind.bounds();
-    (
-        Literal::i128_unsuffixed(min.unwrap_or(lo)),
-        Literal::i128_unsuffixed(max.unwrap_or(hi)),
-    )
 }
 
 fn opt_usize(v: Option<u32>) -> TokenStream {
@@ -970,71 +855,10 @@ fn opt_usize(v: Option<u32>) -> TokenStream {
     }
 }
 
-fn opt_u32(v: Option<u32>) -> TokenStream {
-    match v {
-        Some(n) => {
-            let n = Literal::u32_unsuffixed(n);
-            quote!(Some(#n))
-        }
-        None => quote!(None),
-    }
-}
-
-fn compute_needs<'a>(
-    types: &HashMap<&'a str, &'a TypeDef>,
-    name: &'a str,
-    memo: &mut HashMap<&'a str, bool>,
-    visiting: &mut Vec<&'a str>,
-) -> bool {
-    if let Some(v) = memo.get(name) {
-        return *v;
-    }
-    if visiting.contains(&name) {
-        return false;
-    }
-    let Some(t) = types.get(name) else {
-        return false;
-    };
-    visiting.push(name);
-    let result = match &t.kind {
-        TypeKind::Enum { .. } => false,
-        TypeKind::Union { variants, .. } => variants
-            .iter()
-            .any(|v| compute_needs(types, &v.ty, memo, visiting)),
-        TypeKind::Object { fields, rules } => {
-            !rules.is_empty()
-                || fields
-                    .iter()
-                    .any(|f| expr_needs(types, &f.ty, memo, visiting))
-        }
-    };
-    visiting.pop();
-    memo.insert(name, result);
-    result
-}
-
-fn expr_needs<'a>(
-    types: &HashMap<&'a str, &'a TypeDef>,
-    ty: &'a TypeExpr,
-    memo: &mut HashMap<&'a str, bool>,
-    visiting: &mut Vec<&'a str>,
-) -> bool {
-    match ty {
-        TypeExpr::String { max_bytes } => max_bytes.is_some(),
-        TypeExpr::Int { min, max, .. } => min.is_some() || max.is_some(),
-        TypeExpr::Date => true,
-        TypeExpr::List { item, min, max } => {
-            min.is_some() || max.is_some() || expr_needs(types, item, memo, visiting)
-        }
-        TypeExpr::Named(n) => compute_needs(types, n, memo, visiting),
-        _ => false,
-    }
-}
-
 /// A builder setter `pub fn <field>(mut self, value: <param>) -> Self` that stores `value`
 /// (converted by `into`), wrapped in `Some` for an optional field; its doc is the field doc's
 /// first sentence.
-pub(crate) fn setter(
+fn setter(
     field: &str,
     required: bool,
     field_doc: &str,
@@ -1060,21 +884,5 @@ pub(crate) fn setter(
             #assign
             self
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn doc_escaping() {
-        assert_eq!(escape_doc("a [b] <c> `[d]`"), "a \\[b\\] \\<c\\> `[d]`");
-        assert_eq!(
-            escape_doc("see http://x.com/a?b=1 now"),
-            "see <http://x.com/a?b=1> now"
-        );
-        assert_eq!(escape_doc("链接http://x.com。"), "链接<http://x.com>。");
-        assert_eq!(escape_doc("**bold**"), "**bold**");
     }
 }

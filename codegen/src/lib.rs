@@ -1,21 +1,31 @@
 //! The generator of wechat-card: the YAML spec in, Rust source out.
 //!
-//! Stages (see DESIGN.md §2): [`yaml`] and [`parse`] read each file into the [`model`] (all
-//! errors collected, each positioned by its path); [`check`] finds semantic errors across files;
-//! [`emit`] turns the model into token streams; [`render`] formats them. Writing the files (only
-//! when they changed) is the caller's job: `build.rs` and the snapshot tests. The spec's pushed
-//! events (`events:`) go through the same stages in [`events`].
+//! Stages (see DESIGN.md §2), each module's doc says what it takes and gives:
+//! 1. [`yaml`] reads a file into a positioned tree; [`types`] parses the field-type grammar;
+//!    [`parse`] turns each tree into the [`model`], hoisting inline types and interning type
+//!    names (every error collected, positioned by its path through [`diag`]).
+//! 2. [`model::Spec::link`] binds each name to its definition and computes, once, which types
+//!    need validation.
+//! 3. [`check`] finds the semantic errors across files; after it, every reference resolves.
+//! 4. [`emit`] turns each file into tokens (one struct emitter for JSON objects and pushed
+//!    events), [`tables`] the run-time tables of `api.rs`, [`docs`] the coverage table;
+//!    [`text`] holds their shared source-writing helpers.
+//! 5. [`render`] formats the tokens.
+//!
+//! Writing the files (only when they changed) is the caller's job: `build.rs` and the snapshot
+//! tests. Modules only import from stages before them (and the leaf helpers `yaml`, `types`,
+//! `text`, `diag`): there is no import circle.
 #![forbid(unsafe_code)]
 
 pub mod check;
 pub mod diag;
 pub mod docs;
 pub mod emit;
-pub mod errors;
-pub mod events;
 pub mod model;
 pub mod parse;
 pub mod render;
+pub mod tables;
+pub mod text;
 pub mod types;
 pub mod yaml;
 
@@ -94,6 +104,7 @@ pub fn generate_from(
         let display = format!("{display_dir}/{name}");
         parse::parse_file(&mut spec, stem, &display, text.clone(), &mut problems);
     }
+    spec.link();
     check::check(&spec, &mut problems);
     if !problems.is_empty() {
         return Err(problems.resolve(&spec));
@@ -116,7 +127,8 @@ pub fn generate_from(
         names.push(name.clone());
         out.push(GeneratedFile { name, text });
     }
-    let api = render::render(&format!("{display_dir}/"), emitter.api(&names)).map_err(internal)?;
+    let tables = tables::Tables::new(&spec);
+    let api = render::render(&format!("{display_dir}/"), tables.api(&names)).map_err(internal)?;
     out.push(GeneratedFile {
         name: "api.rs".to_owned(),
         text: api,
@@ -127,7 +139,7 @@ pub fn generate_from(
     });
     out.push(GeneratedFile {
         name: "errors.md".to_owned(),
-        text: errors::markdown(&spec),
+        text: docs::errors_markdown(&spec),
     });
     Ok(out)
 }

@@ -1,14 +1,139 @@
-//! Stage 2: the resolved model. After parsing, nothing reads YAML: every later stage works on
-//! these types, where names are Rust identifiers, inline objects and enums are hoisted to named
-//! types, and limits are plain data.
+//! Stage 2: the resolved model.
+//!
+//! Takes: nothing by itself; [`crate::parse`] fills it from the YAML of each file, then
+//! [`Spec::link`] binds every type name to its definition.
+//! Gives: the data every later stage works on. Nothing after parsing reads YAML: names are Rust
+//! identifiers, inline objects and enums are hoisted to named types, limits are plain data, and a
+//! field's type is a [`Ty`] whose references are [`TypeId`]s into one table ([`Spec::def`]), not
+//! strings. Whether a type needs validation is computed once, here ([`Spec::needs_validation`]).
 
-use crate::types::TypeExpr;
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::types::IntKind;
 use crate::yaml::Path;
 
 /// The whole spec.
 #[derive(Debug, Default)]
 pub struct Spec {
     pub files: Vec<SpecFile>,
+    /// Every type name the spec defines or mentions, interned while parsing.
+    pub names: Names,
+    /// Where each [`TypeId`] is defined (`(file, index in file.types)`), once [`Spec::link`] ran.
+    defs: Vec<Option<(usize, usize)>>,
+    /// Whether each [`TypeId`]'s values need checking, once [`Spec::link`] ran.
+    needs: Vec<bool>,
+}
+
+/// A type name, interned: an index into [`Names`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TypeId(usize);
+
+/// The table of type names: one [`TypeId`] per distinct name.
+#[derive(Debug, Default)]
+pub struct Names {
+    names: Vec<String>,
+    ids: HashMap<String, TypeId>,
+}
+
+impl Names {
+    /// The id of `name`, allocated on first use.
+    pub fn intern(&mut self, name: &str) -> TypeId {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = TypeId(self.names.len());
+        self.names.push(name.to_owned());
+        self.ids.insert(name.to_owned(), id);
+        id
+    }
+
+    /// The name of `id`.
+    pub fn name(&self, id: TypeId) -> &str {
+        &self.names[id.0]
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// A field's type, resolved: no inline placeholders, references by [`TypeId`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ty {
+    String {
+        max_bytes: Option<u32>,
+    },
+    Bool,
+    /// `secret`: a string that must never be printed (a ticket); `crate::Secret` in Rust.
+    Secret,
+    Int {
+        kind: IntKind,
+        min: Option<i128>,
+        max: Option<i128>,
+    },
+    Date,
+    Json,
+    List {
+        item: Box<Ty>,
+        min: Option<u32>,
+        max: Option<u32>,
+    },
+    /// A named type: one of `types:`, or an inline object/enum hoisted by the parser.
+    Ref(TypeId),
+}
+
+impl Ty {
+    /// Whether a value of this type has something to check, given the answer for named types.
+    pub fn needs_validation(&self, named: &mut impl FnMut(TypeId) -> bool) -> bool {
+        match self {
+            Ty::String { max_bytes } => max_bytes.is_some(),
+            Ty::Int { min, max, .. } => min.is_some() || max.is_some(),
+            Ty::Date => true,
+            Ty::List { item, min, max } => {
+                min.is_some() || max.is_some() || item.needs_validation(named)
+            }
+            Ty::Ref(id) => named(*id),
+            Ty::Bool | Ty::Secret | Ty::Json => false,
+        }
+    }
+}
+
+/// A [`Ty`] written as in the spec (`list<string(6)>(1..=3)`), for messages.
+pub struct ShowTy<'a>(&'a Ty, &'a Names);
+
+impl fmt::Display for ShowTy<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let range =
+            |f: &mut fmt::Formatter<'_>, min: Option<String>, max: Option<String>| match (min, max)
+            {
+                (None, None) => Ok(()),
+                (Some(a), None) => write!(f, "({a}..)"),
+                (None, Some(b)) => write!(f, "(..={b})"),
+                (Some(a), Some(b)) => write!(f, "({a}..={b})"),
+            };
+        match self.0 {
+            Ty::String { max_bytes: None } => f.write_str("string"),
+            Ty::String { max_bytes: Some(n) } => write!(f, "string({n})"),
+            Ty::Bool => f.write_str("bool"),
+            Ty::Secret => f.write_str("secret"),
+            Ty::Int { kind, min, max } => {
+                f.write_str(kind.name())?;
+                range(f, min.map(|v| v.to_string()), max.map(|v| v.to_string()))
+            }
+            Ty::Date => f.write_str("date"),
+            Ty::Json => f.write_str("json"),
+            Ty::List { item, min, max } => {
+                write!(f, "list<{}>", ShowTy(item, self.1))?;
+                range(f, min.map(|v| v.to_string()), max.map(|v| v.to_string()))
+            }
+            Ty::Ref(id) => f.write_str(self.1.name(*id)),
+        }
+    }
 }
 
 /// One YAML file of the spec.
@@ -24,9 +149,9 @@ pub struct SpecFile {
     pub endpoints: Vec<Endpoint>,
     /// Endpoints deliberately not covered: `(path, reason, origin)`.
     pub excluded: Vec<(String, String, Origin)>,
-    /// Events WeChat pushes to the merchant's server (see `crate::events`).
+    /// Events WeChat pushes to the merchant's server (`events:`).
     pub events: Vec<EventDef>,
-    /// WeChat's error codes (see `crate::errors`).
+    /// WeChat's error codes (`errors:`), the catalog behind the generated `ErrorCode`.
     pub errors: Vec<ErrorDef>,
 }
 
@@ -80,6 +205,8 @@ pub struct Origin {
 #[derive(Debug)]
 pub struct TypeDef {
     pub name: String,
+    /// The interned [`Names`] entry of `name`.
+    pub id: TypeId,
     pub doc: String,
     pub kind: TypeKind,
     pub origin: Origin,
@@ -107,7 +234,7 @@ pub struct Field {
     pub required: bool,
     pub review: bool,
     pub doc: String,
-    pub ty: TypeExpr,
+    pub ty: Ty,
     pub origin: Origin,
 }
 
@@ -124,7 +251,7 @@ pub struct Variant {
     pub tag: String,
     pub rust: String,
     pub payload_key: String,
-    pub ty: String,
+    pub ty: TypeId,
     pub doc: String,
     pub origin: Origin,
 }
@@ -199,9 +326,9 @@ pub struct Endpoint {
     pub title: String,
     pub doc: String,
     /// The request type, if the request has fields.
-    pub request: Option<String>,
+    pub request: Option<TypeId>,
     /// The response type, if the response has fields.
-    pub response: Option<String>,
+    pub response: Option<TypeId>,
     pub examples: Vec<Example>,
     pub origin: Origin,
 }
@@ -237,8 +364,107 @@ impl Spec {
             .flat_map(|f| f.events.iter().map(move |e| (f, e)))
     }
 
-    pub fn find_type(&self, name: &str) -> Option<&TypeDef> {
-        self.types().find(|t| t.name == name)
+    /// The definition of `id`: `None` for a name that is mentioned but not defined (which
+    /// [`crate::check`] reports, so that no later stage meets it).
+    pub fn def(&self, id: TypeId) -> Option<&TypeDef> {
+        let (file, index) = (*self.defs.get(id.0)?)?;
+        Some(&self.files[file].types[index])
+    }
+
+    /// The kind of `id`'s definition, if defined.
+    pub fn kind(&self, id: TypeId) -> Option<&TypeKind> {
+        self.def(id).map(|t| &t.kind)
+    }
+
+    /// The name of `id`.
+    pub fn name(&self, id: TypeId) -> &str {
+        self.names.name(id)
+    }
+
+    /// `ty` written as in the spec, for messages.
+    pub fn show<'a>(&'a self, ty: &'a Ty) -> ShowTy<'a> {
+        ShowTy(ty, &self.names)
+    }
+
+    /// Whether values of the named type `id` have anything to check (a limit, a rule, or a
+    /// field whose type has one).
+    pub fn needs_validation(&self, id: TypeId) -> bool {
+        self.needs.get(id.0).copied().unwrap_or(false)
+    }
+
+    /// Whether a value of type `ty` has anything to check.
+    pub fn ty_needs_validation(&self, ty: &Ty) -> bool {
+        ty.needs_validation(&mut |id| self.needs_validation(id))
+    }
+
+    /// Binds every type name to its first definition and computes which types need validation.
+    /// A name defined twice keeps its first definition; [`crate::check`] reports the second.
+    pub fn link(&mut self) {
+        let mut defs = vec![None; self.names.len()];
+        for (f, file) in self.files.iter().enumerate() {
+            for (i, t) in file.types.iter().enumerate() {
+                let slot = &mut defs[t.id.0];
+                if slot.is_none() {
+                    *slot = Some((f, i));
+                }
+            }
+        }
+        self.defs = defs;
+        let mut memo: Vec<Option<bool>> = vec![None; self.names.len()];
+        for i in 0..self.names.len() {
+            self.compute_needs(TypeId(i), &mut memo);
+        }
+        self.needs = memo.into_iter().map(|v| v.unwrap_or(false)).collect();
+    }
+
+    fn compute_needs(&self, id: TypeId, memo: &mut Vec<Option<bool>>) -> bool {
+        if let Some(v) = memo[id.0] {
+            return v;
+        }
+        // While a type is being computed it counts as "nothing to check" (a cycle adds nothing).
+        memo[id.0] = Some(false);
+        let result = match self.kind(id) {
+            None | Some(TypeKind::Enum { .. }) => false,
+            Some(TypeKind::Union { variants, .. }) => {
+                variants.iter().any(|v| self.compute_needs(v.ty, memo))
+            }
+            Some(TypeKind::Object { fields, rules }) => {
+                !rules.is_empty()
+                    || fields.iter().any(|f| {
+                        f.ty.needs_validation(&mut |id| self.compute_needs(id, memo))
+                    })
+            }
+        };
+        memo[id.0] = Some(result);
+        result
+    }
+}
+
+/// How an event field travels as XML text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XmlKind {
+    Text,
+    Number,
+    Enum,
+}
+
+impl Spec {
+    /// How a field of type `ty` is read from and written to an event's XML, if it can be: XML
+    /// carries text only, so a `string`, an integer type without a range or an enum type.
+    pub fn xml_kind(&self, ty: &Ty) -> Option<XmlKind> {
+        match ty {
+            Ty::String { max_bytes: None } => Some(XmlKind::Text),
+            Ty::Int {
+                min: None,
+                max: None,
+                ..
+            } => Some(XmlKind::Number),
+            Ty::Ref(id) => match self.kind(*id) {
+                Some(TypeKind::Enum { .. }) => Some(XmlKind::Enum),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 }
 

@@ -1,7 +1,11 @@
 //! Stage 1c: the YAML tree of each file to the model, collecting every error on the way.
 //!
-//! Unknown keys, wrong value kinds and bad types are all reported (not just the first), each at
-//! its own path. Inline objects and enums are hoisted to named types here.
+//! Takes: one file's text (through [`crate::yaml`]) and the spec-wide name table.
+//! Gives: a [`SpecFile`] appended to the [`Spec`]: types, endpoints, exclusions and pushed
+//! events, with every field type resolved to a [`Ty`] (names interned as [`TypeId`]s, bound to
+//! their definitions later by [`Spec::link`]). Unknown keys, wrong value kinds and bad types are
+//! all reported (not just the first), each at its own path. Inline objects and enums are hoisted
+//! to named types here, so no placeholder reaches a later stage.
 
 use crate::diag::Problems;
 use crate::model::*;
@@ -37,6 +41,7 @@ pub fn parse_file(
     let mut cx = Cx {
         file,
         problems,
+        names: &mut spec.names,
         types: Vec::new(),
     };
     let mut endpoints = Vec::new();
@@ -54,7 +59,7 @@ pub fn parse_file(
         if let Some(eps) = top.take("endpoints") {
             let path = root_path.key("endpoints");
             for (name, node) in cx.entries(eps, &path) {
-                if let Some(ep) = cx.endpoint(name, node, &path.key(name), stem) {
+                if let Some(ep) = cx.endpoint(name, node, &path.key(name)) {
                     endpoints.push(ep);
                 }
             }
@@ -92,28 +97,29 @@ pub fn parse_file(
     });
 }
 
-/// The parsing context of one file (also used by `crate::events`).
-pub(crate) struct Cx<'p> {
-    pub(crate) file: usize,
+/// The parsing context of one file.
+struct Cx<'p> {
+    file: usize,
     problems: &'p mut Problems,
+    names: &'p mut Names,
     types: Vec<TypeDef>,
 }
 
 /// A mapping whose keys are taken one by one; whatever is left is an unknown key.
-pub(crate) struct Obj<'n> {
+struct Obj<'n> {
     entries: &'n [(String, Node)],
     used: Vec<bool>,
     path: Path,
 }
 
 impl<'n> Obj<'n> {
-    pub(crate) fn take(&mut self, key: &str) -> Option<&'n Node> {
+    fn take(&mut self, key: &str) -> Option<&'n Node> {
         let i = self.entries.iter().position(|(k, _)| k == key)?;
         self.used[i] = true;
         Some(&self.entries[i].1)
     }
 
-    pub(crate) fn finish(self, cx: &mut Cx<'_>, expected: &[&str]) {
+    fn finish(self, cx: &mut Cx<'_>, expected: &[&str]) {
         for ((key, _), used) in self.entries.iter().zip(&self.used) {
             if !used {
                 let hint = match closest(key, expected) {
@@ -187,24 +193,19 @@ const ENDPOINT_KEYS: &[&str] = &[
 ];
 
 impl Cx<'_> {
-    pub(crate) fn origin(&self, path: &Path) -> Origin {
+    fn origin(&self, path: &Path) -> Origin {
         Origin {
             file: self.file,
             path: path.clone(),
         }
     }
 
-    pub(crate) fn error_at(&mut self, path: &Path, at: At, message: String) {
+    fn error_at(&mut self, path: &Path, at: At, message: String) {
         self.problems.at_path(self.file, path.clone(), at, message);
     }
 
     /// The items of a YAML sequence, or an error at `path` ("expected a list of `what`").
-    pub(crate) fn seq<'n>(
-        &mut self,
-        node: &'n Node,
-        path: &Path,
-        what: &str,
-    ) -> Option<&'n [Node]> {
+    fn seq<'n>(&mut self, node: &'n Node, path: &Path, what: &str) -> Option<&'n [Node]> {
         match node {
             Node::Seq(items) => Some(items),
             other => {
@@ -217,11 +218,11 @@ impl Cx<'_> {
         }
     }
 
-    pub(crate) fn error(&mut self, path: &Path, message: String) {
+    fn error(&mut self, path: &Path, message: String) {
         self.error_at(path, At::Value, message);
     }
 
-    pub(crate) fn obj<'n>(&mut self, node: &'n Node, path: &Path) -> Option<Obj<'n>> {
+    fn obj<'n>(&mut self, node: &'n Node, path: &Path) -> Option<Obj<'n>> {
         match node {
             Node::Map(entries) => Some(Obj {
                 entries,
@@ -240,7 +241,7 @@ impl Cx<'_> {
         }
     }
 
-    pub(crate) fn entries<'n>(&mut self, node: &'n Node, path: &Path) -> &'n [(String, Node)] {
+    fn entries<'n>(&mut self, node: &'n Node, path: &Path) -> &'n [(String, Node)] {
         match node {
             Node::Map(entries) => entries,
             Node::Null => &[],
@@ -251,7 +252,7 @@ impl Cx<'_> {
         }
     }
 
-    pub(crate) fn string(&mut self, node: Option<&Node>, path: &Path) -> Option<String> {
+    fn string(&mut self, node: Option<&Node>, path: &Path) -> Option<String> {
         match node? {
             Node::Str(s) => Some(s.clone()),
             other => {
@@ -274,7 +275,7 @@ impl Cx<'_> {
         }
     }
 
-    pub(crate) fn required_string(&mut self, obj: &mut Obj<'_>, key: &str) -> Option<String> {
+    fn required_string(&mut self, obj: &mut Obj<'_>, key: &str) -> Option<String> {
         let path = obj.path.key(key);
         match obj.take(key) {
             None => {
@@ -324,13 +325,47 @@ impl Cx<'_> {
         } else {
             return;
         };
+        self.define(name.to_owned(), doc, kind, path);
+    }
+
+    /// Adds a named type (defined under `types:` or hoisted) and returns its id.
+    fn define(&mut self, name: String, doc: String, kind: TypeKind, path: &Path) -> TypeId {
+        let id = self.names.intern(&name);
         let origin = self.origin(path);
         self.types.push(TypeDef {
-            name: name.to_owned(),
+            name,
+            id,
             doc,
             kind,
             origin,
         });
+        id
+    }
+
+    /// The parsed type `expr` resolved: names interned, an inline `object`/`enum` placeholder
+    /// replaced by the hoisted type `inline`.
+    fn resolve(&mut self, expr: &TypeExpr, inline: Option<TypeId>) -> Option<Ty> {
+        Some(match expr {
+            TypeExpr::String { max_bytes } => Ty::String {
+                max_bytes: *max_bytes,
+            },
+            TypeExpr::Bool => Ty::Bool,
+            TypeExpr::Secret => Ty::Secret,
+            TypeExpr::Int { kind, min, max } => Ty::Int {
+                kind: *kind,
+                min: *min,
+                max: *max,
+            },
+            TypeExpr::Date => Ty::Date,
+            TypeExpr::Json => Ty::Json,
+            TypeExpr::List { item, min, max } => Ty::List {
+                item: Box::new(self.resolve(item, inline)?),
+                min: *min,
+                max: *max,
+            },
+            TypeExpr::Named(name) => Ty::Ref(self.names.intern(name)),
+            TypeExpr::Object | TypeExpr::Enum => Ty::Ref(inline?),
+        })
     }
 
     /// An object's fields and rules; inline field types are hoisted as `{owner}{Field}`.
@@ -355,13 +390,7 @@ impl Cx<'_> {
         TypeKind::Object { fields: out, rules }
     }
 
-    pub(crate) fn field(
-        &mut self,
-        owner: &str,
-        wire: &str,
-        node: &Node,
-        path: &Path,
-    ) -> Option<Field> {
+    fn field(&mut self, owner: &str, wire: &str, node: &Node, path: &Path) -> Option<Field> {
         let origin = self.origin(path);
         let (ty_text, ty_path, mut obj) = match node {
             Node::Str(s) => (s.clone(), path.clone(), None),
@@ -398,7 +427,7 @@ impl Cx<'_> {
             required: false,
             review: false,
             doc: String::new(),
-            ty: TypeExpr::Json,
+            ty: Ty::Json,
             origin,
         };
         let mut inline_name = None;
@@ -440,14 +469,8 @@ impl Cx<'_> {
                     return None;
                 };
                 let kind = self.object(&name, fields, inline_rules, path, &path.key("fields"));
-                let origin = self.origin(path);
-                self.types.push(TypeDef {
-                    name: name.clone(),
-                    doc: field.doc.clone(),
-                    kind,
-                    origin,
-                });
-                field.ty = ty.with_inline_name(&name);
+                let id = self.define(name, field.doc.clone(), kind, path);
+                field.ty = self.resolve(&ty, Some(id))?;
             }
             Some(TypeExpr::Enum) => {
                 if inline_fields.is_some() || inline_rules.is_some() {
@@ -458,14 +481,8 @@ impl Cx<'_> {
                     return None;
                 };
                 let kind = self.enum_values(values, &path.key("values"));
-                let origin = self.origin(path);
-                self.types.push(TypeDef {
-                    name: name.clone(),
-                    doc: field.doc.clone(),
-                    kind,
-                    origin,
-                });
-                field.ty = ty.with_inline_name(&name);
+                let id = self.define(name, field.doc.clone(), kind, path);
+                field.ty = self.resolve(&ty, Some(id))?;
             }
             _ => {
                 for (given, key) in [
@@ -482,7 +499,7 @@ impl Cx<'_> {
                         );
                     }
                 }
-                field.ty = ty;
+                field.ty = self.resolve(&ty, None)?;
             }
         }
         Some(field)
@@ -533,7 +550,7 @@ impl Cx<'_> {
                 tag: tag_value.clone(),
                 rust: pascal(tag_value),
                 payload_key: tag_value.to_ascii_lowercase(),
-                ty,
+                ty: self.names.intern(&ty),
                 doc,
                 origin: self.origin(&p),
             });
@@ -690,13 +707,7 @@ impl Cx<'_> {
         Some(out)
     }
 
-    fn endpoint(
-        &mut self,
-        ep_path: &str,
-        node: &Node,
-        path: &Path,
-        stem: &str,
-    ) -> Option<Endpoint> {
+    fn endpoint(&mut self, ep_path: &str, node: &Node, path: &Path) -> Option<Endpoint> {
         let mut obj = self.obj(node, path)?;
         let name = self.required_string(&mut obj, "name");
         let method = match self
@@ -742,7 +753,6 @@ impl Cx<'_> {
         let response = obj.take("response");
         let examples = obj.take("examples");
         obj.finish(self, ENDPOINT_KEYS);
-        let _ = stem;
         let name = name?;
         let base = pascal(&name);
         let request = self.message(
@@ -782,7 +792,7 @@ impl Cx<'_> {
         key: &str,
         title: &Option<String>,
         ep_path: &str,
-    ) -> Option<String> {
+    ) -> Option<TypeId> {
         let mpath = path.key(key);
         match node {
             None => {
@@ -805,7 +815,7 @@ impl Cx<'_> {
                         ),
                     );
                 }
-                Some(name.clone())
+                Some(self.names.intern(name))
             }
             Some(fields @ (Node::Map(_) | Node::Null)) => {
                 let name = format!("{base}{suffix}");
@@ -829,14 +839,7 @@ impl Cx<'_> {
                         .map(|t| format!(" ({t})"))
                         .unwrap_or_default()
                 );
-                let origin = self.origin(&mpath);
-                self.types.push(TypeDef {
-                    name: name.clone(),
-                    doc,
-                    kind,
-                    origin,
-                });
-                Some(name)
+                Some(self.define(name, doc, kind, &mpath))
             }
             Some(other) => {
                 self.error(
@@ -884,6 +887,134 @@ impl Cx<'_> {
                 response,
                 origin: self.origin(&p),
             });
+        }
+        out
+    }
+}
+
+/// The keys of one event.
+const EVENT_KEYS: &[&str] = &["name", "title", "doc", "fields", "examples"];
+
+impl Cx<'_> {
+    /// The `events:` mapping of one file.
+    fn events(&mut self, node: &Node, path: &Path) -> Vec<EventDef> {
+        let mut out = Vec::new();
+        for (event, node) in self.entries(node, path) {
+            let p = path.key(event);
+            let Some(mut obj) = self.obj(node, &p) else {
+                continue;
+            };
+            let name = self.string(obj.take("name"), &p.key("name"));
+            let title = self.required_string(&mut obj, "title");
+            let doc = self
+                .string(obj.take("doc"), &p.key("doc"))
+                .unwrap_or_default();
+            let fields_node = obj.take("fields");
+            let examples_node = obj.take("examples");
+            obj.finish(self, EVENT_KEYS);
+            let variant = pascal(event);
+            let name = name.unwrap_or_else(|| format!("{variant}Event"));
+            let mut fields = Vec::new();
+            if let Some(fields_node) = fields_node {
+                let fp = p.key("fields");
+                for (wire, n) in self.entries(fields_node, &fp) {
+                    if let Some(field) = self.field(&name, wire, n, &fp.key(wire)) {
+                        fields.push(field);
+                    }
+                }
+            }
+            let examples = match examples_node {
+                Some(n) => self.event_examples(n, &p.key("examples")),
+                None => Vec::new(),
+            };
+            out.push(EventDef {
+                event: event.clone(),
+                name,
+                variant,
+                // A missing title is reported; the other checks still run.
+                title: title.unwrap_or_default(),
+                doc,
+                fields,
+                examples,
+                origin: self.origin(&p),
+            });
+        }
+        out
+    }
+
+    fn event_examples(&mut self, node: &Node, path: &Path) -> Vec<EventExample> {
+        let Some(items) = self.seq(node, path, "examples") else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = path.index(i);
+            let Some(mut o) = self.obj(item, &p) else {
+                continue;
+            };
+            let name = self
+                .string(o.take("name"), &p.key("name"))
+                .unwrap_or_else(|| format!("example {}", i + 1));
+            let xml = self.required_string(&mut o, "xml");
+            o.finish(self, &["name", "xml"]);
+            if let Some(xml) = xml {
+                out.push(EventExample {
+                    name,
+                    xml: xml.trim().to_owned(),
+                    origin: self.origin(&p),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// The keys of one errcode entry.
+const ERROR_KEYS: &[&str] = &["name", "errmsg", "zh", "en", "hint"];
+
+impl Cx<'_> {
+    /// The `errors:` mapping of one file.
+    fn errors(&mut self, node: &Node, path: &Path) -> Vec<ErrorDef> {
+        let mut out = Vec::new();
+        for (key, node) in self.entries(node, path) {
+            let p = path.key(key);
+            let code = match key.trim().parse::<i64>() {
+                Ok(0) => {
+                    self.error_at(&p, At::Key, "0 means success, not an error".to_owned());
+                    None
+                }
+                Ok(code) => Some(code),
+                Err(_) => {
+                    self.error_at(
+                        &p,
+                        At::Key,
+                        format!("`{key}` is not an errcode (an integer such as 40164)"),
+                    );
+                    None
+                }
+            };
+            let Some(mut obj) = self.obj(node, &p) else {
+                continue;
+            };
+            let name = self.required_string(&mut obj, "name");
+            let errmsg = self.required_string(&mut obj, "errmsg");
+            let zh = self.required_string(&mut obj, "zh");
+            let en = self.required_string(&mut obj, "en");
+            let hint = self.string(obj.take("hint"), &p.key("hint"));
+            obj.finish(self, ERROR_KEYS);
+            if let (Some(code), Some(name), Some(errmsg), Some(zh), Some(en)) =
+                (code, name, errmsg, zh, en)
+            {
+                out.push(ErrorDef {
+                    code,
+                    name,
+                    errmsg: errmsg.trim().to_owned(),
+                    zh: zh.trim().to_owned(),
+                    en: en.trim().to_owned(),
+                    hint: hint.map(|h| h.trim().to_owned()),
+                    origin: self.origin(&p),
+                });
+            }
         }
         out
     }

@@ -1,4 +1,8 @@
 //! Stage 1b: the field type grammar (`string(27)`, `u32(..=50)`, `list<CardStatus>(..=10)`, …).
+//!
+//! Takes: the text of a field's `type`. Gives: its syntax, a [`TypeExpr`], where names are still
+//! strings and inline `object`/`enum` are placeholders; [`crate::parse`] resolves both into a
+//! [`crate::model::Ty`] before anything else sees it.
 
 use std::fmt;
 
@@ -68,19 +72,6 @@ impl TypeExpr {
             TypeExpr::Object | TypeExpr::Enum => Some(self),
             TypeExpr::List { item, .. } => item.inline_kind(),
             _ => None,
-        }
-    }
-
-    /// Replaces the inline placeholder by a reference to the hoisted type `name`.
-    pub fn with_inline_name(self, name: &str) -> TypeExpr {
-        match self {
-            TypeExpr::Object | TypeExpr::Enum => TypeExpr::Named(name.to_owned()),
-            TypeExpr::List { item, min, max } => TypeExpr::List {
-                item: Box::new(item.with_inline_name(name)),
-                min,
-                max,
-            },
-            other => other,
         }
     }
 }

@@ -377,6 +377,16 @@ pub struct PutThingRequest {
     /// Optional. Each item: A date written `YYYY-MM-DD`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days: Option<Vec<String>>,
+    /// `grid`.
+    ///
+    /// Optional. At most 2 items. Each item: 1 to 3 items. Each item's item: At most 4 bytes of UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<Vec<Vec<String>>>,
+    /// `sets`.
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sets: Option<Vec<Vec<Shape>>>,
     /// `shape`.
     ///
     /// Optional.
@@ -440,6 +450,8 @@ impl PutThingRequest {
             tags: None,
             counts: None,
             days: None,
+            grid: None,
+            sets: None,
             shape: None,
             shapes: None,
             owner: None,
@@ -492,6 +504,18 @@ impl PutThingRequest {
     /// Sets `days`.
     pub fn days(mut self, value: Vec<String>) -> Self {
         self.days = Some(value);
+        self
+    }
+
+    /// Sets `grid`.
+    pub fn grid(mut self, value: Vec<Vec<String>>) -> Self {
+        self.grid = Some(value);
+        self
+    }
+
+    /// Sets `sets`.
+    pub fn sets(mut self, value: Vec<Vec<Shape>>) -> Self {
+        self.sets = Some(value);
         self
     }
 
@@ -568,27 +592,62 @@ impl crate::Validate for PutThingRequest {
         }
         if let Some(value) = &self.tags {
             crate::validate::items("tags", value, Some(1), Some(3))?;
-            crate::validate::each_max_bytes("tags", value, 6)?;
+            crate::validate::each(
+                "tags",
+                value,
+                |item| crate::validate::max_bytes("", item, 6),
+            )?;
         }
         if let Some(value) = &self.counts {
-            crate::validate::each_range("counts", value, 0, 9)?;
+            crate::validate::each(
+                "counts",
+                value,
+                |item| crate::validate::range("", item, 0, 9),
+            )?;
         }
         if let Some(value) = &self.days {
-            crate::validate::each_date("days", value)?;
+            crate::validate::each(
+                "days",
+                value,
+                |item| crate::validate::date("", item),
+            )?;
+        }
+        if let Some(value) = &self.grid {
+            crate::validate::items("grid", value, None, Some(2))?;
+            crate::validate::each(
+                "grid",
+                value,
+                |item| {
+                    crate::validate::items("", item, Some(1), Some(3))?;
+                    crate::validate::each(
+                        "",
+                        item,
+                        |item| crate::validate::max_bytes("", item, 4),
+                    )?;
+                    Ok(())
+                },
+            )?;
+        }
+        if let Some(value) = &self.sets {
+            crate::validate::each(
+                "sets",
+                value,
+                |item| crate::validate::each("", item, crate::Validate::validate),
+            )?;
         }
         if let Some(value) = &self.shape {
             crate::validate::nested("shape", value)?;
         }
         if let Some(value) = &self.shapes {
             crate::validate::items("shapes", value, None, Some(2))?;
-            crate::validate::each("shapes", value)?;
+            crate::validate::each("shapes", value, crate::Validate::validate)?;
         }
         if let Some(value) = &self.owner {
             crate::validate::nested("owner", value)?;
         }
         if let Some(value) = &self.items {
             crate::validate::items("items", value, None, Some(5))?;
-            crate::validate::each("items", value)?;
+            crate::validate::each("items", value, crate::Validate::validate)?;
         }
         if let (Some(begin), Some(end)) = (
             Some(&self.begin_date),
@@ -712,7 +771,7 @@ impl ListThingsResponse {
 impl crate::Validate for ListThingsResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.things {
-            crate::validate::each("things", value)?;
+            crate::validate::each("things", value, crate::Validate::validate)?;
         }
         Ok(())
     }
@@ -750,5 +809,112 @@ impl crate::Client {
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     pub fn ping(&self) -> Result<(), crate::Error> {
         self.execute_unit(&endpoint::PING, &crate::wire::Empty {})
+    }
+}
+
+/// A thing moved — the `thing_moved` event (`MsgType` `event`).
+///
+/// Text, number and enum elements.
+///
+/// The common header (`ToUserName`, `FromUserName`, `CreateTime`, …) is on the enclosing `events::Message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ThingMovedEvent {
+    /// `ThingId`.
+    ///
+    /// Always sent (a message without it is an error). XML element `ThingId`.
+    pub thing_id: String,
+    /// `Count`.
+    ///
+    /// Optional. XML element `Count`.
+    pub count: Option<u32>,
+    /// `Level`.
+    ///
+    /// Optional. XML element `Level`.
+    pub level: Option<Level>,
+}
+
+impl ThingMovedEvent {
+    /// The `Event` element's value of this event.
+    pub const EVENT: &'static str = "thing_moved";
+    /// The XML elements of this event besides the common header, in spec order.
+    pub const ELEMENTS: &'static [&'static str] = &["ThingId", "Count", "Level"];
+    /// Creates a `ThingMovedEvent` from its required fields (`thing_id`); optional fields are left out.
+    pub fn new(thing_id: impl Into<String>) -> Self {
+        Self {
+            thing_id: thing_id.into(),
+            count: None,
+            level: None,
+        }
+    }
+
+    /// Sets `thing_id`.
+    pub fn thing_id(mut self, value: impl Into<String>) -> Self {
+        self.thing_id = value.into();
+        self
+    }
+
+    /// Sets `count`.
+    pub fn count(mut self, value: u32) -> Self {
+        self.count = Some(value);
+        self
+    }
+
+    /// Sets `level`.
+    pub fn level(mut self, value: Level) -> Self {
+        self.level = Some(value);
+        self
+    }
+}
+
+impl crate::events::EventBody for ThingMovedEvent {
+    fn from_fields(
+        fields: &crate::events::EventFields,
+    ) -> Result<Self, crate::events::EventError> {
+        Ok(Self {
+            thing_id: crate::events::required(
+                Self::EVENT,
+                "ThingId",
+                crate::events::text(fields, "ThingId"),
+            )?,
+            count: crate::events::number::<u32>(fields, Self::EVENT, "Count")?,
+            level: crate::events::enumeration::<Level>(fields, "Level"),
+        })
+    }
+
+    fn to_fields(&self, fields: &mut crate::events::EventFields) {
+        crate::events::put_text(fields, "ThingId", Some(&self.thing_id));
+        crate::events::put_number(fields, "Count", self.count.as_ref());
+        crate::events::put_text(fields, "Level", self.level.as_ref());
+    }
+}
+
+/// An event without elements of its own — the `thing_pinged` event (`MsgType` `event`).
+///
+/// The common header (`ToUserName`, `FromUserName`, `CreateTime`, …) is on the enclosing `events::Message`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ThingPingedEvent {}
+impl ThingPingedEvent {
+    /// The `Event` element's value of this event.
+    pub const EVENT: &'static str = "thing_pinged";
+    /// The XML elements of this event besides the common header, in spec order.
+    pub const ELEMENTS: &'static [&'static str] = &[];
+    /// Creates an empty `ThingPingedEvent`; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {}
+    }
+}
+
+impl crate::events::EventBody for ThingPingedEvent {
+    fn from_fields(
+        fields: &crate::events::EventFields,
+    ) -> Result<Self, crate::events::EventError> {
+        let _ = fields;
+        Ok(Self {})
+    }
+
+    fn to_fields(&self, fields: &mut crate::events::EventFields) {
+        let _ = fields;
     }
 }

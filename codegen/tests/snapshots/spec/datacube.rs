@@ -941,7 +941,7 @@ impl GetCardBizuinInfoResponse {
 impl crate::Validate for GetCardBizuinInfoResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.list {
-            crate::validate::each("list", value)?;
+            crate::validate::each("list", value, crate::Validate::validate)?;
         }
         Ok(())
     }
@@ -1060,7 +1060,7 @@ impl GetCardCardInfoResponse {
 impl crate::Validate for GetCardCardInfoResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.list {
-            crate::validate::each("list", value)?;
+            crate::validate::each("list", value, crate::Validate::validate)?;
         }
         Ok(())
     }
@@ -1164,7 +1164,7 @@ impl GetCardMemberCardInfoResponse {
 impl crate::Validate for GetCardMemberCardInfoResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.list {
-            crate::validate::each("list", value)?;
+            crate::validate::each("list", value, crate::Validate::validate)?;
         }
         Ok(())
     }
@@ -1268,7 +1268,7 @@ impl GetCardMemberCardDetailResponse {
 impl crate::Validate for GetCardMemberCardDetailResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.list {
-            crate::validate::each("list", value)?;
+            crate::validate::each("list", value, crate::Validate::validate)?;
         }
         Ok(())
     }

@@ -250,7 +250,7 @@ impl QrcodeMultipleCard {
 
 impl crate::Validate for QrcodeMultipleCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
-        crate::validate::each("card_list", &self.card_list)?;
+        crate::validate::each("card_list", &self.card_list, crate::Validate::validate)?;
         Ok(())
     }
 }
@@ -562,7 +562,7 @@ impl CreateLandingPageRequest {
 
 impl crate::Validate for CreateLandingPageRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
-        crate::validate::each("card_list", &self.card_list)?;
+        crate::validate::each("card_list", &self.card_list, crate::Validate::validate)?;
         Ok(())
     }
 }
@@ -652,7 +652,11 @@ impl crate::Validate for DepositCodesRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("card_id", &self.card_id, 32)?;
         crate::validate::items("code", &self.code, Some(1), Some(100))?;
-        crate::validate::each_max_bytes("code", &self.code, 20)?;
+        crate::validate::each(
+            "code",
+            &self.code,
+            |item| crate::validate::max_bytes("", item, 20),
+        )?;
         Ok(())
     }
 }
@@ -821,7 +825,11 @@ impl crate::Validate for CheckCodesRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("card_id", &self.card_id, 32)?;
         crate::validate::items("code", &self.code, Some(1), Some(100))?;
-        crate::validate::each_max_bytes("code", &self.code, 20)?;
+        crate::validate::each(
+            "code",
+            &self.code,
+            |item| crate::validate::max_bytes("", item, 20),
+        )?;
         Ok(())
     }
 }
@@ -979,10 +987,18 @@ impl SetTestWhitelistRequest {
 impl crate::Validate for SetTestWhitelistRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.openid {
-            crate::validate::each_max_bytes("openid", value, 64)?;
+            crate::validate::each(
+                "openid",
+                value,
+                |item| crate::validate::max_bytes("", item, 64),
+            )?;
         }
         if let Some(value) = &self.username {
-            crate::validate::each_max_bytes("username", value, 32)?;
+            crate::validate::each(
+                "username",
+                value,
+                |item| crate::validate::max_bytes("", item, 32),
+            )?;
         }
         crate::validate::max_total(
             &["openid", "username"],

@@ -162,7 +162,7 @@ impl GiftCardPage {
 impl crate::Validate for GiftCardPage {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.theme_list {
-            crate::validate::each("theme_list", value)?;
+            crate::validate::each("theme_list", value, crate::Validate::validate)?;
         }
         Ok(())
     }
@@ -341,7 +341,7 @@ impl GiftCardPageInfo {
 impl crate::Validate for GiftCardPageInfo {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.theme_list {
-            crate::validate::each("theme_list", value)?;
+            crate::validate::each("theme_list", value, crate::Validate::validate)?;
         }
         Ok(())
     }
@@ -519,7 +519,7 @@ impl GiftCardPageUpdate {
 impl crate::Validate for GiftCardPageUpdate {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.theme_list {
-            crate::validate::each("theme_list", value)?;
+            crate::validate::each("theme_list", value, crate::Validate::validate)?;
         }
         Ok(())
     }
@@ -638,7 +638,7 @@ impl GiftCardPageTheme {
 
 impl crate::Validate for GiftCardPageTheme {
     fn validate(&self) -> Result<(), crate::ValidationError> {
-        crate::validate::each("item_list", &self.item_list)?;
+        crate::validate::each("item_list", &self.item_list, crate::Validate::validate)?;
         Ok(())
     }
 }
@@ -1099,7 +1099,7 @@ impl GiftCardOrder {
 impl crate::Validate for GiftCardOrder {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.card_list {
-            crate::validate::each("card_list", value)?;
+            crate::validate::each("card_list", value, crate::Validate::validate)?;
         }
         Ok(())
     }
@@ -1902,7 +1902,7 @@ impl BatchGetGiftCardOrdersResponse {
 impl crate::Validate for BatchGetGiftCardOrdersResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.order_list {
-            crate::validate::each("order_list", value)?;
+            crate::validate::each("order_list", value, crate::Validate::validate)?;
         }
         Ok(())
     }

@@ -116,7 +116,7 @@ impl crate::Validate for MemberCardUserForm {
         }
         if let Some(value) = &self.rich_field_list {
             crate::validate::items("rich_field_list", value, None, Some(5))?;
-            crate::validate::each("rich_field_list", value)?;
+            crate::validate::each("rich_field_list", value, crate::Validate::validate)?;
         }
         Ok(())
     }

@@ -672,7 +672,7 @@ impl BatchGetPayGiftRulesResponse {
 impl crate::Validate for BatchGetPayGiftRulesResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.rule_list {
-            crate::validate::each("rule_list", value)?;
+            crate::validate::each("rule_list", value, crate::Validate::validate)?;
         }
         Ok(())
     }
