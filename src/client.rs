@@ -202,12 +202,14 @@ pub struct ClientBuilder {
     retry_backoff: Duration,
     max_response_bytes: u64,
     env_proxy: bool,
+    #[cfg(feature = "redis")]
+    shared_store: Option<crate::store::RedisStore>,
 }
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("base_url", &self.base_url)
+        let mut s = f.debug_struct("ClientBuilder");
+        s.field("base_url", &self.base_url)
             .field("appid", &self.credentials.as_ref().map(|(appid, _)| appid))
             .field(
                 "secret",
@@ -230,8 +232,10 @@ impl fmt::Debug for ClientBuilder {
             .field("max_retries", &self.max_retries)
             .field("retry_backoff", &self.retry_backoff)
             .field("max_response_bytes", &self.max_response_bytes)
-            .field("env_proxy", &self.env_proxy)
-            .finish()
+            .field("env_proxy", &self.env_proxy);
+        #[cfg(feature = "redis")]
+        s.field("shared_store", &self.shared_store);
+        s.finish()
     }
 }
 
@@ -252,6 +256,8 @@ impl Default for ClientBuilder {
             retry_backoff: DEFAULT_RETRY_BACKOFF,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             env_proxy: true,
+            #[cfg(feature = "redis")]
+            shared_store: None,
         }
     }
 }
@@ -309,6 +315,18 @@ impl ClientBuilder {
     /// qualification pages do not say otherwise). Never refreshed: a rejection is returned.
     pub fn component_token(mut self, token: impl Into<Secret>) -> Self {
         self.component = Some(Arc::new(FixedComponentToken(token.into())));
+        self
+    }
+
+    /// Shares the access token (when the client fetches it, with
+    /// [`credentials`](ClientBuilder::credentials)) and the card api_ticket with every process
+    /// that uses the same store and appid: one process fetches, the others read its result
+    /// (feature `redis`; see [`store`](crate::store) for the semantics). Needs the appid, from
+    /// the credentials or [`appid`](ClientBuilder::appid). A fixed token or a token provider is
+    /// not put in the store; the api_ticket still is.
+    #[cfg(feature = "redis")]
+    pub fn shared_store(mut self, store: crate::store::RedisStore) -> Self {
+        self.shared_store = Some(store);
         self
     }
 
@@ -416,6 +434,24 @@ impl ClientBuilder {
             }
             (None, given) => given,
         };
+        let token_cache = TokenCache::new(FORCE_REFRESH_INTERVAL);
+        let ticket_cache = TokenCache::for_ticket();
+        #[cfg(feature = "redis")]
+        let (token_cache, ticket_cache) = match &self.shared_store {
+            Some(store) => {
+                let Some(appid) = appid.as_deref() else {
+                    return Err(Error::Config(
+                        "shared_store needs the appid: give credentials or ClientBuilder::appid"
+                            .into(),
+                    ));
+                };
+                (
+                    token_cache.shared(Some(store.slot(appid, "access_token", "access token")?)),
+                    ticket_cache.shared(Some(store.slot(appid, "api_ticket", "api_ticket")?)),
+                )
+            }
+            None => (token_cache, ticket_cache),
+        };
         let auth = if let Some((appid, secret)) = self.credentials {
             if appid.trim().is_empty() || secret.is_empty() {
                 return Err(Error::Config(
@@ -426,7 +462,7 @@ impl ClientBuilder {
                 appid,
                 secret,
                 source: self.token_source.unwrap_or_default(),
-                cache: Box::new(TokenCache::new(FORCE_REFRESH_INTERVAL)),
+                cache: Box::new(token_cache),
             }
         } else if let Some(token) = self.fixed_token {
             if token.is_empty() {
@@ -464,7 +500,7 @@ impl ClientBuilder {
                 retry_backoff: self.retry_backoff,
                 max_response_bytes: self.max_response_bytes,
                 appid,
-                ticket: TokenCache::for_ticket(),
+                ticket: ticket_cache,
             }),
         })
     }
@@ -566,6 +602,7 @@ impl Client {
         Ok(Fetched {
             token: answer.ticket,
             expires_in: answer.expires_in,
+            remaining: None,
         })
     }
 
@@ -914,6 +951,7 @@ impl Client {
         Ok(Fetched {
             token: Secret::new(answer.access_token),
             expires_in: answer.expires_in,
+            remaining: None,
         })
     }
 }

@@ -14,6 +14,8 @@ pub mod sandbox;
 pub mod schema;
 mod secret;
 pub mod signature;
+#[cfg(feature = "redis")]
+pub mod store;
 mod token;
 mod transport;
 pub mod validate;

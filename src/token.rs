@@ -121,6 +121,9 @@ pub(crate) struct Fetched {
     pub token: Secret,
     /// Its lifetime in seconds, as WeChat announced it.
     pub expires_in: Option<i64>,
+    /// For a token fetched earlier (read from a shared store): the time it has left. `None`
+    /// for a token fetched just now (its whole lifetime is left).
+    pub remaining: Option<Duration>,
 }
 
 /// WeChat's documented token lifetime, assumed when an answer does not say.
@@ -155,8 +158,9 @@ struct CachedToken {
 impl CachedToken {
     fn new(fetched: &Fetched, fetched_at: Instant) -> Self {
         let lifetime = lifetime_of(fetched.expires_in);
+        let left = fetched.remaining.map_or(lifetime, |r| r.min(lifetime));
         // The lifetime is at most a day, so this cannot overflow; stay panic-free regardless.
-        let expires_at = fetched_at.checked_add(lifetime).unwrap_or(fetched_at);
+        let expires_at = fetched_at.checked_add(left).unwrap_or(fetched_at);
         let refresh_at = expires_at
             .checked_sub(refresh_margin(lifetime))
             .unwrap_or(fetched_at);
@@ -195,6 +199,9 @@ pub(crate) struct TokenCache {
     force_interval: Duration,
     /// What is cached, for the message of a panicking fetch.
     what: &'static str,
+    /// The shared store fetches go through, if any.
+    #[cfg(feature = "redis")]
+    shared: Option<crate::store::Slot>,
 }
 
 /// How a fetch is made: `fetch(force_refresh)`.
@@ -207,6 +214,37 @@ impl TokenCache {
             done: Condvar::new(),
             force_interval,
             what: "access token",
+            #[cfg(feature = "redis")]
+            shared: None,
+        }
+    }
+
+    /// The same cache, fetching through `slot` of a shared store.
+    #[cfg(feature = "redis")]
+    pub(crate) fn shared(mut self, slot: Option<crate::store::Slot>) -> Self {
+        self.shared = slot;
+        self
+    }
+
+    /// The same cache, saying `what` it caches in errors.
+    #[cfg(feature = "redis")]
+    pub(crate) fn named(mut self, what: &'static str) -> Self {
+        self.what = what;
+        self
+    }
+
+    /// `rejected` was refused: dropped here and, through the shared store, everywhere, if it
+    /// is still the current token.
+    pub(crate) fn forget(&self, rejected: &Secret) {
+        {
+            let mut state = self.lock();
+            if state.token.as_ref().is_some_and(|t| t.value == *rejected) {
+                state.token = None;
+            }
+        }
+        #[cfg(feature = "redis")]
+        if let Some(slot) = &self.shared {
+            slot.invalidate(rejected);
         }
     }
 
@@ -242,12 +280,7 @@ impl TokenCache {
         allow_force: bool,
         fetch: FetchFn<'_>,
     ) -> Result<Option<Secret>, Error> {
-        {
-            let mut state = self.lock();
-            if state.token.as_ref().is_some_and(|t| t.value == *rejected) {
-                state.token = None;
-            }
-        }
+        self.forget(rejected);
         let token = self.acquire(Some(rejected), allow_force, fetch)?;
         Ok((token != *rejected).then_some(token))
     }
@@ -322,10 +355,10 @@ impl TokenCache {
         }
         let mut finish = Finish(self, None);
 
-        let mut result = self.guarded(fetch, false);
+        let mut result = self.guarded(fetch, avoid, false);
         if let Ok(fetched) = &result {
             if allow_force && avoid == Some(&fetched.token) && self.take_force_permit() {
-                result = self.guarded(fetch, true);
+                result = self.guarded(fetch, avoid, true);
             }
         }
         let outcome = match &result {
@@ -350,9 +383,21 @@ impl TokenCache {
 
     /// Runs `fetch`, turning a panic into an error: the fetching thread then reports it like
     /// the threads waiting for it, and none of them is left blocked.
-    fn guarded(&self, fetch: FetchFn<'_>, force: bool) -> Result<Fetched, Error> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fetch(force)))
-            .unwrap_or_else(|_| Err(panicked(self.what)))
+    fn guarded(
+        &self,
+        fetch: FetchFn<'_>,
+        avoid: Option<&Secret>,
+        force: bool,
+    ) -> Result<Fetched, Error> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            #[cfg(feature = "redis")]
+            if let Some(slot) = &self.shared {
+                return slot.fetch(avoid, force, fetch);
+            }
+            let _ = avoid;
+            fetch(force)
+        }))
+        .unwrap_or_else(|_| Err(panicked(self.what)))
     }
 
     /// Whether a forced refresh may be made now; if so, records it.
@@ -399,6 +444,7 @@ mod tests {
         Fetched {
             token: Secret::new(token),
             expires_in: Some(expires_in),
+            remaining: None,
         }
     }
 
