@@ -10,8 +10,8 @@
 //! query it for real.
 
 use wechat_card::{
-    BatchGetCardsRequest, CardStatus, Client, Error, GetCardBizuinInfoRequest, GetCodeRequest,
-    Validate,
+    BatchGetCardsRequest, CardStatus, Client, Error, GetCardBizuinInfoRequest,
+    GetCardBizuinInfoRequestRequired, GetCodeRequest, Validate,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,9 +39,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // 3. Cross-field rules too: datacube periods are at most 62 days, both ends included.
-    let stats = GetCardBizuinInfoRequest::new("2015-06-01", "2015-08-02", 0);
+    let stats = GetCardBizuinInfoRequest::new(GetCardBizuinInfoRequestRequired {
+        begin_date: "2015-06-01".into(),
+        end_date: "2015-08-02".into(),
+        cond_source: 0,
+    });
     println!("a 63-day period:         {}", stats.validate().unwrap_err());
-    let stats = GetCardBizuinInfoRequest::new("2015-06-31", "2015-07-01", 0);
+    let stats = GetCardBizuinInfoRequest::new(GetCardBizuinInfoRequestRequired {
+        begin_date: "2015-06-31".into(),
+        end_date: "2015-07-01".into(),
+        cond_source: 0,
+    });
     println!("June 31st:               {}", stats.validate().unwrap_err());
 
     // 4. Against WeChat (or any compatible server), when credentials are given.

@@ -15,8 +15,9 @@ use wechat_card::sandbox::Sandbox;
 use wechat_card::schema::HttpMethod;
 use wechat_card::{
     BaseInfoUpdate, BatchGetCardsRequest, Card, CardStatus, CardUpdate, Client, ConsumeCodeRequest,
-    Error, GetCardBizuinInfoRequest, GetCardCardInfoRequest, GetCardRequest, GetCodeRequest,
-    ModifyStockRequest, UpdateCardRequest, UserCardStatus,
+    Error, GetCardBizuinInfoRequest, GetCardBizuinInfoRequestRequired, GetCardCardInfoRequest,
+    GetCardCardInfoRequestRequired, GetCardRequest, GetCodeRequest, ModifyStockRequest,
+    UpdateCardRequest, UserCardStatus,
 };
 
 /// A code's status as WeChat writes it.
@@ -177,9 +178,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sandbox.today()
     );
     let overview = client.get_card_bizuin_info(&GetCardBizuinInfoRequest::new(
-        today.as_str(),
-        today.as_str(),
-        1,
+        GetCardBizuinInfoRequestRequired {
+            begin_date: today.as_str().into(),
+            end_date: today.as_str().into(),
+            cond_source: 1,
+        },
     ))?;
     for day in overview.list.unwrap_or_default() {
         println!(
@@ -193,7 +196,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let per_card = client.get_card_card_info(
-        &GetCardCardInfoRequest::new(today.as_str(), today.as_str(), 1).card_id(card_id.as_str()),
+        &GetCardCardInfoRequest::new(GetCardCardInfoRequestRequired {
+            begin_date: today.as_str().into(),
+            end_date: today.as_str().into(),
+            cond_source: 1,
+        })
+        .card_id(card_id.as_str()),
     )?;
     println!(
         "   → per card: {} row(s) for {card_id}",

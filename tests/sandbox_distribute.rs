@@ -12,11 +12,11 @@ use serde_json::json;
 use wechat_card::sandbox::Sandbox;
 use wechat_card::{
     Card, CheckCodesRequest, Client, ConsumeCodeRequest, CreateCardRequest,
-    CreateLandingPageRequest, CreateQrcodeRequest, CreateQrcodeResponse, DeleteCardRequest,
-    DepositCodesRequest, Error, GetCardRequest, GetCodeRequest, GetDepositCountRequest,
-    GetMpnewsHtmlRequest, GetUserCardListRequest, LandingPageCard, LandingPageScene,
-    ModifyStockRequest, QrcodeActionInfo, QrcodeActionName, QrcodeCard, QrcodeMultipleCard,
-    SetTestWhitelistRequest,
+    CreateLandingPageRequest, CreateLandingPageRequestRequired, CreateQrcodeRequest,
+    CreateQrcodeResponse, DeleteCardRequest, DepositCodesRequest, Error, GetCardRequest,
+    GetCodeRequest, GetDepositCountRequest, GetMpnewsHtmlRequest, GetUserCardListRequest,
+    LandingPageCard, LandingPageScene, ModifyStockRequest, QrcodeActionInfo, QrcodeActionName,
+    QrcodeCard, QrcodeMultipleCard, SetTestWhitelistRequest,
 };
 
 fn refused<T: std::fmt::Debug>(result: Result<T, wechat_card::sandbox::SandboxError>) -> i64 {
@@ -530,11 +530,13 @@ fn card_shelves_and_article_html() {
     let cake = approved(&sandbox, &discount_card(10, json!({})));
     let shelf = |cards: &[&str]| {
         client.create_landing_page(&CreateLandingPageRequest::new(
-            "http://mmbiz.qpic.cn/mmbiz/banner/0",
-            "惠城优惠大派送",
-            true,
-            LandingPageScene::Menu,
-            cards.iter().map(|c| LandingPageCard::new(*c)).collect(),
+            CreateLandingPageRequestRequired {
+                banner: "http://mmbiz.qpic.cn/mmbiz/banner/0".into(),
+                page_title: "惠城优惠大派送".into(),
+                can_share: true,
+                scene: LandingPageScene::Menu,
+                card_list: cards.iter().map(|c| LandingPageCard::new(*c)).collect(),
+            },
         ))
     };
     let first = shelf(&[&coffee, &cake]).unwrap();

@@ -12,10 +12,11 @@ use serde_json::{Value, json};
 use wechat_card::sandbox::Sandbox;
 use wechat_card::{
     ActivateMemberCardRequest, Client, ConsumeCodeRequest, GetActivateUrlRequest,
-    GetCardMemberCardDetailRequest, GetCardMemberCardInfoRequest, GetCodeRequest,
+    GetCardMemberCardDetailRequest, GetCardMemberCardDetailRequestRequired,
+    GetCardMemberCardInfoRequest, GetCardMemberCardInfoRequestRequired, GetCodeRequest,
     GetMemberCardUserInfoRequest, GetMemberCardUserInfoResponse, MarkCodeRequest,
-    MemberCardFormField, MemberCardFormLink, MemberCardNotifyOptional, MemberCardUserForm,
-    SetActivateUserFormRequest, UpdateMemberCardUserRequest, UserCardStatus,
+    MarkCodeRequestRequired, MemberCardFormField, MemberCardFormLink, MemberCardNotifyOptional,
+    MemberCardUserForm, SetActivateUserFormRequest, UpdateMemberCardUserRequest, UserCardStatus,
 };
 
 /// A member card activated through the API (no `auto_activate`), with custom fields.
@@ -334,9 +335,11 @@ fn activation_sets_the_validity_and_feeds_the_statistics() {
 
     let days = client
         .get_card_member_card_info(&GetCardMemberCardInfoRequest::new(
-            "2024-03-10",
-            "2024-03-11",
-            1,
+            GetCardMemberCardInfoRequestRequired {
+                begin_date: "2024-03-10".into(),
+                end_date: "2024-03-11".into(),
+                cond_source: 1,
+            },
         ))
         .unwrap()
         .list
@@ -354,9 +357,11 @@ fn activation_sets_the_validity_and_feeds_the_statistics() {
     );
     let detail = client
         .get_card_member_card_detail(&GetCardMemberCardDetailRequest::new(
-            "2024-03-10",
-            "2024-03-11",
-            card_id.as_str(),
+            GetCardMemberCardDetailRequestRequired {
+                begin_date: "2024-03-10".into(),
+                end_date: "2024-03-11".into(),
+                card_id: card_id.as_str().into(),
+            },
         ))
         .unwrap()
         .list
@@ -423,12 +428,12 @@ fn marking_a_code_holds_it_for_one_user() {
     let card_id = approved(&sandbox, &gift_card(10));
     let code = sandbox.receive_card("o-owner", &card_id).unwrap();
     let mark = |openid: &str, is_mark: bool| {
-        client.mark_code(&MarkCodeRequest::new(
-            code.as_str(),
-            card_id.as_str(),
-            openid,
+        client.mark_code(&MarkCodeRequest::new(MarkCodeRequestRequired {
+            code: code.as_str().into(),
+            card_id: card_id.as_str().into(),
+            openid: openid.into(),
             is_mark,
-        ))
+        }))
     };
     mark("o-friend", true).unwrap();
     mark("o-friend", true).unwrap();
@@ -444,10 +449,20 @@ fn marking_a_code_holds_it_for_one_user() {
     mark("o-friend", true).unwrap();
 
     // Unknown codes, codes of another card, consumed codes.
-    let request = MarkCodeRequest::new("000", card_id.as_str(), "o-friend", true);
+    let request = MarkCodeRequest::new(MarkCodeRequestRequired {
+        code: "000".into(),
+        card_id: card_id.as_str().into(),
+        openid: "o-friend".into(),
+        is_mark: true,
+    });
     assert_eq!(errcode(client.mark_code(&request)), 40056);
     let other = approved(&sandbox, &gift_card(1));
-    let request = MarkCodeRequest::new(code.as_str(), other.as_str(), "o-friend", true);
+    let request = MarkCodeRequest::new(MarkCodeRequestRequired {
+        code: code.as_str().into(),
+        card_id: other.as_str().into(),
+        openid: "o-friend".into(),
+        is_mark: true,
+    });
     assert_eq!(errcode(client.mark_code(&request)), 40056);
     // Consuming does not look at marks (documented); a consumed code cannot be marked.
     client

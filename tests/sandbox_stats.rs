@@ -10,8 +10,10 @@ use sandbox_support::{approved, gift_card, member_card};
 use serde_json::{Value, json};
 use wechat_card::sandbox::Sandbox;
 use wechat_card::{
-    Client, ConsumeCodeRequest, GetCardBizuinInfoRequest, GetCardCardInfoRequest,
-    GetCardMemberCardDetailRequest, GetCardMemberCardInfoRequest,
+    Client, ConsumeCodeRequest, GetCardBizuinInfoRequest, GetCardBizuinInfoRequestRequired,
+    GetCardCardInfoRequest, GetCardCardInfoRequestRequired, GetCardMemberCardDetailRequest,
+    GetCardMemberCardDetailRequestRequired, GetCardMemberCardInfoRequest,
+    GetCardMemberCardInfoRequestRequired,
 };
 
 /// 2024-03-10 00:00 in Beijing.
@@ -58,9 +60,11 @@ fn merchant_overview_per_day() {
     let (_sandbox, client, _, _) = two_days();
     let answer = client
         .get_card_bizuin_info(&GetCardBizuinInfoRequest::new(
-            "2024-03-01",
-            "2024-03-11",
-            1,
+            GetCardBizuinInfoRequestRequired {
+                begin_date: "2024-03-01".into(),
+                end_date: "2024-03-11".into(),
+                cond_source: 1,
+            },
         ))
         .unwrap();
     let list = as_json(&answer.list.unwrap());
@@ -117,18 +121,22 @@ fn merchant_overview_per_day() {
     // Only the second day.
     let answer = client
         .get_card_bizuin_info(&GetCardBizuinInfoRequest::new(
-            "2024-03-11",
-            "2024-03-11",
-            1,
+            GetCardBizuinInfoRequestRequired {
+                begin_date: "2024-03-11".into(),
+                end_date: "2024-03-11".into(),
+                cond_source: 1,
+            },
         ))
         .unwrap();
     assert_eq!(answer.list.unwrap().len(), 1);
     // Cards created on the 公众平台: none in the sandbox.
     let answer = client
         .get_card_bizuin_info(&GetCardBizuinInfoRequest::new(
-            "2024-03-01",
-            "2024-03-11",
-            0,
+            GetCardBizuinInfoRequestRequired {
+                begin_date: "2024-03-01".into(),
+                end_date: "2024-03-11".into(),
+                cond_source: 0,
+            },
         ))
         .unwrap();
     assert_eq!(answer.list.unwrap_or_default().len(), 0);
@@ -140,17 +148,21 @@ fn no_data_for_today() {
     for end in [sandbox.today(), sandbox.date(1)] {
         let error = client
             .get_card_bizuin_info(&GetCardBizuinInfoRequest::new(
-                "2024-03-10",
-                end.as_str(),
-                1,
+                GetCardBizuinInfoRequestRequired {
+                    begin_date: "2024-03-10".into(),
+                    end_date: end.as_str().into(),
+                    cond_source: 1,
+                },
             ))
             .unwrap_err();
         assert_eq!(error.errcode(), Some(61501), "{error}");
         let error = client
             .get_card_member_card_detail(&GetCardMemberCardDetailRequest::new(
-                "2024-03-10",
-                end.as_str(),
-                member.as_str(),
+                GetCardMemberCardDetailRequestRequired {
+                    begin_date: "2024-03-10".into(),
+                    end_date: end.as_str().into(),
+                    card_id: member.as_str().into(),
+                },
             ))
             .unwrap_err();
         assert_eq!(error.errcode(), Some(61501), "{error}");
@@ -163,7 +175,12 @@ fn free_coupons_per_card_and_day() {
     let (_sandbox, client, coupon, _) = two_days();
     let answer = client
         .get_card_card_info(
-            &GetCardCardInfoRequest::new("2024-03-01", "2024-03-11", 1).card_id(coupon.as_str()),
+            &GetCardCardInfoRequest::new(GetCardCardInfoRequestRequired {
+                begin_date: "2024-03-01".into(),
+                end_date: "2024-03-11".into(),
+                cond_source: 1,
+            })
+            .card_id(coupon.as_str()),
         )
         .unwrap();
     let list = as_json(&answer.list.unwrap());
@@ -182,7 +199,13 @@ fn free_coupons_per_card_and_day() {
     );
     // Without card_id: every free coupon (member cards are not free coupons).
     let all = client
-        .get_card_card_info(&GetCardCardInfoRequest::new("2024-03-01", "2024-03-11", 1))
+        .get_card_card_info(&GetCardCardInfoRequest::new(
+            GetCardCardInfoRequestRequired {
+                begin_date: "2024-03-01".into(),
+                end_date: "2024-03-11".into(),
+                cond_source: 1,
+            },
+        ))
         .unwrap();
     assert_eq!(all.list.unwrap().len(), 2);
 }
@@ -192,9 +215,11 @@ fn member_cards() {
     let (_sandbox, client, _, member) = two_days();
     let answer = client
         .get_card_member_card_info(&GetCardMemberCardInfoRequest::new(
-            "2024-03-01",
-            "2024-03-11",
-            1,
+            GetCardMemberCardInfoRequestRequired {
+                begin_date: "2024-03-01".into(),
+                end_date: "2024-03-11".into(),
+                cond_source: 1,
+            },
         ))
         .unwrap();
     let list = as_json(&answer.list.unwrap());
@@ -212,9 +237,11 @@ fn member_cards() {
 
     let detail = client
         .get_card_member_card_detail(&GetCardMemberCardDetailRequest::new(
-            "2024-03-01",
-            "2024-03-11",
-            member.as_str(),
+            GetCardMemberCardDetailRequestRequired {
+                begin_date: "2024-03-01".into(),
+                end_date: "2024-03-11".into(),
+                card_id: member.as_str().into(),
+            },
         ))
         .unwrap();
     let list = as_json(&detail.list.unwrap());
@@ -225,9 +252,11 @@ fn member_cards() {
 
     let unknown = client
         .get_card_member_card_detail(&GetCardMemberCardDetailRequest::new(
-            "2024-03-01",
-            "2024-03-11",
-            "pNoSuchCard",
+            GetCardMemberCardDetailRequestRequired {
+                begin_date: "2024-03-01".into(),
+                end_date: "2024-03-11".into(),
+                card_id: "pNoSuchCard".into(),
+            },
         ))
         .unwrap_err();
     assert_eq!(unknown.errcode(), Some(40073));
@@ -247,9 +276,11 @@ fn expiry_by_the_clock_is_counted_on_its_day() {
     sandbox.advance(DAY * 40);
     let answer = client
         .get_card_bizuin_info(&GetCardBizuinInfoRequest::new(
-            "2024-04-01",
-            "2024-04-15",
-            1,
+            GetCardBizuinInfoRequestRequired {
+                begin_date: "2024-04-01".into(),
+                end_date: "2024-04-15".into(),
+                cond_source: 1,
+            },
         ))
         .unwrap();
     let list = as_json(&answer.list.unwrap());

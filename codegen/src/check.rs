@@ -175,6 +175,7 @@ pub fn check(spec: &Spec, problems: &mut Problems) {
     check_excluded(spec, &paths, problems);
     check_events(spec, problems);
     check_errors(spec, problems);
+    check_required_names(spec, problems);
 }
 
 fn check_excluded(spec: &Spec, paths: &HashMap<&str, &Origin>, problems: &mut Problems) {
@@ -702,6 +703,29 @@ fn scan_elements(xml: &str) -> Result<Vec<(String, String)>, String> {
 
 fn head(text: &str) -> String {
     text.chars().take(20).collect()
+}
+
+/// A type of the spec must not take the name of a generated `…Required` struct (objects and
+/// events with more than [`MAX_POSITIONAL_REQUIRED`] required fields get one).
+fn check_required_names(spec: &Spec, problems: &mut Problems) {
+    let names: std::collections::HashSet<&str> = spec.types().map(|t| t.name.as_str()).collect();
+    for ty in spec.types() {
+        if let TypeKind::Object { fields, .. } = &ty.kind {
+            let holder = required_struct_name(&ty.name);
+            if names_required(fields) && names.contains(holder.as_str()) {
+                problems.at(
+                    &ty.origin,
+                    At::Key,
+                    format!(
+                        "`{}` has more than {MAX_POSITIONAL_REQUIRED} required fields, so its \
+                         constructor takes a generated `{holder}`, which a type of the spec \
+                         already is; rename that type",
+                        ty.name
+                    ),
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -160,38 +160,7 @@ impl<'a> Emitter<'a> {
         let derives = self.derives(fields, codec);
         let decls = fields.iter().map(|f| self.field_decl(f, codec));
 
-        let required: Vec<&Field> = fields.iter().filter(|f| f.required).collect();
-        let params = required.iter().map(|f| {
-            let rust = ident(&f.rust);
-            let t = self.param_type(&f.ty);
-            quote!(#rust: #t)
-        });
-        let inits = fields.iter().map(|f| {
-            let rust = ident(&f.rust);
-            if f.required && converts(&f.ty) {
-                quote!(#rust: #rust.into())
-            } else if f.required {
-                quote!(#rust)
-            } else {
-                quote!(#rust: None)
-            }
-        });
-        let new_doc = if required.is_empty() {
-            format!("Creates an empty `{name}`; set fields with the methods below.")
-        } else {
-            let names: Vec<String> = required.iter().map(|f| format!("`{}`", f.rust)).collect();
-            format!(
-                "Creates a `{name}` from its required fields ({}); optional fields are left out.",
-                names.join(", ")
-            )
-        };
-        let new_doc = docs(&new_doc);
-        // The spec decides how many fields are required; the constructor takes them all.
-        let many_args = if required.len() > 7 {
-            quote!(#[allow(clippy::too_many_arguments)])
-        } else {
-            quote!()
-        };
+        let (new, required_struct) = self.constructor(name, fields, codec);
         let setters = fields.iter().map(|f| {
             let t = self.param_type(&f.ty);
             let v = self.param_into(&f.ty, quote!(value));
@@ -213,17 +182,120 @@ impl<'a> Emitter<'a> {
             impl #ty_name {
                 #consts
 
-                #new_doc
-                #many_args
-                pub fn new(#(#params),*) -> Self {
-                    Self { #(#inits),* }
-                }
+                #new
 
                 #(#setters)*
             }
 
+            #required_struct
+
             #impls
         }
+    }
+
+    /// `new` of the struct `name`, and the `…Required` struct it takes when there are more than
+    /// [`MAX_POSITIONAL_REQUIRED`] required fields (else nothing): `(new, required_struct)`.
+    fn constructor(
+        &self,
+        name: &str,
+        fields: &[Field],
+        codec: Codec<'_>,
+    ) -> (TokenStream, TokenStream) {
+        let required: Vec<&Field> = fields.iter().filter(|f| f.required).collect();
+        // Every field in spec order: required ones from `value(field)`, optional ones `None`.
+        let inits = |value: &dyn Fn(&Field) -> TokenStream| -> Vec<TokenStream> {
+            fields
+                .iter()
+                .map(|f| {
+                    let rust = ident(&f.rust);
+                    if f.required {
+                        let v = value(f);
+                        if v.to_string() == f.rust {
+                            quote!(#rust)
+                        } else {
+                            quote!(#rust: #v)
+                        }
+                    } else {
+                        quote!(#rust: None)
+                    }
+                })
+                .collect()
+        };
+        if names_required(fields) {
+            let holder_name = required_struct_name(name);
+            let holder = ident(&holder_name);
+            let decls = required.iter().map(|f| {
+                let doc = docs(&match codec {
+                    Codec::Json { .. } => self.json_field_doc(f),
+                    Codec::Xml { .. } => xml_field_doc(f),
+                });
+                let rust = ident(&f.rust);
+                let t = self.rust_type(&f.ty);
+                quote!(#doc pub #rust: #t,)
+            });
+            let names: Vec<_> = required.iter().map(|f| ident(&f.rust)).collect();
+            let inits = inits(&|f| {
+                let rust = ident(&f.rust);
+                quote!(#rust)
+            });
+            let holder_doc = docs(&format!(
+                "The required fields of [`{name}`], each named at the call site: \
+                 `{name}::new({holder_name} {{ … }})`.\n\n\
+                 A struct literal rather than positional arguments, so that same-typed fields \
+                 cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written \
+                 as a literal: a required field added to the spec is a compile error at every \
+                 call site."
+            ));
+            let new_doc = docs(&format!(
+                "Creates a `{name}` from its required fields, each named in a \
+                 [`{holder_name}`]; optional fields are left out."
+            ));
+            let new = quote! {
+                #new_doc
+                pub fn new(required: #holder) -> Self {
+                    let #holder { #(#names),* } = required;
+                    Self { #(#inits),* }
+                }
+            };
+            let holder_struct = quote! {
+                #holder_doc
+                #[derive(Debug, Clone, PartialEq, Eq)]
+                pub struct #holder {
+                    #(#decls)*
+                }
+            };
+            return (new, holder_struct);
+        }
+        let params = required.iter().map(|f| {
+            let rust = ident(&f.rust);
+            let t = self.param_type(&f.ty);
+            quote!(#rust: #t)
+        });
+        let inits = inits(&|f| {
+            let rust = ident(&f.rust);
+            if converts(&f.ty) {
+                quote!(#rust.into())
+            } else {
+                quote!(#rust)
+            }
+        });
+        let new_doc = if required.is_empty() {
+            format!("Creates an empty `{name}`; set fields with the methods below.")
+        } else {
+            let names: Vec<String> = required.iter().map(|f| format!("`{}`", f.rust)).collect();
+            format!(
+                "Creates a `{name}` from its required fields ({}); optional fields are left out.",
+                names.join(", ")
+            )
+        };
+        let new_doc = docs(&new_doc);
+        let new = quote! {
+            #new_doc
+            pub fn new(#(#params),*) -> Self {
+                Self { #(#inits),* }
+            }
+        };
+        (new, TokenStream::new())
     }
 
     /// The derives of a struct: `Default` when no field is required, serde's for JSON.

@@ -549,6 +549,21 @@ pub fn is_snake(name: &str) -> bool {
         && name != "_"
 }
 
+/// The most required fields a constructor takes as positional arguments (`new(a, b)`). A struct
+/// with more takes them named, in a generated `…Required` struct literal, so that same-typed
+/// fields (a card's `title` and `brand_name`) cannot be swapped silently.
+pub const MAX_POSITIONAL_REQUIRED: usize = 2;
+
+/// Whether a struct with `fields` takes its required fields in a `…Required` struct.
+pub fn names_required(fields: &[Field]) -> bool {
+    fields.iter().filter(|f| f.required).count() > MAX_POSITIONAL_REQUIRED
+}
+
+/// The name of the struct that holds the required fields of `type_name`.
+pub fn required_struct_name(type_name: &str) -> String {
+    format!("{type_name}Required")
+}
+
 /// Whether `name` is a PascalCase type name.
 pub fn is_pascal(name: &str) -> bool {
     let mut chars = name.chars();

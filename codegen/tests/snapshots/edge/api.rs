@@ -109,6 +109,61 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
         check: crate::wire::check_json::<Round>,
     },
     crate::schema::TypeInfo {
+        name: "Triple",
+        kind: crate::schema::TypeKind::Object {
+            fields: &[
+                crate::schema::FieldInfo {
+                    wire: "first",
+                    rust: "first",
+                    required: true,
+                    review: false,
+                    ty: crate::schema::Ty::String {
+                        max_bytes: Some(8),
+                    },
+                },
+                crate::schema::FieldInfo {
+                    wire: "second",
+                    rust: "second",
+                    required: true,
+                    review: false,
+                    ty: crate::schema::Ty::String {
+                        max_bytes: None,
+                    },
+                },
+                crate::schema::FieldInfo {
+                    wire: "size",
+                    rust: "size",
+                    required: true,
+                    review: false,
+                    ty: crate::schema::Ty::Int {
+                        rust: "u32",
+                        min: 0,
+                        max: 9,
+                        limited: true,
+                    },
+                },
+                crate::schema::FieldInfo {
+                    wire: "shape",
+                    rust: "shape",
+                    required: true,
+                    review: false,
+                    ty: crate::schema::Ty::Ref("Round"),
+                },
+                crate::schema::FieldInfo {
+                    wire: "note",
+                    rust: "note",
+                    required: false,
+                    review: false,
+                    ty: crate::schema::Ty::String {
+                        max_bytes: None,
+                    },
+                },
+            ],
+            rules: &[],
+        },
+        check: crate::wire::check_json::<Triple>,
+    },
+    crate::schema::TypeInfo {
         name: "Boxy",
         kind: crate::schema::TypeKind::Object {
             fields: &[

@@ -99,6 +99,109 @@ impl crate::Validate for Round {
     }
 }
 
+/// More than two required fields are named at the call site (a generated TripleRequired).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Triple {
+    /// `first`.
+    ///
+    /// Required. At most 8 bytes of UTF-8.
+    pub first: String,
+    /// `second`.
+    ///
+    /// Required.
+    pub second: String,
+    /// `size`.
+    ///
+    /// Required. From 0 to 9.
+    pub size: u32,
+    /// `shape`.
+    ///
+    /// Required.
+    pub shape: Round,
+    /// `note`.
+    ///
+    /// Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Triple {
+    /// Creates a `Triple` from its required fields, each named in a [`TripleRequired`]; optional fields are left out.
+    pub fn new(required: TripleRequired) -> Self {
+        let TripleRequired { first, second, size, shape } = required;
+        Self {
+            first,
+            second,
+            size,
+            shape,
+            note: None,
+        }
+    }
+
+    /// Sets `first`.
+    pub fn first(mut self, value: impl Into<String>) -> Self {
+        self.first = value.into();
+        self
+    }
+
+    /// Sets `second`.
+    pub fn second(mut self, value: impl Into<String>) -> Self {
+        self.second = value.into();
+        self
+    }
+
+    /// Sets `size`.
+    pub fn size(mut self, value: u32) -> Self {
+        self.size = value;
+        self
+    }
+
+    /// Sets `shape`.
+    pub fn shape(mut self, value: Round) -> Self {
+        self.shape = value;
+        self
+    }
+
+    /// Sets `note`.
+    pub fn note(mut self, value: impl Into<String>) -> Self {
+        self.note = Some(value.into());
+        self
+    }
+}
+
+/// The required fields of [`Triple`], each named at the call site: `Triple::new(TripleRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TripleRequired {
+    /// `first`.
+    ///
+    /// Required. At most 8 bytes of UTF-8.
+    pub first: String,
+    /// `second`.
+    ///
+    /// Required.
+    pub second: String,
+    /// `size`.
+    ///
+    /// Required. From 0 to 9.
+    pub size: u32,
+    /// `shape`.
+    ///
+    /// Required.
+    pub shape: Round,
+}
+
+impl crate::Validate for Triple {
+    fn validate(&self) -> Result<(), crate::ValidationError> {
+        crate::validate::max_bytes("first", &self.first, 8)?;
+        crate::validate::range("size", &self.size, 0, 9)?;
+        crate::validate::nested("shape", &self.shape)?;
+        Ok(())
+    }
+}
+
 /// A box without limits.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]

@@ -432,17 +432,13 @@ pub struct MarkCodeRequest {
 }
 
 impl MarkCodeRequest {
-    /// Creates a `MarkCodeRequest` from its required fields (`code`, `card_id`, `openid`, `is_mark`); optional fields are left out.
-    pub fn new(
-        code: impl Into<String>,
-        card_id: impl Into<String>,
-        openid: impl Into<String>,
-        is_mark: bool,
-    ) -> Self {
+    /// Creates a `MarkCodeRequest` from its required fields, each named in a [`MarkCodeRequestRequired`]; optional fields are left out.
+    pub fn new(required: MarkCodeRequestRequired) -> Self {
+        let MarkCodeRequestRequired { code, card_id, openid, is_mark } = required;
         Self {
-            code: code.into(),
-            card_id: card_id.into(),
-            openid: openid.into(),
+            code,
+            card_id,
+            openid,
             is_mark,
         }
     }
@@ -470,6 +466,29 @@ impl MarkCodeRequest {
         self.is_mark = value;
         self
     }
+}
+
+/// The required fields of [`MarkCodeRequest`], each named at the call site: `MarkCodeRequest::new(MarkCodeRequestRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkCodeRequestRequired {
+    /// 卡券的code码。
+    ///
+    /// Required. At most 20 bytes of UTF-8.
+    pub code: String,
+    /// 卡券的ID。
+    ///
+    /// Required. At most 32 bytes of UTF-8.
+    pub card_id: String,
+    /// 用券用户的openid。
+    ///
+    /// Required.
+    pub openid: String,
+    /// 是否要mark(占用)这个code,填写true或者false,表示占用或解除占用。
+    ///
+    /// Required.
+    pub is_mark: bool,
 }
 
 impl crate::Validate for MarkCodeRequest {

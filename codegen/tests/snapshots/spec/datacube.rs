@@ -864,15 +864,12 @@ pub struct GetCardBizuinInfoRequest {
 }
 
 impl GetCardBizuinInfoRequest {
-    /// Creates a `GetCardBizuinInfoRequest` from its required fields (`begin_date`, `end_date`, `cond_source`); optional fields are left out.
-    pub fn new(
-        begin_date: impl Into<String>,
-        end_date: impl Into<String>,
-        cond_source: u32,
-    ) -> Self {
+    /// Creates a `GetCardBizuinInfoRequest` from its required fields, each named in a [`GetCardBizuinInfoRequestRequired`]; optional fields are left out.
+    pub fn new(required: GetCardBizuinInfoRequestRequired) -> Self {
+        let GetCardBizuinInfoRequestRequired { begin_date, end_date, cond_source } = required;
         Self {
-            begin_date: begin_date.into(),
-            end_date: end_date.into(),
+            begin_date,
+            end_date,
             cond_source,
         }
     }
@@ -894,6 +891,25 @@ impl GetCardBizuinInfoRequest {
         self.cond_source = value;
         self
     }
+}
+
+/// The required fields of [`GetCardBizuinInfoRequest`], each named at the call site: `GetCardBizuinInfoRequest::new(GetCardBizuinInfoRequestRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetCardBizuinInfoRequestRequired {
+    /// 查询数据的起始时间。(官方类型 string(16),格式须为2015-06-15,否则报错61500 date format error)
+    ///
+    /// Required. A date written `YYYY-MM-DD`.
+    pub begin_date: String,
+    /// 查询数据的截至时间。(官方类型 string(16),格式同上;不能拉取当天的数据)
+    ///
+    /// Required. A date written `YYYY-MM-DD`.
+    pub end_date: String,
+    /// 卡券来源,0为公众平台创建的卡券数据、1是API创建的卡券数据。
+    ///
+    /// Required. From 0 to 1.
+    pub cond_source: u32,
 }
 
 impl crate::Validate for GetCardBizuinInfoRequest {
@@ -973,15 +989,12 @@ pub struct GetCardCardInfoRequest {
 }
 
 impl GetCardCardInfoRequest {
-    /// Creates a `GetCardCardInfoRequest` from its required fields (`begin_date`, `end_date`, `cond_source`); optional fields are left out.
-    pub fn new(
-        begin_date: impl Into<String>,
-        end_date: impl Into<String>,
-        cond_source: u32,
-    ) -> Self {
+    /// Creates a `GetCardCardInfoRequest` from its required fields, each named in a [`GetCardCardInfoRequestRequired`]; optional fields are left out.
+    pub fn new(required: GetCardCardInfoRequestRequired) -> Self {
+        let GetCardCardInfoRequestRequired { begin_date, end_date, cond_source } = required;
         Self {
-            begin_date: begin_date.into(),
-            end_date: end_date.into(),
+            begin_date,
+            end_date,
             cond_source,
             card_id: None,
         }
@@ -1010,6 +1023,25 @@ impl GetCardCardInfoRequest {
         self.card_id = Some(value.into());
         self
     }
+}
+
+/// The required fields of [`GetCardCardInfoRequest`], each named at the call site: `GetCardCardInfoRequest::new(GetCardCardInfoRequestRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetCardCardInfoRequestRequired {
+    /// 查询数据的起始时间。(官方类型 string(16),格式须为2015-06-15,否则报错61500 date format error)
+    ///
+    /// Required. A date written `YYYY-MM-DD`.
+    pub begin_date: String,
+    /// 查询数据的截至时间。(官方类型 string(16),格式同上;不能拉取当天的数据)
+    ///
+    /// Required. A date written `YYYY-MM-DD`.
+    pub end_date: String,
+    /// 卡券来源,0为公众平台创建的卡券数据、1是API创建的卡券数据。
+    ///
+    /// Required. From 0 to 1.
+    pub cond_source: u32,
 }
 
 impl crate::Validate for GetCardCardInfoRequest {
@@ -1087,15 +1119,12 @@ pub struct GetCardMemberCardInfoRequest {
 }
 
 impl GetCardMemberCardInfoRequest {
-    /// Creates a `GetCardMemberCardInfoRequest` from its required fields (`begin_date`, `end_date`, `cond_source`); optional fields are left out.
-    pub fn new(
-        begin_date: impl Into<String>,
-        end_date: impl Into<String>,
-        cond_source: u32,
-    ) -> Self {
+    /// Creates a `GetCardMemberCardInfoRequest` from its required fields, each named in a [`GetCardMemberCardInfoRequestRequired`]; optional fields are left out.
+    pub fn new(required: GetCardMemberCardInfoRequestRequired) -> Self {
+        let GetCardMemberCardInfoRequestRequired { begin_date, end_date, cond_source } = required;
         Self {
-            begin_date: begin_date.into(),
-            end_date: end_date.into(),
+            begin_date,
+            end_date,
             cond_source,
         }
     }
@@ -1117,6 +1146,25 @@ impl GetCardMemberCardInfoRequest {
         self.cond_source = value;
         self
     }
+}
+
+/// The required fields of [`GetCardMemberCardInfoRequest`], each named at the call site: `GetCardMemberCardInfoRequest::new(GetCardMemberCardInfoRequestRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetCardMemberCardInfoRequestRequired {
+    /// 查询数据的起始时间。(官方类型 string(16),格式须为2015-06-15,否则报错61500 date format error)
+    ///
+    /// Required. A date written `YYYY-MM-DD`.
+    pub begin_date: String,
+    /// 查询数据的截至时间。(官方类型 string(16),格式同上;不能拉取当天的数据)
+    ///
+    /// Required. A date written `YYYY-MM-DD`.
+    pub end_date: String,
+    /// 卡券来源,0为公众平台创建的卡券数据、1是API创建的卡券数据。
+    ///
+    /// Required. From 0 to 1.
+    pub cond_source: u32,
 }
 
 impl crate::Validate for GetCardMemberCardInfoRequest {
@@ -1191,16 +1239,13 @@ pub struct GetCardMemberCardDetailRequest {
 }
 
 impl GetCardMemberCardDetailRequest {
-    /// Creates a `GetCardMemberCardDetailRequest` from its required fields (`begin_date`, `end_date`, `card_id`); optional fields are left out.
-    pub fn new(
-        begin_date: impl Into<String>,
-        end_date: impl Into<String>,
-        card_id: impl Into<String>,
-    ) -> Self {
+    /// Creates a `GetCardMemberCardDetailRequest` from its required fields, each named in a [`GetCardMemberCardDetailRequestRequired`]; optional fields are left out.
+    pub fn new(required: GetCardMemberCardDetailRequestRequired) -> Self {
+        let GetCardMemberCardDetailRequestRequired { begin_date, end_date, card_id } = required;
         Self {
-            begin_date: begin_date.into(),
-            end_date: end_date.into(),
-            card_id: card_id.into(),
+            begin_date,
+            end_date,
+            card_id,
         }
     }
 
@@ -1221,6 +1266,25 @@ impl GetCardMemberCardDetailRequest {
         self.card_id = value.into();
         self
     }
+}
+
+/// The required fields of [`GetCardMemberCardDetailRequest`], each named at the call site: `GetCardMemberCardDetailRequest::new(GetCardMemberCardDetailRequestRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetCardMemberCardDetailRequestRequired {
+    /// 查询数据的起始时间。(官方类型 string(16),格式须为2015-06-15,否则报错61500 date format error)
+    ///
+    /// Required. A date written `YYYY-MM-DD`.
+    pub begin_date: String,
+    /// 查询数据的截至时间。(官方类型 string(16),格式同上;不能拉取当天的数据)
+    ///
+    /// Required. A date written `YYYY-MM-DD`.
+    pub end_date: String,
+    /// 卡券id。
+    ///
+    /// Required. At most 32 bytes of UTF-8.
+    pub card_id: String,
 }
 
 impl crate::Validate for GetCardMemberCardDetailRequest {

@@ -512,17 +512,18 @@ pub struct CreateLandingPageRequest {
 }
 
 impl CreateLandingPageRequest {
-    /// Creates a `CreateLandingPageRequest` from its required fields (`banner`, `page_title`, `can_share`, `scene`, `card_list`); optional fields are left out.
-    pub fn new(
-        banner: impl Into<String>,
-        page_title: impl Into<String>,
-        can_share: bool,
-        scene: LandingPageScene,
-        card_list: Vec<LandingPageCard>,
-    ) -> Self {
+    /// Creates a `CreateLandingPageRequest` from its required fields, each named in a [`CreateLandingPageRequestRequired`]; optional fields are left out.
+    pub fn new(required: CreateLandingPageRequestRequired) -> Self {
+        let CreateLandingPageRequestRequired {
+            banner,
+            page_title,
+            can_share,
+            scene,
+            card_list,
+        } = required;
         Self {
-            banner: banner.into(),
-            page_title: page_title.into(),
+            banner,
+            page_title,
             can_share,
             scene,
             card_list,
@@ -558,6 +559,33 @@ impl CreateLandingPageRequest {
         self.card_list = value;
         self
     }
+}
+
+/// The required fields of [`CreateLandingPageRequest`], each named at the call site: `CreateLandingPageRequest::new(CreateLandingPageRequestRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateLandingPageRequestRequired {
+    /// 页面的banner图片链接,须调用上传图片接口上传获得,建议尺寸为640*300。
+    ///
+    /// Required.
+    pub banner: String,
+    /// 页面的title。
+    ///
+    /// Required.
+    pub page_title: String,
+    /// 页面是否可以分享,填入true/false。
+    ///
+    /// Required.
+    pub can_share: bool,
+    /// 投放页面的场景值。
+    ///
+    /// Required.
+    pub scene: LandingPageScene,
+    /// 卡券列表,每个item有两个字段。
+    ///
+    /// Required.
+    pub card_list: Vec<LandingPageCard>,
 }
 
 impl crate::Validate for CreateLandingPageRequest {

@@ -62,24 +62,25 @@ pub struct GiftCardPage {
 }
 
 impl GiftCardPage {
-    /// Creates a `GiftCardPage` from its required fields (`page_title`, `banner_pic_url`, `address`, `service_phone`, `biz_description`); optional fields are left out.
-    pub fn new(
-        page_title: impl Into<String>,
-        banner_pic_url: impl Into<String>,
-        address: impl Into<String>,
-        service_phone: impl Into<String>,
-        biz_description: impl Into<String>,
-    ) -> Self {
+    /// Creates a `GiftCardPage` from its required fields, each named in a [`GiftCardPageRequired`]; optional fields are left out.
+    pub fn new(required: GiftCardPageRequired) -> Self {
+        let GiftCardPageRequired {
+            page_title,
+            banner_pic_url,
+            address,
+            service_phone,
+            biz_description,
+        } = required;
         Self {
-            page_title: page_title.into(),
+            page_title,
             support_multi: None,
             support_buy_for_self: None,
-            banner_pic_url: banner_pic_url.into(),
+            banner_pic_url,
             theme_list: None,
             category_list: None,
-            address: address.into(),
-            service_phone: service_phone.into(),
-            biz_description: biz_description.into(),
+            address,
+            service_phone,
+            biz_description,
             need_receipt: None,
             cell_1: None,
             cell_2: None,
@@ -157,6 +158,33 @@ impl GiftCardPage {
         self.cell_2 = Some(value);
         self
     }
+}
+
+/// The required fields of [`GiftCardPage`], each named at the call site: `GiftCardPage::new(GiftCardPageRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GiftCardPageRequired {
+    /// 礼品卡货架名称(页面标题)。
+    ///
+    /// Required.
+    pub page_title: String,
+    /// 礼品卡货架主题页顶部banner图片,须先将图片上传至CDN,建议尺寸为750px*630px。
+    ///
+    /// Required.
+    pub banner_pic_url: String,
+    /// 商家地址。
+    ///
+    /// Required.
+    pub address: String,
+    /// 商家服务电话。
+    ///
+    /// Required.
+    pub service_phone: String,
+    /// 商家使用说明,用于描述退款、发票等流程。
+    ///
+    /// Required.
+    pub biz_description: String,
 }
 
 impl crate::Validate for GiftCardPage {
@@ -567,18 +595,19 @@ pub struct GiftCardPageTheme {
 }
 
 impl GiftCardPageTheme {
-    /// Creates a `GiftCardPageTheme` from its required fields (`theme_pic_url`, `title`, `title_color`, `item_list`, `pic_item_list`); optional fields are left out.
-    pub fn new(
-        theme_pic_url: impl Into<String>,
-        title: impl Into<String>,
-        title_color: impl Into<String>,
-        item_list: Vec<GiftCardPageItem>,
-        pic_item_list: Vec<GiftCardPagePicItem>,
-    ) -> Self {
+    /// Creates a `GiftCardPageTheme` from its required fields, each named in a [`GiftCardPageThemeRequired`]; optional fields are left out.
+    pub fn new(required: GiftCardPageThemeRequired) -> Self {
+        let GiftCardPageThemeRequired {
+            theme_pic_url,
+            title,
+            title_color,
+            item_list,
+            pic_item_list,
+        } = required;
         Self {
-            theme_pic_url: theme_pic_url.into(),
-            title: title.into(),
-            title_color: title_color.into(),
+            theme_pic_url,
+            title,
+            title_color,
             item_list,
             pic_item_list,
             category_index: None,
@@ -634,6 +663,33 @@ impl GiftCardPageTheme {
         self.is_banner = Some(value);
         self
     }
+}
+
+/// The required fields of [`GiftCardPageTheme`], each named at the call site: `GiftCardPageTheme::new(GiftCardPageThemeRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GiftCardPageThemeRequired {
+    /// 主题的封面图片,须先将图片上传至CDN,大小控制在1000px*600px。
+    ///
+    /// Required.
+    pub theme_pic_url: String,
+    /// 主题名称。
+    ///
+    /// Required.
+    pub title: String,
+    /// 主题title的颜色,直接传入色值,格式#RRGGBB。
+    ///
+    /// Required.
+    pub title_color: String,
+    /// 礼品卡列表,标识该主题可选择的面额。
+    ///
+    /// Required.
+    pub item_list: Vec<GiftCardPageItem>,
+    /// 封面列表(卡面)。
+    ///
+    /// Required.
+    pub pic_item_list: Vec<GiftCardPagePicItem>,
 }
 
 impl crate::Validate for GiftCardPageTheme {
@@ -1803,8 +1859,14 @@ pub struct BatchGetGiftCardOrdersRequest {
 }
 
 impl BatchGetGiftCardOrdersRequest {
-    /// Creates a `BatchGetGiftCardOrdersRequest` from its required fields (`begin_time`, `end_time`, `offset`, `count`); optional fields are left out.
-    pub fn new(begin_time: u32, end_time: u32, offset: u32, count: u32) -> Self {
+    /// Creates a `BatchGetGiftCardOrdersRequest` from its required fields, each named in a [`BatchGetGiftCardOrdersRequestRequired`]; optional fields are left out.
+    pub fn new(required: BatchGetGiftCardOrdersRequestRequired) -> Self {
+        let BatchGetGiftCardOrdersRequestRequired {
+            begin_time,
+            end_time,
+            offset,
+            count,
+        } = required;
         Self {
             begin_time,
             end_time,
@@ -1843,6 +1905,29 @@ impl BatchGetGiftCardOrdersRequest {
         self.count = value;
         self
     }
+}
+
+/// The required fields of [`BatchGetGiftCardOrdersRequest`], each named at the call site: `BatchGetGiftCardOrdersRequest::new(BatchGetGiftCardOrdersRequestRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchGetGiftCardOrdersRequestRequired {
+    /// 查询的时间起点,十位时间戳(utc+8)。与end_time的间隔不得超过31天。
+    ///
+    /// Required.
+    pub begin_time: u32,
+    /// 查询的时间终点,十位时间戳(utc+8)。与begin_time的间隔不得超过31天。
+    ///
+    /// Required.
+    pub end_time: u32,
+    /// 查询的订单偏移量,如填写100则表示从第100个订单开始拉取。
+    ///
+    /// Required.
+    pub offset: u32,
+    /// 查询订单的数量,如offset填写100,count填写10,则表示查询第100个到第110个订单。最大100。
+    ///
+    /// Required. From 0 to 100.
+    pub count: u32,
 }
 
 impl crate::Validate for BatchGetGiftCardOrdersRequest {

@@ -704,15 +704,12 @@ pub struct ConfirmCoinPayRequest {
 }
 
 impl ConfirmCoinPayRequest {
-    /// Creates a `ConfirmCoinPayRequest` from its required fields (`card_id`, `order_id`, `quantity`); optional fields are left out.
-    pub fn new(
-        card_id: impl Into<String>,
-        order_id: impl Into<String>,
-        quantity: u32,
-    ) -> Self {
+    /// Creates a `ConfirmCoinPayRequest` from its required fields, each named in a [`ConfirmCoinPayRequestRequired`]; optional fields are left out.
+    pub fn new(required: ConfirmCoinPayRequestRequired) -> Self {
+        let ConfirmCoinPayRequestRequired { card_id, order_id, quantity } = required;
         Self {
-            card_id: card_id.into(),
-            order_id: order_id.into(),
+            card_id,
+            order_id,
             quantity,
         }
     }
@@ -734,6 +731,25 @@ impl ConfirmCoinPayRequest {
         self.quantity = value;
         self
     }
+}
+
+/// The required fields of [`ConfirmCoinPayRequest`], each named at the call site: `ConfirmCoinPayRequest::new(ConfirmCoinPayRequestRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmCoinPayRequestRequired {
+    /// 需要来兑换库存的card_id。
+    ///
+    /// Required. At most 32 bytes of UTF-8.
+    pub card_id: String,
+    /// 仅可以使用上面得到的订单号,保证批价有效性。
+    ///
+    /// Required.
+    pub order_id: String,
+    /// 本次需要兑换的库存数目。
+    ///
+    /// Required.
+    pub quantity: u32,
 }
 
 impl crate::Validate for ConfirmCoinPayRequest {

@@ -143,8 +143,9 @@ pub struct PayGiftBaseInfo {
 }
 
 impl PayGiftBaseInfo {
-    /// Creates a `PayGiftBaseInfo` from its required fields (`mchid_list`, `begin_time`, `end_time`); optional fields are left out.
-    pub fn new(mchid_list: Vec<String>, begin_time: i64, end_time: i64) -> Self {
+    /// Creates a `PayGiftBaseInfo` from its required fields, each named in a [`PayGiftBaseInfoRequired`]; optional fields are left out.
+    pub fn new(required: PayGiftBaseInfoRequired) -> Self {
+        let PayGiftBaseInfoRequired { mchid_list, begin_time, end_time } = required;
         Self {
             mchid_list,
             begin_time,
@@ -190,6 +191,25 @@ impl PayGiftBaseInfo {
         self.update_time = Some(value);
         self
     }
+}
+
+/// The required fields of [`PayGiftBaseInfo`], each named at the call site: `PayGiftBaseInfo::new(PayGiftBaseInfoRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayGiftBaseInfoRequired {
+    /// 商户号列表,须与制作会员卡公众号主体一致。
+    ///
+    /// Required.
+    pub mchid_list: Vec<String>,
+    /// 规则开始时间(Unix时间戳,秒)。
+    ///
+    /// Required.
+    pub begin_time: i64,
+    /// 规则结束时间(Unix时间戳,秒)。
+    ///
+    /// Required.
+    pub end_time: i64,
 }
 
 impl crate::Validate for PayGiftBaseInfo {
@@ -583,13 +603,14 @@ pub struct BatchGetPayGiftRulesRequest {
 }
 
 impl BatchGetPayGiftRulesRequest {
-    /// Creates a `BatchGetPayGiftRulesRequest` from its required fields (`rule_type`, `effective`, `offset`, `count`); optional fields are left out.
-    pub fn new(
-        rule_type: PayGiftRuleType,
-        effective: bool,
-        offset: u32,
-        count: u32,
-    ) -> Self {
+    /// Creates a `BatchGetPayGiftRulesRequest` from its required fields, each named in a [`BatchGetPayGiftRulesRequestRequired`]; optional fields are left out.
+    pub fn new(required: BatchGetPayGiftRulesRequestRequired) -> Self {
+        let BatchGetPayGiftRulesRequestRequired {
+            rule_type,
+            effective,
+            offset,
+            count,
+        } = required;
         Self {
             rule_type,
             effective,
@@ -621,6 +642,29 @@ impl BatchGetPayGiftRulesRequest {
         self.count = value;
         self
     }
+}
+
+/// The required fields of [`BatchGetPayGiftRulesRequest`], each named at the call site: `BatchGetPayGiftRulesRequest::new(BatchGetPayGiftRulesRequestRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchGetPayGiftRulesRequestRequired {
+    /// 类型,支付即会员填写RULE_TYPE_PAY_MEMBER_CARD。
+    ///
+    /// Required. JSON key `type`.
+    pub rule_type: PayGiftRuleType,
+    /// 是否仅查询生效的规则。
+    ///
+    /// Required.
+    pub effective: bool,
+    /// 起始偏移量。
+    ///
+    /// Required.
+    pub offset: u32,
+    /// 查询的数量。
+    ///
+    /// Required.
+    pub count: u32,
 }
 
 impl crate::Validate for BatchGetPayGiftRulesRequest {

@@ -46,20 +46,21 @@ pub struct SubMerchantSubmitInfo {
 }
 
 impl SubMerchantSubmitInfo {
-    /// Creates a `SubMerchantSubmitInfo` from its required fields (`brand_name`, `logo_url`, `protocol`, `end_time`, `primary_category_id`, `secondary_category_id`); optional fields are left out.
-    pub fn new(
-        brand_name: impl Into<String>,
-        logo_url: impl Into<String>,
-        protocol: impl Into<String>,
-        end_time: u32,
-        primary_category_id: u32,
-        secondary_category_id: u32,
-    ) -> Self {
+    /// Creates a `SubMerchantSubmitInfo` from its required fields, each named in a [`SubMerchantSubmitInfoRequired`]; optional fields are left out.
+    pub fn new(required: SubMerchantSubmitInfoRequired) -> Self {
+        let SubMerchantSubmitInfoRequired {
+            brand_name,
+            logo_url,
+            protocol,
+            end_time,
+            primary_category_id,
+            secondary_category_id,
+        } = required;
         Self {
             app_id: None,
-            brand_name: brand_name.into(),
-            logo_url: logo_url.into(),
-            protocol: protocol.into(),
+            brand_name,
+            logo_url,
+            protocol,
             end_time,
             primary_category_id,
             secondary_category_id,
@@ -121,6 +122,37 @@ impl SubMerchantSubmitInfo {
         self.operator_media_id = Some(value.into());
         self
     }
+}
+
+/// The required fields of [`SubMerchantSubmitInfo`], each named at the call site: `SubMerchantSubmitInfo::new(SubMerchantSubmitInfoRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubMerchantSubmitInfoRequired {
+    /// 子商户名称(12个汉字内),该名称将在制券时填入并显示在卡券页面上。
+    ///
+    /// Required. At most 36 bytes of UTF-8 (12 Chinese characters).
+    pub brand_name: String,
+    /// 子商户logo,可通过上传图片接口获取。该logo将在制券时填入并显示在卡券页面上。
+    ///
+    /// Required. At most 128 bytes of UTF-8.
+    pub logo_url: String,
+    /// 授权函ID,即通过上传临时素材接口上传授权函后获得的media_id。
+    ///
+    /// Required. At most 36 bytes of UTF-8 (12 Chinese characters).
+    pub protocol: String,
+    /// 授权函有效期截止时间(东八区时间,单位为秒),需要与提交的扫描件一致。
+    ///
+    /// Required.
+    pub end_time: u32,
+    /// 一级类目id,可以通过本文档中接口查询(卡券开放类目查询接口)。
+    ///
+    /// Required.
+    pub primary_category_id: u32,
+    /// 二级类目id,可以通过本文档中接口查询(卡券开放类目查询接口)。
+    ///
+    /// Required.
+    pub secondary_category_id: u32,
 }
 
 impl crate::Validate for SubMerchantSubmitInfo {
@@ -1160,19 +1192,19 @@ pub struct UploadCardAgentQualificationRequest {
 }
 
 impl UploadCardAgentQualificationRequest {
-    /// Creates a `UploadCardAgentQualificationRequest` from its required fields (`register_capital`, `business_license_media_id`, `tax_registration_certificate_media_id`, `last_quarter_tax_listing_media_id`); optional fields are left out.
-    pub fn new(
-        register_capital: u64,
-        business_license_media_id: impl Into<String>,
-        tax_registration_certificate_media_id: impl Into<String>,
-        last_quarter_tax_listing_media_id: impl Into<String>,
-    ) -> Self {
+    /// Creates a `UploadCardAgentQualificationRequest` from its required fields, each named in a [`UploadCardAgentQualificationRequestRequired`]; optional fields are left out.
+    pub fn new(required: UploadCardAgentQualificationRequestRequired) -> Self {
+        let UploadCardAgentQualificationRequestRequired {
+            register_capital,
+            business_license_media_id,
+            tax_registration_certificate_media_id,
+            last_quarter_tax_listing_media_id,
+        } = required;
         Self {
             register_capital,
-            business_license_media_id: business_license_media_id.into(),
-            tax_registration_certificate_media_id: tax_registration_certificate_media_id
-                .into(),
-            last_quarter_tax_listing_media_id: last_quarter_tax_listing_media_id.into(),
+            business_license_media_id,
+            tax_registration_certificate_media_id,
+            last_quarter_tax_listing_media_id,
         }
     }
 
@@ -1205,6 +1237,29 @@ impl UploadCardAgentQualificationRequest {
         self.last_quarter_tax_listing_media_id = value.into();
         self
     }
+}
+
+/// The required fields of [`UploadCardAgentQualificationRequest`], each named at the call site: `UploadCardAgentQualificationRequest::new(UploadCardAgentQualificationRequestRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadCardAgentQualificationRequestRequired {
+    /// 注册资本,数字。(单位未确认)
+    ///
+    /// Required.
+    pub register_capital: u64,
+    /// 营业执照扫描件的media_id。
+    ///
+    /// Required.
+    pub business_license_media_id: String,
+    /// 税务登记证扫描件的media_id。
+    ///
+    /// Required.
+    pub tax_registration_certificate_media_id: String,
+    /// 上个季度纳税清单扫描件media_id。
+    ///
+    /// Required.
+    pub last_quarter_tax_listing_media_id: String,
 }
 
 impl crate::Validate for UploadCardAgentQualificationRequest {
@@ -1287,23 +1342,24 @@ pub struct UploadCardMerchantQualificationRequest {
 }
 
 impl UploadCardMerchantQualificationRequest {
-    /// Creates a `UploadCardMerchantQualificationRequest` from its required fields (`appid`, `name`, `logo_media_id`, `business_license_media_id`, `agreement_file_media_id`, `primary_category_id`, `secondary_category_id`); optional fields are left out.
-    pub fn new(
-        appid: impl Into<String>,
-        name: impl Into<String>,
-        logo_media_id: impl Into<String>,
-        business_license_media_id: impl Into<String>,
-        agreement_file_media_id: impl Into<String>,
-        primary_category_id: u32,
-        secondary_category_id: u32,
-    ) -> Self {
+    /// Creates a `UploadCardMerchantQualificationRequest` from its required fields, each named in a [`UploadCardMerchantQualificationRequestRequired`]; optional fields are left out.
+    pub fn new(required: UploadCardMerchantQualificationRequestRequired) -> Self {
+        let UploadCardMerchantQualificationRequestRequired {
+            appid,
+            name,
+            logo_media_id,
+            business_license_media_id,
+            agreement_file_media_id,
+            primary_category_id,
+            secondary_category_id,
+        } = required;
         Self {
-            appid: appid.into(),
-            name: name.into(),
-            logo_media_id: logo_media_id.into(),
-            business_license_media_id: business_license_media_id.into(),
+            appid,
+            name,
+            logo_media_id,
+            business_license_media_id,
             operator_id_card_media_id: None,
-            agreement_file_media_id: agreement_file_media_id.into(),
+            agreement_file_media_id,
             primary_category_id,
             secondary_category_id,
         }
@@ -1356,6 +1412,41 @@ impl UploadCardMerchantQualificationRequest {
         self.secondary_category_id = value;
         self
     }
+}
+
+/// The required fields of [`UploadCardMerchantQualificationRequest`], each named at the call site: `UploadCardMerchantQualificationRequest::new(UploadCardMerchantQualificationRequestRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadCardMerchantQualificationRequestRequired {
+    /// 子商户公众号的appid。(未确认)
+    ///
+    /// Required.
+    pub appid: String,
+    /// 子商户商户名,用于显示在卡券券面,12个汉字内。(未确认)
+    ///
+    /// Required. At most 36 bytes of UTF-8 (12 Chinese characters).
+    pub name: String,
+    /// 子商户logo的media_id,用于显示在子商户卡券的券面。(未确认)
+    ///
+    /// Required.
+    pub logo_media_id: String,
+    /// 营业执照或个体工商户执照扫描件的media_id。(未确认)
+    ///
+    /// Required.
+    pub business_license_media_id: String,
+    /// 子商户与第三方签署的代理授权函的media_id。(未确认)
+    ///
+    /// Required.
+    pub agreement_file_media_id: String,
+    /// 一级类目id。(未确认)
+    ///
+    /// Required.
+    pub primary_category_id: u32,
+    /// 二级类目id。(未确认)
+    ///
+    /// Required.
+    pub secondary_category_id: u32,
 }
 
 impl crate::Validate for UploadCardMerchantQualificationRequest {

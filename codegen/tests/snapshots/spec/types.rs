@@ -309,8 +309,9 @@ pub struct CashCard {
 }
 
 impl CashCard {
-    /// Creates a `CashCard` from its required fields (`base_info`, `least_cost`, `reduce_cost`); optional fields are left out.
-    pub fn new(base_info: BaseInfo, least_cost: u32, reduce_cost: u32) -> Self {
+    /// Creates a `CashCard` from its required fields, each named in a [`CashCardRequired`]; optional fields are left out.
+    pub fn new(required: CashCardRequired) -> Self {
+        let CashCardRequired { base_info, least_cost, reduce_cost } = required;
         Self {
             base_info,
             advanced_info: None,
@@ -342,6 +343,25 @@ impl CashCard {
         self.reduce_cost = value;
         self
     }
+}
+
+/// The required fields of [`CashCard`], each named at the call site: `CashCard::new(CashCardRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CashCardRequired {
+    /// 基本的卡券数据,所有卡券通用。
+    ///
+    /// Required.
+    pub base_info: BaseInfo,
+    /// least_cost字段为代金券专用,表示起用金额(单位为分)。 Minimum spend, in fen.
+    ///
+    /// Required.
+    pub least_cost: u32,
+    /// 代金券专用,表示减免金额(单位为分)。 Amount taken off, in fen.
+    ///
+    /// Required.
+    pub reduce_cost: u32,
 }
 
 impl crate::Validate for CashCard {
@@ -686,18 +706,19 @@ pub struct MemberCard {
 }
 
 impl MemberCard {
-    /// Creates a `MemberCard` from its required fields (`base_info`, `prerogative`, `supply_bonus`, `supply_balance`); optional fields are left out.
-    pub fn new(
-        base_info: BaseInfo,
-        prerogative: impl Into<String>,
-        supply_bonus: bool,
-        supply_balance: bool,
-    ) -> Self {
+    /// Creates a `MemberCard` from its required fields, each named in a [`MemberCardRequired`]; optional fields are left out.
+    pub fn new(required: MemberCardRequired) -> Self {
+        let MemberCardRequired {
+            base_info,
+            prerogative,
+            supply_bonus,
+            supply_balance,
+        } = required;
         Self {
             base_info,
             advanced_info: None,
             background_pic_url: None,
-            prerogative: prerogative.into(),
+            prerogative,
             auto_activate: None,
             wx_activate: None,
             wx_activate_after_submit: None,
@@ -913,6 +934,29 @@ impl MemberCard {
         self.bind_old_card_url = Some(value.into());
         self
     }
+}
+
+/// The required fields of [`MemberCard`], each named at the call site: `MemberCard::new(MemberCardRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberCardRequired {
+    /// 基本的卡券数据,所有卡券通用。
+    ///
+    /// Required.
+    pub base_info: BaseInfo,
+    /// 会员卡专属字段,表示特权说明,会员卡专用。字数上限为1024个汉字。
+    ///
+    /// Required. At most 3072 bytes of UTF-8 (1024 Chinese characters).
+    pub prerogative: String,
+    /// 显示积分,填写true或false,如填写true,积分相关字段均为必填。一旦开启不可关闭。
+    ///
+    /// Required.
+    pub supply_bonus: bool,
+    /// 是否支持储值,填写true或false。如填写true,储值相关字段均为必填。需储值权限(否则报错43010)。
+    ///
+    /// Required.
+    pub supply_balance: bool,
 }
 
 impl crate::Validate for MemberCard {
@@ -1167,19 +1211,15 @@ pub struct BoardingPassCard {
 }
 
 impl BoardingPassCard {
-    /// Creates a `BoardingPassCard` from its required fields (`base_info`, `from_city`, `to_city`, `flight`); optional fields are left out.
-    pub fn new(
-        base_info: BaseInfo,
-        from_city: impl Into<String>,
-        to_city: impl Into<String>,
-        flight: impl Into<String>,
-    ) -> Self {
+    /// Creates a `BoardingPassCard` from its required fields, each named in a [`BoardingPassCardRequired`]; optional fields are left out.
+    pub fn new(required: BoardingPassCardRequired) -> Self {
+        let BoardingPassCardRequired { base_info, from_city, to_city, flight } = required;
         Self {
             base_info,
             advanced_info: None,
-            from_city: from_city.into(),
-            to_city: to_city.into(),
-            flight: flight.into(),
+            from_city,
+            to_city,
+            flight,
             departure_time: None,
             landing_time: None,
             check_in_url: None,
@@ -1254,6 +1294,29 @@ impl BoardingPassCard {
         self.air_model = Some(value.into());
         self
     }
+}
+
+/// The required fields of [`BoardingPassCard`], each named at the call site: `BoardingPassCard::new(BoardingPassCardRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardingPassCardRequired {
+    /// 基本的卡券数据,所有卡券通用。
+    ///
+    /// Required.
+    pub base_info: BaseInfo,
+    /// 飞机票的起点,上限为18个汉字,机票专用。 Departure city.
+    ///
+    /// Required. At most 54 bytes of UTF-8 (18 Chinese characters). JSON key `from`.
+    pub from_city: String,
+    /// 飞机票的终点,上限为18个汉字,机票专用。 Arrival city.
+    ///
+    /// Required. At most 54 bytes of UTF-8 (18 Chinese characters). JSON key `to`.
+    pub to_city: String,
+    /// 航班,机票专用。
+    ///
+    /// Required.
+    pub flight: String,
 }
 
 impl crate::Validate for BoardingPassCard {
@@ -1819,29 +1882,29 @@ pub struct BaseInfo {
 }
 
 impl BaseInfo {
-    /// Creates a `BaseInfo` from its required fields (`logo_url`, `code_type`, `brand_name`, `title`, `color`, `notice`, `description`, `sku`, `date_info`); optional fields are left out.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        logo_url: impl Into<String>,
-        code_type: CodeType,
-        brand_name: impl Into<String>,
-        title: impl Into<String>,
-        color: impl Into<String>,
-        notice: impl Into<String>,
-        description: impl Into<String>,
-        sku: Sku,
-        date_info: DateInfo,
-    ) -> Self {
+    /// Creates a `BaseInfo` from its required fields, each named in a [`BaseInfoRequired`]; optional fields are left out.
+    pub fn new(required: BaseInfoRequired) -> Self {
+        let BaseInfoRequired {
+            logo_url,
+            code_type,
+            brand_name,
+            title,
+            color,
+            notice,
+            description,
+            sku,
+            date_info,
+        } = required;
         Self {
             id: None,
-            logo_url: logo_url.into(),
+            logo_url,
             code_type,
-            brand_name: brand_name.into(),
-            title: title.into(),
+            brand_name,
+            title,
             sub_title: None,
-            color: color.into(),
-            notice: notice.into(),
-            description: description.into(),
+            color,
+            notice,
+            description,
             sku,
             date_info,
             use_custom_code: None,
@@ -2164,6 +2227,49 @@ impl BaseInfo {
         self.area_code_list = Some(value);
         self
     }
+}
+
+/// The required fields of [`BaseInfo`], each named at the call site: `BaseInfo::new(BaseInfoRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseInfoRequired {
+    /// 卡券的商户logo,建议像素为300*300。须为上传至微信CDN的图片URL。
+    ///
+    /// Required. At most 128 bytes of UTF-8.
+    pub logo_url: String,
+    /// Code展示类型。"CODE_TYPE_TEXT",文本; "CODE_TYPE_BARCODE",一维码; "CODE_TYPE_QRCODE",二维码; "CODE_TYPE_ONLY_QRCODE",二维码无code显示; "CODE_TYPE_ONLY_BARCODE",一维码无code显示; ("CODE_TYPE_NONE" 见查看卡券详情示例)
+    ///
+    /// Required.
+    pub code_type: CodeType,
+    /// 商户名字,字数上限为12个汉字(填写直接提供服务的商户名,第三方商户名填写在source字段)。
+    ///
+    /// Required. At most 36 bytes of UTF-8 (12 Chinese characters).
+    pub brand_name: String,
+    /// 卡券名,字数上限为9个汉字。
+    ///
+    /// Required. At most 27 bytes of UTF-8 (9 Chinese characters).
+    pub title: String,
+    /// 卡券的背景颜色。创建时填写色值名称(如Color010),查看卡券详情返回十六进制色值(如#10AD61)。
+    ///
+    /// Required. At most 16 bytes of UTF-8.
+    pub color: String,
+    /// 使用提醒,字数上限为16个汉字。
+    ///
+    /// Required. At most 48 bytes of UTF-8 (16 Chinese characters).
+    pub notice: String,
+    /// 使用说明。长文本描述,字数上限为1024个汉字。
+    ///
+    /// Required. At most 3072 bytes of UTF-8 (1024 Chinese characters).
+    pub description: String,
+    /// 商品信息。
+    ///
+    /// Required.
+    pub sku: Sku,
+    /// 使用日期,有效期的信息。
+    ///
+    /// Required.
+    pub date_info: DateInfo,
 }
 
 impl crate::Validate for BaseInfo {
@@ -3088,16 +3194,13 @@ pub struct CustomCell {
 }
 
 impl CustomCell {
-    /// Creates a `CustomCell` from its required fields (`name`, `tips`, `url`); optional fields are left out.
-    pub fn new(
-        name: impl Into<String>,
-        tips: impl Into<String>,
-        url: impl Into<String>,
-    ) -> Self {
+    /// Creates a `CustomCell` from its required fields, each named in a [`CustomCellRequired`]; optional fields are left out.
+    pub fn new(required: CustomCellRequired) -> Self {
+        let CustomCellRequired { name, tips, url } = required;
         Self {
-            name: name.into(),
-            tips: tips.into(),
-            url: url.into(),
+            name,
+            tips,
+            url,
             app_brand_user_name: None,
             app_brand_pass: None,
         }
@@ -3132,6 +3235,25 @@ impl CustomCell {
         self.app_brand_pass = Some(value.into());
         self
     }
+}
+
+/// The required fields of [`CustomCell`], each named at the call site: `CustomCell::new(CustomCellRequired { … })`.
+///
+/// A struct literal rather than positional arguments, so that same-typed fields cannot be swapped silently. Not `#[non_exhaustive]`, so that it can be written as a literal: a required field added to the spec is a compile error at every call site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomCellRequired {
+    /// 入口名称。
+    ///
+    /// Required. At most 15 bytes of UTF-8 (5 Chinese characters).
+    pub name: String,
+    /// 入口右侧提示语,6个汉字内。
+    ///
+    /// Required. At most 18 bytes of UTF-8 (6 Chinese characters).
+    pub tips: String,
+    /// 入口跳转链接。
+    ///
+    /// Required. At most 128 bytes of UTF-8.
+    pub url: String,
 }
 
 impl crate::Validate for CustomCell {
