@@ -23,6 +23,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::error::{ApiError, DecodeError, Error, TransportError, is_token_errcode};
 use crate::logging;
+use crate::resolve::{self, CachingResolver, ForgetOnConnectFailure};
 use crate::schema::{EndpointInfo, HttpMethod};
 use crate::secret::{Secret, excerpt, percent_encode, redact};
 use crate::token::{
@@ -337,7 +338,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Longest time to establish a connection (DNS, TCP, TLS). Default 5 seconds.
+    /// Longest time to look up the host's addresses (DNS), and again to establish a connection
+    /// (TCP, TLS). Default 5 seconds.
+    ///
+    /// Looked-up addresses are reused for a minute, and looked up again at once after a
+    /// connection to them fails; IP addresses in the base URL are never looked up.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -394,6 +399,15 @@ impl ClientBuilder {
     /// when not exactly one token source is configured, when the appid or a secret is empty, or
     /// when a timeout is zero.
     pub fn build(self) -> Result<Client, Error> {
+        self.build_with(None)
+    }
+
+    /// [`build`](ClientBuilder::build), with the resolver's lookup function and time to live
+    /// given (tests).
+    pub(crate) fn build_with(
+        self,
+        lookup: Option<(Duration, Arc<resolve::Lookup>)>,
+    ) -> Result<Client, Error> {
         // A secret pasted into the base URL must not show up in the error about it.
         let secrets = [
             self.fixed_token.as_ref().map_or("", Secret::expose),
@@ -477,6 +491,8 @@ impl ClientBuilder {
 
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // ureq starts the connect budget after the lookup: each gets `connect_timeout`.
+            .timeout_resolve(Some(self.connect_timeout))
             .timeout_connect(Some(self.connect_timeout))
             .timeout_global(Some(self.timeout))
             .max_idle_connections(self.max_idle_connections)
@@ -488,7 +504,15 @@ impl ClientBuilder {
         if !self.env_proxy {
             config = config.proxy(None);
         }
-        let agent = ureq::Agent::new_with_config(config.build());
+        // The client's own resolver and connector (src/resolve.rs): addresses cached for
+        // `DNS_CACHE_TTL`, no thread per call, lookup failures reported as not sent.
+        let cache = Arc::new(resolve::Cache::default());
+        let resolver = match lookup {
+            Some((ttl, lookup)) => CachingResolver::with_lookup(Arc::clone(&cache), ttl, lookup),
+            None => CachingResolver::new(Arc::clone(&cache)),
+        };
+        let agent =
+            ureq::Agent::with_parts(config.build(), ForgetOnConnectFailure::new(cache), resolver);
 
         Ok(Client {
             inner: Arc::new(Inner {

@@ -9,6 +9,7 @@ mod errcode;
 mod error;
 pub mod events;
 mod logging;
+mod resolve;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod schema;

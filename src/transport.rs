@@ -102,16 +102,21 @@ pub(crate) fn describe(error: &ureq::Error, timeouts: &Timeouts) -> Described {
                 ErrorKind::AddrNotAvailable => {
                     "the server's address cannot be reached from here".to_owned()
                 }
+                _ if crate::resolve::is_not_sent(io) => {
+                    format!("no connection to the server: {io}")
+                }
                 _ => format!("network failure: {io}"),
             };
             (
                 message,
-                // Only refused or impossible connections are sure to have sent nothing: a reset
-                // or an end of file may come after the server read the request.
-                !matches!(
-                    io.kind(),
-                    ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable
-                ),
+                // Only errors while connecting (marked by the client's connector,
+                // `crate::resolve`), refused or impossible connections are sure to have sent
+                // nothing: a reset or an end of file may come after the server read the request.
+                !(crate::resolve::is_not_sent(io)
+                    || matches!(
+                        io.kind(),
+                        ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable
+                    )),
                 true,
             )
         }

@@ -837,6 +837,29 @@ fn a_refused_connection_surely_did_not_send() {
     assert_no_secrets(&printed(&err));
 }
 
+#[test]
+fn a_failed_dns_lookup_surely_did_not_send() {
+    // Names under .invalid never resolve (RFC 6761); the client fails them without asking any
+    // DNS server, so this test needs no network.
+    let client = Client::builder()
+        .base_url("http://no-such-host.invalid")
+        .fixed_token(TOKEN)
+        .env_proxy(false)
+        .retry_backoff(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    let err = consume(&client).unwrap_err();
+    let Error::Transport(transport) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(!transport.maybe_sent, "{err:?}");
+    assert!(err.surely_not_sent());
+    assert!(err.is_retryable());
+    assert_eq!(transport.endpoint, CONSUME);
+    assert!(transport.message.contains("DNS"), "{err}");
+    assert_no_secrets(&printed(&err));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Answers
 // ---------------------------------------------------------------------------------------------
