@@ -55,6 +55,8 @@ CONTROLS (POST, JSON body, no token; answered {\"errcode\":0,\"errmsg\":\"ok\",.
     /sandbox/code/expire       {\"code\"}   it expired (EXPIRE)
     /sandbox/code/accept_gift  {\"code\", \"openid\"}                      -> code
     /sandbox/code/encrypt      {\"code\"}                                 -> encrypt_code
+    /sandbox/jsapi/add_card    {\"openid\", \"card_id\", \"card_ext\"}  wx.addCard with a signed
+                               cardExt (checked against the wx_card ticket) -> code
     /sandbox/paycell/pay       {\"code\", \"fee\", \"original_fee\"?}  a payment through the
                                card's pay cell (card/paycell/set)         -> trans_id
     /sandbox/session/enter     {\"code\"}   the user enters the chat from the card

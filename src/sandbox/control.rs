@@ -14,6 +14,7 @@
 //! | `sandbox/code/accept_gift` | `code`, `openid` (the friend) | `code` |
 //! | `sandbox/code/encrypt` | `code` | `encrypt_code` |
 //! | `sandbox/clock` | `set` (Unix seconds, an integer) and/or `advance` (seconds, an integer ≥ 0); any other key is refused | `now`, `today` |
+//! | `sandbox/jsapi/add_card` | `openid`, `card_id`, `card_ext` (the signed cardExt text): the user adds the card through `wx.addCard`; the signature is checked (40080) | `code` |
 //! | `sandbox/paycell/pay` | `code`, `fee` (fen), `original_fee` (default `fee`): the user pays through the card's pay cell (`card/paycell/set`); pushes `user_pay_from_pay_cell` | `trans_id` |
 //! | `sandbox/session/enter` | `code`: the user enters the chat from the card; pushes `user_enter_session_from_card` | |
 //! | `sandbox/membercard/submit` | `code` (of a member card), `info` (`{common_field_list, custom_field_list}`): the user submits the activation form; pushes `submit_membercard_user_info` | `activate_ticket` (for `card/membercard/activatetempinfo/get`) |
@@ -172,6 +173,14 @@ fn run(shared: &Shared, path: &str, request: &Value) -> Outcome<Value> {
                 state.advance(Duration::from_secs(seconds));
             }
             Ok(json!({ "now": state.now(), "today": format_day(state.today()) }))
+        }
+        "sandbox/jsapi/add_card" => {
+            let code = shared.state().receive_by_card_ext(
+                text(request, "openid")?,
+                text(request, "card_id")?,
+                text(request, "card_ext")?,
+            )?;
+            Ok(json!({ "code": code }))
         }
         "sandbox/paycell/pay" => {
             let fee = integer(request, "sandbox/paycell/pay", "fee")?;

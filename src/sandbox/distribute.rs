@@ -15,7 +15,7 @@
 //! QR code, 40079 once it expired, 40003 when it names another `openid`, and otherwise as a
 //! receipt is (40078 status, 45031 stock, 45033 `get_limit`, 40116 a custom code already
 //! received). A QR code of several cards is received all or nothing. `outer_str` is kept with
-//! the code (`card/code/get` returns it); `outer_id` is accepted and not kept.
+//! the code (`card/code/get` returns it), and so is `outer_id` (both are pushed in `user_get_card`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -69,6 +69,7 @@ struct QrItem {
     code: Option<String>,
     openid: Option<String>,
     outer_str: Option<String>,
+    outer_id: Option<u64>,
 }
 
 /// The imported codes of a deposit-mode card.
@@ -188,8 +189,11 @@ impl State {
         }
         let mut received = Vec::with_capacity(items.len());
         for (item, plan) in items.iter().zip(plans) {
-            let code =
-                self.complete_receipt(openid, &item.card_id, plan, item.outer_str.as_deref())?;
+            let channel = super::state::Channel {
+                outer_str: item.outer_str.clone(),
+                outer_id: item.outer_id,
+            };
+            let code = self.complete_receipt(openid, &item.card_id, plan, &channel)?;
             received.push((item.card_id.clone(), code));
         }
         if let Some(qrcode) = self.distribution.qrcodes.get_mut(&ticket) {
@@ -320,6 +324,7 @@ pub(crate) fn create_qrcode(state: &mut State, request: &Value) -> Outcome<Value
             code: card.code.clone(),
             openid: card.openid.clone(),
             outer_str: card.outer_str.clone(),
+            outer_id: card.outer_id,
         });
     }
     let seconds = request.expire_seconds.unwrap_or(DEFAULT_QR_SECONDS);

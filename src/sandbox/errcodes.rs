@@ -16,6 +16,7 @@ pub(crate) const INVALID_CARD_ID: i64 = 40073;
 pub(crate) const INVALID_ENCRYPT_CODE: i64 = 40075;
 pub(crate) const INVALID_CARD_STATUS: i64 = 40078;
 pub(crate) const INVALID_TIME: i64 = 40079;
+pub(crate) const INVALID_CARD_EXT: i64 = 40080;
 pub(crate) const INVALID_ARGS: i64 = 40097;
 pub(crate) const CODE_CONSUMED: i64 = 40099;
 /// "invalid time range" in the official error-code list (card-api.md §5): the datacube's 61501

@@ -214,6 +214,7 @@ impl State {
         giver: Option<(&str, &str)>,
     ) {
         let outer_str = self.codes.get(code).and_then(|c| c.outer_str.clone());
+        let outer_id = self.codes.get(code).and_then(|c| c.outer_id);
         let mut event = UserGetCardEvent::new(card_id)
             .user_card_code(code)
             .is_give_by_friend(i64::from(giver.is_some()))
@@ -224,6 +225,9 @@ impl State {
         }
         if let Some(outer_str) = outer_str {
             event = event.outer_str(outer_str);
+        }
+        if let Some(outer_id) = outer_id.and_then(|id| i64::try_from(id).ok()) {
+            event = event.outer_id(outer_id);
         }
         self.push_event(openid, CardEvent::UserGetCard(event));
         if giver.is_none() {

@@ -75,6 +75,25 @@
 //! - **Fault injection** ([`inject`](Sandbox::inject)): an errcode, a delay, a dropped connection
 //!   or an HTTP error page for the next N calls of a path, and token expiry.
 //!
+//! - **JS-SDK**: [`add_card_by_jsapi`](Sandbox::add_card_by_jsapi) checks a `wx.addCard`
+//!   cardExt's signature against the sandbox's `wx_card` api_ticket (40080 otherwise).
+//!
+//! What the sandbox does **not** emulate, and why:
+//!
+//! - `card/code/consume` neither requires nor checks a mark (`card/code/mark`): its request
+//!   carries no openid, so the sandbox cannot tell whose mark it would be, and WeChat wants the
+//!   mark only for 朋友的券 (coupons shared between friends), which the sandbox does not model.
+//!   `card/code/mark` itself refuses a code marked by another user (40127).
+//! - A card's `sub_merchant_info.merchant_id` is not checked against the sub-merchants of
+//!   `card/submerchant/submit`, so that complete cards from WeChat's examples (merchant 12) can be
+//!   created in a fresh sandbox; `card/submerchant/get`, `update` refuse unknown ones.
+//! - The open platform's `component_access_token` is not emulated: any non-empty one is
+//!   accepted by the `cgi-bin/component/*` endpoints.
+//! - Coin prices (one coin per 100 codes) and the coin account's reward (200 free coins, the
+//!   documented example's) are the sandbox's own: WeChat's price list is not documented.
+//! - `card/getapplyprotocol` answers WeChat's documented category catalogue (the generated
+//!   `docs/sandbox.md` lists every endpoint still answered from examples, with the reason).
+//!
 //! ```
 //! use wechat_card::sandbox::Sandbox;
 //! use wechat_card::{ConsumeCodeRequest, GetCodeRequest, UserCardStatus};
@@ -603,6 +622,25 @@ impl Sandbox {
     // ----------------------------------------------------------------------------------------
     // Around the cards: what users and WeChat do that the API only reads
     // ----------------------------------------------------------------------------------------
+
+    /// User `openid` adds `card_id` through the JS-SDK's `wx.addCard` with `card_ext`, the
+    /// signed cardExt text ([`SignedCardExt::card_ext`](crate::signature::SignedCardExt)):
+    /// refused with 40080 "invalid CardExt" unless it is signed with the sandbox's current
+    /// `wx_card` api_ticket over the `card_id`, `timestamp`, `nonce_str`, `code` and `openid`
+    /// (the user's, required for `bind_openid` cards); then received as
+    /// [`receive_card`](Sandbox::receive_card) does, with the cardExt's `code`, `outer_str` and
+    /// `outer_id`. Returns the code.
+    pub fn add_card_by_jsapi(
+        &self,
+        openid: &str,
+        card_id: &str,
+        card_ext: &str,
+    ) -> Result<String, SandboxError> {
+        Ok(self
+            .shared
+            .state()
+            .receive_by_card_ext(openid, card_id, card_ext)?)
+    }
 
     /// The holder of `code` pays `fee` (fen; the bill was `original_fee`) through the card's
     /// pay cell (买单), which `card/paycell/set` must have opened: `user_pay_from_pay_cell` is

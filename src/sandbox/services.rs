@@ -1340,3 +1340,71 @@ pub(crate) fn update_general_card_user(state: &mut State, request: &Value) -> Ou
     );
     Ok(json!({ "result_bonus": after.0, "result_balance": after.1, "openid": openid }))
 }
+
+// ---------------------------------------------------------------------------------------------
+// wx.addCard (JS-SDK): the cardExt signature
+// ---------------------------------------------------------------------------------------------
+
+impl State {
+    /// User `openid` adds card `card_id` through `wx.addCard` with `card_ext` (the JSON text a
+    /// merchant signs, see [`crate::signature::CardExt`]): the signature must be the SHA-1 of the
+    /// sorted values of the current `wx_card` api_ticket, `timestamp`, `card_id`, `nonce_str`,
+    /// and `code` and `openid` when present (40080 "invalid CardExt" otherwise); `openid` must
+    /// be the user's, and is required for a `bind_openid` card. Then the card is received as
+    /// [`receive`](State::receive) does, with the cardExt's `code`, `outer_str` and `outer_id`.
+    pub(crate) fn receive_by_card_ext(
+        &mut self,
+        openid: &str,
+        card_id: &str,
+        card_ext: &str,
+    ) -> Outcome<String> {
+        let bad = |why: String| {
+            Refusal::new(
+                super::errcodes::INVALID_CARD_EXT,
+                format!("{}: {why}", errmsg(super::errcodes::INVALID_CARD_EXT)),
+            )
+        };
+        let ext: Value = serde_json::from_str(card_ext)
+            .ok()
+            .filter(Value::is_object)
+            .ok_or_else(|| bad("cardExt is not the text of a JSON object".into()))?;
+        let field = |key: &str| ext.get(key).and_then(Value::as_str);
+        let (Some(timestamp), Some(nonce), Some(signature)) =
+            (field("timestamp"), field("nonce_str"), field("signature"))
+        else {
+            return Err(bad(
+                "cardExt needs timestamp, nonce_str and signature (strings)".into(),
+            ));
+        };
+        let ticket = self.current_ticket("wx_card").ok_or_else(|| {
+            bad("no unexpired wx_card api_ticket was issued (cgi-bin/ticket/getticket?type=wx_card)".into())
+        })?;
+        let mut values = vec![ticket, timestamp, card_id, nonce];
+        values.extend(field("code"));
+        values.extend(field("openid"));
+        if crate::signature::sha1_sorted(&values) != signature {
+            return Err(bad(
+                "the signature is not the SHA-1 of the sorted api_ticket, timestamp, card_id, code, openid and nonce_str"
+                    .into(),
+            ));
+        }
+        match field("openid") {
+            Some(bound) if bound != openid => {
+                return Err(bad(format!("cardExt is for the user {bound:?}")));
+            }
+            None if self.card(card_id)?.bind_openid() => {
+                return Err(bad(
+                    "the card has bind_openid: cardExt needs the openid".into()
+                ));
+            }
+            _ => {}
+        }
+        let code = field("code").map(str::to_owned);
+        let channel = super::state::Channel {
+            outer_str: field("outer_str").map(str::to_owned),
+            outer_id: ext.get("outer_id").and_then(Value::as_u64),
+        };
+        let source = self.plan_receipt(openid, card_id, code.as_deref(), 0)?;
+        self.complete_receipt(openid, card_id, source, &channel)
+    }
+}

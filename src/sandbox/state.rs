@@ -306,6 +306,9 @@ pub(crate) struct CodeRecord {
     pub begin_time: i64,
     pub end_time: Option<i64>,
     pub outer_str: Option<String>,
+    /// The legacy numeric channel of the receipt (`outer_id` of a QR code's card), pushed in
+    /// `user_get_card` as `OuterId`.
+    pub outer_id: Option<u64>,
     seq: u64,
     received_day: i64,
     /// The day the code stopped counting as held (consumed, deleted, expired, …), for
@@ -315,6 +318,16 @@ pub(crate) struct CodeRecord {
     pub member: Member,
     /// Who marked the code (`card/code/mark`) and until when.
     pub mark: Option<Mark>,
+}
+
+/// Where a receipt came from, for statistics: kept with the code and pushed in
+/// `user_get_card`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Channel {
+    /// `outer_str` (kept; `card/code/get` returns it).
+    pub outer_str: Option<String>,
+    /// `outer_id`, the legacy numeric channel.
+    pub outer_id: Option<u64>,
 }
 
 /// A mark on a code (`card/code/mark`): `openid` holds it until `until` (sandbox clock).
@@ -600,6 +613,15 @@ impl State {
         }
     }
 
+    /// The current, unexpired ticket of a type (`wx_card`), if one was issued.
+    pub(crate) fn current_ticket(&self, kind: &str) -> Option<&str> {
+        let now = self.now();
+        self.tickets
+            .get(kind)
+            .filter(|(_, expires_at)| *expires_at > now)
+            .map(|(ticket, _)| ticket.as_str())
+    }
+
     /// `cgi-bin/ticket/getticket`: the current ticket of its type while valid.
     pub(crate) fn ticket(&mut self, kind: &str) -> (String, i64) {
         let now = self.now();
@@ -829,7 +851,11 @@ impl State {
         outer_str: Option<&str>,
     ) -> Outcome<String> {
         let source = self.plan_receipt(openid, card_id, code, 0)?;
-        self.complete_receipt(openid, card_id, source, outer_str)
+        let channel = Channel {
+            outer_str: outer_str.map(str::to_owned),
+            outer_id: None,
+        };
+        self.complete_receipt(openid, card_id, source, &channel)
     }
 
     /// Checks that `openid` may receive `card_id` now, with `pending` receipts of the same card
@@ -916,7 +942,7 @@ impl State {
         openid: &str,
         card_id: &str,
         source: CodeSource,
-        outer_str: Option<&str>,
+        channel: &Channel,
     ) -> Outcome<String> {
         let now = self.now();
         let card = self.card(card_id)?;
@@ -945,14 +971,7 @@ impl State {
         if let Ok(card) = self.card_mut(card_id) {
             card.quantity = card.quantity.saturating_sub(1);
         }
-        self.add_code(
-            code.clone(),
-            card_id,
-            openid,
-            begin_time,
-            end_time,
-            outer_str,
-        );
+        self.add_code(code.clone(), card_id, openid, begin_time, end_time, channel);
         let day = day_of(now);
         self.log(day, EventKind::Receive, card_id, openid);
         self.notify_receive(openid, card_id, &code, None);
@@ -972,7 +991,7 @@ impl State {
         openid: &str,
         begin_time: i64,
         end_time: Option<i64>,
-        outer_str: Option<&str>,
+        channel: &Channel,
     ) {
         let seq = self.next_seq();
         if let Some(end) = end_time {
@@ -988,7 +1007,8 @@ impl State {
                 status: CodeStatus::Normal,
                 begin_time,
                 end_time,
-                outer_str: outer_str.map(str::to_owned),
+                outer_str: channel.outer_str.clone(),
+                outer_id: channel.outer_id,
                 seq,
                 received_day,
                 removed_day: None,
@@ -1210,11 +1230,14 @@ impl State {
             ));
         }
         let giver = record.openid.clone();
-        let (card_id, begin, end, outer) = (
+        let (card_id, begin, end, channel) = (
             record.card_id.clone(),
             record.begin_time,
             record.end_time,
-            record.outer_str.clone(),
+            Channel {
+                outer_str: record.outer_str.clone(),
+                outer_id: record.outer_id,
+            },
         );
         let custom = self
             .cards
@@ -1227,14 +1250,7 @@ impl State {
             self.set_status(code, CodeStatus::GiftedAway, Some(day));
             self.new_code()
         };
-        self.add_code(
-            new_code.clone(),
-            &card_id,
-            friend,
-            begin,
-            end,
-            outer.as_deref(),
-        );
+        self.add_code(new_code.clone(), &card_id, friend, begin, end, &channel);
         self.notify_gift_accepted(code, &giver, friend, &new_code);
         Ok(new_code)
     }
