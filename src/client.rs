@@ -24,7 +24,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use crate::error::{ApiError, DecodeError, Error, TransportError, is_token_errcode};
 use crate::logging;
 use crate::resolve::{self, CachingResolver, ForgetOnConnectFailure};
-use crate::schema::{EndpointInfo, HttpMethod};
+use crate::schema::{Call, HttpMethod};
 use crate::secret::{Secret, excerpt, percent_encode, redact};
 use crate::token::{
     Fetched, TokenCache, TokenProvider, TokenSource, provider_invalidate, provider_token,
@@ -630,16 +630,12 @@ impl Client {
         })
     }
 
-    /// Validates `request`, sends it to `endpoint` and decodes the answer.
+    /// Validates `request`, sends it as `endpoint` describes and decodes the answer.
     ///
     /// This is what the generated methods call; use them instead. Fields travel as a compact
     /// JSON body for `POST` endpoints and in the query string for `GET` endpoints. Retries follow
     /// `endpoint.idempotent`, see the [`Client`] documentation.
-    pub fn execute<Req, Resp>(
-        &self,
-        endpoint: &'static EndpointInfo,
-        request: &Req,
-    ) -> Result<Resp, Error>
+    pub fn execute<Req, Resp>(&self, endpoint: &Call, request: &Req) -> Result<Resp, Error>
     where
         Req: Validate + Serialize + ?Sized,
         Resp: DeserializeOwned,
@@ -659,11 +655,7 @@ impl Client {
     }
 
     /// Like [`execute`](Client::execute), for endpoints whose answer is only `errcode`/`errmsg`.
-    pub fn execute_unit<Req>(
-        &self,
-        endpoint: &'static EndpointInfo,
-        request: &Req,
-    ) -> Result<(), Error>
+    pub fn execute_unit<Req>(&self, endpoint: &Call, request: &Req) -> Result<(), Error>
     where
         Req: Validate + Serialize + ?Sized,
     {

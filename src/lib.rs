@@ -18,6 +18,8 @@ pub mod signature;
 #[cfg(feature = "redis")]
 pub mod store;
 mod token;
+#[doc(hidden)]
+pub mod tooling;
 mod transport;
 pub mod validate;
 #[doc(hidden)]

@@ -4,8 +4,6 @@
 //! hard-coding endpoint lists. They are generated from `spec/` together with the typed API, so
 //! they can never disagree with it.
 
-use crate::Error;
-
 /// The HTTP method of an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HttpMethod {
@@ -35,6 +33,34 @@ pub enum Auth {
     ComponentAccessToken,
 }
 
+/// What [`Client::execute`](crate::Client::execute) needs to send one endpoint's request: where,
+/// how, with which token, and whether it may be sent twice. Each generated `Client` method passes
+/// its endpoint's descriptor, and nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Call {
+    /// Path under the API base, without a leading slash, e.g. `card/code/get`.
+    pub path: &'static str,
+    /// HTTP method.
+    pub method: HttpMethod,
+    /// Which token the call carries.
+    pub auth: Auth,
+    /// Whether the library may send the request twice (retries on `-1` and transport failures).
+    pub idempotent: bool,
+}
+
+impl Call {
+    /// A descriptor, for [`Client::execute`](crate::Client::execute) calls of your own.
+    pub const fn new(path: &'static str, method: HttpMethod, auth: Auth, idempotent: bool) -> Call {
+        Call {
+            path,
+            method,
+            auth,
+            idempotent,
+        }
+    }
+}
+
 /// One endpoint of the spec.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -57,18 +83,15 @@ pub struct EndpointInfo {
     pub request: Option<&'static str>,
     /// Rust name of the response type, if the response has fields beyond `errcode`/`errmsg`.
     pub response: Option<&'static str>,
-    /// Decodes a JSON request body into the request type and validates it, exactly as the client
-    /// does before sending, and returns the request as the typed client would send it. Used by the
-    /// sandbox to answer invalid requests the way WeChat would.
-    pub check_request: fn(&serde_json::Value) -> Result<serde_json::Value, Error>,
-    /// Decodes a JSON response body (with its `errcode`/`errmsg` envelope) into the response type.
-    pub check_response: fn(&[u8]) -> Result<(), Error>,
-    /// Calls the endpoint through its typed `Client` method with a JSON request (decoded into the
-    /// request type, validated, sent) and returns the typed response as JSON. For tools that work
-    /// from the endpoint table, such as the spec-driven tests.
-    pub invoke: fn(&crate::Client, &serde_json::Value) -> Result<serde_json::Value, Error>,
     /// The documented examples of the endpoint.
     pub examples: &'static [Example],
+}
+
+impl EndpointInfo {
+    /// The endpoint's call descriptor, for [`Client::execute`](crate::Client::execute).
+    pub const fn call(&self) -> Call {
+        Call::new(self.path, self.method, self.auth, self.idempotent)
+    }
 }
 
 /// A documented request/response example of an endpoint, as JSON text.
@@ -92,7 +115,7 @@ pub struct TypeInfo {
     /// What kind of type it is.
     pub kind: TypeKind,
     /// Decodes a JSON value into the type and validates it.
-    pub check: fn(&serde_json::Value) -> Result<(), Error>,
+    pub check: fn(&serde_json::Value) -> Result<(), crate::Error>,
 }
 
 /// The shape of a [`TypeInfo`].

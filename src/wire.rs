@@ -1,5 +1,6 @@
-//! Serde helpers called by the generated code. Public only so the generated code in this crate
-//! and its tests can reach them; not part of the stable API.
+//! Helpers called by the generated code: serde helpers for enums and unions, the checks of the
+//! `TYPES` table, and the XML element readers and writers of the event structs. Public only so the
+//! generated code in this crate and its tests can reach them; not part of the stable API.
 
 use std::borrow::Cow;
 
@@ -28,39 +29,9 @@ pub fn check_json<T: DeserializeOwned + Validate>(value: &Value) -> Result<(), E
     typed.validate().map_err(Error::Validation)
 }
 
-/// Decodes and validates a request body like [`check_json`], returning it as the typed client
-/// would send it.
-pub fn check_request<T: DeserializeOwned + Validate + Serialize>(
-    value: &Value,
-) -> Result<Value, Error> {
-    let typed = T::deserialize(value).map_err(decode_error)?;
-    typed.validate().map_err(Error::Validation)?;
-    serde_json::to_value(&typed).map_err(decode_error)
-}
-
-/// Decodes a JSON request into `Req`, calls `call` with it (a typed `Client` method) and returns
-/// the typed response as JSON.
-pub fn invoke<Req, Resp>(
-    body: &Value,
-    call: impl FnOnce(&Req) -> Result<Resp, Error>,
-) -> Result<Value, Error>
-where
-    Req: DeserializeOwned,
-    Resp: Serialize,
-{
-    let request = Req::deserialize(body).map_err(decode_error)?;
-    let response = call(&request)?;
-    serde_json::to_value(&response).map_err(decode_error)
-}
-
 /// Decodes a JSON value as `T` (for types without limits, such as enums).
 pub fn check_decode<T: DeserializeOwned>(value: &Value) -> Result<(), Error> {
     T::deserialize(value).map(drop).map_err(decode_error)
-}
-
-/// Decodes a whole answer body, `errcode`/`errmsg` envelope included, as `T`.
-pub fn check_response<T: DeserializeOwned>(body: &[u8]) -> Result<(), Error> {
-    crate::client::decode_response::<T>("", 200, body).map(drop)
 }
 
 fn decode_error(e: serde_json::Error) -> Error {
@@ -164,3 +135,10 @@ impl<E: serde::de::Error> MissingFieldOwned for E {}
 pub fn unknown_tag<'a>(object: &'a Map<String, Value>, tag_key: &str) -> &'a str {
     object.get(tag_key).and_then(Value::as_str).unwrap_or("")
 }
+
+// The XML element readers and writers of the generated event structs, written in `events` (whose
+// message parsing uses them too) and reached by the generated code only through here.
+pub(crate) use crate::events::{
+    enumeration as xml_enum, number as xml_number, put_number as put_xml_number,
+    put_text as put_xml_text, required as xml_required, text as xml_text,
+};

@@ -201,8 +201,11 @@ impl Validate for CodeRequest {
     }
 }
 
-fn endpoint(path: &str) -> &'static schema::EndpointInfo {
-    schema::endpoint(path).unwrap_or_else(|| panic!("{path} is in the spec"))
+/// The call descriptor of the spec's endpoint `path`, as a generated method passes it.
+fn endpoint(path: &str) -> schema::Call {
+    schema::endpoint(path)
+        .unwrap_or_else(|| panic!("{path} is in the spec"))
+        .call()
 }
 
 #[test]
@@ -211,7 +214,7 @@ fn execute_validates_before_any_io() {
     let client = client(&server);
     let err = client
         .execute::<_, Value>(
-            endpoint(GET_CODE),
+            &endpoint(GET_CODE),
             &CodeRequest {
                 code: "1".repeat(21),
             },
@@ -237,12 +240,12 @@ fn execute_follows_the_endpoint_idempotence() {
     let request = CodeRequest {
         code: "110201201245".into(),
     };
-    let answer: Value = client.execute(endpoint(GET_CODE), &request).unwrap();
+    let answer: Value = client.execute(&endpoint(GET_CODE), &request).unwrap();
     assert_eq!(answer["openid"], json!("o"));
     assert_eq!(server.count(GET_CODE_PATH), 2);
 
     let err = client
-        .execute_unit(endpoint(CONSUME), &request)
+        .execute_unit(&endpoint(CONSUME), &request)
         .unwrap_err();
     assert_eq!(err.errcode(), Some(-1));
     assert_eq!(server.count(CONSUME_PATH), 1);
@@ -733,9 +736,13 @@ fn state_changing_calls_are_never_sent_twice() {
             server.reply(&route, reply);
             server.default_reply(&route, Reply::json(OK));
             let client = builder(&server).max_retries(5).build().unwrap();
-            let err = (info.invoke)(&client, &request).unwrap_err();
+            let err = (wechat_card::tooling::hooks(info).invoke)(&client, &request).unwrap_err();
             assert!(
-                err.errcode() == Some(-1) || matches!(err, Error::Transport(_)),
+                err.errcode() == Some(-1)
+                    || matches!(
+                        err,
+                        wechat_card::tooling::HookError::Call(Error::Transport(_))
+                    ),
                 "{path}: {err:?}"
             );
             assert_eq!(server.count(&route), 1, "{path} was sent again after {err}");
@@ -1035,7 +1042,7 @@ fn secrets_never_appear_in_errors_or_debug_output() {
     // Validation.
     let err = client
         .execute::<_, Value>(
-            endpoint(GET_CODE),
+            &endpoint(GET_CODE),
             &CodeRequest {
                 code: "x".repeat(30),
             },

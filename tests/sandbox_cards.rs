@@ -296,7 +296,9 @@ fn card_create_is_stateful_once_in_the_spec() {
     // Coupon types are refused by default, as WeChat refuses them since 2021-04-01, with the
     // sandbox's own errcode 99001.
     let (_default, client) = setup();
-    let error = (create.invoke)(&client, &json!({ "card": gift_card(7) })).unwrap_err();
+    let error =
+        (wechat_card::tooling::hooks(create).invoke)(&client, &json!({ "card": gift_card(7) }))
+            .unwrap_err();
     assert_eq!(error.errcode(), Some(99001), "{error}");
     assert!(error.to_string().contains("2021-04-01"), "{error}");
 
@@ -306,7 +308,9 @@ fn card_create_is_stateful_once_in_the_spec() {
         .start()
         .unwrap();
     let client = sandbox.client().unwrap();
-    let answer = (create.invoke)(&client, &json!({ "card": gift_card(7) })).unwrap();
+    let answer =
+        (wechat_card::tooling::hooks(create).invoke)(&client, &json!({ "card": gift_card(7) }))
+            .unwrap();
     let card_id = answer["card_id"].as_str().unwrap().to_owned();
     assert_eq!(sandbox.card_status(&card_id), Some(CardStatus::NotVerify));
     let base = base_info(&client, &card_id);

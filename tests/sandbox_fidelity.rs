@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use wechat_card::Error;
 use wechat_card::sandbox::Sandbox;
 use wechat_card::schema::{self, FieldInfo, HttpMethod, Ty, TypeKind};
+use wechat_card::tooling::HookError;
 
 const UNKNOWN_CARD: &str = "pSANDBOXxUNKNOWNxCARDxIDxxxxx";
 const UNKNOWN_CODE: &str = "999999999999";
@@ -105,9 +106,9 @@ fn every_endpoint_refuses_an_unknown_card_id_or_code() {
                 }
             }
         }
-        let outcome = (endpoint.invoke)(&client, &request);
+        let outcome = (wechat_card::tooling::hooks(endpoint).invoke)(&client, &request);
         let code = match outcome {
-            Err(Error::Api(e)) => e.errcode,
+            Err(HookError::Call(Error::Api(e))) => e.errcode,
             other => panic!("{}: {request} was not refused: {other:?}", endpoint.path),
         };
         assert!(

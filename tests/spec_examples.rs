@@ -48,7 +48,7 @@ fn every_example_goes_over_the_wire_as_documented() {
                 .map(|r| parse(r, &what))
                 .unwrap_or_else(|| Value::Object(Map::new()));
             // The typed request serializes back to the documented JSON.
-            let typed = (ep.check_request)(&request)
+            let typed = (wechat_card::tooling::hooks(ep).check_request)(&request)
                 .unwrap_or_else(|e| panic!("{what}: the documented request is rejected: {e}"));
             assert_eq!(
                 typed, request,
@@ -58,7 +58,7 @@ fn every_example_goes_over_the_wire_as_documented() {
             let server = Server::start();
             let answer = example.response.unwrap_or(r#"{"errcode":0,"errmsg":"ok"}"#);
             server.reply(&format!("/{}", ep.path), Reply::json(answer));
-            let result = (ep.invoke)(&client(&server), &request);
+            let result = (wechat_card::tooling::hooks(ep).invoke)(&client(&server), &request);
 
             let seen = server.requests();
             assert_eq!(seen.len(), 1, "{what}: expected exactly one request");
@@ -123,7 +123,7 @@ fn every_example_goes_over_the_wire_as_documented() {
                         assert_eq!(decoded, expected, "{what}: decoding lost or changed fields");
                     }
                 }
-                Err(Error::Api(e)) if errcode != 0 => {
+                Err(wechat_card::tooling::HookError::Call(Error::Api(e))) if errcode != 0 => {
                     assert_eq!(e.errcode, errcode, "{what}");
                     assert_eq!(e.endpoint, ep.path, "{what}");
                     assert_eq!(

@@ -766,7 +766,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// For an event struct: the `EVENT`/`ELEMENTS` constants and `impl EventBody`, which reads
-    /// and writes each field through the runtime's XML helpers (`crate::wire::xml_*`).
+    /// and writes each field through the runtime's XML helpers (`crate::wire::xml_*`, `put_xml_*`).
     fn event_body(&self, name: &proc_macro2::Ident, ev: &EventDef) -> (TokenStream, TokenStream) {
         let event = &ev.event;
         let wires = ev.fields.iter().map(|f| f.wire.as_str());
@@ -783,13 +783,13 @@ impl<'a> Emitter<'a> {
             let t = self.rust_type(&f.ty);
             let read = match self.spec.xml_kind(&f.ty) {
                 Some(XmlKind::Number) => {
-                    quote!(crate::events::number::<#t>(fields, Self::EVENT, #wire)?)
+                    quote!(crate::wire::xml_number::<#t>(fields, Self::EVENT, #wire)?)
                 }
-                Some(XmlKind::Enum) => quote!(crate::events::enumeration::<#t>(fields, #wire)),
-                _ => quote!(crate::events::text(fields, #wire)),
+                Some(XmlKind::Enum) => quote!(crate::wire::xml_enum::<#t>(fields, #wire)),
+                _ => quote!(crate::wire::xml_text(fields, #wire)),
             };
             if f.required {
-                quote!(#rust: crate::events::required(Self::EVENT, #wire, #read)?)
+                quote!(#rust: crate::wire::xml_required(Self::EVENT, #wire, #read)?)
             } else {
                 quote!(#rust: #read)
             }
@@ -803,8 +803,10 @@ impl<'a> Emitter<'a> {
                 quote!(self.#rust.as_ref())
             };
             match self.spec.xml_kind(&f.ty) {
-                Some(XmlKind::Number) => quote!(crate::events::put_number(fields, #wire, #value);),
-                _ => quote!(crate::events::put_text(fields, #wire, #value);),
+                Some(XmlKind::Number) => {
+                    quote!(crate::wire::put_xml_number(fields, #wire, #value);)
+                }
+                _ => quote!(crate::wire::put_xml_text(fields, #wire, #value);),
             }
         });
         let from_fields = if ev.fields.is_empty() {

@@ -1,9 +1,10 @@
 //! Stage 4b: the run-time tables of `api.rs`, which span every spec file.
 //!
 //! Takes: the linked, checked [`Spec`] and the names of the per-file outputs of
-//! [`crate::emit`]. Gives: the tokens of `api.rs`: the per-file includes, the endpoint descriptors
-//! the `Client` methods pass to `execute`, the `ENDPOINTS`, `TYPES` and `EVENTS` tables the tests
-//! and the sandbox walk, and the `CardEvent` enum over every event.
+//! [`crate::emit`]. Gives: the tokens of `api.rs`: the per-file includes, the call descriptors
+//! the `Client` methods pass to `execute` (path, method, auth, idempotent: nothing more, so that a
+//! method links nothing else), the `ENDPOINTS`, `TYPES` and `EVENTS` tables, the hidden
+//! `ENDPOINT_HOOKS` table the tests and the sandbox call through, and the `CardEvent` enum over every event.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -25,27 +26,31 @@ impl<'a> Tables<'a> {
         // Relative to this file, so that the same text works from `OUT_DIR` (the build) and from
         // the snapshot folder (the crate's test build compiles the edge fixture's snapshot).
         let includes = file_names.iter().map(|f| quote!(include!(#f);));
-        let statics = self
+        let calls = self.spec.endpoints().map(|(_, ep)| self.call(ep));
+        let infos = self
             .spec
             .endpoints()
-            .map(|(file, ep)| self.endpoint_static(file, ep));
-        let refs = self.spec.endpoints().map(|(_, ep)| {
-            let k = format_ident!("{}", ep.name.to_ascii_uppercase());
-            quote!(&endpoint::#k)
-        });
+            .map(|(file, ep)| self.endpoint_info(file, ep));
+        let hooks = self.spec.endpoints().map(|(_, ep)| self.hooks(ep));
         let types = self.spec.types().map(|t| self.type_info(t));
         let events = self.events();
         let errors = errors(self.spec);
         quote! {
             #(#includes)*
 
-            /// One descriptor per endpoint of the spec; the `Client` methods pass them to `execute`.
+            /// One call descriptor per endpoint of the spec; the `Client` methods pass them to
+            /// `execute`, and nothing else: a method links its descriptor, not the tables below.
             pub(crate) mod endpoint {
-                #(#statics)*
+                #(#calls)*
             }
 
             /// Every endpoint of the spec, in spec order.
-            pub static ENDPOINTS: &[&crate::schema::EndpointInfo] = &[#(#refs),*];
+            pub static ENDPOINTS: &[&crate::schema::EndpointInfo] = &[#(#infos),*];
+
+            /// The tooling hooks of every endpoint, in the order of `ENDPOINTS`: for the tests and
+            /// the sandbox (see `crate::tooling`), not part of the API.
+            #[doc(hidden)]
+            pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[#(#hooks),*];
 
             /// Every type of the spec (named and inline), in spec order.
             pub static TYPES: &[crate::schema::TypeInfo] = &[#(#types),*];
@@ -56,19 +61,26 @@ impl<'a> Tables<'a> {
         }
     }
 
-    fn endpoint_static(&self, file: &SpecFile, ep: &Endpoint) -> TokenStream {
+    /// The descriptor a `Client` method passes to `execute`: `endpoint::GET_CODE`.
+    fn call(&self, ep: &Endpoint) -> TokenStream {
         let k = format_ident!("{}", ep.name.to_ascii_uppercase());
-        let (path, name, group, title) = (&ep.path, &ep.name, &file.stem, &ep.title);
-        let http = match ep.method {
-            Method::Get => quote!(crate::schema::HttpMethod::Get),
-            Method::Post => quote!(crate::schema::HttpMethod::Post),
-        };
-        let idem = ep.idempotent;
-        let auth = match ep.auth {
-            Auth::AccessToken => quote!(crate::schema::Auth::AccessToken),
-            Auth::ComponentAccessToken => quote!(crate::schema::Auth::ComponentAccessToken),
-        };
         let doc = docs(&format!("`{}` ({}).", ep.path, escape_doc(&ep.title)));
+        let (path, http, auth, idem) = (&ep.path, method(ep), auth(ep), ep.idempotent);
+        quote! {
+            #doc
+            pub(crate) static #k: crate::schema::Call = crate::schema::Call {
+                path: #path,
+                method: #http,
+                auth: #auth,
+                idempotent: #idem,
+            };
+        }
+    }
+
+    /// The endpoint's entry of `ENDPOINTS`: what the spec says about it, as data.
+    fn endpoint_info(&self, file: &SpecFile, ep: &Endpoint) -> TokenStream {
+        let (path, name, group, title) = (&ep.path, &ep.name, &file.stem, &ep.title);
+        let (http, auth, idem) = (method(ep), auth(ep), ep.idempotent);
         let opt = |s: Option<TypeId>| match s {
             Some(id) => {
                 let s = self.spec.name(id);
@@ -77,29 +89,6 @@ impl<'a> Tables<'a> {
             None => quote!(None),
         };
         let (req_name, resp_name) = (opt(ep.request), opt(ep.response));
-        let check_request = match ep.request {
-            Some(r) => {
-                let r = ident(self.spec.name(r));
-                quote!(crate::wire::check_request::<super::#r>)
-            }
-            None => quote!(crate::wire::check_request::<crate::wire::Empty>),
-        };
-        let method = ident(&ep.name);
-        let invoke = match &ep.request {
-            Some(_) => {
-                quote!(|client, body| crate::wire::invoke(body, |request| client.#method(request)))
-            }
-            None => {
-                quote!(|client, body| crate::wire::invoke(body, |_: &crate::wire::Empty| client.#method()))
-            }
-        };
-        let check_response = match ep.response {
-            Some(r) => {
-                let r = ident(self.spec.name(r));
-                quote!(crate::wire::check_response::<super::#r>)
-            }
-            None => quote!(crate::wire::check_response::<serde::de::IgnoredAny>),
-        };
         let raw = |s: &Option<String>| match s {
             Some(s) => {
                 let lit = raw_string(s);
@@ -113,8 +102,7 @@ impl<'a> Tables<'a> {
             quote!(crate::schema::Example { name: #n, request: #rq, response: #rs })
         });
         quote! {
-            #doc
-            pub(crate) static #k: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+            &crate::schema::EndpointInfo {
                 path: #path,
                 name: #name,
                 group: #group,
@@ -124,11 +112,45 @@ impl<'a> Tables<'a> {
                 title: #title,
                 request: #req_name,
                 response: #resp_name,
+                examples: &[#(#examples),*],
+            }
+        }
+    }
+
+    /// The endpoint's entry of `ENDPOINT_HOOKS`: its request and response checks and a typed call
+    /// from JSON, for tools.
+    fn hooks(&self, ep: &Endpoint) -> TokenStream {
+        let path = &ep.path;
+        let check_request = match ep.request {
+            Some(r) => {
+                let r = ident(self.spec.name(r));
+                quote!(crate::tooling::check_request::<#r>)
+            }
+            None => quote!(crate::tooling::check_request::<crate::wire::Empty>),
+        };
+        let method = ident(&ep.name);
+        let invoke = match &ep.request {
+            Some(_) => {
+                quote!(|client, body| crate::tooling::invoke(body, |request| client.#method(request)))
+            }
+            None => {
+                quote!(|client, body| crate::tooling::invoke(body, |_: &crate::wire::Empty| client.#method()))
+            }
+        };
+        let check_response = match ep.response {
+            Some(r) => {
+                let r = ident(self.spec.name(r));
+                quote!(crate::tooling::check_response::<#r>)
+            }
+            None => quote!(crate::tooling::check_response::<serde::de::IgnoredAny>),
+        };
+        quote! {
+            crate::tooling::EndpointHooks {
+                path: #path,
                 check_request: #check_request,
                 check_response: #check_response,
                 invoke: #invoke,
-                examples: &[#(#examples),*],
-            };
+            }
         }
     }
 
@@ -329,6 +351,20 @@ impl<'a> Tables<'a> {
             /// Every event of the spec, in spec order.
             pub static EVENTS: &[crate::schema::EventInfo] = &[#(#infos),*];
         }
+    }
+}
+
+fn method(ep: &Endpoint) -> TokenStream {
+    match ep.method {
+        Method::Get => quote!(crate::schema::HttpMethod::Get),
+        Method::Post => quote!(crate::schema::HttpMethod::Post),
+    }
+}
+
+fn auth(ep: &Endpoint) -> TokenStream {
+    match ep.auth {
+        Auth::AccessToken => quote!(crate::schema::Auth::AccessToken),
+        Auth::ComponentAccessToken => quote!(crate::schema::Auth::ComponentAccessToken),
     }
 }
 

@@ -301,12 +301,12 @@ pub trait EventBody: Sized {
 }
 
 /// A string element's text.
-pub fn text(fields: &EventFields, element: &str) -> Option<String> {
+pub(crate) fn text(fields: &EventFields, element: &str) -> Option<String> {
     fields.get(element).map(str::to_owned)
 }
 
 /// An integer element; empty text counts as absent, other text that is not a number is an error.
-pub fn number<T: FromStr>(
+pub(crate) fn number<T: FromStr>(
     fields: &EventFields,
     event: &str,
     element: &str,
@@ -328,7 +328,10 @@ pub fn number<T: FromStr>(
 
 /// An enum element (an unknown value is kept as the enum's `Unknown`); empty text counts as
 /// absent.
-pub fn enumeration<T: for<'a> From<&'a str>>(fields: &EventFields, element: &str) -> Option<T> {
+pub(crate) fn enumeration<T: for<'a> From<&'a str>>(
+    fields: &EventFields,
+    element: &str,
+) -> Option<T> {
     fields
         .get(element)
         .map(str::trim)
@@ -337,7 +340,7 @@ pub fn enumeration<T: for<'a> From<&'a str>>(fields: &EventFields, element: &str
 }
 
 /// A required element's value, or [`EventError::MissingElement`].
-pub fn required<T>(event: &str, element: &str, value: Option<T>) -> Result<T, EventError> {
+pub(crate) fn required<T>(event: &str, element: &str, value: Option<T>) -> Result<T, EventError> {
     value.ok_or_else(|| EventError::MissingElement {
         event: event.to_owned(),
         element: element.to_owned(),
@@ -345,7 +348,7 @@ pub fn required<T>(event: &str, element: &str, value: Option<T>) -> Result<T, Ev
 }
 
 /// Appends a string or enum element (CDATA) when present.
-pub fn put_text<T: fmt::Display + ?Sized>(
+pub(crate) fn put_text<T: fmt::Display + ?Sized>(
     fields: &mut EventFields,
     element: &str,
     value: Option<&T>,
@@ -356,7 +359,7 @@ pub fn put_text<T: fmt::Display + ?Sized>(
 }
 
 /// Appends an integer element (plain text) when present.
-pub fn put_number<T: fmt::Display + ?Sized>(
+pub(crate) fn put_number<T: fmt::Display + ?Sized>(
     fields: &mut EventFields,
     element: &str,
     value: Option<&T>,

@@ -42,8 +42,8 @@ use super::state::{
     INVALID_GRANT_TYPE, INVALID_TIME, MISSING_FIELD, Outcome, Refusal, SECRET_MISSING, State,
     TOKEN_MISSING,
 };
-use crate::Error;
 use crate::schema::{self, Auth, EndpointInfo, HttpMethod, Ty, TypeKind};
+use crate::tooling::{self, HookError};
 use crate::validate::{Rule, ValidationError};
 
 pub(crate) use super::errcodes::{
@@ -361,8 +361,8 @@ fn decode_request(
             accept_numeric_timestamps(card);
         }
     }
-    let checked = (endpoint.check_request)(&raw).map_err(|e| match e {
-        Error::Validation(v) => validation_refusal(&v, Some((request_type, &raw, ""))),
+    let checked = (tooling::hooks(endpoint).check_request)(&raw).map_err(|e| match e {
+        HookError::Invalid(v) => validation_refusal(&v, Some((request_type, &raw, ""))),
         other => Refusal::new(DATA_FORMAT_ERROR, format!("data format error: {other}")),
     })?;
     check_enums(request_type, &checked, "")?;
@@ -628,7 +628,7 @@ pub(crate) fn example_answer(endpoint: &EndpointInfo, request: &Value) -> Value 
                 .and_then(|r| serde_json::from_str::<Value>(r).ok())
                 .map(|r| {
                     if endpoint.request.is_some() {
-                        (endpoint.check_request)(&r).unwrap_or(r)
+                        (tooling::hooks(endpoint).check_request)(&r).unwrap_or(r)
                     } else {
                         r
                     }
@@ -1178,7 +1178,7 @@ mod tests {
                     .and_then(|r| serde_json::from_str::<Value>(r).ok())
                     .unwrap_or_else(|| json!({}));
                 let request = if endpoint.request.is_some() {
-                    (endpoint.check_request)(&request).unwrap_or(request)
+                    (tooling::hooks(endpoint).check_request)(&request).unwrap_or(request)
                 } else {
                     request
                 };
@@ -1186,7 +1186,7 @@ mod tests {
                 let bytes = serde_json::to_vec(&answer).unwrap();
                 let code = answer.get("errcode").and_then(Value::as_i64).unwrap_or(0);
                 if code == 0 {
-                    (endpoint.check_response)(&bytes)
+                    (tooling::hooks(endpoint).check_response)(&bytes)
                         .unwrap_or_else(|e| panic!("{}: {e}", endpoint.path));
                 }
             }
@@ -1207,7 +1207,7 @@ mod tests {
                     continue;
                 };
                 let request: Value = serde_json::from_str(request).unwrap();
-                let Ok(checked) = (endpoint.check_request)(&request) else {
+                let Ok(checked) = (tooling::hooks(endpoint).check_request)(&request) else {
                     continue;
                 };
                 if let Err(refusal) = check_enums(request_type, &checked, "") {

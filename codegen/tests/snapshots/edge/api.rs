@@ -2,10 +2,37 @@
 
 include!("things.rs");
 
-/// One descriptor per endpoint of the spec; the `Client` methods pass them to `execute`.
+/// One call descriptor per endpoint of the spec; the `Client` methods pass them to
+/// `execute`, and nothing else: a method links its descriptor, not the tables below.
 pub(crate) mod endpoint {
     /// `thing/put` (Put a thing).
-    pub(crate) static PUT_THING: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    pub(crate) static PUT_THING: crate::schema::Call = crate::schema::Call {
+        path: "thing/put",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `thing/list` (List things).
+    pub(crate) static LIST_THINGS: crate::schema::Call = crate::schema::Call {
+        path: "thing/list",
+        method: crate::schema::HttpMethod::Get,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `thing/ping` (Ping, no request and no response fields).
+    pub(crate) static PING: crate::schema::Call = crate::schema::Call {
+        path: "thing/ping",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+}
+
+/// Every endpoint of the spec, in spec order.
+pub static ENDPOINTS: &[&crate::schema::EndpointInfo] = &[
+    &crate::schema::EndpointInfo {
         path: "thing/put",
         name: "put_thing",
         group: "things",
@@ -15,12 +42,6 @@ pub(crate) mod endpoint {
         title: "Put a thing",
         request: Some("PutThingRequest"),
         response: Some("PutThingResponse"),
-        check_request: crate::wire::check_request::<super::PutThingRequest>,
-        check_response: crate::wire::check_response::<super::PutThingResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.put_thing(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "example 1",
@@ -28,10 +49,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok","id":7}"#),
             },
         ],
-    };
-
-    /// `thing/list` (List things).
-    pub(crate) static LIST_THINGS: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "thing/list",
         name: "list_things",
         group: "things",
@@ -41,17 +60,9 @@ pub(crate) mod endpoint {
         title: "List things",
         request: Some("ListThingsRequest"),
         response: Some("ListThingsResponse"),
-        check_request: crate::wire::check_request::<super::ListThingsRequest>,
-        check_response: crate::wire::check_response::<super::ListThingsResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.list_things(request),
-        ),
         examples: &[],
-    };
-
-    /// `thing/ping` (Ping, no request and no response fields).
-    pub(crate) static PING: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "thing/ping",
         name: "ping",
         group: "things",
@@ -61,21 +72,40 @@ pub(crate) mod endpoint {
         title: "Ping, no request and no response fields",
         request: None,
         response: None,
-        check_request: crate::wire::check_request::<crate::wire::Empty>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
+        examples: &[],
+    },
+];
+/// The tooling hooks of every endpoint, in the order of `ENDPOINTS`: for the tests and
+/// the sandbox (see `crate::tooling`), not part of the API.
+#[doc(hidden)]
+pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
+    crate::tooling::EndpointHooks {
+        path: "thing/put",
+        check_request: crate::tooling::check_request::<PutThingRequest>,
+        check_response: crate::tooling::check_response::<PutThingResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.put_thing(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "thing/list",
+        check_request: crate::tooling::check_request::<ListThingsRequest>,
+        check_response: crate::tooling::check_response::<ListThingsResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.list_things(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "thing/ping",
+        check_request: crate::tooling::check_request::<crate::wire::Empty>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
             body,
             |_: &crate::wire::Empty| client.ping(),
         ),
-        examples: &[],
-    };
-}
-
-/// Every endpoint of the spec, in spec order.
-pub static ENDPOINTS: &[&crate::schema::EndpointInfo] = &[
-    &endpoint::PUT_THING,
-    &endpoint::LIST_THINGS,
-    &endpoint::PING,
+    },
 ];
 /// Every type of the spec (named and inline), in spec order.
 pub static TYPES: &[crate::schema::TypeInfo] = &[

@@ -975,20 +975,20 @@ impl crate::events::EventBody for ThingMovedEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            thing_id: crate::events::required(
+            thing_id: crate::wire::xml_required(
                 Self::EVENT,
                 "ThingId",
-                crate::events::text(fields, "ThingId"),
+                crate::wire::xml_text(fields, "ThingId"),
             )?,
-            count: crate::events::number::<u32>(fields, Self::EVENT, "Count")?,
-            level: crate::events::enumeration::<Level>(fields, "Level"),
+            count: crate::wire::xml_number::<u32>(fields, Self::EVENT, "Count")?,
+            level: crate::wire::xml_enum::<Level>(fields, "Level"),
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "ThingId", Some(&self.thing_id));
-        crate::events::put_number(fields, "Count", self.count.as_ref());
-        crate::events::put_text(fields, "Level", self.level.as_ref());
+        crate::wire::put_xml_text(fields, "ThingId", Some(&self.thing_id));
+        crate::wire::put_xml_number(fields, "Count", self.count.as_ref());
+        crate::wire::put_xml_text(fields, "Level", self.level.as_ref());
     }
 }
 

@@ -17,10 +17,613 @@ include!("submerchant.rs");
 include!("ticket.rs");
 include!("types.rs");
 
-/// One descriptor per endpoint of the spec; the `Client` methods pass them to `execute`.
+/// One call descriptor per endpoint of the spec; the `Client` methods pass them to
+/// `execute`, and nothing else: a method links its descriptor, not the tables below.
 pub(crate) mod endpoint {
     /// `cgi-bin/ticket/getticket` (获取卡券 api_ticket).
-    pub(crate) static GET_API_TICKET: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    pub(crate) static GET_API_TICKET: crate::schema::Call = crate::schema::Call {
+        path: "cgi-bin/ticket/getticket",
+        method: crate::schema::HttpMethod::Get,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/code/get` (查询Code接口).
+    pub(crate) static GET_CODE: crate::schema::Call = crate::schema::Call {
+        path: "card/code/get",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/code/consume` (核销Code接口).
+    pub(crate) static CONSUME_CODE: crate::schema::Call = crate::schema::Call {
+        path: "card/code/consume",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/code/decrypt` (Code解码接口).
+    pub(crate) static DECRYPT_CODE: crate::schema::Call = crate::schema::Call {
+        path: "card/code/decrypt",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/code/mark` (Mark(占用)Code接口).
+    pub(crate) static MARK_CODE: crate::schema::Call = crate::schema::Call {
+        path: "card/code/mark",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/create` (创建卡券接口).
+    pub(crate) static CREATE_CARD: crate::schema::Call = crate::schema::Call {
+        path: "card/create",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/paycell/set` (设置买单接口).
+    pub(crate) static SET_PAY_CELL: crate::schema::Call = crate::schema::Call {
+        path: "card/paycell/set",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/selfconsumecell/set` (设置自助核销接口).
+    pub(crate) static SET_SELF_CONSUME_CELL: crate::schema::Call = crate::schema::Call {
+        path: "card/selfconsumecell/set",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/getcolors` (获取颜色列表接口).
+    pub(crate) static GET_COLORS: crate::schema::Call = crate::schema::Call {
+        path: "card/getcolors",
+        method: crate::schema::HttpMethod::Get,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `datacube/getcardbizuininfo` (拉取卡券概况数据接口).
+    pub(crate) static GET_CARD_BIZUIN_INFO: crate::schema::Call = crate::schema::Call {
+        path: "datacube/getcardbizuininfo",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `datacube/getcardcardinfo` (获取免费券数据接口).
+    pub(crate) static GET_CARD_CARD_INFO: crate::schema::Call = crate::schema::Call {
+        path: "datacube/getcardcardinfo",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `datacube/getcardmembercardinfo` (拉取会员卡概况数据接口).
+    pub(crate) static GET_CARD_MEMBER_CARD_INFO: crate::schema::Call = crate::schema::Call {
+        path: "datacube/getcardmembercardinfo",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `datacube/getcardmembercarddetail` (拉取单张会员卡数据接口).
+    pub(crate) static GET_CARD_MEMBER_CARD_DETAIL: crate::schema::Call = crate::schema::Call {
+        path: "datacube/getcardmembercarddetail",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/qrcode/create` (创建二维码接口).
+    pub(crate) static CREATE_QRCODE: crate::schema::Call = crate::schema::Call {
+        path: "card/qrcode/create",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/landingpage/create` (创建货架接口).
+    pub(crate) static CREATE_LANDING_PAGE: crate::schema::Call = crate::schema::Call {
+        path: "card/landingpage/create",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/code/deposit` (导入自定义code接口).
+    pub(crate) static DEPOSIT_CODES: crate::schema::Call = crate::schema::Call {
+        path: "card/code/deposit",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/code/getdepositcount` (查询导入code数目接口).
+    pub(crate) static GET_DEPOSIT_COUNT: crate::schema::Call = crate::schema::Call {
+        path: "card/code/getdepositcount",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/code/checkcode` (核查code接口).
+    pub(crate) static CHECK_CODES: crate::schema::Call = crate::schema::Call {
+        path: "card/code/checkcode",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/mpnews/gethtml` (图文消息群发卡券).
+    pub(crate) static GET_MPNEWS_HTML: crate::schema::Call = crate::schema::Call {
+        path: "card/mpnews/gethtml",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/testwhitelist/set` (设置测试白名单).
+    pub(crate) static SET_TEST_WHITELIST: crate::schema::Call = crate::schema::Call {
+        path: "card/testwhitelist/set",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/giftcard/page/add` (创建-礼品卡货架接口).
+    pub(crate) static ADD_GIFT_CARD_PAGE: crate::schema::Call = crate::schema::Call {
+        path: "card/giftcard/page/add",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/giftcard/page/get` (查询-礼品卡货架信息接口).
+    pub(crate) static GET_GIFT_CARD_PAGE: crate::schema::Call = crate::schema::Call {
+        path: "card/giftcard/page/get",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/giftcard/page/update` (修改-礼品卡货架信息接口).
+    pub(crate) static UPDATE_GIFT_CARD_PAGE: crate::schema::Call = crate::schema::Call {
+        path: "card/giftcard/page/update",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/giftcard/page/batchget` (查询-礼品卡货架列表接口).
+    pub(crate) static BATCH_GET_GIFT_CARD_PAGES: crate::schema::Call = crate::schema::Call {
+        path: "card/giftcard/page/batchget",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/giftcard/maintain/set` (下架-礼品卡货架接口).
+    pub(crate) static SET_GIFT_CARD_MAINTAIN: crate::schema::Call = crate::schema::Call {
+        path: "card/giftcard/maintain/set",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/giftcard/pay/whitelist/add` (申请微信支付礼品卡权限接口).
+    pub(crate) static ADD_GIFT_CARD_PAY_WHITELIST: crate::schema::Call = crate::schema::Call {
+        path: "card/giftcard/pay/whitelist/add",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/giftcard/pay/submch/bind` (绑定商户号到礼品卡小程序接口).
+    pub(crate) static BIND_GIFT_CARD_SUB_MERCHANT: crate::schema::Call = crate::schema::Call {
+        path: "card/giftcard/pay/submch/bind",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/giftcard/wxa/set` (上传小程序代码).
+    pub(crate) static SET_GIFT_CARD_WXA: crate::schema::Call = crate::schema::Call {
+        path: "card/giftcard/wxa/set",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/giftcard/order/get` (查询-单个礼品卡订单信息接口).
+    pub(crate) static GET_GIFT_CARD_ORDER: crate::schema::Call = crate::schema::Call {
+        path: "card/giftcard/order/get",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/giftcard/order/batchget` (查询-批量查询礼品卡订单信息接口).
+    pub(crate) static BATCH_GET_GIFT_CARD_ORDERS: crate::schema::Call = crate::schema::Call {
+        path: "card/giftcard/order/batchget",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/giftcard/order/refund` (退款接口).
+    pub(crate) static REFUND_GIFT_CARD_ORDER: crate::schema::Call = crate::schema::Call {
+        path: "card/giftcard/order/refund",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/generalcard/updateuser` (更新用户礼品卡信息接口).
+    pub(crate) static UPDATE_GENERAL_CARD_USER: crate::schema::Call = crate::schema::Call {
+        path: "card/generalcard/updateuser",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/generalcard/activate` (通用卡接口激活).
+    pub(crate) static ACTIVATE_GENERAL_CARD: crate::schema::Call = crate::schema::Call {
+        path: "card/generalcard/activate",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/generalcard/unactivate` (通用卡撤销激活).
+    pub(crate) static UNACTIVATE_GENERAL_CARD: crate::schema::Call = crate::schema::Call {
+        path: "card/generalcard/unactivate",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/user/getcardlist` (获取用户已领取卡券接口).
+    pub(crate) static GET_USER_CARD_LIST: crate::schema::Call = crate::schema::Call {
+        path: "card/user/getcardlist",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/get` (查看卡券详情).
+    pub(crate) static GET_CARD: crate::schema::Call = crate::schema::Call {
+        path: "card/get",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/batchget` (批量查询卡券列表).
+    pub(crate) static BATCH_GET_CARDS: crate::schema::Call = crate::schema::Call {
+        path: "card/batchget",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/update` (更改卡券信息接口).
+    pub(crate) static UPDATE_CARD: crate::schema::Call = crate::schema::Call {
+        path: "card/update",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/modifystock` (修改库存接口).
+    pub(crate) static MODIFY_STOCK: crate::schema::Call = crate::schema::Call {
+        path: "card/modifystock",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/code/update` (更改Code接口).
+    pub(crate) static UPDATE_CODE: crate::schema::Call = crate::schema::Call {
+        path: "card/code/update",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/delete` (删除卡券接口).
+    pub(crate) static DELETE_CARD: crate::schema::Call = crate::schema::Call {
+        path: "card/delete",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/code/unavailable` (设置卡券失效接口).
+    pub(crate) static SET_CODE_UNAVAILABLE: crate::schema::Call = crate::schema::Call {
+        path: "card/code/unavailable",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/membercard/activate` (接口激活).
+    pub(crate) static ACTIVATE_MEMBER_CARD: crate::schema::Call = crate::schema::Call {
+        path: "card/membercard/activate",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/membercard/activateuserform/set` (设置开卡字段接口).
+    pub(crate) static SET_ACTIVATE_USER_FORM: crate::schema::Call = crate::schema::Call {
+        path: "card/membercard/activateuserform/set",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/membercard/userinfo/get` (拉取会员信息接口).
+    pub(crate) static GET_MEMBER_CARD_USER_INFO: crate::schema::Call = crate::schema::Call {
+        path: "card/membercard/userinfo/get",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/membercard/updateuser` (更新会员信息).
+    pub(crate) static UPDATE_MEMBER_CARD_USER: crate::schema::Call = crate::schema::Call {
+        path: "card/membercard/updateuser",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/membercard/activate/geturl` (获取开卡插件参数).
+    pub(crate) static GET_ACTIVATE_URL: crate::schema::Call = crate::schema::Call {
+        path: "card/membercard/activate/geturl",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/membercard/activatetempinfo/get` (获取用户提交资料).
+    pub(crate) static GET_ACTIVATE_TEMP_INFO: crate::schema::Call = crate::schema::Call {
+        path: "card/membercard/activatetempinfo/get",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/pay/activate` (开通券点账户接口).
+    pub(crate) static ACTIVATE_COIN_ACCOUNT: crate::schema::Call = crate::schema::Call {
+        path: "card/pay/activate",
+        method: crate::schema::HttpMethod::Get,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/pay/getpayprice` (对优惠券批价).
+    pub(crate) static GET_COIN_PAY_PRICE: crate::schema::Call = crate::schema::Call {
+        path: "card/pay/getpayprice",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/pay/getcoinsinfo` (查询券点余额接口).
+    pub(crate) static GET_COINS_INFO: crate::schema::Call = crate::schema::Call {
+        path: "card/pay/getcoinsinfo",
+        method: crate::schema::HttpMethod::Get,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/pay/confirm` (确认兑换库存接口).
+    pub(crate) static CONFIRM_COIN_PAY: crate::schema::Call = crate::schema::Call {
+        path: "card/pay/confirm",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/pay/recharge` (充值券点接口).
+    pub(crate) static RECHARGE_COINS: crate::schema::Call = crate::schema::Call {
+        path: "card/pay/recharge",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/pay/getorder` (查询订单详情接口).
+    pub(crate) static GET_COIN_ORDER: crate::schema::Call = crate::schema::Call {
+        path: "card/pay/getorder",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/pay/getorderlist` (查询券点流水详情接口).
+    pub(crate) static GET_COIN_ORDER_LIST: crate::schema::Call = crate::schema::Call {
+        path: "card/pay/getorderlist",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/storewxa/get` (获取门店小程序配置的卡券).
+    pub(crate) static GET_STORE_WXA_CARD: crate::schema::Call = crate::schema::Call {
+        path: "card/storewxa/get",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/storewxa/set` (设置门店小程序配置的卡券).
+    pub(crate) static SET_STORE_WXA_CARD: crate::schema::Call = crate::schema::Call {
+        path: "card/storewxa/set",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/paygiftcard/add` (设置支付后投放卡券接口).
+    pub(crate) static ADD_PAY_GIFT_RULE: crate::schema::Call = crate::schema::Call {
+        path: "card/paygiftcard/add",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/paygiftcard/delete` (删除支付后投放卡券规则).
+    pub(crate) static DELETE_PAY_GIFT_RULE: crate::schema::Call = crate::schema::Call {
+        path: "card/paygiftcard/delete",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/paygiftcard/getbyid` (查询支付后投放卡券规则详情).
+    pub(crate) static GET_PAY_GIFT_RULE: crate::schema::Call = crate::schema::Call {
+        path: "card/paygiftcard/getbyid",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/paygiftcard/batchget` (批量查询支付后投放卡券规则).
+    pub(crate) static BATCH_GET_PAY_GIFT_RULES: crate::schema::Call = crate::schema::Call {
+        path: "card/paygiftcard/batchget",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/submerchant/submit` (创建子商户接口).
+    pub(crate) static SUBMIT_SUB_MERCHANT: crate::schema::Call = crate::schema::Call {
+        path: "card/submerchant/submit",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/submerchant/update` (更新子商户接口).
+    pub(crate) static UPDATE_SUB_MERCHANT: crate::schema::Call = crate::schema::Call {
+        path: "card/submerchant/update",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/submerchant/get` (拉取单个子商户信息接口).
+    pub(crate) static GET_SUB_MERCHANT: crate::schema::Call = crate::schema::Call {
+        path: "card/submerchant/get",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/submerchant/batchget` (批量拉取子商户信息接口).
+    pub(crate) static BATCH_GET_SUB_MERCHANTS: crate::schema::Call = crate::schema::Call {
+        path: "card/submerchant/batchget",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `card/getapplyprotocol` (卡券开放类目查询接口).
+    pub(crate) static GET_APPLY_PROTOCOL: crate::schema::Call = crate::schema::Call {
+        path: "card/getapplyprotocol",
+        method: crate::schema::HttpMethod::Get,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: true,
+    };
+
+    /// `cgi-bin/component/upload_card_agent_qualification` (母商户资质申请接口).
+    pub(crate) static UPLOAD_CARD_AGENT_QUALIFICATION: crate::schema::Call = crate::schema::Call {
+        path: "cgi-bin/component/upload_card_agent_qualification",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::ComponentAccessToken,
+        idempotent: false,
+    };
+
+    /// `cgi-bin/component/check_card_agent_qualification` (母商户资质审核查询接口).
+    pub(crate) static CHECK_CARD_AGENT_QUALIFICATION: crate::schema::Call = crate::schema::Call {
+        path: "cgi-bin/component/check_card_agent_qualification",
+        method: crate::schema::HttpMethod::Get,
+        auth: crate::schema::Auth::ComponentAccessToken,
+        idempotent: true,
+    };
+
+    /// `cgi-bin/component/upload_card_merchant_qualification` (子商户资质申请接口).
+    pub(crate) static UPLOAD_CARD_MERCHANT_QUALIFICATION: crate::schema::Call = crate::schema::Call {
+        path: "cgi-bin/component/upload_card_merchant_qualification",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::ComponentAccessToken,
+        idempotent: false,
+    };
+
+    /// `cgi-bin/component/check_card_merchant_qualification` (子商户资质审核查询接口).
+    pub(crate) static CHECK_CARD_MERCHANT_QUALIFICATION: crate::schema::Call = crate::schema::Call {
+        path: "cgi-bin/component/check_card_merchant_qualification",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::ComponentAccessToken,
+        idempotent: true,
+    };
+
+    /// `cgi-bin/component/get_card_merchant` (拉取单个子商户信息接口).
+    pub(crate) static GET_CARD_MERCHANT: crate::schema::Call = crate::schema::Call {
+        path: "cgi-bin/component/get_card_merchant",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::ComponentAccessToken,
+        idempotent: true,
+    };
+
+    /// `cgi-bin/component/batchget_card_merchant` (拉取子商户列表接口).
+    pub(crate) static BATCH_GET_CARD_MERCHANTS: crate::schema::Call = crate::schema::Call {
+        path: "cgi-bin/component/batchget_card_merchant",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::ComponentAccessToken,
+        idempotent: true,
+    };
+
+    /// `card/meetingticket/updateuser` (更新会议门票).
+    pub(crate) static UPDATE_MEETING_TICKET_USER: crate::schema::Call = crate::schema::Call {
+        path: "card/meetingticket/updateuser",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/movieticket/updateuser` (更新电影票).
+    pub(crate) static UPDATE_MOVIE_TICKET_USER: crate::schema::Call = crate::schema::Call {
+        path: "card/movieticket/updateuser",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+
+    /// `card/boardingpass/checkin` (更新飞机票信息接口).
+    pub(crate) static CHECK_IN_BOARDING_PASS: crate::schema::Call = crate::schema::Call {
+        path: "card/boardingpass/checkin",
+        method: crate::schema::HttpMethod::Post,
+        auth: crate::schema::Auth::AccessToken,
+        idempotent: false,
+    };
+}
+
+/// Every endpoint of the spec, in spec order.
+pub static ENDPOINTS: &[&crate::schema::EndpointInfo] = &[
+    &crate::schema::EndpointInfo {
         path: "cgi-bin/ticket/getticket",
         name: "get_api_ticket",
         group: "api_ticket",
@@ -30,12 +633,6 @@ pub(crate) mod endpoint {
         title: "获取卡券 api_ticket",
         request: Some("GetApiTicketRequest"),
         response: Some("GetApiTicketResponse"),
-        check_request: crate::wire::check_request::<super::GetApiTicketRequest>,
-        check_response: crate::wire::check_response::<super::GetApiTicketResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_api_ticket(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "wx_card ticket",
@@ -45,10 +642,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/code/get` (查询Code接口).
-    pub(crate) static GET_CODE: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/code/get",
         name: "get_code",
         group: "consume",
@@ -58,12 +653,6 @@ pub(crate) mod endpoint {
         title: "查询Code接口",
         request: Some("GetCodeRequest"),
         response: Some("GetCodeResponse"),
-        check_request: crate::wire::check_request::<super::GetCodeRequest>,
-        check_response: crate::wire::check_response::<super::GetCodeResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_code(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "check_consume true, normal code (001)",
@@ -102,10 +691,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/code/consume` (核销Code接口).
-    pub(crate) static CONSUME_CODE: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/code/consume",
         name: "consume_code",
         group: "consume",
@@ -115,12 +702,6 @@ pub(crate) mod endpoint {
         title: "核销Code接口",
         request: Some("ConsumeCodeRequest"),
         response: Some("ConsumeCodeResponse"),
-        check_request: crate::wire::check_request::<super::ConsumeCodeRequest>,
-        check_response: crate::wire::check_response::<super::ConsumeCodeResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.consume_code(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "consume a code (not official)",
@@ -139,10 +720,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/code/decrypt` (Code解码接口).
-    pub(crate) static DECRYPT_CODE: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/code/decrypt",
         name: "decrypt_code",
         group: "consume",
@@ -152,12 +731,6 @@ pub(crate) mod endpoint {
         title: "Code解码接口",
         request: Some("DecryptCodeRequest"),
         response: Some("DecryptCodeResponse"),
-        check_request: crate::wire::check_request::<super::DecryptCodeRequest>,
-        check_response: crate::wire::check_response::<super::DecryptCodeResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.decrypt_code(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "decrypt a code (not official)",
@@ -172,10 +745,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":40075,"errmsg":"invalid encrypt code"}"#),
             },
         ],
-    };
-
-    /// `card/code/mark` (Mark(占用)Code接口).
-    pub(crate) static MARK_CODE: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/code/mark",
         name: "mark_code",
         group: "consume",
@@ -185,12 +756,6 @@ pub(crate) mod endpoint {
         title: "Mark(占用)Code接口",
         request: Some("MarkCodeRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::MarkCodeRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.mark_code(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "occupy a code (not official)",
@@ -207,10 +772,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/create` (创建卡券接口).
-    pub(crate) static CREATE_CARD: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/create",
         name: "create_card",
         group: "create",
@@ -220,12 +783,6 @@ pub(crate) mod endpoint {
         title: "创建卡券接口",
         request: Some("CreateCardRequest"),
         response: Some("CreateCardResponse"),
-        check_request: crate::wire::check_request::<super::CreateCardRequest>,
-        check_response: crate::wire::check_response::<super::CreateCardResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.create_card(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "member card (official 创建会员卡 example, via public copies; repaired)",
@@ -343,10 +900,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":52000,"errmsg":"pic is not from cdn"}"#),
             },
         ],
-    };
-
-    /// `card/paycell/set` (设置买单接口).
-    pub(crate) static SET_PAY_CELL: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/paycell/set",
         name: "set_pay_cell",
         group: "create",
@@ -356,12 +911,6 @@ pub(crate) mod endpoint {
         title: "设置买单接口",
         request: Some("SetPayCellRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::SetPayCellRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.set_pay_cell(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "open the pay cell (not official)",
@@ -378,10 +927,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":43017,"errmsg":"require location id"}"#),
             },
         ],
-    };
-
-    /// `card/selfconsumecell/set` (设置自助核销接口).
-    pub(crate) static SET_SELF_CONSUME_CELL: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/selfconsumecell/set",
         name: "set_self_consume_cell",
         group: "create",
@@ -391,12 +938,6 @@ pub(crate) mod endpoint {
         title: "设置自助核销接口",
         request: Some("SetSelfConsumeCellRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::SetSelfConsumeCellRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.set_self_consume_cell(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "open self-redeem with a verification code (not official)",
@@ -406,10 +947,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/getcolors` (获取颜色列表接口).
-    pub(crate) static GET_COLORS: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/getcolors",
         name: "get_colors",
         group: "create",
@@ -419,12 +958,6 @@ pub(crate) mod endpoint {
         title: "获取颜色列表接口",
         request: None,
         response: Some("GetColorsResponse"),
-        check_request: crate::wire::check_request::<crate::wire::Empty>,
-        check_response: crate::wire::check_response::<super::GetColorsResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |_: &crate::wire::Empty| client.get_colors(),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "the colour list (not official)",
@@ -434,10 +967,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `datacube/getcardbizuininfo` (拉取卡券概况数据接口).
-    pub(crate) static GET_CARD_BIZUIN_INFO: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "datacube/getcardbizuininfo",
         name: "get_card_bizuin_info",
         group: "datacube",
@@ -447,12 +978,6 @@ pub(crate) mod endpoint {
         title: "拉取卡券概况数据接口",
         request: Some("GetCardBizuinInfoRequest"),
         response: Some("GetCardBizuinInfoResponse"),
-        check_request: crate::wire::check_request::<super::GetCardBizuinInfoRequest>,
-        check_response: crate::wire::check_response::<super::GetCardBizuinInfoResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_card_bizuin_info(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "merchant overview (001)",
@@ -464,10 +989,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `datacube/getcardcardinfo` (获取免费券数据接口).
-    pub(crate) static GET_CARD_CARD_INFO: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "datacube/getcardcardinfo",
         name: "get_card_card_info",
         group: "datacube",
@@ -477,12 +1000,6 @@ pub(crate) mod endpoint {
         title: "获取免费券数据接口",
         request: Some("GetCardCardInfoRequest"),
         response: Some("GetCardCardInfoResponse"),
-        check_request: crate::wire::check_request::<super::GetCardCardInfoRequest>,
-        check_response: crate::wire::check_response::<super::GetCardCardInfoResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_card_card_info(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "one free coupon (001)",
@@ -494,10 +1011,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `datacube/getcardmembercardinfo` (拉取会员卡概况数据接口).
-    pub(crate) static GET_CARD_MEMBER_CARD_INFO: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "datacube/getcardmembercardinfo",
         name: "get_card_member_card_info",
         group: "datacube",
@@ -507,14 +1022,6 @@ pub(crate) mod endpoint {
         title: "拉取会员卡概况数据接口",
         request: Some("GetCardMemberCardInfoRequest"),
         response: Some("GetCardMemberCardInfoResponse"),
-        check_request: crate::wire::check_request::<super::GetCardMemberCardInfoRequest>,
-        check_response: crate::wire::check_response::<
-            super::GetCardMemberCardInfoResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_card_member_card_info(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "member-card overview (001, response repaired)",
@@ -526,10 +1033,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `datacube/getcardmembercarddetail` (拉取单张会员卡数据接口).
-    pub(crate) static GET_CARD_MEMBER_CARD_DETAIL: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "datacube/getcardmembercarddetail",
         name: "get_card_member_card_detail",
         group: "datacube",
@@ -539,16 +1044,6 @@ pub(crate) mod endpoint {
         title: "拉取单张会员卡数据接口",
         request: Some("GetCardMemberCardDetailRequest"),
         response: Some("GetCardMemberCardDetailResponse"),
-        check_request: crate::wire::check_request::<
-            super::GetCardMemberCardDetailRequest,
-        >,
-        check_response: crate::wire::check_response::<
-            super::GetCardMemberCardDetailResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_card_member_card_detail(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "one member card (001)",
@@ -560,10 +1055,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/qrcode/create` (创建二维码接口).
-    pub(crate) static CREATE_QRCODE: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/qrcode/create",
         name: "create_qrcode",
         group: "distribute",
@@ -573,12 +1066,6 @@ pub(crate) mod endpoint {
         title: "创建二维码接口",
         request: Some("CreateQrcodeRequest"),
         response: Some("CreateQrcodeResponse"),
-        check_request: crate::wire::check_request::<super::CreateQrcodeRequest>,
-        check_response: crate::wire::check_response::<super::CreateQrcodeResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.create_qrcode(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "one card (not official)",
@@ -606,10 +1093,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":40053,"errmsg":"invalid action info"}"#),
             },
         ],
-    };
-
-    /// `card/landingpage/create` (创建货架接口).
-    pub(crate) static CREATE_LANDING_PAGE: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/landingpage/create",
         name: "create_landing_page",
         group: "distribute",
@@ -619,12 +1104,6 @@ pub(crate) mod endpoint {
         title: "创建货架接口",
         request: Some("CreateLandingPageRequest"),
         response: Some("CreateLandingPageResponse"),
-        check_request: crate::wire::check_request::<super::CreateLandingPageRequest>,
-        check_response: crate::wire::check_response::<super::CreateLandingPageResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.create_landing_page(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "a shelf of two cards (not official)",
@@ -636,10 +1115,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/code/deposit` (导入自定义code接口).
-    pub(crate) static DEPOSIT_CODES: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/code/deposit",
         name: "deposit_codes",
         group: "distribute",
@@ -649,12 +1126,6 @@ pub(crate) mod endpoint {
         title: "导入自定义code接口",
         request: Some("DepositCodesRequest"),
         response: Some("DepositCodesResponse"),
-        check_request: crate::wire::check_request::<super::DepositCodesRequest>,
-        check_response: crate::wire::check_response::<super::DepositCodesResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.deposit_codes(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "import three codes (not official)",
@@ -666,10 +1137,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/code/getdepositcount` (查询导入code数目接口).
-    pub(crate) static GET_DEPOSIT_COUNT: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/code/getdepositcount",
         name: "get_deposit_count",
         group: "distribute",
@@ -679,12 +1148,6 @@ pub(crate) mod endpoint {
         title: "查询导入code数目接口",
         request: Some("GetDepositCountRequest"),
         response: Some("GetDepositCountResponse"),
-        check_request: crate::wire::check_request::<super::GetDepositCountRequest>,
-        check_response: crate::wire::check_response::<super::GetDepositCountResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_deposit_count(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "count imported codes (not official)",
@@ -692,10 +1155,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok","count":123}"#),
             },
         ],
-    };
-
-    /// `card/code/checkcode` (核查code接口).
-    pub(crate) static CHECK_CODES: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/code/checkcode",
         name: "check_codes",
         group: "distribute",
@@ -705,12 +1166,6 @@ pub(crate) mod endpoint {
         title: "核查code接口",
         request: Some("CheckCodesRequest"),
         response: Some("CheckCodesResponse"),
-        check_request: crate::wire::check_request::<super::CheckCodesRequest>,
-        check_response: crate::wire::check_response::<super::CheckCodesResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.check_codes(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "check three codes (not official)",
@@ -722,10 +1177,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/mpnews/gethtml` (图文消息群发卡券).
-    pub(crate) static GET_MPNEWS_HTML: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/mpnews/gethtml",
         name: "get_mpnews_html",
         group: "distribute",
@@ -735,12 +1188,6 @@ pub(crate) mod endpoint {
         title: "图文消息群发卡券",
         request: Some("GetMpnewsHtmlRequest"),
         response: Some("GetMpnewsHtmlResponse"),
-        check_request: crate::wire::check_request::<super::GetMpnewsHtmlRequest>,
-        check_response: crate::wire::check_response::<super::GetMpnewsHtmlResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_mpnews_html(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "a card's HTML (not official)",
@@ -750,10 +1197,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/testwhitelist/set` (设置测试白名单).
-    pub(crate) static SET_TEST_WHITELIST: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/testwhitelist/set",
         name: "set_test_whitelist",
         group: "distribute",
@@ -763,12 +1208,6 @@ pub(crate) mod endpoint {
         title: "设置测试白名单",
         request: Some("SetTestWhitelistRequest"),
         response: Some("SetTestWhitelistResponse"),
-        check_request: crate::wire::check_request::<super::SetTestWhitelistRequest>,
-        check_response: crate::wire::check_response::<super::SetTestWhitelistResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.set_test_whitelist(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "two openids and two usernames (not official)",
@@ -787,10 +1226,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/giftcard/page/add` (创建-礼品卡货架接口).
-    pub(crate) static ADD_GIFT_CARD_PAGE: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/giftcard/page/add",
         name: "add_gift_card_page",
         group: "giftcard",
@@ -800,12 +1237,6 @@ pub(crate) mod endpoint {
         title: "创建-礼品卡货架接口",
         request: Some("AddGiftCardPageRequest"),
         response: Some("AddGiftCardPageResponse"),
-        check_request: crate::wire::check_request::<super::AddGiftCardPageRequest>,
-        check_response: crate::wire::check_response::<super::AddGiftCardPageResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.add_gift_card_page(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "a shelf with one theme (not official)",
@@ -817,10 +1248,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/giftcard/page/get` (查询-礼品卡货架信息接口).
-    pub(crate) static GET_GIFT_CARD_PAGE: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/giftcard/page/get",
         name: "get_gift_card_page",
         group: "giftcard",
@@ -830,12 +1259,6 @@ pub(crate) mod endpoint {
         title: "查询-礼品卡货架信息接口",
         request: Some("GetGiftCardPageRequest"),
         response: Some("GetGiftCardPageResponse"),
-        check_request: crate::wire::check_request::<super::GetGiftCardPageRequest>,
-        check_response: crate::wire::check_response::<super::GetGiftCardPageResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_gift_card_page(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "a shelf (not official)",
@@ -845,10 +1268,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/giftcard/page/update` (修改-礼品卡货架信息接口).
-    pub(crate) static UPDATE_GIFT_CARD_PAGE: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/giftcard/page/update",
         name: "update_gift_card_page",
         group: "giftcard",
@@ -858,12 +1279,6 @@ pub(crate) mod endpoint {
         title: "修改-礼品卡货架信息接口",
         request: Some("UpdateGiftCardPageRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::UpdateGiftCardPageRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.update_gift_card_page(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "change the banner and themes (not official)",
@@ -873,10 +1288,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/giftcard/page/batchget` (查询-礼品卡货架列表接口).
-    pub(crate) static BATCH_GET_GIFT_CARD_PAGES: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/giftcard/page/batchget",
         name: "batch_get_gift_card_pages",
         group: "giftcard",
@@ -886,14 +1299,6 @@ pub(crate) mod endpoint {
         title: "查询-礼品卡货架列表接口",
         request: None,
         response: Some("BatchGetGiftCardPagesResponse"),
-        check_request: crate::wire::check_request::<crate::wire::Empty>,
-        check_response: crate::wire::check_response::<
-            super::BatchGetGiftCardPagesResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |_: &crate::wire::Empty| client.batch_get_gift_card_pages(),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "two shelves (not official)",
@@ -903,10 +1308,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/giftcard/maintain/set` (下架-礼品卡货架接口).
-    pub(crate) static SET_GIFT_CARD_MAINTAIN: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/giftcard/maintain/set",
         name: "set_gift_card_maintain",
         group: "giftcard",
@@ -916,14 +1319,6 @@ pub(crate) mod endpoint {
         title: "下架-礼品卡货架接口",
         request: Some("SetGiftCardMaintainRequest"),
         response: Some("SetGiftCardMaintainResponse"),
-        check_request: crate::wire::check_request::<super::SetGiftCardMaintainRequest>,
-        check_response: crate::wire::check_response::<
-            super::SetGiftCardMaintainResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.set_gift_card_maintain(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "take one shelf offline (not official)",
@@ -940,10 +1335,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/giftcard/pay/whitelist/add` (申请微信支付礼品卡权限接口).
-    pub(crate) static ADD_GIFT_CARD_PAY_WHITELIST: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/giftcard/pay/whitelist/add",
         name: "add_gift_card_pay_whitelist",
         group: "giftcard",
@@ -953,16 +1346,6 @@ pub(crate) mod endpoint {
         title: "申请微信支付礼品卡权限接口",
         request: Some("AddGiftCardPayWhitelistRequest"),
         response: Some("AddGiftCardPayWhitelistResponse"),
-        check_request: crate::wire::check_request::<
-            super::AddGiftCardPayWhitelistRequest,
-        >,
-        check_response: crate::wire::check_response::<
-            super::AddGiftCardPayWhitelistResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.add_gift_card_pay_whitelist(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "apply for a sub-merchant number (not official)",
@@ -972,10 +1355,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/giftcard/pay/submch/bind` (绑定商户号到礼品卡小程序接口).
-    pub(crate) static BIND_GIFT_CARD_SUB_MERCHANT: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/giftcard/pay/submch/bind",
         name: "bind_gift_card_sub_merchant",
         group: "giftcard",
@@ -985,14 +1366,6 @@ pub(crate) mod endpoint {
         title: "绑定商户号到礼品卡小程序接口",
         request: Some("BindGiftCardSubMerchantRequest"),
         response: None,
-        check_request: crate::wire::check_request::<
-            super::BindGiftCardSubMerchantRequest,
-        >,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.bind_gift_card_sub_merchant(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "bind a sub-merchant number (not official)",
@@ -1002,10 +1375,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/giftcard/wxa/set` (上传小程序代码).
-    pub(crate) static SET_GIFT_CARD_WXA: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/giftcard/wxa/set",
         name: "set_gift_card_wxa",
         group: "giftcard",
@@ -1015,12 +1386,6 @@ pub(crate) mod endpoint {
         title: "上传小程序代码",
         request: Some("SetGiftCardWxaRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::SetGiftCardWxaRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.set_gift_card_wxa(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "upload the mini program for a shelf (not official)",
@@ -1030,10 +1395,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/giftcard/order/get` (查询-单个礼品卡订单信息接口).
-    pub(crate) static GET_GIFT_CARD_ORDER: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/giftcard/order/get",
         name: "get_gift_card_order",
         group: "giftcard",
@@ -1043,12 +1406,6 @@ pub(crate) mod endpoint {
         title: "查询-单个礼品卡订单信息接口",
         request: Some("GetGiftCardOrderRequest"),
         response: Some("GetGiftCardOrderResponse"),
-        check_request: crate::wire::check_request::<super::GetGiftCardOrderRequest>,
-        check_response: crate::wire::check_response::<super::GetGiftCardOrderResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_gift_card_order(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "an order of one card (not official)",
@@ -1058,10 +1415,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/giftcard/order/batchget` (查询-批量查询礼品卡订单信息接口).
-    pub(crate) static BATCH_GET_GIFT_CARD_ORDERS: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/giftcard/order/batchget",
         name: "batch_get_gift_card_orders",
         group: "giftcard",
@@ -1071,16 +1426,6 @@ pub(crate) mod endpoint {
         title: "查询-批量查询礼品卡订单信息接口",
         request: Some("BatchGetGiftCardOrdersRequest"),
         response: Some("BatchGetGiftCardOrdersResponse"),
-        check_request: crate::wire::check_request::<
-            super::BatchGetGiftCardOrdersRequest,
-        >,
-        check_response: crate::wire::check_response::<
-            super::BatchGetGiftCardOrdersResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.batch_get_gift_card_orders(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "the first ten orders of January 2017 (not official)",
@@ -1092,10 +1437,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/giftcard/order/refund` (退款接口).
-    pub(crate) static REFUND_GIFT_CARD_ORDER: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/giftcard/order/refund",
         name: "refund_gift_card_order",
         group: "giftcard",
@@ -1105,12 +1448,6 @@ pub(crate) mod endpoint {
         title: "退款接口",
         request: Some("RefundGiftCardOrderRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::RefundGiftCardOrderRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.refund_gift_card_order(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "refund an order (not official)",
@@ -1118,10 +1455,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/generalcard/updateuser` (更新用户礼品卡信息接口).
-    pub(crate) static UPDATE_GENERAL_CARD_USER: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/generalcard/updateuser",
         name: "update_general_card_user",
         group: "giftcard",
@@ -1131,14 +1466,6 @@ pub(crate) mod endpoint {
         title: "更新用户礼品卡信息接口",
         request: Some("UpdateGeneralCardUserRequest"),
         response: Some("UpdateGeneralCardUserResponse"),
-        check_request: crate::wire::check_request::<super::UpdateGeneralCardUserRequest>,
-        check_response: crate::wire::check_response::<
-            super::UpdateGeneralCardUserResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.update_general_card_user(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "set the balance after a purchase (not official)",
@@ -1150,10 +1477,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/generalcard/activate` (通用卡接口激活).
-    pub(crate) static ACTIVATE_GENERAL_CARD: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/generalcard/activate",
         name: "activate_general_card",
         group: "giftcard",
@@ -1163,12 +1488,6 @@ pub(crate) mod endpoint {
         title: "通用卡接口激活",
         request: Some("ActivateGeneralCardRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::ActivateGeneralCardRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.activate_general_card(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "activate a gift card (not official)",
@@ -1178,10 +1497,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/generalcard/unactivate` (通用卡撤销激活).
-    pub(crate) static UNACTIVATE_GENERAL_CARD: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/generalcard/unactivate",
         name: "unactivate_general_card",
         group: "giftcard",
@@ -1191,12 +1508,6 @@ pub(crate) mod endpoint {
         title: "通用卡撤销激活",
         request: Some("UnactivateGeneralCardRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::UnactivateGeneralCardRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.unactivate_general_card(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "deactivate a gift card (not official)",
@@ -1206,10 +1517,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/user/getcardlist` (获取用户已领取卡券接口).
-    pub(crate) static GET_USER_CARD_LIST: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/user/getcardlist",
         name: "get_user_card_list",
         group: "manage",
@@ -1219,12 +1528,6 @@ pub(crate) mod endpoint {
         title: "获取用户已领取卡券接口",
         request: Some("GetUserCardListRequest"),
         response: Some("GetUserCardListResponse"),
-        check_request: crate::wire::check_request::<super::GetUserCardListRequest>,
-        check_response: crate::wire::check_response::<super::GetUserCardListResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_user_card_list(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "a user's cards (001)",
@@ -1234,10 +1537,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/get` (查看卡券详情).
-    pub(crate) static GET_CARD: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/get",
         name: "get_card",
         group: "manage",
@@ -1247,12 +1548,6 @@ pub(crate) mod endpoint {
         title: "查看卡券详情",
         request: Some("GetCardRequest"),
         response: Some("GetCardResponse"),
-        check_request: crate::wire::check_request::<super::GetCardRequest>,
-        check_response: crate::wire::check_response::<super::GetCardResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_card(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "a discount card (001)",
@@ -1262,10 +1557,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/batchget` (批量查询卡券列表).
-    pub(crate) static BATCH_GET_CARDS: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/batchget",
         name: "batch_get_cards",
         group: "manage",
@@ -1275,12 +1568,6 @@ pub(crate) mod endpoint {
         title: "批量查询卡券列表",
         request: Some("BatchGetCardsRequest"),
         response: Some("BatchGetCardsResponse"),
-        check_request: crate::wire::check_request::<super::BatchGetCardsRequest>,
-        check_response: crate::wire::check_response::<super::BatchGetCardsResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.batch_get_cards(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "approved and dispatched cards (001)",
@@ -1292,10 +1579,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/update` (更改卡券信息接口).
-    pub(crate) static UPDATE_CARD: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/update",
         name: "update_card",
         group: "manage",
@@ -1305,12 +1590,6 @@ pub(crate) mod endpoint {
         title: "更改卡券信息接口",
         request: Some("UpdateCardRequest"),
         response: Some("UpdateCardResponse"),
-        check_request: crate::wire::check_request::<super::UpdateCardRequest>,
-        check_response: crate::wire::check_response::<super::UpdateCardResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.update_card(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "update a member card (001, repaired)",
@@ -1320,10 +1599,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok","send_check":false}"#),
             },
         ],
-    };
-
-    /// `card/modifystock` (修改库存接口).
-    pub(crate) static MODIFY_STOCK: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/modifystock",
         name: "modify_stock",
         group: "manage",
@@ -1333,12 +1610,6 @@ pub(crate) mod endpoint {
         title: "修改库存接口",
         request: Some("ModifyStockRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::ModifyStockRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.modify_stock(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "change the stock (001)",
@@ -1348,10 +1619,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/code/update` (更改Code接口).
-    pub(crate) static UPDATE_CODE: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/code/update",
         name: "update_code",
         group: "manage",
@@ -1361,12 +1630,6 @@ pub(crate) mod endpoint {
         title: "更改Code接口",
         request: Some("UpdateCodeRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::UpdateCodeRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.update_code(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "change a code (001, response repaired)",
@@ -1376,10 +1639,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/delete` (删除卡券接口).
-    pub(crate) static DELETE_CARD: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/delete",
         name: "delete_card",
         group: "manage",
@@ -1389,12 +1650,6 @@ pub(crate) mod endpoint {
         title: "删除卡券接口",
         request: Some("DeleteCardRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::DeleteCardRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.delete_card(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "delete a card (001)",
@@ -1402,10 +1657,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/code/unavailable` (设置卡券失效接口).
-    pub(crate) static SET_CODE_UNAVAILABLE: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/code/unavailable",
         name: "set_code_unavailable",
         group: "manage",
@@ -1415,12 +1668,6 @@ pub(crate) mod endpoint {
         title: "设置卡券失效接口",
         request: Some("SetCodeUnavailableRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::SetCodeUnavailableRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.set_code_unavailable(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "non-custom code (001, response repaired)",
@@ -1435,10 +1682,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/membercard/activate` (接口激活).
-    pub(crate) static ACTIVATE_MEMBER_CARD: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/membercard/activate",
         name: "activate_member_card",
         group: "membercard",
@@ -1448,12 +1693,6 @@ pub(crate) mod endpoint {
         title: "接口激活",
         request: Some("ActivateMemberCardRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::ActivateMemberCardRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.activate_member_card(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "activate with initial values (not official)",
@@ -1463,10 +1702,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/membercard/activateuserform/set` (设置开卡字段接口).
-    pub(crate) static SET_ACTIVATE_USER_FORM: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/membercard/activateuserform/set",
         name: "set_activate_user_form",
         group: "membercard",
@@ -1476,12 +1713,6 @@ pub(crate) mod endpoint {
         title: "设置开卡字段接口",
         request: Some("SetActivateUserFormRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::SetActivateUserFormRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.set_activate_user_form(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "a form with custom fields (not official)",
@@ -1491,10 +1722,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/membercard/userinfo/get` (拉取会员信息接口).
-    pub(crate) static GET_MEMBER_CARD_USER_INFO: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/membercard/userinfo/get",
         name: "get_member_card_user_info",
         group: "membercard",
@@ -1504,14 +1733,6 @@ pub(crate) mod endpoint {
         title: "拉取会员信息接口",
         request: Some("GetMemberCardUserInfoRequest"),
         response: Some("GetMemberCardUserInfoResponse"),
-        check_request: crate::wire::check_request::<super::GetMemberCardUserInfoRequest>,
-        check_response: crate::wire::check_response::<
-            super::GetMemberCardUserInfoResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_member_card_user_info(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "a member's data (not official)",
@@ -1523,10 +1744,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/membercard/updateuser` (更新会员信息).
-    pub(crate) static UPDATE_MEMBER_CARD_USER: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/membercard/updateuser",
         name: "update_member_card_user",
         group: "membercard",
@@ -1536,14 +1755,6 @@ pub(crate) mod endpoint {
         title: "更新会员信息",
         request: Some("UpdateMemberCardUserRequest"),
         response: Some("UpdateMemberCardUserResponse"),
-        check_request: crate::wire::check_request::<super::UpdateMemberCardUserRequest>,
-        check_response: crate::wire::check_response::<
-            super::UpdateMemberCardUserResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.update_member_card_user(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "add bonus, deduct balance (not official)",
@@ -1564,10 +1775,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/membercard/activate/geturl` (获取开卡插件参数).
-    pub(crate) static GET_ACTIVATE_URL: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/membercard/activate/geturl",
         name: "get_activate_url",
         group: "membercard",
@@ -1577,12 +1786,6 @@ pub(crate) mod endpoint {
         title: "获取开卡插件参数",
         request: Some("GetActivateUrlRequest"),
         response: Some("GetActivateUrlResponse"),
-        check_request: crate::wire::check_request::<super::GetActivateUrlRequest>,
-        check_response: crate::wire::check_response::<super::GetActivateUrlResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_activate_url(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "the plug-in URL (not official)",
@@ -1594,10 +1797,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/membercard/activatetempinfo/get` (获取用户提交资料).
-    pub(crate) static GET_ACTIVATE_TEMP_INFO: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/membercard/activatetempinfo/get",
         name: "get_activate_temp_info",
         group: "membercard",
@@ -1607,14 +1808,6 @@ pub(crate) mod endpoint {
         title: "获取用户提交资料",
         request: Some("GetActivateTempInfoRequest"),
         response: Some("GetActivateTempInfoResponse"),
-        check_request: crate::wire::check_request::<super::GetActivateTempInfoRequest>,
-        check_response: crate::wire::check_response::<
-            super::GetActivateTempInfoResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_activate_temp_info(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "submitted form data (not official)",
@@ -1626,10 +1819,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/pay/activate` (开通券点账户接口).
-    pub(crate) static ACTIVATE_COIN_ACCOUNT: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/pay/activate",
         name: "activate_coin_account",
         group: "other",
@@ -1639,14 +1830,6 @@ pub(crate) mod endpoint {
         title: "开通券点账户接口",
         request: None,
         response: Some("ActivateCoinAccountResponse"),
-        check_request: crate::wire::check_request::<crate::wire::Empty>,
-        check_response: crate::wire::check_response::<
-            super::ActivateCoinAccountResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |_: &crate::wire::Empty| client.activate_coin_account(),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "open the account (not official)",
@@ -1654,10 +1837,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok","reward":"200"}"#),
             },
         ],
-    };
-
-    /// `card/pay/getpayprice` (对优惠券批价).
-    pub(crate) static GET_COIN_PAY_PRICE: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/pay/getpayprice",
         name: "get_coin_pay_price",
         group: "other",
@@ -1667,12 +1848,6 @@ pub(crate) mod endpoint {
         title: "对优惠券批价",
         request: Some("GetCoinPayPriceRequest"),
         response: Some("GetCoinPayPriceResponse"),
-        check_request: crate::wire::check_request::<super::GetCoinPayPriceRequest>,
-        check_response: crate::wire::check_response::<super::GetCoinPayPriceResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_coin_pay_price(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "price 100 more codes (not official)",
@@ -1684,10 +1859,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/pay/getcoinsinfo` (查询券点余额接口).
-    pub(crate) static GET_COINS_INFO: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/pay/getcoinsinfo",
         name: "get_coins_info",
         group: "other",
@@ -1697,12 +1870,6 @@ pub(crate) mod endpoint {
         title: "查询券点余额接口",
         request: None,
         response: Some("GetCoinsInfoResponse"),
-        check_request: crate::wire::check_request::<crate::wire::Empty>,
-        check_response: crate::wire::check_response::<super::GetCoinsInfoResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |_: &crate::wire::Empty| client.get_coins_info(),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "a new account (not official)",
@@ -1712,10 +1879,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/pay/confirm` (确认兑换库存接口).
-    pub(crate) static CONFIRM_COIN_PAY: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/pay/confirm",
         name: "confirm_coin_pay",
         group: "other",
@@ -1725,12 +1890,6 @@ pub(crate) mod endpoint {
         title: "确认兑换库存接口",
         request: Some("ConfirmCoinPayRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::ConfirmCoinPayRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.confirm_coin_pay(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "confirm the exchange (not official)",
@@ -1740,10 +1899,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/pay/recharge` (充值券点接口).
-    pub(crate) static RECHARGE_COINS: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/pay/recharge",
         name: "recharge_coins",
         group: "other",
@@ -1753,12 +1910,6 @@ pub(crate) mod endpoint {
         title: "充值券点接口",
         request: Some("RechargeCoinsRequest"),
         response: Some("RechargeCoinsResponse"),
-        check_request: crate::wire::check_request::<super::RechargeCoinsRequest>,
-        check_response: crate::wire::check_response::<super::RechargeCoinsResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.recharge_coins(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "recharge 100 coins (not official)",
@@ -1768,10 +1919,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/pay/getorder` (查询订单详情接口).
-    pub(crate) static GET_COIN_ORDER: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/pay/getorder",
         name: "get_coin_order",
         group: "other",
@@ -1781,12 +1930,6 @@ pub(crate) mod endpoint {
         title: "查询订单详情接口",
         request: Some("GetCoinOrderRequest"),
         response: Some("GetCoinOrderResponse"),
-        check_request: crate::wire::check_request::<super::GetCoinOrderRequest>,
-        check_response: crate::wire::check_response::<super::GetCoinOrderResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_coin_order(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "a paid recharge (not official)",
@@ -1796,10 +1939,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/pay/getorderlist` (查询券点流水详情接口).
-    pub(crate) static GET_COIN_ORDER_LIST: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/pay/getorderlist",
         name: "get_coin_order_list",
         group: "other",
@@ -1809,12 +1950,6 @@ pub(crate) mod endpoint {
         title: "查询券点流水详情接口",
         request: Some("GetCoinOrderListRequest"),
         response: Some("GetCoinOrderListResponse"),
-        check_request: crate::wire::check_request::<super::GetCoinOrderListRequest>,
-        check_response: crate::wire::check_response::<super::GetCoinOrderListResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_coin_order_list(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "recent recharges, newest first (not official)",
@@ -1826,10 +1961,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/storewxa/get` (获取门店小程序配置的卡券).
-    pub(crate) static GET_STORE_WXA_CARD: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/storewxa/get",
         name: "get_store_wxa_card",
         group: "other",
@@ -1839,12 +1972,6 @@ pub(crate) mod endpoint {
         title: "获取门店小程序配置的卡券",
         request: Some("GetStoreWxaCardRequest"),
         response: Some("GetStoreWxaCardResponse"),
-        check_request: crate::wire::check_request::<super::GetStoreWxaCardRequest>,
-        check_response: crate::wire::check_response::<super::GetStoreWxaCardResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_store_wxa_card(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "a store with a card (not official)",
@@ -1854,10 +1981,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/storewxa/set` (设置门店小程序配置的卡券).
-    pub(crate) static SET_STORE_WXA_CARD: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/storewxa/set",
         name: "set_store_wxa_card",
         group: "other",
@@ -1867,12 +1992,6 @@ pub(crate) mod endpoint {
         title: "设置门店小程序配置的卡券",
         request: Some("SetStoreWxaCardRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::SetStoreWxaCardRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.set_store_wxa_card(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "set a store's card (not official)",
@@ -1882,10 +2001,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/paygiftcard/add` (设置支付后投放卡券接口).
-    pub(crate) static ADD_PAY_GIFT_RULE: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/paygiftcard/add",
         name: "add_pay_gift_rule",
         group: "paygift",
@@ -1895,12 +2012,6 @@ pub(crate) mod endpoint {
         title: "设置支付后投放卡券接口",
         request: Some("AddPayGiftRuleRequest"),
         response: Some("AddPayGiftRuleResponse"),
-        check_request: crate::wire::check_request::<super::AddPayGiftRuleRequest>,
-        check_response: crate::wire::check_response::<super::AddPayGiftRuleResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.add_pay_gift_rule(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "pay to get the member card (not official)",
@@ -1912,10 +2023,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/paygiftcard/delete` (删除支付后投放卡券规则).
-    pub(crate) static DELETE_PAY_GIFT_RULE: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/paygiftcard/delete",
         name: "delete_pay_gift_rule",
         group: "paygift",
@@ -1925,12 +2034,6 @@ pub(crate) mod endpoint {
         title: "删除支付后投放卡券规则",
         request: Some("DeletePayGiftRuleRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::DeletePayGiftRuleRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.delete_pay_gift_rule(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "delete a rule (not official)",
@@ -1938,10 +2041,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/paygiftcard/getbyid` (查询支付后投放卡券规则详情).
-    pub(crate) static GET_PAY_GIFT_RULE: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/paygiftcard/getbyid",
         name: "get_pay_gift_rule",
         group: "paygift",
@@ -1951,12 +2052,6 @@ pub(crate) mod endpoint {
         title: "查询支付后投放卡券规则详情",
         request: Some("GetPayGiftRuleRequest"),
         response: Some("GetPayGiftRuleResponse"),
-        check_request: crate::wire::check_request::<super::GetPayGiftRuleRequest>,
-        check_response: crate::wire::check_response::<super::GetPayGiftRuleResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_pay_gift_rule(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "a rule (not official)",
@@ -1966,10 +2061,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/paygiftcard/batchget` (批量查询支付后投放卡券规则).
-    pub(crate) static BATCH_GET_PAY_GIFT_RULES: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/paygiftcard/batchget",
         name: "batch_get_pay_gift_rules",
         group: "paygift",
@@ -1979,14 +2072,6 @@ pub(crate) mod endpoint {
         title: "批量查询支付后投放卡券规则",
         request: Some("BatchGetPayGiftRulesRequest"),
         response: Some("BatchGetPayGiftRulesResponse"),
-        check_request: crate::wire::check_request::<super::BatchGetPayGiftRulesRequest>,
-        check_response: crate::wire::check_response::<
-            super::BatchGetPayGiftRulesResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.batch_get_pay_gift_rules(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "rules in effect (not official)",
@@ -1998,10 +2083,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/submerchant/submit` (创建子商户接口).
-    pub(crate) static SUBMIT_SUB_MERCHANT: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/submerchant/submit",
         name: "submit_sub_merchant",
         group: "submerchant",
@@ -2011,12 +2094,6 @@ pub(crate) mod endpoint {
         title: "创建子商户接口",
         request: Some("SubmitSubMerchantRequest"),
         response: Some("SubmitSubMerchantResponse"),
-        check_request: crate::wire::check_request::<super::SubmitSubMerchantRequest>,
-        check_response: crate::wire::check_response::<super::SubmitSubMerchantResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.submit_sub_merchant(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "submit a sub-merchant (not official)",
@@ -2028,10 +2105,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/submerchant/update` (更新子商户接口).
-    pub(crate) static UPDATE_SUB_MERCHANT: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/submerchant/update",
         name: "update_sub_merchant",
         group: "submerchant",
@@ -2041,12 +2116,6 @@ pub(crate) mod endpoint {
         title: "更新子商户接口",
         request: Some("UpdateSubMerchantRequest"),
         response: Some("UpdateSubMerchantResponse"),
-        check_request: crate::wire::check_request::<super::UpdateSubMerchantRequest>,
-        check_response: crate::wire::check_response::<super::UpdateSubMerchantResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.update_sub_merchant(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "change the logo (not official)",
@@ -2058,10 +2127,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/submerchant/get` (拉取单个子商户信息接口).
-    pub(crate) static GET_SUB_MERCHANT: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/submerchant/get",
         name: "get_sub_merchant",
         group: "submerchant",
@@ -2071,12 +2138,6 @@ pub(crate) mod endpoint {
         title: "拉取单个子商户信息接口",
         request: Some("GetSubMerchantRequest"),
         response: Some("GetSubMerchantResponse"),
-        check_request: crate::wire::check_request::<super::GetSubMerchantRequest>,
-        check_response: crate::wire::check_response::<super::GetSubMerchantResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_sub_merchant(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "an approved sub-merchant (not official)",
@@ -2086,10 +2147,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/submerchant/batchget` (批量拉取子商户信息接口).
-    pub(crate) static BATCH_GET_SUB_MERCHANTS: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/submerchant/batchget",
         name: "batch_get_sub_merchants",
         group: "submerchant",
@@ -2099,14 +2158,6 @@ pub(crate) mod endpoint {
         title: "批量拉取子商户信息接口",
         request: Some("BatchGetSubMerchantsRequest"),
         response: Some("BatchGetSubMerchantsResponse"),
-        check_request: crate::wire::check_request::<super::BatchGetSubMerchantsRequest>,
-        check_response: crate::wire::check_response::<
-            super::BatchGetSubMerchantsResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.batch_get_sub_merchants(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "sub-merchants under review (not official)",
@@ -2116,10 +2167,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/getapplyprotocol` (卡券开放类目查询接口).
-    pub(crate) static GET_APPLY_PROTOCOL: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/getapplyprotocol",
         name: "get_apply_protocol",
         group: "submerchant",
@@ -2129,12 +2178,6 @@ pub(crate) mod endpoint {
         title: "卡券开放类目查询接口",
         request: None,
         response: Some("GetApplyProtocolResponse"),
-        check_request: crate::wire::check_request::<crate::wire::Empty>,
-        check_response: crate::wire::check_response::<super::GetApplyProtocolResponse>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |_: &crate::wire::Empty| client.get_apply_protocol(),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "one category (not official)",
@@ -2144,10 +2187,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `cgi-bin/component/upload_card_agent_qualification` (母商户资质申请接口).
-    pub(crate) static UPLOAD_CARD_AGENT_QUALIFICATION: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "cgi-bin/component/upload_card_agent_qualification",
         name: "upload_card_agent_qualification",
         group: "submerchant",
@@ -2157,14 +2198,6 @@ pub(crate) mod endpoint {
         title: "母商户资质申请接口",
         request: Some("UploadCardAgentQualificationRequest"),
         response: None,
-        check_request: crate::wire::check_request::<
-            super::UploadCardAgentQualificationRequest,
-        >,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.upload_card_agent_qualification(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "apply (not official)",
@@ -2174,10 +2207,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `cgi-bin/component/check_card_agent_qualification` (母商户资质审核查询接口).
-    pub(crate) static CHECK_CARD_AGENT_QUALIFICATION: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "cgi-bin/component/check_card_agent_qualification",
         name: "check_card_agent_qualification",
         group: "submerchant",
@@ -2187,14 +2218,6 @@ pub(crate) mod endpoint {
         title: "母商户资质审核查询接口",
         request: None,
         response: Some("CheckCardAgentQualificationResponse"),
-        check_request: crate::wire::check_request::<crate::wire::Empty>,
-        check_response: crate::wire::check_response::<
-            super::CheckCardAgentQualificationResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |_: &crate::wire::Empty| client.check_card_agent_qualification(),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "under review (not official)",
@@ -2204,10 +2227,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `cgi-bin/component/upload_card_merchant_qualification` (子商户资质申请接口).
-    pub(crate) static UPLOAD_CARD_MERCHANT_QUALIFICATION: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "cgi-bin/component/upload_card_merchant_qualification",
         name: "upload_card_merchant_qualification",
         group: "submerchant",
@@ -2217,14 +2238,6 @@ pub(crate) mod endpoint {
         title: "子商户资质申请接口",
         request: Some("UploadCardMerchantQualificationRequest"),
         response: None,
-        check_request: crate::wire::check_request::<
-            super::UploadCardMerchantQualificationRequest,
-        >,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.upload_card_merchant_qualification(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "submit a sub-merchant account (not official)",
@@ -2241,10 +2254,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":61022,"errmsg":"can't resubmit"}"#),
             },
         ],
-    };
-
-    /// `cgi-bin/component/check_card_merchant_qualification` (子商户资质审核查询接口).
-    pub(crate) static CHECK_CARD_MERCHANT_QUALIFICATION: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "cgi-bin/component/check_card_merchant_qualification",
         name: "check_card_merchant_qualification",
         group: "submerchant",
@@ -2254,16 +2265,6 @@ pub(crate) mod endpoint {
         title: "子商户资质审核查询接口",
         request: Some("CheckCardMerchantQualificationRequest"),
         response: Some("CheckCardMerchantQualificationResponse"),
-        check_request: crate::wire::check_request::<
-            super::CheckCardMerchantQualificationRequest,
-        >,
-        check_response: crate::wire::check_response::<
-            super::CheckCardMerchantQualificationResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.check_card_merchant_qualification(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "approved (not official)",
@@ -2271,10 +2272,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok","result":"RESULT_PASS"}"#),
             },
         ],
-    };
-
-    /// `cgi-bin/component/get_card_merchant` (拉取单个子商户信息接口).
-    pub(crate) static GET_CARD_MERCHANT: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "cgi-bin/component/get_card_merchant",
         name: "get_card_merchant",
         group: "submerchant",
@@ -2284,12 +2283,6 @@ pub(crate) mod endpoint {
         title: "拉取单个子商户信息接口",
         request: Some("GetCardMerchantRequest"),
         response: Some("SubMerchantAccount"),
-        check_request: crate::wire::check_request::<super::GetCardMerchantRequest>,
-        check_response: crate::wire::check_response::<super::SubMerchantAccount>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.get_card_merchant(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "a sub-merchant account (not official)",
@@ -2299,10 +2292,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `cgi-bin/component/batchget_card_merchant` (拉取子商户列表接口).
-    pub(crate) static BATCH_GET_CARD_MERCHANTS: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "cgi-bin/component/batchget_card_merchant",
         name: "batch_get_card_merchants",
         group: "submerchant",
@@ -2312,14 +2303,6 @@ pub(crate) mod endpoint {
         title: "拉取子商户列表接口",
         request: Some("BatchGetCardMerchantsRequest"),
         response: Some("BatchGetCardMerchantsResponse"),
-        check_request: crate::wire::check_request::<super::BatchGetCardMerchantsRequest>,
-        check_response: crate::wire::check_response::<
-            super::BatchGetCardMerchantsResponse,
-        >,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.batch_get_card_merchants(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "the first page (not official)",
@@ -2329,10 +2312,8 @@ pub(crate) mod endpoint {
                 ),
             },
         ],
-    };
-
-    /// `card/meetingticket/updateuser` (更新会议门票).
-    pub(crate) static UPDATE_MEETING_TICKET_USER: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/meetingticket/updateuser",
         name: "update_meeting_ticket_user",
         group: "ticket",
@@ -2342,14 +2323,6 @@ pub(crate) mod endpoint {
         title: "更新会议门票",
         request: Some("UpdateMeetingTicketUserRequest"),
         response: None,
-        check_request: crate::wire::check_request::<
-            super::UpdateMeetingTicketUserRequest,
-        >,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.update_meeting_ticket_user(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "zone, entrance and seat (not official)",
@@ -2366,10 +2339,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/movieticket/updateuser` (更新电影票).
-    pub(crate) static UPDATE_MOVIE_TICKET_USER: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/movieticket/updateuser",
         name: "update_movie_ticket_user",
         group: "ticket",
@@ -2379,12 +2350,6 @@ pub(crate) mod endpoint {
         title: "更新电影票",
         request: Some("UpdateMovieTicketUserRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::UpdateMovieTicketUserRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.update_movie_ticket_user(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "show and seats (not official)",
@@ -2394,10 +2359,8 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-
-    /// `card/boardingpass/checkin` (更新飞机票信息接口).
-    pub(crate) static CHECK_IN_BOARDING_PASS: crate::schema::EndpointInfo = crate::schema::EndpointInfo {
+    },
+    &crate::schema::EndpointInfo {
         path: "card/boardingpass/checkin",
         name: "check_in_boarding_pass",
         group: "ticket",
@@ -2407,12 +2370,6 @@ pub(crate) mod endpoint {
         title: "更新飞机票信息接口",
         request: Some("CheckInBoardingPassRequest"),
         response: None,
-        check_request: crate::wire::check_request::<super::CheckInBoardingPassRequest>,
-        check_response: crate::wire::check_response::<serde::de::IgnoredAny>,
-        invoke: |client, body| crate::wire::invoke(
-            body,
-            |request| client.check_in_boarding_pass(request),
-        ),
         examples: &[
             crate::schema::Example {
                 name: "check in (not official)",
@@ -2429,86 +2386,701 @@ pub(crate) mod endpoint {
                 response: Some(r#"{"errcode":0,"errmsg":"ok"}"#),
             },
         ],
-    };
-}
-
-/// Every endpoint of the spec, in spec order.
-pub static ENDPOINTS: &[&crate::schema::EndpointInfo] = &[
-    &endpoint::GET_API_TICKET,
-    &endpoint::GET_CODE,
-    &endpoint::CONSUME_CODE,
-    &endpoint::DECRYPT_CODE,
-    &endpoint::MARK_CODE,
-    &endpoint::CREATE_CARD,
-    &endpoint::SET_PAY_CELL,
-    &endpoint::SET_SELF_CONSUME_CELL,
-    &endpoint::GET_COLORS,
-    &endpoint::GET_CARD_BIZUIN_INFO,
-    &endpoint::GET_CARD_CARD_INFO,
-    &endpoint::GET_CARD_MEMBER_CARD_INFO,
-    &endpoint::GET_CARD_MEMBER_CARD_DETAIL,
-    &endpoint::CREATE_QRCODE,
-    &endpoint::CREATE_LANDING_PAGE,
-    &endpoint::DEPOSIT_CODES,
-    &endpoint::GET_DEPOSIT_COUNT,
-    &endpoint::CHECK_CODES,
-    &endpoint::GET_MPNEWS_HTML,
-    &endpoint::SET_TEST_WHITELIST,
-    &endpoint::ADD_GIFT_CARD_PAGE,
-    &endpoint::GET_GIFT_CARD_PAGE,
-    &endpoint::UPDATE_GIFT_CARD_PAGE,
-    &endpoint::BATCH_GET_GIFT_CARD_PAGES,
-    &endpoint::SET_GIFT_CARD_MAINTAIN,
-    &endpoint::ADD_GIFT_CARD_PAY_WHITELIST,
-    &endpoint::BIND_GIFT_CARD_SUB_MERCHANT,
-    &endpoint::SET_GIFT_CARD_WXA,
-    &endpoint::GET_GIFT_CARD_ORDER,
-    &endpoint::BATCH_GET_GIFT_CARD_ORDERS,
-    &endpoint::REFUND_GIFT_CARD_ORDER,
-    &endpoint::UPDATE_GENERAL_CARD_USER,
-    &endpoint::ACTIVATE_GENERAL_CARD,
-    &endpoint::UNACTIVATE_GENERAL_CARD,
-    &endpoint::GET_USER_CARD_LIST,
-    &endpoint::GET_CARD,
-    &endpoint::BATCH_GET_CARDS,
-    &endpoint::UPDATE_CARD,
-    &endpoint::MODIFY_STOCK,
-    &endpoint::UPDATE_CODE,
-    &endpoint::DELETE_CARD,
-    &endpoint::SET_CODE_UNAVAILABLE,
-    &endpoint::ACTIVATE_MEMBER_CARD,
-    &endpoint::SET_ACTIVATE_USER_FORM,
-    &endpoint::GET_MEMBER_CARD_USER_INFO,
-    &endpoint::UPDATE_MEMBER_CARD_USER,
-    &endpoint::GET_ACTIVATE_URL,
-    &endpoint::GET_ACTIVATE_TEMP_INFO,
-    &endpoint::ACTIVATE_COIN_ACCOUNT,
-    &endpoint::GET_COIN_PAY_PRICE,
-    &endpoint::GET_COINS_INFO,
-    &endpoint::CONFIRM_COIN_PAY,
-    &endpoint::RECHARGE_COINS,
-    &endpoint::GET_COIN_ORDER,
-    &endpoint::GET_COIN_ORDER_LIST,
-    &endpoint::GET_STORE_WXA_CARD,
-    &endpoint::SET_STORE_WXA_CARD,
-    &endpoint::ADD_PAY_GIFT_RULE,
-    &endpoint::DELETE_PAY_GIFT_RULE,
-    &endpoint::GET_PAY_GIFT_RULE,
-    &endpoint::BATCH_GET_PAY_GIFT_RULES,
-    &endpoint::SUBMIT_SUB_MERCHANT,
-    &endpoint::UPDATE_SUB_MERCHANT,
-    &endpoint::GET_SUB_MERCHANT,
-    &endpoint::BATCH_GET_SUB_MERCHANTS,
-    &endpoint::GET_APPLY_PROTOCOL,
-    &endpoint::UPLOAD_CARD_AGENT_QUALIFICATION,
-    &endpoint::CHECK_CARD_AGENT_QUALIFICATION,
-    &endpoint::UPLOAD_CARD_MERCHANT_QUALIFICATION,
-    &endpoint::CHECK_CARD_MERCHANT_QUALIFICATION,
-    &endpoint::GET_CARD_MERCHANT,
-    &endpoint::BATCH_GET_CARD_MERCHANTS,
-    &endpoint::UPDATE_MEETING_TICKET_USER,
-    &endpoint::UPDATE_MOVIE_TICKET_USER,
-    &endpoint::CHECK_IN_BOARDING_PASS,
+    },
+];
+/// The tooling hooks of every endpoint, in the order of `ENDPOINTS`: for the tests and
+/// the sandbox (see `crate::tooling`), not part of the API.
+#[doc(hidden)]
+pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
+    crate::tooling::EndpointHooks {
+        path: "cgi-bin/ticket/getticket",
+        check_request: crate::tooling::check_request::<GetApiTicketRequest>,
+        check_response: crate::tooling::check_response::<GetApiTicketResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_api_ticket(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/code/get",
+        check_request: crate::tooling::check_request::<GetCodeRequest>,
+        check_response: crate::tooling::check_response::<GetCodeResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_code(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/code/consume",
+        check_request: crate::tooling::check_request::<ConsumeCodeRequest>,
+        check_response: crate::tooling::check_response::<ConsumeCodeResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.consume_code(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/code/decrypt",
+        check_request: crate::tooling::check_request::<DecryptCodeRequest>,
+        check_response: crate::tooling::check_response::<DecryptCodeResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.decrypt_code(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/code/mark",
+        check_request: crate::tooling::check_request::<MarkCodeRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.mark_code(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/create",
+        check_request: crate::tooling::check_request::<CreateCardRequest>,
+        check_response: crate::tooling::check_response::<CreateCardResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.create_card(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/paycell/set",
+        check_request: crate::tooling::check_request::<SetPayCellRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.set_pay_cell(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/selfconsumecell/set",
+        check_request: crate::tooling::check_request::<SetSelfConsumeCellRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.set_self_consume_cell(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/getcolors",
+        check_request: crate::tooling::check_request::<crate::wire::Empty>,
+        check_response: crate::tooling::check_response::<GetColorsResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |_: &crate::wire::Empty| client.get_colors(),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "datacube/getcardbizuininfo",
+        check_request: crate::tooling::check_request::<GetCardBizuinInfoRequest>,
+        check_response: crate::tooling::check_response::<GetCardBizuinInfoResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_card_bizuin_info(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "datacube/getcardcardinfo",
+        check_request: crate::tooling::check_request::<GetCardCardInfoRequest>,
+        check_response: crate::tooling::check_response::<GetCardCardInfoResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_card_card_info(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "datacube/getcardmembercardinfo",
+        check_request: crate::tooling::check_request::<GetCardMemberCardInfoRequest>,
+        check_response: crate::tooling::check_response::<GetCardMemberCardInfoResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_card_member_card_info(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "datacube/getcardmembercarddetail",
+        check_request: crate::tooling::check_request::<GetCardMemberCardDetailRequest>,
+        check_response: crate::tooling::check_response::<
+            GetCardMemberCardDetailResponse,
+        >,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_card_member_card_detail(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/qrcode/create",
+        check_request: crate::tooling::check_request::<CreateQrcodeRequest>,
+        check_response: crate::tooling::check_response::<CreateQrcodeResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.create_qrcode(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/landingpage/create",
+        check_request: crate::tooling::check_request::<CreateLandingPageRequest>,
+        check_response: crate::tooling::check_response::<CreateLandingPageResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.create_landing_page(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/code/deposit",
+        check_request: crate::tooling::check_request::<DepositCodesRequest>,
+        check_response: crate::tooling::check_response::<DepositCodesResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.deposit_codes(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/code/getdepositcount",
+        check_request: crate::tooling::check_request::<GetDepositCountRequest>,
+        check_response: crate::tooling::check_response::<GetDepositCountResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_deposit_count(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/code/checkcode",
+        check_request: crate::tooling::check_request::<CheckCodesRequest>,
+        check_response: crate::tooling::check_response::<CheckCodesResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.check_codes(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/mpnews/gethtml",
+        check_request: crate::tooling::check_request::<GetMpnewsHtmlRequest>,
+        check_response: crate::tooling::check_response::<GetMpnewsHtmlResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_mpnews_html(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/testwhitelist/set",
+        check_request: crate::tooling::check_request::<SetTestWhitelistRequest>,
+        check_response: crate::tooling::check_response::<SetTestWhitelistResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.set_test_whitelist(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/giftcard/page/add",
+        check_request: crate::tooling::check_request::<AddGiftCardPageRequest>,
+        check_response: crate::tooling::check_response::<AddGiftCardPageResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.add_gift_card_page(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/giftcard/page/get",
+        check_request: crate::tooling::check_request::<GetGiftCardPageRequest>,
+        check_response: crate::tooling::check_response::<GetGiftCardPageResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_gift_card_page(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/giftcard/page/update",
+        check_request: crate::tooling::check_request::<UpdateGiftCardPageRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.update_gift_card_page(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/giftcard/page/batchget",
+        check_request: crate::tooling::check_request::<crate::wire::Empty>,
+        check_response: crate::tooling::check_response::<BatchGetGiftCardPagesResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |_: &crate::wire::Empty| client.batch_get_gift_card_pages(),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/giftcard/maintain/set",
+        check_request: crate::tooling::check_request::<SetGiftCardMaintainRequest>,
+        check_response: crate::tooling::check_response::<SetGiftCardMaintainResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.set_gift_card_maintain(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/giftcard/pay/whitelist/add",
+        check_request: crate::tooling::check_request::<AddGiftCardPayWhitelistRequest>,
+        check_response: crate::tooling::check_response::<
+            AddGiftCardPayWhitelistResponse,
+        >,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.add_gift_card_pay_whitelist(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/giftcard/pay/submch/bind",
+        check_request: crate::tooling::check_request::<BindGiftCardSubMerchantRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.bind_gift_card_sub_merchant(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/giftcard/wxa/set",
+        check_request: crate::tooling::check_request::<SetGiftCardWxaRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.set_gift_card_wxa(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/giftcard/order/get",
+        check_request: crate::tooling::check_request::<GetGiftCardOrderRequest>,
+        check_response: crate::tooling::check_response::<GetGiftCardOrderResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_gift_card_order(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/giftcard/order/batchget",
+        check_request: crate::tooling::check_request::<BatchGetGiftCardOrdersRequest>,
+        check_response: crate::tooling::check_response::<BatchGetGiftCardOrdersResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.batch_get_gift_card_orders(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/giftcard/order/refund",
+        check_request: crate::tooling::check_request::<RefundGiftCardOrderRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.refund_gift_card_order(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/generalcard/updateuser",
+        check_request: crate::tooling::check_request::<UpdateGeneralCardUserRequest>,
+        check_response: crate::tooling::check_response::<UpdateGeneralCardUserResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.update_general_card_user(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/generalcard/activate",
+        check_request: crate::tooling::check_request::<ActivateGeneralCardRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.activate_general_card(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/generalcard/unactivate",
+        check_request: crate::tooling::check_request::<UnactivateGeneralCardRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.unactivate_general_card(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/user/getcardlist",
+        check_request: crate::tooling::check_request::<GetUserCardListRequest>,
+        check_response: crate::tooling::check_response::<GetUserCardListResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_user_card_list(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/get",
+        check_request: crate::tooling::check_request::<GetCardRequest>,
+        check_response: crate::tooling::check_response::<GetCardResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_card(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/batchget",
+        check_request: crate::tooling::check_request::<BatchGetCardsRequest>,
+        check_response: crate::tooling::check_response::<BatchGetCardsResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.batch_get_cards(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/update",
+        check_request: crate::tooling::check_request::<UpdateCardRequest>,
+        check_response: crate::tooling::check_response::<UpdateCardResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.update_card(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/modifystock",
+        check_request: crate::tooling::check_request::<ModifyStockRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.modify_stock(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/code/update",
+        check_request: crate::tooling::check_request::<UpdateCodeRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.update_code(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/delete",
+        check_request: crate::tooling::check_request::<DeleteCardRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.delete_card(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/code/unavailable",
+        check_request: crate::tooling::check_request::<SetCodeUnavailableRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.set_code_unavailable(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/membercard/activate",
+        check_request: crate::tooling::check_request::<ActivateMemberCardRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.activate_member_card(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/membercard/activateuserform/set",
+        check_request: crate::tooling::check_request::<SetActivateUserFormRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.set_activate_user_form(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/membercard/userinfo/get",
+        check_request: crate::tooling::check_request::<GetMemberCardUserInfoRequest>,
+        check_response: crate::tooling::check_response::<GetMemberCardUserInfoResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_member_card_user_info(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/membercard/updateuser",
+        check_request: crate::tooling::check_request::<UpdateMemberCardUserRequest>,
+        check_response: crate::tooling::check_response::<UpdateMemberCardUserResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.update_member_card_user(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/membercard/activate/geturl",
+        check_request: crate::tooling::check_request::<GetActivateUrlRequest>,
+        check_response: crate::tooling::check_response::<GetActivateUrlResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_activate_url(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/membercard/activatetempinfo/get",
+        check_request: crate::tooling::check_request::<GetActivateTempInfoRequest>,
+        check_response: crate::tooling::check_response::<GetActivateTempInfoResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_activate_temp_info(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/pay/activate",
+        check_request: crate::tooling::check_request::<crate::wire::Empty>,
+        check_response: crate::tooling::check_response::<ActivateCoinAccountResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |_: &crate::wire::Empty| client.activate_coin_account(),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/pay/getpayprice",
+        check_request: crate::tooling::check_request::<GetCoinPayPriceRequest>,
+        check_response: crate::tooling::check_response::<GetCoinPayPriceResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_coin_pay_price(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/pay/getcoinsinfo",
+        check_request: crate::tooling::check_request::<crate::wire::Empty>,
+        check_response: crate::tooling::check_response::<GetCoinsInfoResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |_: &crate::wire::Empty| client.get_coins_info(),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/pay/confirm",
+        check_request: crate::tooling::check_request::<ConfirmCoinPayRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.confirm_coin_pay(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/pay/recharge",
+        check_request: crate::tooling::check_request::<RechargeCoinsRequest>,
+        check_response: crate::tooling::check_response::<RechargeCoinsResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.recharge_coins(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/pay/getorder",
+        check_request: crate::tooling::check_request::<GetCoinOrderRequest>,
+        check_response: crate::tooling::check_response::<GetCoinOrderResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_coin_order(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/pay/getorderlist",
+        check_request: crate::tooling::check_request::<GetCoinOrderListRequest>,
+        check_response: crate::tooling::check_response::<GetCoinOrderListResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_coin_order_list(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/storewxa/get",
+        check_request: crate::tooling::check_request::<GetStoreWxaCardRequest>,
+        check_response: crate::tooling::check_response::<GetStoreWxaCardResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_store_wxa_card(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/storewxa/set",
+        check_request: crate::tooling::check_request::<SetStoreWxaCardRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.set_store_wxa_card(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/paygiftcard/add",
+        check_request: crate::tooling::check_request::<AddPayGiftRuleRequest>,
+        check_response: crate::tooling::check_response::<AddPayGiftRuleResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.add_pay_gift_rule(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/paygiftcard/delete",
+        check_request: crate::tooling::check_request::<DeletePayGiftRuleRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.delete_pay_gift_rule(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/paygiftcard/getbyid",
+        check_request: crate::tooling::check_request::<GetPayGiftRuleRequest>,
+        check_response: crate::tooling::check_response::<GetPayGiftRuleResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_pay_gift_rule(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/paygiftcard/batchget",
+        check_request: crate::tooling::check_request::<BatchGetPayGiftRulesRequest>,
+        check_response: crate::tooling::check_response::<BatchGetPayGiftRulesResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.batch_get_pay_gift_rules(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/submerchant/submit",
+        check_request: crate::tooling::check_request::<SubmitSubMerchantRequest>,
+        check_response: crate::tooling::check_response::<SubmitSubMerchantResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.submit_sub_merchant(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/submerchant/update",
+        check_request: crate::tooling::check_request::<UpdateSubMerchantRequest>,
+        check_response: crate::tooling::check_response::<UpdateSubMerchantResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.update_sub_merchant(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/submerchant/get",
+        check_request: crate::tooling::check_request::<GetSubMerchantRequest>,
+        check_response: crate::tooling::check_response::<GetSubMerchantResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_sub_merchant(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/submerchant/batchget",
+        check_request: crate::tooling::check_request::<BatchGetSubMerchantsRequest>,
+        check_response: crate::tooling::check_response::<BatchGetSubMerchantsResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.batch_get_sub_merchants(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/getapplyprotocol",
+        check_request: crate::tooling::check_request::<crate::wire::Empty>,
+        check_response: crate::tooling::check_response::<GetApplyProtocolResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |_: &crate::wire::Empty| client.get_apply_protocol(),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "cgi-bin/component/upload_card_agent_qualification",
+        check_request: crate::tooling::check_request::<
+            UploadCardAgentQualificationRequest,
+        >,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.upload_card_agent_qualification(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "cgi-bin/component/check_card_agent_qualification",
+        check_request: crate::tooling::check_request::<crate::wire::Empty>,
+        check_response: crate::tooling::check_response::<
+            CheckCardAgentQualificationResponse,
+        >,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |_: &crate::wire::Empty| client.check_card_agent_qualification(),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "cgi-bin/component/upload_card_merchant_qualification",
+        check_request: crate::tooling::check_request::<
+            UploadCardMerchantQualificationRequest,
+        >,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.upload_card_merchant_qualification(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "cgi-bin/component/check_card_merchant_qualification",
+        check_request: crate::tooling::check_request::<
+            CheckCardMerchantQualificationRequest,
+        >,
+        check_response: crate::tooling::check_response::<
+            CheckCardMerchantQualificationResponse,
+        >,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.check_card_merchant_qualification(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "cgi-bin/component/get_card_merchant",
+        check_request: crate::tooling::check_request::<GetCardMerchantRequest>,
+        check_response: crate::tooling::check_response::<SubMerchantAccount>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.get_card_merchant(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "cgi-bin/component/batchget_card_merchant",
+        check_request: crate::tooling::check_request::<BatchGetCardMerchantsRequest>,
+        check_response: crate::tooling::check_response::<BatchGetCardMerchantsResponse>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.batch_get_card_merchants(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/meetingticket/updateuser",
+        check_request: crate::tooling::check_request::<UpdateMeetingTicketUserRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.update_meeting_ticket_user(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/movieticket/updateuser",
+        check_request: crate::tooling::check_request::<UpdateMovieTicketUserRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.update_movie_ticket_user(request),
+        ),
+    },
+    crate::tooling::EndpointHooks {
+        path: "card/boardingpass/checkin",
+        check_request: crate::tooling::check_request::<CheckInBoardingPassRequest>,
+        check_response: crate::tooling::check_response::<serde::de::IgnoredAny>,
+        invoke: |client, body| crate::tooling::invoke(
+            body,
+            |request| client.check_in_boarding_pass(request),
+        ),
+    },
 ];
 /// Every type of the spec (named and inline), in spec order.
 pub static TYPES: &[crate::schema::TypeInfo] = &[

@@ -110,18 +110,18 @@ impl crate::events::EventBody for CardPassCheckEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            card_id: crate::events::required(
+            card_id: crate::wire::xml_required(
                 Self::EVENT,
                 "CardId",
-                crate::events::text(fields, "CardId"),
+                crate::wire::xml_text(fields, "CardId"),
             )?,
-            refuse_reason: crate::events::text(fields, "RefuseReason"),
+            refuse_reason: crate::wire::xml_text(fields, "RefuseReason"),
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "CardId", Some(&self.card_id));
-        crate::events::put_text(fields, "RefuseReason", self.refuse_reason.as_ref());
+        crate::wire::put_xml_text(fields, "CardId", Some(&self.card_id));
+        crate::wire::put_xml_text(fields, "RefuseReason", self.refuse_reason.as_ref());
     }
 }
 
@@ -176,18 +176,18 @@ impl crate::events::EventBody for CardNotPassCheckEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            card_id: crate::events::required(
+            card_id: crate::wire::xml_required(
                 Self::EVENT,
                 "CardId",
-                crate::events::text(fields, "CardId"),
+                crate::wire::xml_text(fields, "CardId"),
             )?,
-            refuse_reason: crate::events::text(fields, "RefuseReason"),
+            refuse_reason: crate::wire::xml_text(fields, "RefuseReason"),
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "CardId", Some(&self.card_id));
-        crate::events::put_text(fields, "RefuseReason", self.refuse_reason.as_ref());
+        crate::wire::put_xml_text(fields, "CardId", Some(&self.card_id));
+        crate::wire::put_xml_text(fields, "RefuseReason", self.refuse_reason.as_ref());
     }
 }
 
@@ -342,60 +342,60 @@ impl crate::events::EventBody for UserGetCardEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            card_id: crate::events::required(
+            card_id: crate::wire::xml_required(
                 Self::EVENT,
                 "CardId",
-                crate::events::text(fields, "CardId"),
+                crate::wire::xml_text(fields, "CardId"),
             )?,
-            is_give_by_friend: crate::events::number::<
+            is_give_by_friend: crate::wire::xml_number::<
                 i64,
             >(fields, Self::EVENT, "IsGiveByFriend")?,
-            user_card_code: crate::events::text(fields, "UserCardCode"),
-            friend_user_name: crate::events::text(fields, "FriendUserName"),
-            outer_id: crate::events::number::<i64>(fields, Self::EVENT, "OuterId")?,
-            old_user_card_code: crate::events::text(fields, "OldUserCardCode"),
-            outer_str: crate::events::text(fields, "OuterStr"),
-            is_restore_member_card: crate::events::number::<
+            user_card_code: crate::wire::xml_text(fields, "UserCardCode"),
+            friend_user_name: crate::wire::xml_text(fields, "FriendUserName"),
+            outer_id: crate::wire::xml_number::<i64>(fields, Self::EVENT, "OuterId")?,
+            old_user_card_code: crate::wire::xml_text(fields, "OldUserCardCode"),
+            outer_str: crate::wire::xml_text(fields, "OuterStr"),
+            is_restore_member_card: crate::wire::xml_number::<
                 i64,
             >(fields, Self::EVENT, "IsRestoreMemberCard")?,
-            is_recommend_by_friend: crate::events::number::<
+            is_recommend_by_friend: crate::wire::xml_number::<
                 i64,
             >(fields, Self::EVENT, "IsRecommendByFriend")?,
-            union_id: crate::events::text(fields, "UnionId"),
+            union_id: crate::wire::xml_text(fields, "UnionId"),
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "CardId", Some(&self.card_id));
-        crate::events::put_number(
+        crate::wire::put_xml_text(fields, "CardId", Some(&self.card_id));
+        crate::wire::put_xml_number(
             fields,
             "IsGiveByFriend",
             self.is_give_by_friend.as_ref(),
         );
-        crate::events::put_text(fields, "UserCardCode", self.user_card_code.as_ref());
-        crate::events::put_text(
+        crate::wire::put_xml_text(fields, "UserCardCode", self.user_card_code.as_ref());
+        crate::wire::put_xml_text(
             fields,
             "FriendUserName",
             self.friend_user_name.as_ref(),
         );
-        crate::events::put_number(fields, "OuterId", self.outer_id.as_ref());
-        crate::events::put_text(
+        crate::wire::put_xml_number(fields, "OuterId", self.outer_id.as_ref());
+        crate::wire::put_xml_text(
             fields,
             "OldUserCardCode",
             self.old_user_card_code.as_ref(),
         );
-        crate::events::put_text(fields, "OuterStr", self.outer_str.as_ref());
-        crate::events::put_number(
+        crate::wire::put_xml_text(fields, "OuterStr", self.outer_str.as_ref());
+        crate::wire::put_xml_number(
             fields,
             "IsRestoreMemberCard",
             self.is_restore_member_card.as_ref(),
         );
-        crate::events::put_number(
+        crate::wire::put_xml_number(
             fields,
             "IsRecommendByFriend",
             self.is_recommend_by_friend.as_ref(),
         );
-        crate::events::put_text(fields, "UnionId", self.union_id.as_ref());
+        crate::wire::put_xml_text(fields, "UnionId", self.union_id.as_ref());
     }
 }
 
@@ -490,32 +490,36 @@ impl crate::events::EventBody for UserGiftingCardEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            card_id: crate::events::required(
+            card_id: crate::wire::xml_required(
                 Self::EVENT,
                 "CardId",
-                crate::events::text(fields, "CardId"),
+                crate::wire::xml_text(fields, "CardId"),
             )?,
-            user_card_code: crate::events::text(fields, "UserCardCode"),
-            is_return_back: crate::events::number::<
+            user_card_code: crate::wire::xml_text(fields, "UserCardCode"),
+            is_return_back: crate::wire::xml_number::<
                 i64,
             >(fields, Self::EVENT, "IsReturnBack")?,
-            friend_user_name: crate::events::text(fields, "FriendUserName"),
-            is_chat_room: crate::events::number::<
+            friend_user_name: crate::wire::xml_text(fields, "FriendUserName"),
+            is_chat_room: crate::wire::xml_number::<
                 i64,
             >(fields, Self::EVENT, "IsChatRoom")?,
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "CardId", Some(&self.card_id));
-        crate::events::put_text(fields, "UserCardCode", self.user_card_code.as_ref());
-        crate::events::put_number(fields, "IsReturnBack", self.is_return_back.as_ref());
-        crate::events::put_text(
+        crate::wire::put_xml_text(fields, "CardId", Some(&self.card_id));
+        crate::wire::put_xml_text(fields, "UserCardCode", self.user_card_code.as_ref());
+        crate::wire::put_xml_number(
+            fields,
+            "IsReturnBack",
+            self.is_return_back.as_ref(),
+        );
+        crate::wire::put_xml_text(
             fields,
             "FriendUserName",
             self.friend_user_name.as_ref(),
         );
-        crate::events::put_number(fields, "IsChatRoom", self.is_chat_room.as_ref());
+        crate::wire::put_xml_number(fields, "IsChatRoom", self.is_chat_room.as_ref());
     }
 }
 
@@ -570,18 +574,18 @@ impl crate::events::EventBody for UserDelCardEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            card_id: crate::events::required(
+            card_id: crate::wire::xml_required(
                 Self::EVENT,
                 "CardId",
-                crate::events::text(fields, "CardId"),
+                crate::wire::xml_text(fields, "CardId"),
             )?,
-            user_card_code: crate::events::text(fields, "UserCardCode"),
+            user_card_code: crate::wire::xml_text(fields, "UserCardCode"),
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "CardId", Some(&self.card_id));
-        crate::events::put_text(fields, "UserCardCode", self.user_card_code.as_ref());
+        crate::wire::put_xml_text(fields, "CardId", Some(&self.card_id));
+        crate::wire::put_xml_text(fields, "UserCardCode", self.user_card_code.as_ref());
     }
 }
 
@@ -760,42 +764,42 @@ impl crate::events::EventBody for UserConsumeCardEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            card_id: crate::events::required(
+            card_id: crate::wire::xml_required(
                 Self::EVENT,
                 "CardId",
-                crate::events::text(fields, "CardId"),
+                crate::wire::xml_text(fields, "CardId"),
             )?,
-            user_card_code: crate::events::text(fields, "UserCardCode"),
-            consume_source: crate::events::enumeration::<
+            user_card_code: crate::wire::xml_text(fields, "UserCardCode"),
+            consume_source: crate::wire::xml_enum::<
                 ConsumeSource,
             >(fields, "ConsumeSource"),
-            location_name: crate::events::text(fields, "LocationName"),
-            staff_open_id: crate::events::text(fields, "StaffOpenId"),
-            verify_code: crate::events::text(fields, "VerifyCode"),
-            remark_amount: crate::events::text(fields, "RemarkAmount"),
-            outer_str: crate::events::text(fields, "OuterStr"),
-            location_id: crate::events::number::<
+            location_name: crate::wire::xml_text(fields, "LocationName"),
+            staff_open_id: crate::wire::xml_text(fields, "StaffOpenId"),
+            verify_code: crate::wire::xml_text(fields, "VerifyCode"),
+            remark_amount: crate::wire::xml_text(fields, "RemarkAmount"),
+            outer_str: crate::wire::xml_text(fields, "OuterStr"),
+            location_id: crate::wire::xml_number::<
                 i64,
             >(fields, Self::EVENT, "LocationId")?,
-            outer_id: crate::events::number::<i64>(fields, Self::EVENT, "OuterId")?,
-            trans_id: crate::events::text(fields, "TransId"),
-            out_trade_no: crate::events::text(fields, "OutTradeNo"),
+            outer_id: crate::wire::xml_number::<i64>(fields, Self::EVENT, "OuterId")?,
+            trans_id: crate::wire::xml_text(fields, "TransId"),
+            out_trade_no: crate::wire::xml_text(fields, "OutTradeNo"),
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "CardId", Some(&self.card_id));
-        crate::events::put_text(fields, "UserCardCode", self.user_card_code.as_ref());
-        crate::events::put_text(fields, "ConsumeSource", self.consume_source.as_ref());
-        crate::events::put_text(fields, "LocationName", self.location_name.as_ref());
-        crate::events::put_text(fields, "StaffOpenId", self.staff_open_id.as_ref());
-        crate::events::put_text(fields, "VerifyCode", self.verify_code.as_ref());
-        crate::events::put_text(fields, "RemarkAmount", self.remark_amount.as_ref());
-        crate::events::put_text(fields, "OuterStr", self.outer_str.as_ref());
-        crate::events::put_number(fields, "LocationId", self.location_id.as_ref());
-        crate::events::put_number(fields, "OuterId", self.outer_id.as_ref());
-        crate::events::put_text(fields, "TransId", self.trans_id.as_ref());
-        crate::events::put_text(fields, "OutTradeNo", self.out_trade_no.as_ref());
+        crate::wire::put_xml_text(fields, "CardId", Some(&self.card_id));
+        crate::wire::put_xml_text(fields, "UserCardCode", self.user_card_code.as_ref());
+        crate::wire::put_xml_text(fields, "ConsumeSource", self.consume_source.as_ref());
+        crate::wire::put_xml_text(fields, "LocationName", self.location_name.as_ref());
+        crate::wire::put_xml_text(fields, "StaffOpenId", self.staff_open_id.as_ref());
+        crate::wire::put_xml_text(fields, "VerifyCode", self.verify_code.as_ref());
+        crate::wire::put_xml_text(fields, "RemarkAmount", self.remark_amount.as_ref());
+        crate::wire::put_xml_text(fields, "OuterStr", self.outer_str.as_ref());
+        crate::wire::put_xml_number(fields, "LocationId", self.location_id.as_ref());
+        crate::wire::put_xml_number(fields, "OuterId", self.outer_id.as_ref());
+        crate::wire::put_xml_text(fields, "TransId", self.trans_id.as_ref());
+        crate::wire::put_xml_text(fields, "OutTradeNo", self.out_trade_no.as_ref());
     }
 }
 
@@ -913,32 +917,32 @@ impl crate::events::EventBody for UserPayFromPayCellEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            card_id: crate::events::required(
+            card_id: crate::wire::xml_required(
                 Self::EVENT,
                 "CardId",
-                crate::events::text(fields, "CardId"),
+                crate::wire::xml_text(fields, "CardId"),
             )?,
-            user_card_code: crate::events::text(fields, "UserCardCode"),
-            trans_id: crate::events::text(fields, "TransId"),
-            location_id: crate::events::number::<
+            user_card_code: crate::wire::xml_text(fields, "UserCardCode"),
+            trans_id: crate::wire::xml_text(fields, "TransId"),
+            location_id: crate::wire::xml_number::<
                 i64,
             >(fields, Self::EVENT, "LocationId")?,
-            fee: crate::events::number::<i64>(fields, Self::EVENT, "Fee")?,
-            original_fee: crate::events::number::<
+            fee: crate::wire::xml_number::<i64>(fields, Self::EVENT, "Fee")?,
+            original_fee: crate::wire::xml_number::<
                 i64,
             >(fields, Self::EVENT, "OriginalFee")?,
-            location_name: crate::events::text(fields, "LocationName"),
+            location_name: crate::wire::xml_text(fields, "LocationName"),
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "CardId", Some(&self.card_id));
-        crate::events::put_text(fields, "UserCardCode", self.user_card_code.as_ref());
-        crate::events::put_text(fields, "TransId", self.trans_id.as_ref());
-        crate::events::put_number(fields, "LocationId", self.location_id.as_ref());
-        crate::events::put_number(fields, "Fee", self.fee.as_ref());
-        crate::events::put_number(fields, "OriginalFee", self.original_fee.as_ref());
-        crate::events::put_text(fields, "LocationName", self.location_name.as_ref());
+        crate::wire::put_xml_text(fields, "CardId", Some(&self.card_id));
+        crate::wire::put_xml_text(fields, "UserCardCode", self.user_card_code.as_ref());
+        crate::wire::put_xml_text(fields, "TransId", self.trans_id.as_ref());
+        crate::wire::put_xml_number(fields, "LocationId", self.location_id.as_ref());
+        crate::wire::put_xml_number(fields, "Fee", self.fee.as_ref());
+        crate::wire::put_xml_number(fields, "OriginalFee", self.original_fee.as_ref());
+        crate::wire::put_xml_text(fields, "LocationName", self.location_name.as_ref());
     }
 }
 
@@ -1020,22 +1024,22 @@ impl crate::events::EventBody for UserViewCardEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            card_id: crate::events::required(
+            card_id: crate::wire::xml_required(
                 Self::EVENT,
                 "CardId",
-                crate::events::text(fields, "CardId"),
+                crate::wire::xml_text(fields, "CardId"),
             )?,
-            user_card_code: crate::events::text(fields, "UserCardCode"),
-            outer_str: crate::events::text(fields, "OuterStr"),
-            outer_id: crate::events::number::<i64>(fields, Self::EVENT, "OuterId")?,
+            user_card_code: crate::wire::xml_text(fields, "UserCardCode"),
+            outer_str: crate::wire::xml_text(fields, "OuterStr"),
+            outer_id: crate::wire::xml_number::<i64>(fields, Self::EVENT, "OuterId")?,
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "CardId", Some(&self.card_id));
-        crate::events::put_text(fields, "UserCardCode", self.user_card_code.as_ref());
-        crate::events::put_text(fields, "OuterStr", self.outer_str.as_ref());
-        crate::events::put_number(fields, "OuterId", self.outer_id.as_ref());
+        crate::wire::put_xml_text(fields, "CardId", Some(&self.card_id));
+        crate::wire::put_xml_text(fields, "UserCardCode", self.user_card_code.as_ref());
+        crate::wire::put_xml_text(fields, "OuterStr", self.outer_str.as_ref());
+        crate::wire::put_xml_number(fields, "OuterId", self.outer_id.as_ref());
     }
 }
 
@@ -1090,18 +1094,18 @@ impl crate::events::EventBody for UserEnterSessionFromCardEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            card_id: crate::events::required(
+            card_id: crate::wire::xml_required(
                 Self::EVENT,
                 "CardId",
-                crate::events::text(fields, "CardId"),
+                crate::wire::xml_text(fields, "CardId"),
             )?,
-            user_card_code: crate::events::text(fields, "UserCardCode"),
+            user_card_code: crate::wire::xml_text(fields, "UserCardCode"),
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "CardId", Some(&self.card_id));
-        crate::events::put_text(fields, "UserCardCode", self.user_card_code.as_ref());
+        crate::wire::put_xml_text(fields, "CardId", Some(&self.card_id));
+        crate::wire::put_xml_text(fields, "UserCardCode", self.user_card_code.as_ref());
     }
 }
 
@@ -1184,26 +1188,30 @@ impl crate::events::EventBody for UpdateMemberCardEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            card_id: crate::events::required(
+            card_id: crate::wire::xml_required(
                 Self::EVENT,
                 "CardId",
-                crate::events::text(fields, "CardId"),
+                crate::wire::xml_text(fields, "CardId"),
             )?,
-            user_card_code: crate::events::text(fields, "UserCardCode"),
-            modify_bonus: crate::events::number::<
+            user_card_code: crate::wire::xml_text(fields, "UserCardCode"),
+            modify_bonus: crate::wire::xml_number::<
                 i64,
             >(fields, Self::EVENT, "ModifyBonus")?,
-            modify_balance: crate::events::number::<
+            modify_balance: crate::wire::xml_number::<
                 i64,
             >(fields, Self::EVENT, "ModifyBalance")?,
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "CardId", Some(&self.card_id));
-        crate::events::put_text(fields, "UserCardCode", self.user_card_code.as_ref());
-        crate::events::put_number(fields, "ModifyBonus", self.modify_bonus.as_ref());
-        crate::events::put_number(fields, "ModifyBalance", self.modify_balance.as_ref());
+        crate::wire::put_xml_text(fields, "CardId", Some(&self.card_id));
+        crate::wire::put_xml_text(fields, "UserCardCode", self.user_card_code.as_ref());
+        crate::wire::put_xml_number(fields, "ModifyBonus", self.modify_bonus.as_ref());
+        crate::wire::put_xml_number(
+            fields,
+            "ModifyBalance",
+            self.modify_balance.as_ref(),
+        );
     }
 }
 
@@ -1258,18 +1266,18 @@ impl crate::events::EventBody for CardSkuRemindEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            card_id: crate::events::required(
+            card_id: crate::wire::xml_required(
                 Self::EVENT,
                 "CardId",
-                crate::events::text(fields, "CardId"),
+                crate::wire::xml_text(fields, "CardId"),
             )?,
-            detail: crate::events::text(fields, "Detail"),
+            detail: crate::wire::xml_text(fields, "Detail"),
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "CardId", Some(&self.card_id));
-        crate::events::put_text(fields, "Detail", self.detail.as_ref());
+        crate::wire::put_xml_text(fields, "CardId", Some(&self.card_id));
+        crate::wire::put_xml_text(fields, "Detail", self.detail.as_ref());
     }
 }
 
@@ -1449,58 +1457,62 @@ impl crate::events::EventBody for CardPayOrderEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            order_id: crate::events::required(
+            order_id: crate::wire::xml_required(
                 Self::EVENT,
                 "OrderId",
-                crate::events::text(fields, "OrderId"),
+                crate::wire::xml_text(fields, "OrderId"),
             )?,
-            status: crate::events::enumeration::<CoinOrderStatus>(fields, "Status"),
-            create_order_time: crate::events::number::<
+            status: crate::wire::xml_enum::<CoinOrderStatus>(fields, "Status"),
+            create_order_time: crate::wire::xml_number::<
                 i64,
             >(fields, Self::EVENT, "CreateOrderTime")?,
-            pay_finish_time: crate::events::number::<
+            pay_finish_time: crate::wire::xml_number::<
                 i64,
             >(fields, Self::EVENT, "PayFinishTime")?,
-            desc: crate::events::text(fields, "Desc"),
-            free_coin_count: crate::events::text(fields, "FreeCoinCount"),
-            pay_coin_count: crate::events::text(fields, "PayCoinCount"),
-            refund_free_coin_count: crate::events::text(fields, "RefundFreeCoinCount"),
-            refund_pay_coin_count: crate::events::text(fields, "RefundPayCoinCount"),
-            order_type: crate::events::enumeration::<CoinOrderType>(fields, "OrderType"),
-            memo: crate::events::text(fields, "Memo"),
-            receipt_info: crate::events::text(fields, "ReceiptInfo"),
+            desc: crate::wire::xml_text(fields, "Desc"),
+            free_coin_count: crate::wire::xml_text(fields, "FreeCoinCount"),
+            pay_coin_count: crate::wire::xml_text(fields, "PayCoinCount"),
+            refund_free_coin_count: crate::wire::xml_text(fields, "RefundFreeCoinCount"),
+            refund_pay_coin_count: crate::wire::xml_text(fields, "RefundPayCoinCount"),
+            order_type: crate::wire::xml_enum::<CoinOrderType>(fields, "OrderType"),
+            memo: crate::wire::xml_text(fields, "Memo"),
+            receipt_info: crate::wire::xml_text(fields, "ReceiptInfo"),
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "OrderId", Some(&self.order_id));
-        crate::events::put_text(fields, "Status", self.status.as_ref());
-        crate::events::put_number(
+        crate::wire::put_xml_text(fields, "OrderId", Some(&self.order_id));
+        crate::wire::put_xml_text(fields, "Status", self.status.as_ref());
+        crate::wire::put_xml_number(
             fields,
             "CreateOrderTime",
             self.create_order_time.as_ref(),
         );
-        crate::events::put_number(
+        crate::wire::put_xml_number(
             fields,
             "PayFinishTime",
             self.pay_finish_time.as_ref(),
         );
-        crate::events::put_text(fields, "Desc", self.desc.as_ref());
-        crate::events::put_text(fields, "FreeCoinCount", self.free_coin_count.as_ref());
-        crate::events::put_text(fields, "PayCoinCount", self.pay_coin_count.as_ref());
-        crate::events::put_text(
+        crate::wire::put_xml_text(fields, "Desc", self.desc.as_ref());
+        crate::wire::put_xml_text(
+            fields,
+            "FreeCoinCount",
+            self.free_coin_count.as_ref(),
+        );
+        crate::wire::put_xml_text(fields, "PayCoinCount", self.pay_coin_count.as_ref());
+        crate::wire::put_xml_text(
             fields,
             "RefundFreeCoinCount",
             self.refund_free_coin_count.as_ref(),
         );
-        crate::events::put_text(
+        crate::wire::put_xml_text(
             fields,
             "RefundPayCoinCount",
             self.refund_pay_coin_count.as_ref(),
         );
-        crate::events::put_text(fields, "OrderType", self.order_type.as_ref());
-        crate::events::put_text(fields, "Memo", self.memo.as_ref());
-        crate::events::put_text(fields, "ReceiptInfo", self.receipt_info.as_ref());
+        crate::wire::put_xml_text(fields, "OrderType", self.order_type.as_ref());
+        crate::wire::put_xml_text(fields, "Memo", self.memo.as_ref());
+        crate::wire::put_xml_text(fields, "ReceiptInfo", self.receipt_info.as_ref());
     }
 }
 
@@ -1555,18 +1567,18 @@ impl crate::events::EventBody for SubmitMembercardUserInfoEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            card_id: crate::events::required(
+            card_id: crate::wire::xml_required(
                 Self::EVENT,
                 "CardId",
-                crate::events::text(fields, "CardId"),
+                crate::wire::xml_text(fields, "CardId"),
             )?,
-            user_card_code: crate::events::text(fields, "UserCardCode"),
+            user_card_code: crate::wire::xml_text(fields, "UserCardCode"),
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "CardId", Some(&self.card_id));
-        crate::events::put_text(fields, "UserCardCode", self.user_card_code.as_ref());
+        crate::wire::put_xml_text(fields, "CardId", Some(&self.card_id));
+        crate::wire::put_xml_text(fields, "UserCardCode", self.user_card_code.as_ref());
     }
 }
 
@@ -1621,18 +1633,18 @@ impl crate::events::EventBody for GiftcardPayDoneEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            page_id: crate::events::text(fields, "PageId"),
-            order_id: crate::events::required(
+            page_id: crate::wire::xml_text(fields, "PageId"),
+            order_id: crate::wire::xml_required(
                 Self::EVENT,
                 "OrderId",
-                crate::events::text(fields, "OrderId"),
+                crate::wire::xml_text(fields, "OrderId"),
             )?,
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "PageId", self.page_id.as_ref());
-        crate::events::put_text(fields, "OrderId", Some(&self.order_id));
+        crate::wire::put_xml_text(fields, "PageId", self.page_id.as_ref());
+        crate::wire::put_xml_text(fields, "OrderId", Some(&self.order_id));
     }
 }
 
@@ -1714,26 +1726,30 @@ impl crate::events::EventBody for GiftcardSendToFriendEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            page_id: crate::events::text(fields, "PageId"),
-            order_id: crate::events::required(
+            page_id: crate::wire::xml_text(fields, "PageId"),
+            order_id: crate::wire::xml_required(
                 Self::EVENT,
                 "OrderId",
-                crate::events::text(fields, "OrderId"),
+                crate::wire::xml_text(fields, "OrderId"),
             )?,
-            is_return_back: crate::events::number::<
+            is_return_back: crate::wire::xml_number::<
                 i64,
             >(fields, Self::EVENT, "IsReturnBack")?,
-            is_chat_room: crate::events::number::<
+            is_chat_room: crate::wire::xml_number::<
                 i64,
             >(fields, Self::EVENT, "IsChatRoom")?,
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "PageId", self.page_id.as_ref());
-        crate::events::put_text(fields, "OrderId", Some(&self.order_id));
-        crate::events::put_number(fields, "IsReturnBack", self.is_return_back.as_ref());
-        crate::events::put_number(fields, "IsChatRoom", self.is_chat_room.as_ref());
+        crate::wire::put_xml_text(fields, "PageId", self.page_id.as_ref());
+        crate::wire::put_xml_text(fields, "OrderId", Some(&self.order_id));
+        crate::wire::put_xml_number(
+            fields,
+            "IsReturnBack",
+            self.is_return_back.as_ref(),
+        );
+        crate::wire::put_xml_number(fields, "IsChatRoom", self.is_chat_room.as_ref());
     }
 }
 
@@ -1799,22 +1815,22 @@ impl crate::events::EventBody for GiftcardUserAcceptEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            page_id: crate::events::text(fields, "PageId"),
-            order_id: crate::events::required(
+            page_id: crate::wire::xml_text(fields, "PageId"),
+            order_id: crate::wire::xml_required(
                 Self::EVENT,
                 "OrderId",
-                crate::events::text(fields, "OrderId"),
+                crate::wire::xml_text(fields, "OrderId"),
             )?,
-            is_chat_room: crate::events::number::<
+            is_chat_room: crate::wire::xml_number::<
                 i64,
             >(fields, Self::EVENT, "IsChatRoom")?,
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_text(fields, "PageId", self.page_id.as_ref());
-        crate::events::put_text(fields, "OrderId", Some(&self.order_id));
-        crate::events::put_number(fields, "IsChatRoom", self.is_chat_room.as_ref());
+        crate::wire::put_xml_text(fields, "PageId", self.page_id.as_ref());
+        crate::wire::put_xml_text(fields, "OrderId", Some(&self.order_id));
+        crate::wire::put_xml_number(fields, "IsChatRoom", self.is_chat_room.as_ref());
     }
 }
 
@@ -1880,19 +1896,19 @@ impl crate::events::EventBody for CardMerchantCheckResultEvent {
         fields: &crate::events::EventFields,
     ) -> Result<Self, crate::events::EventError> {
         Ok(Self {
-            merchant_id: crate::events::required(
+            merchant_id: crate::wire::xml_required(
                 Self::EVENT,
                 "MerchantId",
-                crate::events::number::<i64>(fields, Self::EVENT, "MerchantId")?,
+                crate::wire::xml_number::<i64>(fields, Self::EVENT, "MerchantId")?,
             )?,
-            is_pass: crate::events::number::<i64>(fields, Self::EVENT, "IsPass")?,
-            reason: crate::events::text(fields, "Reason"),
+            is_pass: crate::wire::xml_number::<i64>(fields, Self::EVENT, "IsPass")?,
+            reason: crate::wire::xml_text(fields, "Reason"),
         })
     }
 
     fn to_fields(&self, fields: &mut crate::events::EventFields) {
-        crate::events::put_number(fields, "MerchantId", Some(&self.merchant_id));
-        crate::events::put_number(fields, "IsPass", self.is_pass.as_ref());
-        crate::events::put_text(fields, "Reason", self.reason.as_ref());
+        crate::wire::put_xml_number(fields, "MerchantId", Some(&self.merchant_id));
+        crate::wire::put_xml_number(fields, "IsPass", self.is_pass.as_ref());
+        crate::wire::put_xml_text(fields, "Reason", self.reason.as_ref());
     }
 }
