@@ -4,7 +4,9 @@
 //!
 //! For each object type, a minimal valid instance is synthesized from the table; then each limited
 //! field is set to the largest allowed value (must pass) and one past it (must fail, naming that
-//! field). Cross-field rules are tested the same way.
+//! field by its exact path). A field whose type is another object, a union, or a list of them gets
+//! one limit of that type passed down (`shapes[0].round_thing.radius`), so a type that stopped
+//! validating what it holds fails here. Cross-field rules are tested the same way.
 
 use serde_json::{Map, Value, json};
 use wechat_card::Error;
@@ -58,9 +60,13 @@ fn field<'a>(fields: &'a [FieldInfo], wire: &str) -> &'a FieldInfo {
         .unwrap_or_else(|| panic!("no field {wire}"))
 }
 
-/// Values of a type at a limit: `(value that must pass, value that must fail, what)`.
-fn boundary_cases(ty: &Ty) -> Vec<(Value, Value, String)> {
-    let mut out = Vec::new();
+/// A limit case: the value that must pass, the value that must fail, what is tested, and where the
+/// error must point inside the value (`""` for the value itself, `[2]`, `.base_info.title`, …).
+type Case = (Value, Value, String, String);
+
+/// Values of a type at a limit.
+fn boundary_cases(ty: &Ty) -> Vec<Case> {
+    let mut out: Vec<Case> = Vec::new();
     match ty {
         Ty::String {
             max_bytes: Some(max),
@@ -70,6 +76,7 @@ fn boundary_cases(ty: &Ty) -> Vec<(Value, Value, String)> {
                 json!("a".repeat(max)),
                 json!("a".repeat(max + 1)),
                 format!("{max} ASCII bytes"),
+                String::new(),
             ));
             if max % 3 == 0 {
                 // WeChat counts bytes: N/3 Chinese characters fit, one more does not.
@@ -77,6 +84,7 @@ fn boundary_cases(ty: &Ty) -> Vec<(Value, Value, String)> {
                     json!("券".repeat(max / 3)),
                     json!("券".repeat(max / 3 + 1)),
                     format!("{} Chinese characters", max / 3),
+                    String::new(),
                 ));
             } else {
                 // A multi-byte character must not straddle the limit.
@@ -86,6 +94,7 @@ fn boundary_cases(ty: &Ty) -> Vec<(Value, Value, String)> {
                     json!(format!("{}{}", "券".repeat(chars), "a".repeat(pad))),
                     json!(format!("{}{}", "券".repeat(chars + 1), "a".repeat(pad))),
                     format!("{chars} Chinese characters + {pad} ASCII"),
+                    String::new(),
                 ));
             }
         }
@@ -101,6 +110,7 @@ fn boundary_cases(ty: &Ty) -> Vec<(Value, Value, String)> {
                     json!(*max as i64),
                     json!((*max + 1) as i64),
                     format!("max {max}"),
+                    String::new(),
                 ));
             }
             if *min > lo {
@@ -108,6 +118,7 @@ fn boundary_cases(ty: &Ty) -> Vec<(Value, Value, String)> {
                     json!(*min as i64),
                     json!((*min - 1) as i64),
                     format!("min {min}"),
+                    String::new(),
                 ));
             }
         }
@@ -115,6 +126,7 @@ fn boundary_cases(ty: &Ty) -> Vec<(Value, Value, String)> {
             json!("2015-06-15"),
             json!("2015-06-31"),
             "calendar date (June has 30 days)".into(),
+            String::new(),
         )),
         Ty::List {
             item,
@@ -127,6 +139,7 @@ fn boundary_cases(ty: &Ty) -> Vec<(Value, Value, String)> {
                     Value::Array(vec![minimal(item); max]),
                     Value::Array(vec![minimal(item); max + 1]),
                     format!("{max} items"),
+                    String::new(),
                 ));
             }
             if let Some(min) = min_items.filter(|m| *m > 0) {
@@ -135,11 +148,12 @@ fn boundary_cases(ty: &Ty) -> Vec<(Value, Value, String)> {
                     Value::Array(vec![minimal(item); min]),
                     Value::Array(vec![minimal(item); min - 1]),
                     format!("at least {min} items"),
+                    String::new(),
                 ));
             }
             // A limit on each item: one item at its boundary.
             let n = min_items.unwrap_or(1).max(1) as usize;
-            for (ok, bad, what) in boundary_cases(item) {
+            for (ok, bad, what, inner) in boundary_cases(item) {
                 let mut good = vec![minimal(item); n];
                 let mut wrong = vec![minimal(item); n];
                 good[n - 1] = ok;
@@ -148,12 +162,89 @@ fn boundary_cases(ty: &Ty) -> Vec<(Value, Value, String)> {
                     Value::Array(good),
                     Value::Array(wrong),
                     format!("item: {what}"),
+                    format!("[{}]{inner}", n - 1),
                 ));
             }
         }
+        Ty::Ref(name) => out.extend(nested_case(name)),
         _ => {}
     }
     out
+}
+
+/// The minimal instance of `t`, without the fields that may not be present together with `wire`
+/// (the other fields of an `exclusive` or `one_of` rule).
+fn base_for(t: &TypeInfo, rules: &[RuleInfo], wire: &str) -> Value {
+    let mut base = minimal_type(t);
+    for rule in rules {
+        if let RuleInfo::Exclusive(names) | RuleInfo::OneOf(names) = rule {
+            if names.contains(&wire) {
+                for other in names.iter().filter(|n| **n != wire) {
+                    if let Some(object) = base.as_object_mut() {
+                        object.remove(*other);
+                    }
+                }
+            }
+        }
+    }
+    base
+}
+
+/// One limit inside the named type, as a value of that type: the first limited field of an
+/// object (at any depth), or of the first union variant that has one. The type's own limits are
+/// all tested where the type is tested; this one checks that a type holding it passes it down.
+fn nested_case(name: &str) -> Option<Case> {
+    let t = type_info(name).expect("referenced type exists");
+    match t.kind {
+        TypeKind::Object { fields, rules } => fields.iter().find_map(|f| {
+            let (ok, bad, what, inner) = boundary_cases(&f.ty).into_iter().next()?;
+            let base = base_for(t, rules, f.wire);
+            let mut good = base.clone();
+            good[f.wire] = ok;
+            let mut wrong = base.clone();
+            wrong[f.wire] = bad;
+            Some((
+                good,
+                wrong,
+                format!("{}.{} = {what}", t.name, f.wire),
+                format!(".{}{inner}", f.wire),
+            ))
+        }),
+        TypeKind::Union { tag, variants } => variants.iter().find_map(|(value, payload)| {
+            let (ok, bad, what, inner) = nested_case(payload)?;
+            let key = value.to_ascii_lowercase();
+            Some((
+                json!({ tag: value, &key: ok }),
+                json!({ tag: value, &key: bad }),
+                format!("{value}: {what}"),
+                format!(".{key}{inner}"),
+            ))
+        }),
+        _ => None,
+    }
+}
+
+/// Whether a field of type `ty` has a limit of its own or holds one, from the table alone: what
+/// [`boundary_cases`] must find at least one case for.
+fn is_limited(ty: &Ty) -> bool {
+    match ty {
+        Ty::String { max_bytes } => max_bytes.is_some(),
+        Ty::Int { limited, .. } => *limited,
+        Ty::Date => true,
+        Ty::List {
+            item,
+            min_items,
+            max_items,
+        } => max_items.is_some() || min_items.is_some_and(|m| m > 0) || is_limited(item),
+        Ty::Ref(name) => match type_info(name).expect("referenced type exists").kind {
+            TypeKind::Object { fields, .. } => fields.iter().any(|f| is_limited(&f.ty)),
+            TypeKind::Union { variants, .. } => variants
+                .iter()
+                .any(|(_, payload)| is_limited(&Ty::Ref(payload))),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 fn type_bounds(rust: &str) -> (i128, i128) {
@@ -168,6 +259,22 @@ fn type_bounds(rust: &str) -> (i128, i128) {
 fn expect_ok(t: &TypeInfo, value: &Value, what: &str) {
     if let Err(e) = (t.check)(value) {
         panic!("{}: {what} must be accepted, got: {e}\n{value}", t.name);
+    }
+}
+
+/// `value` must be rejected with a limit violation at exactly `path`.
+fn expect_violation_at(t: &TypeInfo, value: &Value, path: &str, what: &str) {
+    match (t.check)(value) {
+        Err(Error::Validation(e)) => {
+            assert!(
+                !matches!(e.rule(), Rule::Decode { .. }),
+                "{}: {what} must be a limit violation, got a decode error: {e}",
+                t.name
+            );
+            assert_eq!(e.path(), path, "{}: {what}: {e}", t.name);
+        }
+        Err(e) => panic!("{}: {what}: expected a validation error, got {e}", t.name),
+        Ok(()) => panic!("{}: {what} must be rejected\n{value}", t.name),
     }
 }
 
@@ -202,29 +309,44 @@ fn every_minimal_instance_is_valid() {
 
 #[test]
 fn every_field_limit_at_its_boundary() {
-    let mut tested = 0;
+    let (mut tested, mut limited, mut nested) = (0, 0, 0);
     for t in TYPES {
-        let TypeKind::Object { fields, .. } = t.kind else {
+        let TypeKind::Object { fields, rules } = t.kind else {
             continue;
         };
-        let base = minimal_type(t);
         for f in fields {
-            for (ok, bad, what) in boundary_cases(&f.ty) {
+            let base = base_for(t, rules, f.wire);
+            let cases = boundary_cases(&f.ty);
+            assert_eq!(
+                !cases.is_empty(),
+                is_limited(&f.ty),
+                "{}.{}: a limit without a test case, or a case without a limit",
+                t.name,
+                f.wire
+            );
+            limited += usize::from(is_limited(&f.ty));
+            for (ok, bad, what, inner) in cases {
                 let what = format!("{} = {what}", f.wire);
                 let mut good = base.clone();
                 good[f.wire] = ok;
                 expect_ok(t, &good, &what);
                 let mut wrong = base.clone();
                 wrong[f.wire] = bad;
-                expect_violation(t, &wrong, f.wire, &what);
+                expect_violation_at(t, &wrong, &format!("{}{inner}", f.wire), &what);
                 tested += 1;
+                nested += usize::from(inner.contains('.'));
             }
         }
     }
-    // The spec has dozens of limits; a table that lost them would make this test vacuous.
+    // Not vacuous: every limited field of the table was tested, and the spec has limits both
+    // on plain fields and inside nested objects and list items.
     assert!(
-        tested >= 50,
-        "only {tested} limits found in the spec tables"
+        tested >= limited,
+        "{tested} cases for {limited} limited fields"
+    );
+    assert!(
+        limited > 0 && nested > 0,
+        "{limited} limited fields, {nested} nested cases"
     );
 }
 
@@ -330,7 +452,16 @@ fn every_rule_at_its_boundary() {
             }
         }
     }
-    assert!(tested >= 4, "only {tested} rules found in the spec tables");
+    // Not vacuous: every rule of the table was tested (a rule kind without a case here fails).
+    let rules: usize = TYPES
+        .iter()
+        .map(|t| match t.kind {
+            TypeKind::Object { rules, .. } => rules.len(),
+            _ => 0,
+        })
+        .sum();
+    assert!(rules > 0, "the spec tables have no rules");
+    assert_eq!(tested, rules, "{tested} of {rules} rules tested");
 }
 
 fn days(y: i64, m: i64, d: i64) -> i64 {
