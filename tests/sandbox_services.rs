@@ -71,7 +71,11 @@ fn next(rx: &mpsc::Receiver<CardEvent>) -> CardEvent {
 
 fn call(client: &Client, path: &str, body: Value) -> Result<Value, Error> {
     let endpoint = wechat_card::schema::endpoint(path).unwrap();
-    (endpoint.invoke)(client, &body)
+    match (wechat_card::tooling::hooks(endpoint).invoke)(client, &body) {
+        Ok(answer) => Ok(answer),
+        Err(wechat_card::tooling::HookError::Call(e)) => Err(e),
+        Err(e) => panic!("{path} {body}: {e}"),
+    }
 }
 
 fn ok(client: &Client, path: &str, body: Value) -> Value {
