@@ -5,6 +5,10 @@ use super::{
 };
 use crate::Secret;
 
+/// The default largest body [`Callback::open`] and [`Callback::receive`] accept: 64 KiB.
+/// WeChat's pushes are a few KB; change it with [`Callback::max_body`].
+pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
+
 /// The query parameters WeChat puts in the callback URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -90,12 +94,18 @@ fn percent_decode(text: &str) -> String {
 /// account moves between modes). In compatible mode (兼容模式: plain elements beside
 /// `Encrypt`) a callback without a key reads the plain elements, checked with `signature`.
 ///
+/// A body larger than [`max_body`](Callback::max_body) ([`DEFAULT_MAX_BODY`], 64 KiB, unless
+/// changed) is refused before anything else is done with it. The `Encrypt` element is found by
+/// a streaming read that keeps only its text; the decrypted message is parsed only after
+/// `msg_signature` matched, and a parse takes memory within a small multiple of the body.
+///
 /// `Debug` shows neither the token nor the key.
 #[derive(Debug, Clone)]
 pub struct Callback {
     token: Secret,
     crypto: Option<MessageCrypto>,
     accept_plain: bool,
+    max_body: usize,
 }
 
 impl Callback {
@@ -105,6 +115,7 @@ impl Callback {
             token: token.into(),
             crypto: None,
             accept_plain: true,
+            max_body: DEFAULT_MAX_BODY,
         }
     }
 
@@ -121,6 +132,7 @@ impl Callback {
             token,
             crypto: Some(crypto),
             accept_plain: false,
+            max_body: DEFAULT_MAX_BODY,
         })
     }
 
@@ -130,6 +142,13 @@ impl Callback {
     /// always accepts plain messages.
     pub fn accept_plain(mut self, yes: bool) -> Callback {
         self.accept_plain = yes || self.crypto.is_none();
+        self
+    }
+
+    /// The largest body accepted, in bytes ([`DEFAULT_MAX_BODY`], 64 KiB, by default). A larger
+    /// body is an [`EventError::TooLarge`], refused before it is read in any way.
+    pub fn max_body(mut self, bytes: usize) -> Callback {
+        self.max_body = bytes;
         self
     }
 
@@ -156,20 +175,26 @@ impl Callback {
     }
 
     /// Verifies a pushed message (the `POST` body) and returns its XML, decrypted in safe mode.
+    ///
+    /// The body's size is checked first ([`max_body`](Callback::max_body)); an `Encrypt`
+    /// element is looked for with a streaming read that copies nothing else, and nothing of the
+    /// message is parsed before its signature matched.
     pub fn open(&self, query: &CallbackQuery, body: &[u8]) -> Result<String, EventError> {
+        if body.len() > self.max_body {
+            return Err(EventError::TooLarge {
+                size: body.len(),
+                limit: self.max_body,
+            });
+        }
         let body = std::str::from_utf8(body)
             .map_err(|_| EventError::Xml("the body is not UTF-8".into()))?;
         let encrypted = query.encrypt_type.as_deref() == Some("aes");
-        let fields = if encrypted || body.contains("<Encrypt>") {
-            Some(EventFields::parse(body)?)
+        let envelope = if encrypted || body.contains("<Encrypt") {
+            super::xml::scan_envelope(body)?
         } else {
-            None
+            super::xml::Envelope::default()
         };
-        let encrypt = fields
-            .as_ref()
-            .and_then(|f| f.get("Encrypt"))
-            .map(str::to_owned);
-        match (encrypt, &self.crypto) {
+        match (envelope.encrypt, &self.crypto) {
             (Some(encrypt), Some(crypto)) => {
                 let timestamp = CallbackQuery::need(&query.timestamp, "timestamp")?;
                 let nonce = CallbackQuery::need(&query.nonce, "nonce")?;
@@ -182,11 +207,12 @@ impl Callback {
                 Ok(xml)
             }
             // Compatible mode (兼容模式) sends the plain elements beside `Encrypt`: without a
-            // key, read those, checked with `signature`.
-            (Some(_), None) if fields.as_ref().is_some_and(|f| f.get("MsgType").is_some()) => {
+            // key, read those, checked with `signature` (before they are parsed).
+            (Some(_), None) if envelope.has_msg_type => {
                 self.check_signature(query)?;
+                let fields = EventFields::parse(body)?;
                 let mut plain = EventFields::new();
-                for e in fields.iter().flatten().filter(|e| e.name != "Encrypt") {
+                for e in fields.iter().filter(|e| e.name != "Encrypt") {
                     plain.push(e.name.clone(), e.value.clone(), e.kind);
                 }
                 Ok(plain.to_xml())

@@ -55,9 +55,11 @@ use std::fmt;
 use std::str::FromStr;
 
 #[cfg(feature = "events")]
-pub use callback::{Callback, CallbackQuery};
+pub use callback::{Callback, CallbackQuery, DEFAULT_MAX_BODY};
 #[cfg(feature = "events")]
 pub use crypto::MessageCrypto;
+#[cfg(feature = "events")]
+pub use xml::MAX_ELEMENTS;
 
 use crate::CardEvent;
 
@@ -189,8 +191,17 @@ fn escape_text(text: &str, out: &mut String) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EventError {
-    /// The body is not well-formed XML, or not a `<xml>…</xml>` message.
+    /// The body is not well-formed XML, or not a `<xml>…</xml>` message (or it has more than
+    /// `MAX_ELEMENTS` child elements).
     Xml(String),
+    /// The body is larger than the callback accepts (`Callback::max_body`); nothing of it was
+    /// read.
+    TooLarge {
+        /// The body's size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// A required element is missing. `event` is empty for the common header.
     MissingElement {
         /// The event (`Event` value), or empty for the header.
@@ -239,6 +250,10 @@ impl fmt::Display for EventError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EventError::Xml(message) => write!(f, "malformed event message: {message}"),
+            EventError::TooLarge { size, limit } => write!(
+                f,
+                "the pushed body is {size} bytes, more than the limit of {limit} bytes"
+            ),
             EventError::MissingElement { event, element } if event.is_empty() => {
                 write!(f, "the message has no <{element}> element")
             }
@@ -423,22 +438,29 @@ impl Message {
 
     /// Reads a message from all its elements (header included).
     pub fn from_fields(fields: &EventFields) -> Result<Message, EventError> {
+        Message::from_owned_fields(fields.clone())
+    }
+
+    /// [`Message::from_fields`] taking the elements, so that their text is moved rather than
+    /// copied (a parse holds each element once).
+    pub(crate) fn from_owned_fields(fields: EventFields) -> Result<Message, EventError> {
         let header = |name: &str| required("", name, fields.get(name)).map(str::to_owned);
         let to_user_name = header("ToUserName")?;
         let from_user_name = header("FromUserName")?;
-        let create_time = required("", "CreateTime", number::<i64>(fields, "", "CreateTime")?)?;
+        let create_time = required("", "CreateTime", number::<i64>(&fields, "", "CreateTime")?)?;
         let msg_type = header("MsgType")?;
         let name = if msg_type == "event" {
             header("Event")?
         } else {
             String::new()
         };
-        let mut body = EventFields::new();
-        for e in fields {
-            if !HEADER.contains(&e.name.as_str()) {
-                body.elements.push(e.clone());
-            }
-        }
+        let body = EventFields {
+            elements: fields
+                .elements
+                .into_iter()
+                .filter(|e| !HEADER.contains(&e.name.as_str()))
+                .collect(),
+        };
         let event = CardEvent::from_fields(name.trim(), &body)?;
         let known = event.elements();
         let extra = match event {
@@ -446,14 +468,12 @@ impl Message {
             // The event read the first element of each known name; anything else (other names,
             // and repeats of a known name) is kept in `extra`.
             _ => {
-                let mut read: Vec<&str> = Vec::new();
+                let mut read: Vec<&'static str> = Vec::new();
                 let mut extra = EventFields::new();
-                for e in &body.elements {
-                    let name = e.name.as_str();
-                    if known.contains(&name) && !read.contains(&name) {
-                        read.push(name);
-                    } else {
-                        extra.elements.push(e.clone());
+                for e in body.elements {
+                    match known.iter().find(|k| **k == e.name) {
+                        Some(k) if !read.contains(k) => read.push(k),
+                        _ => extra.elements.push(e),
                     }
                 }
                 extra
