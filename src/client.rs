@@ -694,12 +694,25 @@ impl Client {
         {
             let message =
                 format!("{path:?} is not an endpoint path (no query, fragment or whitespace)");
-            return Err(Error::Config(redact(
-                &message,
-                &[self.inner.auth.app_secret()],
-            )));
+            let secrets = self.known_secrets();
+            let secrets: Vec<&str> = secrets.iter().map(Secret::expose).collect();
+            return Err(Error::Config(redact(&message, &secrets)));
         }
         self.call(TokenKind::Access, method, path, body, idempotent)
+    }
+
+    /// The secrets the client holds without fetching anything: the app secret, a fixed or
+    /// cached access token, the cached api_ticket. For redacting errors made before a call.
+    fn known_secrets(&self) -> Vec<Secret> {
+        let inner = &*self.inner;
+        let mut out = vec![Secret::from(inner.auth.app_secret())];
+        match &inner.auth {
+            Auth::Fixed(token) => out.push(token.clone()),
+            Auth::Credentials { cache, .. } => out.extend(cache.peek()),
+            Auth::Provider(_) => {}
+        }
+        out.extend(inner.ticket.peek());
+        out
     }
 
     /// Encodes, sends with the access token, renews the token and retries as needed, decodes.

@@ -35,7 +35,7 @@ pub struct ApiError {
     pub endpoint: String,
     /// WeChat's error code.
     pub errcode: i64,
-    /// WeChat's error message.
+    /// WeChat's error message, with secrets removed (`Display` shows its first 512 bytes).
     pub errmsg: String,
 }
 
@@ -102,11 +102,8 @@ impl fmt::Display for Error {
 /// catalog's meaning and hint (`spec/errors.yaml`) follow WeChat's own terse errmsg.
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} failed: errcode {}: {}",
-            self.endpoint, self.errcode, self.errmsg
-        )?;
+        write!(f, "{} failed: errcode {}: ", self.endpoint, self.errcode)?;
+        bounded(f, &self.errmsg, ERRMSG_DISPLAY_BYTES)?;
         if let Some(explanation) = crate::errcode::explanation(self.errcode) {
             write!(f, " ({explanation})")?;
         }
@@ -212,10 +209,53 @@ impl Error {
     }
 }
 
+/// The most bytes of an `errmsg` that `Display` shows (WeChat's are one line; the field keeps
+/// the whole text).
+const ERRMSG_DISPLAY_BYTES: usize = 512;
+
+/// Writes at most `max` bytes of `text` (cut at a character boundary), then, if it was cut, how
+/// long it is.
+fn bounded(f: &mut fmt::Formatter<'_>, text: &str, max: usize) -> fmt::Result {
+    if text.len() <= max {
+        return f.write_str(text);
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    write!(f, "{}… ({} bytes in all)", &text[..cut], text.len())
+}
+
 /// WeChat's "system busy, try again later".
 pub(crate) const SYSTEM_BUSY: i64 = -1;
 
 /// The `errcode`s that mean "this access token is not (or no longer) valid".
 pub(crate) fn is_token_errcode(errcode: i64) -> bool {
     matches!(errcode, 40001 | 40014 | 42001)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_error_display_is_bounded() {
+        let long = Error::Api(ApiError {
+            endpoint: "card/get".into(),
+            errcode: 12345,
+            errmsg: "é".repeat(2_000_000),
+        });
+        let shown = long.to_string();
+        assert!(shown.len() < 600, "{} bytes", shown.len());
+        assert!(shown.ends_with("é… (4000000 bytes in all)"), "{shown}");
+        let short = Error::Api(ApiError {
+            endpoint: "card/get".into(),
+            errcode: 12345,
+            errmsg: "invalid credential".into(),
+        });
+        assert_eq!(
+            short.to_string(),
+            "card/get failed: errcode 12345: invalid credential"
+        );
+    }
 }

@@ -101,8 +101,10 @@ const SECRET_JSON_KEYS: &[&str] = &[
 ];
 
 /// Removes secrets from `text`: every known secret (raw and percent-encoded), the values of the
-/// `access_token=`, `secret=` and `ticket=` query parameters, and the string values of the JSON
-/// keys `access_token`, `secret`, `appsecret` and `ticket`. Empty secrets are ignored.
+/// `access_token=`, `secret=` and `ticket=` query parameters, the string values of the JSON
+/// keys `access_token`, `secret`, `appsecret` and `ticket`, JSON strings that hold a known
+/// secret once their escapes are decoded (`"\u0054OKEN"`), and the beginning of a known secret
+/// cut off by an excerpt's `…`. Empty secrets are ignored.
 pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_owned();
     for secret in secrets.iter().filter(|s| !s.is_empty()) {
@@ -120,6 +122,155 @@ pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
     for key in SECRET_JSON_KEYS {
         out = mask_json_values(&out, key);
     }
+    let secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+    if !secrets.is_empty() {
+        if out.contains('\\') {
+            out = mask_escaped_strings(&out, &secrets);
+        }
+        if out.contains(CUT) {
+            out = mask_cut_prefixes(&out, &secrets);
+        }
+    }
+    out
+}
+
+/// The mark of a cut excerpt (here, in validation errors, and in the sandbox's messages).
+const CUT: char = '…';
+
+/// The shortest prefix of a secret masked before a [`CUT`] mark.
+const MIN_CUT_PREFIX: usize = 6;
+
+/// Masks the content of every JSON string literal (`"…"`, one cut off by the end of the text
+/// included) that holds escapes and whose unescaped text contains a secret: `"\u0054OKEN"` is
+/// `"TOKEN"`.
+fn mask_escaped_strings(text: &str, secrets: &[&str]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('"') {
+        out.push_str(&rest[..=open]);
+        let inner = &rest[open + 1..];
+        let mut end = inner.len();
+        let mut escaped = false;
+        let mut has_escape = false;
+        for (i, c) in inner.char_indices() {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+                has_escape = true;
+            } else if c == '"' {
+                end = i;
+                break;
+            }
+        }
+        let literal = &inner[..end];
+        if has_escape {
+            let plain = json_unescape(literal);
+            if secrets.iter().any(|s| plain.contains(s)) {
+                out.push_str(MASK);
+            } else {
+                out.push_str(literal);
+            }
+        } else {
+            out.push_str(literal);
+        }
+        // The closing quote (if any) goes out with the next round.
+        match inner[end..].strip_prefix('"') {
+            Some(after) => {
+                out.push('"');
+                rest = after;
+            }
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// JSON string escapes decoded leniently: a bad or cut-off escape is kept as it is, a lone
+/// surrogate becomes U+FFFD.
+fn json_unescape(literal: &str) -> String {
+    let mut out = String::with_capacity(literal.len());
+    let mut chars = literal.chars().peekable();
+    let hex4 = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| -> Option<u32> {
+        let mut value = 0u32;
+        for _ in 0..4 {
+            value = value * 16 + chars.peek()?.to_digit(16)?;
+            chars.next();
+        }
+        Some(value)
+    };
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('u') => {
+                let Some(high) = hex4(&mut chars) else {
+                    out.push_str("\\u");
+                    continue;
+                };
+                let code = if (0xD800..0xDC00).contains(&high) {
+                    let mut lookahead = chars.clone();
+                    let low = match (lookahead.next(), lookahead.next()) {
+                        (Some('\\'), Some('u')) => hex4(&mut lookahead),
+                        _ => None,
+                    };
+                    match low {
+                        Some(low) if (0xDC00..0xE000).contains(&low) => {
+                            chars = lookahead;
+                            0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                        }
+                        _ => 0xFFFD,
+                    }
+                } else {
+                    high
+                };
+                out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
+            }
+            // `\"`, `\\`, `\/`, and anything else: the character itself.
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Masks a secret's beginning (at least [`MIN_CUT_PREFIX`] bytes) right before a [`CUT`] mark:
+/// an excerpt cut in the middle of a secret.
+fn mask_cut_prefixes(text: &str, secrets: &[&str]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(CUT) {
+        let before = &rest[..at];
+        let longest = secrets
+            .iter()
+            .filter_map(|secret| {
+                (MIN_CUT_PREFIX..=secret.len().min(before.len()))
+                    .rev()
+                    .filter(|&n| secret.is_char_boundary(n))
+                    .find(|&n| before.ends_with(&secret[..n]))
+            })
+            .max();
+        match longest {
+            Some(n) => {
+                out.push_str(&before[..before.len() - n]);
+                out.push_str(MASK);
+            }
+            None => out.push_str(before),
+        }
+        out.push(CUT);
+        rest = &rest[at + CUT.len_utf8()..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -288,6 +439,37 @@ mod tests {
             redact(r#"{"access_token":"ABC"#, &[]),
             r#"{"access_token":"***"#
         );
+    }
+
+    #[test]
+    fn redacts_json_escaped_secrets() {
+        let body = r#"{"errcode":1,"x":"a \u0054OKEN-1 b","y":"\u0041","z":"TOK\/EN-2"}"#;
+        assert_eq!(
+            redact(body, &["TOKEN-1", "TOK/EN-2"]),
+            r#"{"errcode":1,"x":"***","y":"\u0041","z":"***"}"#
+        );
+        // A surrogate pair, a literal cut off by the end of the text, a bad escape.
+        assert_eq!(
+            redact(r#"["\ud83d\ude00X","S3\u0043RET"#, &["😀X", "S3CRET"]),
+            r#"["***","***"#
+        );
+        assert_eq!(redact(r#""\uZZ" "\"#, &["S"]), r#""\uZZ" "\"#);
+        assert_eq!(
+            json_unescape(r#"a\n\t\"\\\ud800x\u00e9"#),
+            "a\n\t\"\\\u{fffd}xé"
+        );
+    }
+
+    #[test]
+    fn redacts_a_secret_cut_by_an_excerpt() {
+        let token = "ACCESS-TOKEN-0123456789";
+        assert_eq!(
+            redact("value \"xxACCESS-TOKEN-01…\" is too long", &[token]),
+            "value \"xx***…\" is too long"
+        );
+        // Shorter than the minimum: kept.
+        assert_eq!(redact("ACCES… ACCESS…", &[token]), "ACCES… ***…");
+        assert_eq!(redact("nothing…", &[token]), "nothing…");
     }
 
     #[test]
