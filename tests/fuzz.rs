@@ -2,11 +2,11 @@
 //! fuzzing engine, no new dependency).
 //!
 //! Targets, each driven from the run-time tables where there is one:
-//! - every endpoint's response decoder (`EndpointInfo::check_response`), fed the documented
-//!   examples and answers generated from the response type's fields, then mutated as JSON and as
-//!   bytes;
+//! - every endpoint's response decoder (`tooling::hooks(endpoint).check_response`), fed the
+//!   documented examples and answers generated from the response type's fields, then mutated as
+//!   JSON and as bytes;
 //! - every type's decoder and validator (`TypeInfo::check`), the card union included, and every
-//!   request check (`EndpointInfo::check_request`);
+//!   request check (`tooling::hooks(endpoint).check_request`);
 //! - `CallbackQuery::parse` on mutated query strings;
 //! - `Callback::receive` in plain mode (correctly signed, so the parser is reached) and in safe
 //!   mode (mutated XML encrypted and signed, mutated `Encrypt` texts signed, mutated envelopes);
@@ -571,7 +571,7 @@ fn fuzz_response_decoders() {
                     mutate_bytes(&mut rng, &seed, &seeds)
                 }
             };
-            let check = endpoint.check_response;
+            let check = wechat_card::tooling::hooks(endpoint).check_response;
             runner.run(endpoint.path, &input, || {
                 let _ = check(&input);
             });
@@ -651,7 +651,7 @@ fn fuzz_type_decoders_and_request_checks() {
             };
             mutate_json(&mut rng, &mut value, 0);
             let input = to_bytes(&value);
-            let check = endpoint.check_request;
+            let check = wechat_card::tooling::hooks(endpoint).check_request;
             runner.run(endpoint.path, &input, || {
                 let _ = check(&value);
             });
