@@ -69,7 +69,9 @@ impl serde::Serialize for Secret {
 
 impl<'de> serde::Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::wire::enum_value(deserializer).map(|value| Secret::from(value.as_ref()))
+        // A plain string; the secret module sits below `wire` and imports nothing from it.
+        <String as serde::Deserialize>::deserialize(deserializer)
+            .map(|value| Secret::from(value.as_str()))
     }
 }
 

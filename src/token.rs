@@ -188,6 +188,8 @@ struct CacheState {
     last: Option<Result<Secret, Error>>,
     /// When a `force_refresh` fetch was last started.
     last_forced: Option<Instant>,
+    /// Threads blocked until the fetch under way finishes (lets a test know they all wait).
+    waiting: usize,
 }
 
 /// The cache of a fetched access token (or of the card api_ticket), single-flight.
@@ -316,7 +318,9 @@ impl TokenCache {
             }
             if state.fetching {
                 waited_since = Some(state.generation);
+                state.waiting += 1;
                 state = self.done.wait(state).unwrap_or_else(|p| p.into_inner());
+                state.waiting -= 1;
                 continue;
             }
             // This thread fetches.
@@ -439,6 +443,36 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Barrier};
+
+    /// Threads that waited for a fetch share its failure: none fetches again itself. The fetch
+    /// is held until all the other threads wait for it (no timing involved).
+    #[test]
+    fn waiting_threads_share_a_failed_fetch() {
+        const THREADS: usize = 8;
+        let cache = Arc::new(TokenCache::new(Duration::from_secs(60)));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (cache, fetches) = (cache.clone(), fetches.clone());
+                std::thread::spawn(move || {
+                    cache.get(&|_| {
+                        // Hold the first fetch until every other thread waits for it.
+                        if fetches.fetch_add(1, Ordering::SeqCst) == 0 {
+                            while cache.lock().waiting < THREADS - 1 {
+                                std::thread::yield_now();
+                            }
+                        }
+                        Err(Error::Config("the fetch failed".into()))
+                    })
+                })
+            })
+            .collect();
+        for thread in threads {
+            let err = thread.join().unwrap().unwrap_err();
+            assert!(err.to_string().contains("the fetch failed"), "{err}");
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
 
     fn fetched(token: &str, expires_in: i64) -> Fetched {
         Fetched {
