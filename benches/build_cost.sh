@@ -157,10 +157,10 @@ for run in $(seq 1 "$RUNS"); do
         dir=$(consumer_dir "$idx")
         crate=$work/crate$((idx + 1))
         touch "$crate/src/lib.rs"
-        measure "${names[$idx]}|rebuild:touch lib.rs" "$dir" --release
+        measure "${names[$idx]}|rebuild:touch-lib.rs" "$dir" --release
         # A one-line spec edit: the first endpoint title of consume.yaml gets a character more.
         sed -i "0,/^    title: /s//    title: x/" "$crate/spec/consume.yaml"
-        measure "${names[$idx]}|rebuild:spec edit" "$dir" --release
+        measure "${names[$idx]}|rebuild:spec-edit" "$dir" --release
     done
 done
 
@@ -181,8 +181,8 @@ for profile in debug release; do
     done
 done
 for idx in $(seq 0 $((n - 2))); do
-    tw=$(stat "${names[$idx]}|rebuild:touch lib.rs" 2); tc=$(stat "${names[$idx]}|rebuild:touch lib.rs" 3)
-    sw=$(stat "${names[$idx]}|rebuild:spec edit" 2); sc=$(stat "${names[$idx]}|rebuild:spec edit" 3)
+    tw=$(stat "${names[$idx]}|rebuild:touch-lib.rs" 2); tc=$(stat "${names[$idx]}|rebuild:touch-lib.rs" 3)
+    sw=$(stat "${names[$idx]}|rebuild:spec-edit" 2); sc=$(stat "${names[$idx]}|rebuild:spec-edit" 3)
     printf '%-14s release rebuild after touch src/lib.rs: wall %s s, cpu %s s (target <= 15 s)\n' \
         "${names[$idx]}" "$tw" "$tc"
     printf '%-14s release rebuild after a spec edit:      wall %s s, cpu %s s, %.2fx the touch rebuild (target <= 1.3x)\n' \
