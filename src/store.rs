@@ -51,6 +51,8 @@
 //!   logs a warning through the `log` crate (target `wechat_card::store`), and leaves Redis alone
 //!   for [`RedisStoreBuilder::retry_after`]. After that the store is used again.
 //! - **Secrets.** The Redis URL's password is shown as `***` in `Debug` output, errors and logs.
+//!
+//! Needs Redis 6.0 or later (Lua scripting and `SET … KEEPTTL`); tested with 7.0.
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
