@@ -6,9 +6,8 @@
 //! requests, pushed events. Compiling the snapshot here proves that output is valid Rust against
 //! the runtime, and the tests below check what the nested validation reports.
 
-// The fixture's items are only used by the tests below. `Level`'s values share the prefix
-// `LEVEL_` that the variant names keep (stripping it would leave `2X`), which clippy flags.
-#![allow(dead_code, unreachable_pub, clippy::enum_variant_names)]
+// The fixture's items are only used by the tests below.
+#![allow(dead_code, unreachable_pub)]
 
 // The snapshot is the generator's text, byte for byte: rustfmt must leave it alone.
 #[rustfmt::skip]

@@ -316,7 +316,7 @@ impl Cx<'_> {
         let kind = if let Some(fields) = fields {
             self.object(name, fields, rules, path, &path.key("fields"))
         } else if let Some(values) = enum_values {
-            self.enum_values(values, &path.key("enum"))
+            self.enum_values(name, values, &path.key("enum"))
         } else if let Some(union) = union {
             match self.union(union, &path.key("union")) {
                 Some(kind) => kind,
@@ -480,7 +480,7 @@ impl Cx<'_> {
                     self.error_at(path, At::Key, "`type: enum` needs `values`".into());
                     return None;
                 };
-                let kind = self.enum_values(values, &path.key("values"));
+                let kind = self.enum_values(&name, values, &path.key("values"));
                 let id = self.define(name, field.doc.clone(), kind, path);
                 field.ty = self.resolve(&ty, Some(id))?;
             }
@@ -505,22 +505,45 @@ impl Cx<'_> {
         Some(field)
     }
 
-    fn enum_values(&mut self, node: &Node, path: &Path) -> TypeKind {
+    /// The values of the enum type `type_name`. A value maps to its doc, or to `{ doc, rust }`
+    /// where `rust` names the variant explicitly.
+    fn enum_values(&mut self, type_name: &str, node: &Node, path: &Path) -> TypeKind {
         let mut values = Vec::new();
-        for (wire, doc) in self.entries(node, path) {
+        for (wire, entry) in self.entries(node, path) {
             let vpath = path.key(wire);
-            let doc = match doc {
+            let mut rust = None;
+            let doc = match entry {
                 Node::Null => String::new(),
+                Node::Map(entries) => {
+                    let mut obj = Obj {
+                        entries,
+                        used: vec![false; entries.len()],
+                        path: vpath.clone(),
+                    };
+                    let doc = self.string(obj.take("doc"), &vpath.key("doc"));
+                    rust = self.string(obj.take("rust"), &vpath.key("rust"));
+                    obj.finish(self, &["doc", "rust"]);
+                    if let Some(name) = &rust
+                        && !is_pascal(name)
+                    {
+                        self.error(
+                            &vpath.key("rust"),
+                            format!(
+                                "Rust variant name `{name}` of enum value `{wire}` must be a PascalCase identifier (an ASCII capital letter, then ASCII letters and digits)"
+                            ),
+                        );
+                    }
+                    doc.unwrap_or_default()
+                }
                 other => self.string(Some(other), &vpath).unwrap_or_default(),
             };
             values.push(EnumValue {
+                rust: rust.unwrap_or_else(|| variant_name(type_name, wire)),
                 wire: wire.clone(),
-                rust: String::new(),
                 doc,
                 origin: self.origin(&vpath),
             });
         }
-        name_enum_values(&mut values);
         TypeKind::Enum { values }
     }
 
@@ -1020,48 +1043,36 @@ impl Cx<'_> {
     }
 }
 
-/// Rust variant names for enum values: PascalCase of the value, after removing a prefix that all
-/// values share (`CARD_STATUS_VERIFY_OK` -> `VerifyOk` when every value starts with `CARD_STATUS_`).
-fn name_enum_values(values: &mut [EnumValue]) {
-    let prefix = common_prefix(values.iter().map(|v| v.wire.as_str()));
-    for v in values.iter_mut() {
-        let rest = &v.wire[prefix.len()..];
-        let mut rust = pascal(rest);
-        if rust.is_empty() || rust.starts_with(|c: char| c.is_ascii_digit()) {
-            rust = format!("V{rust}");
-        }
-        v.rust = rust;
+/// The Rust variant name of the value `wire` of the enum `type_name`, from the value alone (never
+/// its siblings, so adding a value renames nothing): PascalCase of the value, without the type's
+/// own name in SCREAMING_SNAKE_CASE plus `_` when the value starts with it (`CardStatus` +
+/// `CARD_STATUS_VERIFY_OK` -> `VerifyOk`). A name that would start with a digit gets a `V`.
+fn variant_name(type_name: &str, wire: &str) -> String {
+    let prefix = format!("{}_", screaming_snake(type_name));
+    let rest = match wire.strip_prefix(&prefix) {
+        Some(rest) if !pascal(rest).is_empty() => rest,
+        _ => wire,
+    };
+    let rust = pascal(rest);
+    if rust.is_empty() || rust.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("V{rust}")
+    } else {
+        rust
     }
 }
 
-/// The longest prefix ending in `_` that every value has, if there are two values or more and
-/// every value keeps a name that starts with a letter.
-fn common_prefix<'a>(mut values: impl Iterator<Item = &'a str>) -> String {
-    let Some(first) = values.next() else {
-        return String::new();
-    };
-    let rest: Vec<&str> = values.collect();
-    if rest.is_empty() {
-        return String::new();
+/// `CardStatus` -> `CARD_STATUS`, `Level2` -> `LEVEL2`.
+fn screaming_snake(pascal_name: &str) -> String {
+    let mut out = String::new();
+    let mut prev_lower_or_digit = false;
+    for c in pascal_name.chars() {
+        if c.is_ascii_uppercase() && prev_lower_or_digit {
+            out.push('_');
+        }
+        prev_lower_or_digit = c.is_ascii_lowercase() || c.is_ascii_digit();
+        out.push(c.to_ascii_uppercase());
     }
-    let mut len = first.len();
-    for v in &rest {
-        len = len.min(
-            first
-                .bytes()
-                .zip(v.bytes())
-                .take_while(|(a, b)| a == b)
-                .count(),
-        );
-    }
-    let Some(cut) = first[..len].rfind('_') else {
-        return String::new();
-    };
-    let prefix = &first[..=cut];
-    let ok = std::iter::once(first)
-        .chain(rest.iter().copied())
-        .all(|v| v[prefix.len()..].starts_with(|c: char| c.is_ascii_alphabetic()));
-    if ok { prefix.to_owned() } else { String::new() }
+    out
 }
 
 #[cfg(test)]
@@ -1069,14 +1080,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prefixes() {
+    fn variant_names() {
+        assert_eq!(screaming_snake("CardStatus"), "CARD_STATUS");
+        assert_eq!(screaming_snake("Level2"), "LEVEL2");
         assert_eq!(
-            common_prefix(["CARD_STATUS_VERIFY_OK", "CARD_STATUS_DELETE"].into_iter()),
-            "CARD_STATUS_"
+            variant_name("CardStatus", "CARD_STATUS_VERIFY_OK"),
+            "VerifyOk"
         );
-        assert_eq!(common_prefix(["GIFTING", "GIFT_SUCC"].into_iter()), "");
-        assert_eq!(common_prefix(["ONLY_ONE"].into_iter()), "");
-        assert_eq!(common_prefix(["A_1", "A_2"].into_iter()), "");
+        assert_eq!(variant_name("CodeType", "CODE_TYPE_TEXT"), "Text");
+        // Only the type's own name goes, whatever the siblings share.
+        assert_eq!(
+            variant_name("BusinessService", "BIZ_SERVICE_FREE_PARK"),
+            "BizServiceFreePark"
+        );
+        assert_eq!(variant_name("GiftStatus", "GIFTING"), "Gifting");
+        assert_eq!(variant_name("Level", "LEVEL_2X"), "V2x");
+        assert_eq!(variant_name("Level", "LEVEL_"), "Level");
+        assert_eq!(variant_name("Kind", "wx_card"), "WxCard");
+        assert_eq!(variant_name("Kind", "3D"), "V3d");
     }
 
     #[test]

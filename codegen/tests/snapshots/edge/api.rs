@@ -214,7 +214,7 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
     crate::schema::TypeInfo {
         name: "Level",
         kind: crate::schema::TypeKind::Enum {
-            values: &["LEVEL_LOW", "LEVEL_HIGH", "LEVEL_2X"],
+            values: &["LEVEL_LOW", "LEVEL_HIGH", "LEVEL_2X", "TOP_LEVEL"],
         },
         check: crate::wire::check_decode::<Level>,
     },

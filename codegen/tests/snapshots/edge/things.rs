@@ -232,18 +232,20 @@ impl crate::Validate for Boxy {
     }
 }
 
-/// Prefixed enum values lose their common prefix.
+/// Values lose the type's own name as a prefix; one is named explicitly.
 ///
 /// A value this version does not know decodes as `Unknown` and is sent back unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Level {
     /// `LEVEL_LOW`: Low.
-    LevelLow,
+    Low,
     /// `LEVEL_HIGH`: High.
-    LevelHigh,
+    High,
     /// `LEVEL_2X`.
-    Level2x,
+    V2x,
+    /// `TOP_LEVEL`: The top.
+    Topmost,
     /// A value the spec does not list, kept as WeChat sent it.
     Unknown(String),
 }
@@ -252,9 +254,10 @@ impl Level {
     /// The value as WeChat writes it.
     pub fn as_str(&self) -> &str {
         match self {
-            Self::LevelLow => "LEVEL_LOW",
-            Self::LevelHigh => "LEVEL_HIGH",
-            Self::Level2x => "LEVEL_2X",
+            Self::Low => "LEVEL_LOW",
+            Self::High => "LEVEL_HIGH",
+            Self::V2x => "LEVEL_2X",
+            Self::Topmost => "TOP_LEVEL",
             Self::Unknown(value) => value,
         }
     }
@@ -263,9 +266,10 @@ impl Level {
 impl From<&str> for Level {
     fn from(value: &str) -> Self {
         match value {
-            "LEVEL_LOW" => Self::LevelLow,
-            "LEVEL_HIGH" => Self::LevelHigh,
-            "LEVEL_2X" => Self::Level2x,
+            "LEVEL_LOW" => Self::Low,
+            "LEVEL_HIGH" => Self::High,
+            "LEVEL_2X" => Self::V2x,
+            "TOP_LEVEL" => Self::Topmost,
             other => Self::Unknown(other.to_owned()),
         }
     }
