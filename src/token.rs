@@ -618,6 +618,27 @@ mod tests {
     }
 
     #[test]
+    fn refreshed_at_the_refresh_time_before_expiry() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        cache.get(&|_| Ok(fetched("A", 3600))).unwrap();
+        // Set the clock forward to the refresh time; the token is still valid.
+        {
+            let mut state = cache.lock();
+            let t = state.token.as_mut().unwrap();
+            t.refresh_at = Instant::now();
+            assert!(t.usable(Instant::now(), None));
+        }
+        let calls = AtomicUsize::new(0);
+        let fetch = |_force: bool| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(fetched("B", 3600))
+        };
+        assert_eq!(cache.get(&fetch).unwrap().expose(), "B");
+        assert_eq!(cache.get(&fetch).unwrap().expose(), "B");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
     fn failed_refresh_keeps_the_valid_token() {
         let cache = TokenCache::new(Duration::from_secs(60));
         // Pretend the refresh time has come while the token is still valid.

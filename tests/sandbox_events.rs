@@ -7,8 +7,8 @@ mod sandbox_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock, mpsc};
+use std::time::Duration;
 
 use sandbox_support::gift_card;
 use wechat_card::events::{Callback, CallbackQuery, Message};
@@ -25,9 +25,15 @@ struct Push {
     body: Vec<u8>,
 }
 
-/// A listener answering every request with `success` after `pause`; pushes arrive on the
-/// channel.
-fn listener(pause: Duration) -> (String, mpsc::Receiver<Push>) {
+/// A listener answering every request with `success`; pushes arrive on the channel.
+fn listener() -> (String, mpsc::Receiver<Push>) {
+    listener_gated(Arc::new(RwLock::new(())))
+}
+
+/// A listener that puts each push on the channel as soon as it has read it, and answers it
+/// with `success` only while nobody holds `gate` for writing: a callback as slow as a test
+/// wants.
+fn listener_gated(gate: Arc<RwLock<()>>) -> (String, mpsc::Receiver<Push>) {
     let socket = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/wechat/callback", socket.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();
@@ -35,6 +41,7 @@ fn listener(pause: Duration) -> (String, mpsc::Receiver<Push>) {
         for stream in socket.incoming() {
             let Ok(mut stream) = stream else { return };
             let tx = tx.clone();
+            let gate = gate.clone();
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 loop {
@@ -59,12 +66,12 @@ fn listener(pause: Duration) -> (String, mpsc::Receiver<Push>) {
                     }
                     let mut body = vec![0; length];
                     reader.read_exact(&mut body).unwrap();
-                    std::thread::sleep(pause);
                     let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
                     let _ = tx.send(Push {
                         query: query.to_owned(),
                         body,
                     });
+                    drop(gate.read().unwrap_or_else(|p| p.into_inner()));
                     let _ = stream.write_all(
                         b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nContent-Type: text/plain\r\n\r\nsuccess",
                     );
@@ -155,7 +162,7 @@ fn run_scenario(sandbox: &Sandbox, callback: &Callback, rx: &mpsc::Receiver<Push
 #[test]
 fn plain_pushes_for_everything_that_happens() {
     let sandbox = Sandbox::start().unwrap();
-    let (url, rx) = listener(Duration::ZERO);
+    let (url, rx) = listener();
     sandbox.register_callback(&url, TOKEN, None).unwrap();
     run_scenario(&sandbox, &Callback::new(TOKEN), &rx);
     // Another token would not verify them.
@@ -172,7 +179,7 @@ fn plain_pushes_for_everything_that_happens() {
 #[test]
 fn encrypted_pushes_decrypt_with_the_key_and_appid() {
     let sandbox = Sandbox::start().unwrap();
-    let (url, rx) = listener(Duration::ZERO);
+    let (url, rx) = listener();
     sandbox.register_callback(&url, TOKEN, Some(KEY)).unwrap();
     let callback = Callback::with_aes_key(TOKEN, KEY, sandbox.appid()).unwrap();
     run_scenario(&sandbox, &callback, &rx);
@@ -195,7 +202,7 @@ fn encrypted_pushes_decrypt_with_the_key_and_appid() {
 #[test]
 fn stock_reminders() {
     let sandbox = Sandbox::builder().auto_approve(true).start().unwrap();
-    let (url, rx) = listener(Duration::ZERO);
+    let (url, rx) = listener();
     sandbox.register_callback(&url, TOKEN, None).unwrap();
     let callback = Callback::new(TOKEN);
     let card_id = sandbox.add_card(&gift_card(1)).unwrap();
@@ -255,23 +262,39 @@ fn stock_reminders() {
 
 #[test]
 fn a_slow_callback_never_slows_the_sandbox() {
-    let sandbox = Sandbox::builder().auto_approve(true).start().unwrap();
-    let (url, rx) = listener(Duration::from_millis(400));
+    let sandbox = Arc::new(Sandbox::builder().auto_approve(true).start().unwrap());
+    // The callback answers nothing until the gate opens.
+    let gate = Arc::new(RwLock::new(()));
+    let closed = gate.write().unwrap();
+    let (url, rx) = listener_gated(gate.clone());
     sandbox.register_callback(&url, TOKEN, None).unwrap();
     let card_id = sandbox.add_card(&gift_card(50)).unwrap();
-    let started = Instant::now();
-    for i in 0..5 {
-        sandbox.receive_card(&format!("o-{i}"), &card_id).unwrap();
-    }
+    // The first push (card_pass_check) has reached the callback, which holds its answer.
+    let first = next(&rx);
+    // Five users receive the card meanwhile; the sandbox does not wait for the callback. The
+    // deadline only guards against a hang.
+    let (done_tx, done_rx) = mpsc::channel();
+    let users = {
+        let sandbox = sandbox.clone();
+        let card_id = card_id.clone();
+        std::thread::spawn(move || {
+            for i in 0..5 {
+                sandbox.receive_card(&format!("o-{i}"), &card_id).unwrap();
+            }
+            let _ = done_tx.send(());
+        })
+    };
     assert!(
-        started.elapsed() < Duration::from_millis(300),
-        "{:?}",
-        started.elapsed()
+        done_rx.recv_timeout(Duration::from_secs(60)).is_ok(),
+        "receive_card waited for a callback that does not answer"
     );
+    users.join().unwrap();
+    assert!(rx.try_recv().is_err(), "one push at a time");
+    drop(closed);
     // All delivered later, in order.
     let callback = Callback::new(TOKEN);
     assert!(matches!(
-        receive(&callback, &next(&rx)).event,
+        receive(&callback, &first).event,
         CardEvent::CardPassCheck(_)
     ));
     for i in 0..5 {
@@ -362,7 +385,7 @@ fn api_ticket_is_cached_and_signs() {
 fn callbacks_are_registered_over_http_too() {
     use sandbox_support::http_json;
     let sandbox = Sandbox::builder().auto_approve(true).start().unwrap();
-    let (url, rx) = listener(Duration::ZERO);
+    let (url, rx) = listener();
     let body = serde_json::json!({ "url": url, "token": TOKEN, "encoding_aes_key": KEY });
     let answer = http_json(
         sandbox.addr(),
@@ -396,7 +419,7 @@ fn callbacks_are_registered_over_http_too() {
 fn member_updates_are_pushed() {
     use wechat_card::UpdateMemberCardUserRequest;
     let sandbox = Sandbox::builder().auto_approve(true).start().unwrap();
-    let (url, rx) = listener(Duration::ZERO);
+    let (url, rx) = listener();
     sandbox.register_callback(&url, TOKEN, None).unwrap();
     let callback = Callback::new(TOKEN);
     let card_id = sandbox.add_card(&sandbox_support::member_card(10)).unwrap();
