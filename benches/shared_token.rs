@@ -4,8 +4,8 @@
 //! `WECHAT_CARD_TEST_REDIS_URL`). It measures, in one run:
 //!
 //! 1. **Steady state**: `card/code/get` against a loopback server, through a client with a
-//!    fixed token and through a client whose token comes from the store, interleaved in rounds
-//!    so both see the same machine noise; the median per-call time of each and their ratio
+//!    fixed token, through a client whose token comes from the store, and through one with
+//!    plain credentials and no store, interleaved in rounds so all see the same machine noise; the median per-call time of each and their ratio
 //!    (target: at most 1.05; the local cache in front means no Redis round trip per call). The
 //!    token lookup alone (`Client::access_token`) is timed the same way.
 //! 2. **Cold start** of N processes (this binary run again) against one sandbox and an empty
@@ -84,12 +84,20 @@ fn steady_state(redis: &Redis) {
         .env_proxy(false)
         .build()
         .unwrap();
+    let plain = Client::builder()
+        .base_url(server.url())
+        .credentials("wxBENCH00000000001", "BENCH-SECRET")
+        .env_proxy(false)
+        .build()
+        .unwrap();
     let request = GetCodeRequest::new("110201201245").check_consume(false);
     // Warm up: connections, the token in Redis and in the local cache.
     for _ in 0..200 {
         fixed.get_code(&request).unwrap();
         shared.get_code(&request).unwrap();
+        plain.get_code(&request).unwrap();
     }
+    let mut p = Vec::new();
     let (rounds, calls) = (31, 200);
     let (mut f, mut s, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
@@ -99,8 +107,12 @@ fn steady_state(redis: &Redis) {
         let b = per_call(calls, || {
             shared.get_code(&request).unwrap();
         });
+        let c = per_call(calls, || {
+            plain.get_code(&request).unwrap();
+        });
         f.push(a);
         s.push(b);
+        p.push(c);
         ratios.push(b / a);
     }
     let (mut tf, mut ts, mut tratios) = (Vec::new(), Vec::new(), Vec::new());
@@ -120,6 +132,7 @@ fn steady_state(redis: &Redis) {
     );
     println!("  fixed token:                 {:8.1} µs/call", median(f));
     println!("  token from the Redis store:  {:8.1} µs/call", median(s));
+    println!("  credentials, no store:       {:8.1} µs/call", median(p));
     println!(
         "  median of per-round ratios:  {:8.3}   (target <= 1.05)",
         median(ratios)
