@@ -79,10 +79,7 @@ pub fn parse_file(
         if let Some(node) = top.take("errors") {
             errors = cx.errors(node, &root_path.key("errors"));
         }
-        top.finish(
-            &mut cx,
-            &["types", "endpoints", "excluded", "events", "errors"],
-        );
+        top.finish(&mut cx);
     }
     let types = std::mem::take(&mut cx.types);
     spec.files.push(SpecFile {
@@ -105,21 +102,38 @@ struct Cx<'p> {
     types: Vec<TypeDef>,
 }
 
-/// A mapping whose keys are taken one by one; whatever is left is an unknown key.
+/// A mapping whose keys are taken one by one; whatever is left is an unknown key, reported
+/// against the keys the parser asked for (in the order it asked).
 struct Obj<'n> {
     entries: &'n [(String, Node)],
     used: Vec<bool>,
+    /// The keys asked for, present or not: the keys this mapping may have.
+    asked: Vec<&'static str>,
     path: Path,
 }
 
 impl<'n> Obj<'n> {
-    fn take(&mut self, key: &str) -> Option<&'n Node> {
+    fn new(entries: &'n [(String, Node)], path: &Path) -> Self {
+        Obj {
+            entries,
+            used: vec![false; entries.len()],
+            asked: Vec::new(),
+            path: path.clone(),
+        }
+    }
+
+    fn take(&mut self, key: &'static str) -> Option<&'n Node> {
+        if !self.asked.contains(&key) {
+            self.asked.push(key);
+        }
         let i = self.entries.iter().position(|(k, _)| k == key)?;
         self.used[i] = true;
         Some(&self.entries[i].1)
     }
 
-    fn finish(self, cx: &mut Cx<'_>, expected: &[&str]) {
+    /// Reports every key not taken as unknown.
+    fn finish(self, cx: &mut Cx<'_>) {
+        let expected = &self.asked;
         for ((key, _), used) in self.entries.iter().zip(&self.used) {
             if !used {
                 let hint = match closest(key, expected) {
@@ -137,6 +151,18 @@ impl<'n> Obj<'n> {
             }
         }
     }
+}
+
+/// The keys of a field given as a mapping (besides `type`), as taken from it.
+struct FieldKeys<'n> {
+    required: Option<&'n Node>,
+    doc: Option<&'n Node>,
+    rust: Option<&'n Node>,
+    review: Option<&'n Node>,
+    fields: Option<&'n Node>,
+    rules: Option<&'n Node>,
+    values: Option<&'n Node>,
+    name: Option<&'n Node>,
 }
 
 /// The expected word nearest to `word`, if it is close enough to be a typo.
@@ -175,23 +201,6 @@ fn or_list(words: &[&str]) -> String {
     }
 }
 
-const FIELD_KEYS: &[&str] = &[
-    "type", "required", "doc", "rust", "review", "fields", "rules", "values", "name",
-];
-const TYPE_KEYS: &[&str] = &["doc", "fields", "rules", "enum", "union"];
-const ENDPOINT_KEYS: &[&str] = &[
-    "name",
-    "method",
-    "auth",
-    "idempotent",
-    "title",
-    "doc",
-    "request",
-    "rules",
-    "response",
-    "examples",
-];
-
 impl Cx<'_> {
     fn origin(&self, path: &Path) -> Origin {
         Origin {
@@ -224,16 +233,8 @@ impl Cx<'_> {
 
     fn obj<'n>(&mut self, node: &'n Node, path: &Path) -> Option<Obj<'n>> {
         match node {
-            Node::Map(entries) => Some(Obj {
-                entries,
-                used: vec![false; entries.len()],
-                path: path.clone(),
-            }),
-            Node::Null => Some(Obj {
-                entries: &[],
-                used: Vec::new(),
-                path: path.clone(),
-            }),
+            Node::Map(entries) => Some(Obj::new(entries, path)),
+            Node::Null => Some(Obj::new(&[], path)),
             other => {
                 self.error(path, format!("expected a mapping, found {}", other.kind()));
                 None
@@ -275,7 +276,7 @@ impl Cx<'_> {
         }
     }
 
-    fn required_string(&mut self, obj: &mut Obj<'_>, key: &str) -> Option<String> {
+    fn required_string(&mut self, obj: &mut Obj<'_>, key: &'static str) -> Option<String> {
         let path = obj.path.key(key);
         match obj.take(key) {
             None => {
@@ -294,10 +295,10 @@ impl Cx<'_> {
             .string(obj.take("doc"), &path.key("doc"))
             .unwrap_or_default();
         let fields = obj.take("fields");
+        let rules = obj.take("rules");
         let enum_values = obj.take("enum");
         let union = obj.take("union");
-        let rules = obj.take("rules");
-        obj.finish(self, TYPE_KEYS);
+        obj.finish(self);
         let kinds = [fields.is_some(), enum_values.is_some(), union.is_some()]
             .iter()
             .filter(|b| **b)
@@ -392,16 +393,23 @@ impl Cx<'_> {
 
     fn field(&mut self, owner: &str, wire: &str, node: &Node, path: &Path) -> Option<Field> {
         let origin = self.origin(path);
-        let (ty_text, ty_path, mut obj) = match node {
+        let (ty_text, ty_path, keys) = match node {
             Node::Str(s) => (s.clone(), path.clone(), None),
             Node::Map(_) => {
                 let mut obj = self.obj(node, path)?;
-                let ty_path = path.key("type");
-                let Some(t) = self.required_string(&mut obj, "type") else {
-                    obj.finish(self, FIELD_KEYS);
-                    return None;
+                let ty = self.required_string(&mut obj, "type");
+                let keys = FieldKeys {
+                    required: obj.take("required"),
+                    doc: obj.take("doc"),
+                    rust: obj.take("rust"),
+                    review: obj.take("review"),
+                    fields: obj.take("fields"),
+                    rules: obj.take("rules"),
+                    values: obj.take("values"),
+                    name: obj.take("name"),
                 };
-                (t, ty_path, Some(obj))
+                obj.finish(self);
+                (ty?, path.key("type"), Some(keys))
             }
             other => {
                 self.error(
@@ -434,26 +442,21 @@ impl Cx<'_> {
         let mut inline_fields = None;
         let mut inline_rules = None;
         let mut inline_values = None;
-        if let Some(obj) = obj.as_mut() {
+        if let Some(keys) = keys {
             field.required = self
-                .boolean(obj.take("required"), &path.key("required"))
+                .boolean(keys.required, &path.key("required"))
                 .unwrap_or(false);
             field.review = self
-                .boolean(obj.take("review"), &path.key("review"))
+                .boolean(keys.review, &path.key("review"))
                 .unwrap_or(false);
-            field.doc = self
-                .string(obj.take("doc"), &path.key("doc"))
-                .unwrap_or_default();
-            if let Some(rust) = self.string(obj.take("rust"), &path.key("rust")) {
+            field.doc = self.string(keys.doc, &path.key("doc")).unwrap_or_default();
+            if let Some(rust) = self.string(keys.rust, &path.key("rust")) {
                 field.rust = rust;
             }
-            inline_name = self.string(obj.take("name"), &path.key("name"));
-            inline_fields = obj.take("fields");
-            inline_rules = obj.take("rules");
-            inline_values = obj.take("values");
-        }
-        if let Some(obj) = obj {
-            obj.finish(self, FIELD_KEYS);
+            inline_name = self.string(keys.name, &path.key("name"));
+            inline_fields = keys.fields;
+            inline_rules = keys.rules;
+            inline_values = keys.values;
         }
         let ty = ty?;
         let name = inline_name
@@ -515,14 +518,10 @@ impl Cx<'_> {
             let doc = match entry {
                 Node::Null => String::new(),
                 Node::Map(entries) => {
-                    let mut obj = Obj {
-                        entries,
-                        used: vec![false; entries.len()],
-                        path: vpath.clone(),
-                    };
+                    let mut obj = Obj::new(entries, &vpath);
                     let doc = self.string(obj.take("doc"), &vpath.key("doc"));
                     rust = self.string(obj.take("rust"), &vpath.key("rust"));
-                    obj.finish(self, &["doc", "rust"]);
+                    obj.finish(self);
                     if let Some(name) = &rust
                         && !is_pascal(name)
                     {
@@ -551,7 +550,7 @@ impl Cx<'_> {
         let mut obj = self.obj(node, path)?;
         let tag = self.required_string(&mut obj, "tag");
         let variants_node = obj.take("variants");
-        obj.finish(self, &["tag", "variants"]);
+        obj.finish(self);
         let Some(variants_node) = variants_node else {
             self.error_at(path, At::Key, "missing required key `variants`".into());
             return None;
@@ -567,7 +566,7 @@ impl Cx<'_> {
             let doc = self
                 .string(v.take("doc"), &p.key("doc"))
                 .unwrap_or_default();
-            v.finish(self, &["type", "doc"]);
+            v.finish(self);
             let Some(ty) = ty else { continue };
             variants.push(Variant {
                 tag: tag_value.clone(),
@@ -621,7 +620,7 @@ impl Cx<'_> {
                     let begin = self.required_string(&mut o, "begin");
                     let end = self.required_string(&mut o, "end");
                     let max_days = self.count(o.take("max_days"), &bp.key("max_days"), &bp);
-                    o.finish(self, &["begin", "end", "max_days"]);
+                    o.finish(self);
                     match (begin, end, max_days) {
                         (Some(begin), Some(end), Some(max_days)) if name == "date_span" => {
                             RuleKind::DateSpan {
@@ -658,7 +657,7 @@ impl Cx<'_> {
                     };
                     let fields = o.take("fields");
                     let max = self.count(o.take("max"), &bp.key("max"), &bp);
-                    o.finish(self, &["fields", "max"]);
+                    o.finish(self);
                     let fields = match fields {
                         Some(f) => self.string_list(f, &bp.key("fields")),
                         None => {
@@ -775,7 +774,7 @@ impl Cx<'_> {
         let rules = obj.take("rules");
         let response = obj.take("response");
         let examples = obj.take("examples");
-        obj.finish(self, ENDPOINT_KEYS);
+        obj.finish(self);
         let name = name?;
         let base = pascal(&name);
         let request = self.message(
@@ -899,7 +898,7 @@ impl Cx<'_> {
             };
             let request = json(o.take("request"));
             let response = json(o.take("response"));
-            o.finish(self, &["name", "request", "response"]);
+            o.finish(self);
             if request.is_none() && response.is_none() {
                 self.error(&p, "an example needs a `request` or a `response`".into());
                 continue;
@@ -914,9 +913,6 @@ impl Cx<'_> {
         out
     }
 }
-
-/// The keys of one event.
-const EVENT_KEYS: &[&str] = &["name", "title", "doc", "fields", "examples"];
 
 impl Cx<'_> {
     /// The `events:` mapping of one file.
@@ -934,7 +930,7 @@ impl Cx<'_> {
                 .unwrap_or_default();
             let fields_node = obj.take("fields");
             let examples_node = obj.take("examples");
-            obj.finish(self, EVENT_KEYS);
+            obj.finish(self);
             let variant = pascal(event);
             let name = name.unwrap_or_else(|| format!("{variant}Event"));
             let mut fields = Vec::new();
@@ -979,7 +975,7 @@ impl Cx<'_> {
                 .string(o.take("name"), &p.key("name"))
                 .unwrap_or_else(|| format!("example {}", i + 1));
             let xml = self.required_string(&mut o, "xml");
-            o.finish(self, &["name", "xml"]);
+            o.finish(self);
             if let Some(xml) = xml {
                 out.push(EventExample {
                     name,
@@ -991,9 +987,6 @@ impl Cx<'_> {
         out
     }
 }
-
-/// The keys of one errcode entry.
-const ERROR_KEYS: &[&str] = &["name", "errmsg", "zh", "en", "hint"];
 
 impl Cx<'_> {
     /// The `errors:` mapping of one file.
@@ -1024,7 +1017,7 @@ impl Cx<'_> {
             let zh = self.required_string(&mut obj, "zh");
             let en = self.required_string(&mut obj, "en");
             let hint = self.string(obj.take("hint"), &p.key("hint"));
-            obj.finish(self, ERROR_KEYS);
+            obj.finish(self);
             if let (Some(code), Some(name), Some(errmsg), Some(zh), Some(en)) =
                 (code, name, errmsg, zh, en)
             {
@@ -1102,8 +1095,14 @@ mod tests {
 
     #[test]
     fn typos() {
-        assert_eq!(closest("requird", FIELD_KEYS), Some("required"));
-        assert_eq!(closest("idempotnet", ENDPOINT_KEYS), Some("idempotent"));
-        assert_eq!(closest("zzz", FIELD_KEYS), None);
+        let field_keys = [
+            "type", "required", "doc", "rust", "review", "fields", "name",
+        ];
+        assert_eq!(closest("requird", &field_keys), Some("required"));
+        assert_eq!(
+            closest("idempotnet", &["method", "idempotent"]),
+            Some("idempotent")
+        );
+        assert_eq!(closest("zzz", &field_keys), None);
     }
 }
