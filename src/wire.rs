@@ -142,3 +142,205 @@ pub(crate) use crate::events::{
     enumeration as xml_enum, number as xml_number, put_number as put_xml_number,
     put_text as put_xml_text, required as xml_required, text as xml_text,
 };
+
+/// Reads a response integer that WeChat may write as a number (`5`) or as a numeric string
+/// (`"5"`), in any of the shapes a field takes: the integer itself, `Option` of it (JSON `null`
+/// is `None`) and lists of them. The generator puts it on the integer fields of the types that
+/// responses reach (`#[serde(deserialize_with = "crate::wire::lenient_int")]`); requests keep
+/// sending numbers.
+pub fn lenient_int<'de, D: Deserializer<'de>, T: LenientInt>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    T::deserialize_lenient(deserializer)
+}
+
+/// A shape [`lenient_int`] reads: an integer type, `Option` of a shape, `Vec` of a shape.
+pub trait LenientInt: Sized {
+    /// Reads `Self`, accepting numeric strings where integers are expected.
+    fn deserialize_lenient<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error>;
+}
+
+/// A [`LenientInt`] shape as a plain `Deserialize`, to nest it in `Option` and `Vec`.
+struct Lenient<T>(T);
+
+impl<'de, T: LenientInt> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize_lenient(deserializer).map(Lenient)
+    }
+}
+
+impl<T: LenientInt> LenientInt for Option<T> {
+    fn deserialize_lenient<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Option::<Lenient<T>>::deserialize(deserializer)?.map(|v| v.0))
+    }
+}
+
+impl<T: LenientInt> LenientInt for Vec<T> {
+    fn deserialize_lenient<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let items = Vec::<Lenient<T>>::deserialize(deserializer)?;
+        Ok(items.into_iter().map(|v| v.0).collect())
+    }
+}
+
+/// Visits a JSON number or numeric string as the integer type `T`.
+struct IntVisitor<T>(std::marker::PhantomData<T>);
+
+impl<T> IntVisitor<T>
+where
+    T: TryFrom<i64> + TryFrom<u64> + std::str::FromStr,
+{
+    fn out_of_range<E: serde::de::Error>(value: impl std::fmt::Display) -> E {
+        E::custom(format_args!(
+            "integer {value} is out of range for {}",
+            std::any::type_name::<T>()
+        ))
+    }
+}
+
+impl<'de, T> serde::de::Visitor<'de> for IntVisitor<T>
+where
+    T: TryFrom<i64> + TryFrom<u64> + std::str::FromStr,
+{
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "an integer ({}) or a string of one",
+            std::any::type_name::<T>()
+        )
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+        T::try_from(v).map_err(|_| Self::out_of_range(v))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+        T::try_from(v).map_err(|_| Self::out_of_range(v))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+        let digits = v.strip_prefix('-').unwrap_or(v);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(E::invalid_value(serde::de::Unexpected::Str(v), &self));
+        }
+        // All digits: the only way left to fail is the range.
+        v.parse().map_err(|_| Self::out_of_range(v))
+    }
+}
+
+macro_rules! lenient_ints {
+    ($($t:ty),*) => {$(
+        impl LenientInt for $t {
+            fn deserialize_lenient<'de, D: Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
+                deserializer.deserialize_any(IntVisitor::<$t>(std::marker::PhantomData))
+            }
+        }
+    )*};
+}
+
+lenient_ints!(i32, i64, u32, u64);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read<T: LenientInt>(json: &str) -> Result<T, String> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        T::deserialize_lenient(&mut de).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn numbers_and_numeric_strings() {
+        assert_eq!(read::<i64>("5"), Ok(5));
+        assert_eq!(read::<i64>("\"5\""), Ok(5));
+        assert_eq!(read::<i64>("-7"), Ok(-7));
+        assert_eq!(read::<i64>("\"-7\""), Ok(-7));
+        assert_eq!(read::<u32>("\"4294967295\""), Ok(u32::MAX));
+        assert_eq!(read::<i32>("\"0\""), Ok(0));
+        assert_eq!(read::<u64>("\"18446744073709551615\""), Ok(u64::MAX));
+    }
+
+    #[test]
+    fn out_of_range_is_an_error() {
+        let e = read::<u32>("\"4294967296\"").unwrap_err();
+        assert!(e.contains("4294967296 is out of range for u32"), "{e}");
+        let e = read::<u32>("-1").unwrap_err();
+        assert!(e.contains("-1 is out of range for u32"), "{e}");
+        let e = read::<u32>("\"-1\"").unwrap_err();
+        assert!(e.contains("-1 is out of range for u32"), "{e}");
+        let e = read::<i32>("3000000000").unwrap_err();
+        assert!(e.contains("3000000000 is out of range for i32"), "{e}");
+        let e = read::<i64>("\"99999999999999999999\"").unwrap_err();
+        assert!(e.contains("out of range for i64"), "{e}");
+    }
+
+    #[test]
+    fn non_numeric_strings_are_clear_errors() {
+        for bad in [
+            "\"\"", "\"abc\"", "\"1.5\"", "\" 5\"", "\"5x\"", "\"-\"", "\"+5\"",
+        ] {
+            let e = read::<i64>(bad).unwrap_err();
+            assert!(
+                e.contains("invalid value: string")
+                    && e.contains("an integer (i64) or a string of one"),
+                "{bad}: {e}"
+            );
+        }
+        let e = read::<i64>("1.5").unwrap_err();
+        assert!(e.contains("an integer (i64) or a string of one"), "{e}");
+        let e = read::<i64>("true").unwrap_err();
+        assert!(e.contains("invalid type: boolean"), "{e}");
+        let e = read::<i64>("null").unwrap_err();
+        assert!(e.contains("invalid type: null"), "{e}");
+    }
+
+    #[test]
+    fn options_and_lists() {
+        assert_eq!(read::<Option<u32>>("null"), Ok(None));
+        assert_eq!(read::<Option<u32>>("\"3\""), Ok(Some(3)));
+        assert_eq!(read::<Option<u32>>("3"), Ok(Some(3)));
+        assert_eq!(
+            read::<Vec<i64>>("[1, \"2\", -3, \"-4\"]"),
+            Ok(vec![1, 2, -3, -4])
+        );
+        assert_eq!(
+            read::<Option<Vec<Vec<u32>>>>("[[\"1\"], [2]]"),
+            Ok(Some(vec![vec![1], vec![2]]))
+        );
+        let e = read::<Vec<u32>>("[1, \"x\"]").unwrap_err();
+        assert!(e.contains("invalid value: string \"x\""), "{e}");
+    }
+
+    /// Absent `Option` fields stay `None` through `#[serde(default)]`.
+    #[test]
+    fn absent_option_field_is_none() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Answer {
+            #[serde(default, deserialize_with = "lenient_int")]
+            count: Option<u32>,
+            #[serde(deserialize_with = "lenient_int")]
+            ids: Vec<i64>,
+        }
+        let a: Answer = serde_json::from_str(r#"{"ids": ["1", 2]}"#).unwrap();
+        assert_eq!(
+            a,
+            Answer {
+                count: None,
+                ids: vec![1, 2]
+            }
+        );
+        let a: Answer = serde_json::from_str(r#"{"count": "9", "ids": []}"#).unwrap();
+        assert_eq!(
+            a,
+            Answer {
+                count: Some(9),
+                ids: vec![]
+            }
+        );
+        let a: Answer = serde_json::from_str(r#"{"count": null, "ids": []}"#).unwrap();
+        assert_eq!(a.count, None);
+    }
+}

@@ -2,7 +2,10 @@
 //! unknown enum values and card types are kept and sent back unchanged.
 
 use serde_json::{Value, json};
-use wechat_card::{Card, CardStatus, GetCardResponse, GetCodeResponse, UserCardStatus};
+use wechat_card::{
+    BatchGetCardsResponse, Card, CardStatus, GetCardResponse, GetCodeResponse, ModifyStockRequest,
+    UserCardStatus,
+};
 
 #[test]
 fn unknown_response_fields_are_ignored() {
@@ -18,6 +21,54 @@ fn unknown_response_fields_are_ignored() {
     assert_eq!(decoded.user_card_status, Some(UserCardStatus::Normal));
 }
 
+/// WeChat sometimes writes response integers as numeric strings (`"total_num": "3"`); they decode
+/// like numbers in the types only responses use, at any depth (the list forms are unit-tested in
+/// `wire`). Types requests use too, such as the card body, stay strict: the sandbox decodes
+/// requests with them, and WeChat refuses strings there.
+#[test]
+fn response_integers_may_be_numeric_strings() {
+    let decoded: BatchGetCardsResponse =
+        serde_json::from_value(json!({ "card_id_list": ["p1"], "total_num": "3" })).unwrap();
+    assert_eq!(decoded.total_num, Some(3));
+    let decoded: GetCodeResponse = serde_json::from_value(json!({
+        "card": { "card_id": "p1", "begin_time": "1397577600", "end_time": -1 },
+        "openid": "o1",
+        "can_consume": true
+    }))
+    .unwrap();
+    assert_eq!(decoded.card.begin_time, Some(1_397_577_600));
+    assert_eq!(decoded.card.end_time, Some(-1));
+
+    // Anything else is still a clear error naming what was expected.
+    let e = serde_json::from_value::<BatchGetCardsResponse>(json!({ "total_num": "3 cards" }))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(r#"invalid value: string "3 cards""#), "{e}");
+    let e = serde_json::from_value::<BatchGetCardsResponse>(json!({ "total_num": "-3" }))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("-3 is out of range for u32"), "{e}");
+    let decoded: BatchGetCardsResponse =
+        serde_json::from_value(json!({ "total_num": null })).unwrap();
+    assert_eq!(decoded.total_num, None);
+}
+
+/// Requests send numbers, and a type only requests use stays strict.
+#[test]
+fn request_integers_stay_numbers() {
+    let request = ModifyStockRequest::new("p1").increase_stock_value(5);
+    assert_eq!(
+        serde_json::to_value(&request).unwrap(),
+        json!({ "card_id": "p1", "increase_stock_value": 5 })
+    );
+    assert!(
+        serde_json::from_value::<ModifyStockRequest>(
+            json!({ "card_id": "p1", "increase_stock_value": "5" })
+        )
+        .is_err()
+    );
+}
+
 #[test]
 fn unknown_enum_values_round_trip() {
     let status: UserCardStatus = serde_json::from_value(json!("FROZEN_BY_2030_RULES")).unwrap();
@@ -30,7 +81,7 @@ fn unknown_enum_values_round_trip() {
         serde_json::to_value(&status).unwrap(),
         json!("FROZEN_BY_2030_RULES")
     );
-    // Known values keep their wire spelling, with the shared prefix stripped from the Rust name.
+    // Known values keep their wire spelling, with the enum's own name stripped from the Rust name.
     let ok: CardStatus = serde_json::from_value(json!("CARD_STATUS_VERIFY_OK")).unwrap();
     assert_eq!(ok, CardStatus::VerifyOk);
     assert_eq!(ok.to_string(), "CARD_STATUS_VERIFY_OK");

@@ -15,7 +15,7 @@
 //! `Emitter::field_decl`; a new limit kind is one arm of `Emitter::checks`, which recurses into
 //! list items through `validate::each`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -38,6 +38,10 @@ pub struct Emitter<'a> {
     spec: &'a Spec,
     /// For each request or response type, the endpoints that use it: `(endpoint, is_request)`.
     used_by: HashMap<TypeId, Vec<(&'a Endpoint, bool)>>,
+    /// The object types only responses reach (see [`reached_from`]): their integer fields also
+    /// decode numeric strings. Types requests reach too (the card body) stay strict, because the
+    /// sandbox decodes requests with them and WeChat refuses strings there.
+    from_responses: HashSet<&'a str>,
 }
 
 impl<'a> Emitter<'a> {
@@ -51,7 +55,17 @@ impl<'a> Emitter<'a> {
                 used_by.entry(r).or_default().push((ep, false));
             }
         }
-        Emitter { spec, used_by }
+        Emitter {
+            spec,
+            used_by,
+            from_responses: {
+                let from_requests = reached_from(spec, |ep| ep.request);
+                reached_from(spec, |ep| ep.response)
+                    .into_iter()
+                    .filter(|name| !from_requests.contains(name))
+                    .collect()
+            },
+        }
     }
 
     /// A type's doc, then links to the `Client` methods that send or return it.
@@ -158,7 +172,8 @@ impl<'a> Emitter<'a> {
         let ty_name = ident(name);
         let doc = docs(doc);
         let derives = self.derives(fields, codec);
-        let decls = fields.iter().map(|f| self.field_decl(f, codec));
+        let lenient = self.from_responses.contains(name);
+        let decls = fields.iter().map(|f| self.field_decl(f, codec, lenient));
 
         let (new, required_struct) = self.constructor(name, fields, codec);
         let setters = fields.iter().map(|f| {
@@ -312,8 +327,9 @@ impl<'a> Emitter<'a> {
     }
 
     /// One field's declaration: its doc, the codec's attributes, and its type (`Option` unless
-    /// required).
-    fn field_decl(&self, f: &Field, codec: Codec<'_>) -> TokenStream {
+    /// required). `lenient`: the struct is reached from a response, so integers also decode from
+    /// numeric strings.
+    fn field_decl(&self, f: &Field, codec: Codec<'_>, lenient: bool) -> TokenStream {
         let rust = ident(&f.rust);
         let t = self.rust_type(&f.ty);
         let t = if f.required { t } else { quote!(Option<#t>) };
@@ -327,6 +343,9 @@ impl<'a> Emitter<'a> {
                 if !f.required {
                     attrs
                         .extend(quote!(#[serde(default, skip_serializing_if = "Option::is_none")]));
+                }
+                if lenient && holds_ints(&f.ty) {
+                    attrs.extend(quote!(#[serde(deserialize_with = "crate::wire::lenient_int")]));
                 }
                 (self.json_field_doc(f), attrs)
             }
@@ -959,4 +978,41 @@ fn setter(
             self
         }
     }
+}
+
+/// Whether a field of this type holds integers (itself or as list items, at any depth).
+fn holds_ints(ty: &Ty) -> bool {
+    match ty {
+        Ty::Int { .. } => true,
+        Ty::List { item, .. } => holds_ints(item),
+        _ => false,
+    }
+}
+
+/// The names of the types that `root` (an endpoint's request or response) reaches: the root
+/// types, then every type named by their fields (through lists) and union payloads, transitively.
+fn reached_from(spec: &Spec, root: impl Fn(&Endpoint) -> Option<TypeId>) -> HashSet<&str> {
+    fn named(ty: &Ty) -> Option<TypeId> {
+        match ty {
+            Ty::Ref(id) => Some(*id),
+            Ty::List { item, .. } => named(item),
+            _ => None,
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut todo: Vec<TypeId> = spec.endpoints().filter_map(|(_, ep)| root(ep)).collect();
+    while let Some(id) = todo.pop() {
+        let Some(def) = spec.def(id) else { continue };
+        if !seen.insert(def.name.as_str()) {
+            continue;
+        }
+        match &def.kind {
+            TypeKind::Object { fields, .. } => {
+                todo.extend(fields.iter().filter_map(|f| named(&f.ty)));
+            }
+            TypeKind::Union { variants, .. } => todo.extend(variants.iter().map(|v| v.ty)),
+            TypeKind::Enum { .. } => {}
+        }
+    }
+    seen
 }

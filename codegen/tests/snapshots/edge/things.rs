@@ -784,6 +784,7 @@ pub struct PutThingResponse {
     /// `id`.
     ///
     /// Required.
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub id: u64,
 }
 

@@ -97,6 +97,7 @@ pub struct GetApiTicketResponse {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub expires_in: Option<i64>,
 }
 

@@ -13,11 +13,13 @@ pub struct CodeCardInfo {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub begin_time: Option<i64>,
     /// 结束时间(Unix时间戳,单位秒)。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub end_time: Option<i64>,
     /// Code码。
     ///

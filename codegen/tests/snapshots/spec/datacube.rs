@@ -13,81 +13,97 @@ pub struct CardBizuinStats {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub view_cnt: Option<u64>,
     /// 浏览人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub view_user: Option<u64>,
     /// 领取次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub receive_cnt: Option<u64>,
     /// 领取人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub receive_user: Option<u64>,
     /// 使用次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub verify_cnt: Option<u64>,
     /// 使用人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub verify_user: Option<u64>,
     /// 转赠次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub given_cnt: Option<u64>,
     /// 转赠人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub given_user: Option<u64>,
     /// 过期次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub expire_cnt: Option<u64>,
     /// 过期人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub expire_user: Option<u64>,
     /// (朋友的券)浏览次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub view_friends_cnt: Option<u64>,
     /// (朋友的券)浏览人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub view_friends_user: Option<u64>,
     /// (朋友的券)领取次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub receive_friends_cnt: Option<u64>,
     /// (朋友的券)领取人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub receive_friends_user: Option<u64>,
     /// (朋友的券)使用次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub verify_friends_cnt: Option<u64>,
     /// (朋友的券)使用人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub verify_friends_user: Option<u64>,
 }
 
@@ -245,76 +261,91 @@ pub struct CardCardStats {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub card_type: Option<u32>,
     /// 是否付费券。0为非付费券,1为付费券。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub is_pay: Option<u32>,
     /// 浏览次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub view_cnt: Option<u64>,
     /// 浏览人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub view_user: Option<u64>,
     /// 领取次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub receive_cnt: Option<u64>,
     /// 领取人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub receive_user: Option<u64>,
     /// 使用次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub verify_cnt: Option<u64>,
     /// 使用人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub verify_user: Option<u64>,
     /// 转赠次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub given_cnt: Option<u64>,
     /// 转赠人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub given_user: Option<u64>,
     /// 过期次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub expire_cnt: Option<u64>,
     /// 过期人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub expire_user: Option<u64>,
     /// (非自身)使用次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub verify_noself_cnt: Option<u64>,
     /// (非自身)使用人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub verify_noself_user: Option<u64>,
     /// 是否朋友的券。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub isfriendscard: Option<u32>,
 }
 
@@ -470,51 +501,61 @@ pub struct MemberCardStats {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub view_cnt: Option<u64>,
     /// 浏览人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub view_user: Option<u64>,
     /// 领取次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub receive_cnt: Option<u64>,
     /// 领取人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub receive_user: Option<u64>,
     /// 激活次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub active_cnt: Option<u64>,
     /// 激活人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub active_user: Option<u64>,
     /// 使用次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub verify_cnt: Option<u64>,
     /// 使用人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub verify_user: Option<u64>,
     /// 有效会员总人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub total_user: Option<u64>,
     /// 历史领取会员卡总人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub total_receive_user: Option<u64>,
 }
 
@@ -625,6 +666,7 @@ pub struct MemberCardDetailStats {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub merchanttype: Option<u32>,
     /// 卡券ID。
     ///
@@ -635,72 +677,86 @@ pub struct MemberCardDetailStats {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub submerchantid: Option<u64>,
     /// 浏览次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub view_cnt: Option<u64>,
     /// 浏览人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub view_user: Option<u64>,
     /// 领取次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub receive_cnt: Option<u64>,
     /// 领取人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub receive_user: Option<u64>,
     /// 使用次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub verify_cnt: Option<u64>,
     /// 使用人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub verify_user: Option<u64>,
     /// 激活次数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub active_cnt: Option<u64>,
     /// 激活人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub active_user: Option<u64>,
     /// 有效会员总人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub total_user: Option<u64>,
     /// 历史领取会员卡总人数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub total_receive_user: Option<u64>,
     /// 新用户数。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub new_user: Option<u64>,
     /// 应收金额(仅限使用快速买单的会员卡),单位为分。
     ///
     /// Optional. JSON key `payOriginalFee`.
     #[serde(rename = "payOriginalFee")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub pay_original_fee: Option<i64>,
     /// 实收金额(仅限使用快速买单的会员卡),单位为分。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub fee: Option<i64>,
 }
 

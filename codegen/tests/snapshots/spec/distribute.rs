@@ -384,6 +384,7 @@ pub struct CreateQrcodeResponse {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub expire_seconds: Option<u32>,
     /// 二维码图片解析后的地址,开发者可根据该地址自行生成需要的二维码图片。
     ///
@@ -610,6 +611,7 @@ pub struct CreateLandingPageResponse {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub page_id: Option<u64>,
 }
 
@@ -789,6 +791,7 @@ pub struct GetDepositCountResponse {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub count: Option<u64>,
 }
 
@@ -1050,6 +1053,7 @@ pub struct SetTestWhitelistResponse {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub white_list_size: Option<u32>,
     /// 设置成功的openid列表。
     ///

@@ -1028,16 +1028,19 @@ pub struct GiftCardOrder {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub create_time: Option<i64>,
     /// 订单支付完成时间,十位时间戳(秒)。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub pay_finish_time: Option<i64>,
     /// 全部金额,以分为单位。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub total_price: Option<i64>,
     /// 购买者的openid。
     ///
@@ -1174,6 +1177,7 @@ pub struct GiftCardOrderCard {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub price: Option<i64>,
     /// 卡券Code码。
     ///
@@ -1959,6 +1963,7 @@ pub struct BatchGetGiftCardOrdersResponse {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub total_count: Option<u32>,
 }
 
@@ -2206,11 +2211,13 @@ pub struct UpdateGeneralCardUserResponse {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub result_bonus: Option<i64>,
     /// 当前用户预存总金额,单位为分。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub result_balance: Option<i64>,
     /// 用户openid。
     ///

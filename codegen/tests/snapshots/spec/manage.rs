@@ -273,6 +273,7 @@ pub struct BatchGetCardsResponse {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub total_num: Option<u32>,
 }
 

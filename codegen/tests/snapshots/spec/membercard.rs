@@ -834,11 +834,13 @@ pub struct GetMemberCardUserInfoResponse {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub bonus: Option<i64>,
     /// 余额信息(单位为分)。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub balance: Option<i64>,
     /// 用户性别,如MALE。
     ///
@@ -1225,11 +1227,13 @@ pub struct UpdateMemberCardUserResponse {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub result_bonus: Option<i64>,
     /// 当前用户预存总金额(单位为分)。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub result_balance: Option<i64>,
     /// 用户openid。
     ///

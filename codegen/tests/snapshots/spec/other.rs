@@ -18,11 +18,13 @@ pub struct CoinOrder {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub create_time: Option<i64>,
     /// 支付完成时间(Unix时间戳,秒)。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub pay_finish_time: Option<i64>,
     /// 支付描述,一般为微信支付充值。
     ///
@@ -635,16 +637,19 @@ pub struct GetCoinsInfoResponse {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub free_coin: Option<u64>,
     /// 付费券点数目。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub pay_coin: Option<u64>,
     /// 全部券点数目。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub total_coin: Option<u64>,
 }
 
@@ -1025,6 +1030,7 @@ pub struct GetCoinOrderListResponse {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub total_num: Option<u32>,
     /// 显示的订单详情列表,根据offset和count来显示。
     ///

@@ -323,6 +323,7 @@ pub struct PayGiftFailMchid {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub errcode: Option<i64>,
     /// 错误信息。
     ///
@@ -333,6 +334,7 @@ pub struct PayGiftFailMchid {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub occupy_rule_id: Option<u64>,
     /// 该mchid当前被占用的appid,商户须使用该appid解除绑定后重新设置。
     ///
@@ -432,6 +434,7 @@ pub struct AddPayGiftRuleResponse {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub rule_id: Option<u64>,
     /// 设置成功的商户号列表。
     ///
@@ -688,6 +691,7 @@ pub struct BatchGetPayGiftRulesResponse {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub total_count: Option<u32>,
 }
 

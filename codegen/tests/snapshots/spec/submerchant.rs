@@ -338,6 +338,7 @@ pub struct SubMerchantDetail {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub merchant_id: Option<u64>,
     /// 子商户的公众号app_id。
     ///
@@ -348,11 +349,13 @@ pub struct SubMerchantDetail {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub create_time: Option<i64>,
     /// 子商户信息更新时间(Unix时间戳,秒)。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub update_time: Option<i64>,
     /// 子商户名称。
     ///
@@ -373,21 +376,25 @@ pub struct SubMerchantDetail {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub begin_time: Option<i64>,
     /// 授权函有效期截止时间(Unix时间戳,秒)。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub end_time: Option<i64>,
     /// 一级类目id。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub primary_category_id: Option<u32>,
     /// 二级类目id。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub secondary_category_id: Option<u32>,
 }
 
@@ -553,6 +560,7 @@ pub struct SubMerchantCategory {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub primary_category_id: Option<u32>,
     /// 类目名称。
     ///
@@ -612,6 +620,7 @@ pub struct SubMerchantSecondaryCategory {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub secondary_category_id: Option<u32>,
     /// 类目名称。
     ///
@@ -627,11 +636,13 @@ pub struct SubMerchantSecondaryCategory {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub can_choose_prepaid_card: Option<u32>,
     /// 是否可选择付款卡。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub can_choose_payment_card: Option<u32>,
 }
 
@@ -767,11 +778,13 @@ pub struct SubMerchantAccount {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub primary_category_id: Option<u32>,
     /// 二级类目id。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub secondary_category_id: Option<u32>,
     /// 资质提交时间。(类型未确认)
     ///
@@ -1104,6 +1117,7 @@ pub struct BatchGetSubMerchantsResponse {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub next_begin_id: Option<u64>,
 }
 
