@@ -460,8 +460,16 @@ impl ClientBuilder {
                     ));
                 };
                 (
-                    token_cache.shared(Some(store.slot(appid, "access_token", "access token")?)),
-                    ticket_cache.shared(Some(store.slot(appid, "api_ticket", "api_ticket")?)),
+                    token_cache.shared(Some(Box::new(store.slot(
+                        appid,
+                        "access_token",
+                        "access token",
+                    )?))),
+                    ticket_cache.shared(Some(Box::new(store.slot(
+                        appid,
+                        "api_ticket",
+                        "api_ticket",
+                    )?))),
                 )
             }
             None => (token_cache, ticket_cache),

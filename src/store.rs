@@ -63,7 +63,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::token::{FetchFn, Fetched, TokenCache, TokenProvider, lifetime_of, refresh_margin};
+use crate::token::{
+    FetchFn, Fetched, SharedSlot, TokenCache, TokenProvider, lifetime_of, refresh_margin,
+};
 use crate::{Error, Secret};
 
 /// The key prefix unless [`RedisStoreBuilder::prefix`] says otherwise.
@@ -222,11 +224,11 @@ impl RedisStore {
         Ok(Arc::new(SharedTokenProvider {
             cache: TokenCache::for_ticket()
                 .named("component token")
-                .shared(Some(self.slot(
+                .shared(Some(Box::new(self.slot(
                     component_appid,
                     "component_access_token",
                     "component_access_token",
-                )?)),
+                )?))),
             fetch: Box::new(fetch),
         }))
     }
@@ -494,10 +496,10 @@ enum Step {
     Hold(String),
 }
 
-impl Slot {
+impl SharedSlot for Slot {
     /// A token through the store: the shared one, or fetched with `fetch` by the one process
     /// that holds the lock. Falls back to `fetch` in this process when Redis fails.
-    pub(crate) fn fetch(
+    fn fetch(
         &self,
         avoid: Option<&Secret>,
         force: bool,
@@ -518,7 +520,7 @@ impl Slot {
     }
 
     /// WeChat rejected `rejected`: marks the shared value invalid if it still holds it.
-    pub(crate) fn invalidate(&self, rejected: &Secret) {
+    fn invalidate(&self, rejected: &Secret) {
         if self.store.resting() {
             return;
         }
@@ -535,7 +537,9 @@ impl Slot {
                 .warn(self.what, &e, "could not mark the rejected value invalid");
         }
     }
+}
 
+impl Slot {
     /// Polls until the shared value can be used or this process holds the lock.
     fn wait_or_hold(&self, avoid: Option<&Secret>) -> Result<Step, StoreError> {
         let started = Instant::now();

@@ -1,6 +1,7 @@
 //! Access tokens: where they come from, how they are cached and renewed (documented on
 //! [`TokenSource`], which is public).
 
+use std::fmt;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -202,12 +203,28 @@ pub(crate) struct TokenCache {
     /// What is cached, for the message of a panicking fetch.
     what: &'static str,
     /// The shared store fetches go through, if any.
-    #[cfg(feature = "redis")]
-    shared: Option<crate::store::Slot>,
+    shared: Option<Box<dyn SharedSlot>>,
 }
 
 /// How a fetch is made: `fetch(force_refresh)`.
 pub(crate) type FetchFn<'a> = &'a dyn Fn(bool) -> Result<Fetched, Error>;
+
+/// A place shared by several processes that a [`TokenCache`] fetches through: one key of the
+/// Redis store (`crate::store`, feature `redis`), which implements it. Defined here, below the
+/// store, so that the runtime reads bottom-up (token, then store, then client).
+pub(crate) trait SharedSlot: Send + Sync + fmt::Debug {
+    /// A token through the shared place: the shared one, or fetched with `fetch` by the one
+    /// process that holds its lock.
+    fn fetch(
+        &self,
+        avoid: Option<&Secret>,
+        force: bool,
+        fetch: FetchFn<'_>,
+    ) -> Result<Fetched, Error>;
+
+    /// WeChat rejected `rejected`: marks the shared value invalid if it still holds it.
+    fn invalidate(&self, rejected: &Secret);
+}
 
 impl TokenCache {
     pub(crate) fn new(force_interval: Duration) -> Self {
@@ -216,14 +233,13 @@ impl TokenCache {
             done: Condvar::new(),
             force_interval,
             what: "access token",
-            #[cfg(feature = "redis")]
             shared: None,
         }
     }
 
     /// The same cache, fetching through `slot` of a shared store.
     #[cfg(feature = "redis")]
-    pub(crate) fn shared(mut self, slot: Option<crate::store::Slot>) -> Self {
+    pub(crate) fn shared(mut self, slot: Option<Box<dyn SharedSlot>>) -> Self {
         self.shared = slot;
         self
     }
@@ -244,7 +260,6 @@ impl TokenCache {
                 state.token = None;
             }
         }
-        #[cfg(feature = "redis")]
         if let Some(slot) = &self.shared {
             slot.invalidate(rejected);
         }
@@ -393,13 +408,9 @@ impl TokenCache {
         avoid: Option<&Secret>,
         force: bool,
     ) -> Result<Fetched, Error> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            #[cfg(feature = "redis")]
-            if let Some(slot) = &self.shared {
-                return slot.fetch(avoid, force, fetch);
-            }
-            let _ = avoid;
-            fetch(force)
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &self.shared {
+            Some(slot) => slot.fetch(avoid, force, fetch),
+            None => fetch(force),
         }))
         .unwrap_or_else(|_| Err(panicked(self.what)))
     }
