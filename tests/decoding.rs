@@ -22,9 +22,9 @@ fn unknown_response_fields_are_ignored() {
 }
 
 /// WeChat sometimes writes response integers as numeric strings (`"total_num": "3"`); they decode
-/// like numbers in the types only responses use, at any depth (the list forms are unit-tested in
-/// `wire`). Types requests use too, such as the card body, stay strict: the sandbox decodes
-/// requests with them, and WeChat refuses strings there.
+/// like numbers in every type an answer holds, at any depth, the card body included (the list
+/// forms are unit-tested in `wire`). Requests still send numbers, and the sandbox refuses strings
+/// in them as WeChat does (`tests/sandbox_fidelity.rs`).
 #[test]
 fn response_integers_may_be_numeric_strings() {
     let decoded: BatchGetCardsResponse =
@@ -38,6 +38,24 @@ fn response_integers_may_be_numeric_strings() {
     .unwrap();
     assert_eq!(decoded.card.begin_time, Some(1_397_577_600));
     assert_eq!(decoded.card.end_time, Some(-1));
+
+    // The card body of card/get: the documented answer, with its integers sent as strings.
+    let example = wechat_card::ENDPOINTS
+        .iter()
+        .find(|e| e.path == "card/get")
+        .and_then(|e| e.examples.iter().find_map(|x| x.response))
+        .expect("card/get has a documented answer");
+    let mut answer: serde_json::Value = serde_json::from_str(example).unwrap();
+    let mut strings = 0;
+    stringify_integers(&mut answer["card"], &mut strings);
+    assert!(strings > 0, "the card/get example holds integers");
+    let decoded: GetCardResponse = serde_json::from_value(answer).unwrap();
+    let original: GetCardResponse = serde_json::from_value(
+        serde_json::from_str::<serde_json::Value>(example).unwrap()["card"].clone(),
+    )
+    .map(GetCardResponse::new)
+    .unwrap();
+    assert_eq!(decoded, original);
 
     // Anything else is still a clear error naming what was expected.
     let e = serde_json::from_value::<BatchGetCardsResponse>(json!({ "total_num": "3 cards" }))
@@ -130,4 +148,21 @@ fn tagged_union_errors_are_clear() {
         missing_payload.to_string().contains("discount"),
         "{missing_payload}"
     );
+}
+
+/// Turns every integer below `value` into its decimal string, counting them.
+fn stringify_integers(value: &mut serde_json::Value, count: &mut usize) {
+    match value {
+        serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => {
+            *value = serde_json::Value::String(n.to_string());
+            *count += 1;
+        }
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| stringify_integers(item, count)),
+        serde_json::Value::Object(map) => map
+            .values_mut()
+            .for_each(|item| stringify_integers(item, count)),
+        _ => {}
+    }
 }

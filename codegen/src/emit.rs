@@ -38,9 +38,9 @@ pub struct Emitter<'a> {
     spec: &'a Spec,
     /// For each request or response type, the endpoints that use it: `(endpoint, is_request)`.
     used_by: HashMap<TypeId, Vec<(&'a Endpoint, bool)>>,
-    /// The object types only responses reach (see [`reached_from`]): their integer fields also
-    /// decode numeric strings. Types requests reach too (the card body) stay strict, because the
-    /// sandbox decodes requests with them and WeChat refuses strings there.
+    /// The object types responses reach (see [`reached_from`]): their integer fields also
+    /// decode numeric strings, as WeChat sends some. Types requests reach too (the card body)
+    /// are among them; the sandbox refuses strings in requests by its own check.
     from_responses: HashSet<&'a str>,
 }
 
@@ -58,13 +58,7 @@ impl<'a> Emitter<'a> {
         Emitter {
             spec,
             used_by,
-            from_responses: {
-                let from_requests = reached_from(spec, |ep| ep.request);
-                reached_from(spec, |ep| ep.response)
-                    .into_iter()
-                    .filter(|name| !from_requests.contains(name))
-                    .collect()
-            },
+            from_responses: reached_from(spec, |ep| ep.response),
         }
     }
 

@@ -365,7 +365,11 @@ fn decode_request(
         HookError::Invalid(v) => validation_refusal(&v, Some((request_type, &raw, ""))),
         other => Refusal::new(DATA_FORMAT_ERROR, format!("data format error: {other}")),
     })?;
-    check_enums(request_type, &checked, "")?;
+    if matches!(endpoint.method, HttpMethod::Post) {
+        check_values(request_type, &raw, "")?;
+    } else {
+        check_values(request_type, &checked, "")?;
+    }
     Ok(checked)
 }
 
@@ -400,10 +404,16 @@ pub(crate) fn accept_numeric_timestamps(card: &mut Value) {
     }
 }
 
-/// Refuses a value of an enum field that the spec does not list. The generated types keep such
-/// values (`Unknown(…)`) so that answers never fail to decode; WeChat refuses them in requests:
-/// 40071 for `card_type`, 40072 for `code_type`, 40097 for the others.
-pub(crate) fn check_enums(type_name: &str, value: &Value, path: &str) -> Outcome<()> {
+/// Refuses what the generated types accept, so that answers never fail to decode, but WeChat
+/// refuses in requests:
+/// - a value of an enum field that the spec does not list (the types keep it as `Unknown(…)`):
+///   40071 for `card_type`, 40072 for `code_type`, 40097 for the others;
+/// - an integer sent as a string (`"quantity": "5"`; the types of answers decode numeric strings,
+///   and the card body is one of them): 47001. `card/create`'s `date_info` timestamps, which
+///   WeChat does take as strings, are turned into numbers before this check.
+///
+/// Runs on the request as it was sent, not on its typed re-encoding.
+pub(crate) fn check_values(type_name: &str, value: &Value, path: &str) -> Outcome<()> {
     let Some(info) = schema::type_info(type_name) else {
         return Ok(());
     };
@@ -414,7 +424,7 @@ pub(crate) fn check_enums(type_name: &str, value: &Value, path: &str) -> Outcome
             };
             for field in fields {
                 if let Some(inner) = object.get(field.wire) {
-                    check_enums_in(&field.ty, inner, &join(path, field.wire))?;
+                    check_values_in(&field.ty, inner, &join(path, field.wire))?;
                 }
             }
             Ok(())
@@ -451,22 +461,26 @@ pub(crate) fn check_enums(type_name: &str, value: &Value, path: &str) -> Outcome
             };
             let key = name.to_ascii_lowercase();
             match object.get(&key) {
-                Some(inner) => check_enums(payload, inner, &join(path, &key)),
+                Some(inner) => check_values(payload, inner, &join(path, &key)),
                 None => Ok(()),
             }
         }
     }
 }
 
-fn check_enums_in(ty: &Ty, value: &Value, path: &str) -> Outcome<()> {
+fn check_values_in(ty: &Ty, value: &Value, path: &str) -> Outcome<()> {
     match ty {
-        Ty::Ref(name) => check_enums(name, value, path),
+        Ty::Ref(name) => check_values(name, value, path),
         Ty::List { item, .. } => {
             for (i, v) in value.as_array().into_iter().flatten().enumerate() {
-                check_enums_in(item, v, &format!("{path}[{i}]"))?;
+                check_values_in(item, v, &format!("{path}[{i}]"))?;
             }
             Ok(())
         }
+        Ty::Int { .. } if value.is_string() => Err(Refusal::new(
+            DATA_FORMAT_ERROR,
+            format!("data format error: `{path}` is the string {value}, not a number"),
+        )),
         _ => Ok(()),
     }
 }
@@ -1210,7 +1224,7 @@ mod tests {
                 let Ok(checked) = (tooling::hooks(endpoint).check_request)(&request) else {
                     continue;
                 };
-                if let Err(refusal) = check_enums(request_type, &checked, "") {
+                if let Err(refusal) = check_values(request_type, &checked, "") {
                     refused.push(format!("{}: {}", endpoint.path, refusal.errmsg));
                 }
             }
@@ -1224,7 +1238,7 @@ mod tests {
             json!({ "card_type": "MEMBER_CARD", "member_card": { "base_info": {
                 "code_type": code_type, "date_info": { "type": date_type } } } })
         };
-        let errcode = |card: Value| check_enums("Card", &card, "card").map_err(|r| r.errcode);
+        let errcode = |card: Value| check_values("Card", &card, "card").map_err(|r| r.errcode);
         assert_eq!(
             errcode(card("DATE_TYPE_PERMANENT", "CODE_TYPE_TEXT")),
             Ok(())

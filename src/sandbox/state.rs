@@ -677,7 +677,7 @@ impl State {
                 format!("data format error: {e}"),
             )
         })?;
-        super::api::check_enums("Card", &normalized, "card")?;
+        super::api::check_values("Card", &normalized, "card")?;
         let card_type = typed.tag().to_owned();
         let now = self.now();
         let id = self.new_card_id();

@@ -76,6 +76,7 @@ pub struct Round {
     /// Radius, see \[the docs\] and \<b\><http://example.com/x>\</b\>.
     ///
     /// Required. From 1 to 100.
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub radius: u32,
 }
 

@@ -581,6 +581,7 @@ pub struct GiftCardPageTheme {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub category_index: Option<u32>,
     /// 该主题购买页是否突出商品名显示。
     ///

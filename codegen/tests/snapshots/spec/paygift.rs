@@ -120,10 +120,12 @@ pub struct PayGiftBaseInfo {
     /// 规则开始时间(Unix时间戳,秒)。
     ///
     /// Required.
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub begin_time: i64,
     /// 规则结束时间(Unix时间戳,秒)。
     ///
     /// Required.
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub end_time: i64,
     /// 规则状态(查询时返回,取值文档未说明)。
     ///
@@ -134,11 +136,13 @@ pub struct PayGiftBaseInfo {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub create_time: Option<i64>,
     /// 规则更新时间(查询时返回)。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub update_time: Option<i64>,
 }
 
@@ -230,11 +234,13 @@ pub struct PayGiftMemberRule {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub least_cost: Option<u32>,
     /// 单次消费送会员卡的金额上限(单位为分)。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub max_cost: Option<u32>,
     /// 商户自定义领卡网页链接,填入该字段后支付后领卡消息将跳转到此网页。
     ///

@@ -301,10 +301,12 @@ pub struct CashCard {
     /// least_cost字段为代金券专用,表示起用金额(单位为分)。 Minimum spend, in fen.
     ///
     /// Required.
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub least_cost: u32,
     /// 代金券专用,表示减免金额(单位为分)。 Amount taken off, in fen.
     ///
     /// Required.
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub reduce_cost: u32,
 }
 
@@ -390,6 +392,7 @@ pub struct DiscountCard {
     /// 折扣券专用字段,表示打折额度(百分比),例:填30为七折。 Percent off: 30 means 30% off.
     ///
     /// Required.
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub discount: u32,
 }
 
@@ -697,6 +700,7 @@ pub struct MemberCard {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub discount: Option<u32>,
     /// 绑定旧卡的url,会员卡专用。
     ///
@@ -1182,11 +1186,13 @@ pub struct BoardingPassCard {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub departure_time: Option<u32>,
     /// 降落时间,机票专用。(Unix时间戳格式)
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub landing_time: Option<u32>,
     /// 在线值机的链接,机票专用。
     ///
@@ -1202,6 +1208,7 @@ pub struct BoardingPassCard {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub boarding_time: Option<u32>,
     /// 机型。 Aircraft model.
     ///
@@ -1497,6 +1504,7 @@ pub struct GeneralCard {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub init_bonus: Option<i64>,
     /// 是否支持余额(储值),填写true或false;仅GIFT_CARD类型适用。
     ///
@@ -1507,6 +1515,7 @@ pub struct GeneralCard {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub init_balance: Option<i64>,
     /// 自定义信息类目,包含name和url字段。
     ///
@@ -1723,6 +1732,7 @@ pub struct BaseInfo {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub location_id_list: Option<Vec<u64>>,
     /// 支持全部门店,填写true或false,与location_id_list互斥。
     ///
@@ -1808,11 +1818,13 @@ pub struct BaseInfo {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub get_limit: Option<u32>,
     /// 每人可核销的数量限制,不填写默认为50。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub use_limit: Option<u32>,
     /// 卡券领取页面是否可分享(001查看卡券详情表写作“卡券是否可转赠,填写true或false,true代表可转赠 默认为true”)。
     ///
@@ -1858,6 +1870,7 @@ pub struct BaseInfo {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub max_give_friend_times: Option<u32>,
     /// 卡券状态(查看卡券详情时返回)。
     ///
@@ -1868,11 +1881,13 @@ pub struct BaseInfo {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub create_time: Option<i64>,
     /// 卡券最近更新时间,Unix时间戳(秒)(查看卡券详情时返回)。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub update_time: Option<i64>,
     /// 区域码列表(查看卡券详情时返回,文档未说明元素格式)。
     ///
@@ -2356,11 +2371,13 @@ pub struct Sku {
     /// 卡券现有库存的数量,上限为100000000。
     ///
     /// Required. From 0 to 100000000.
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub quantity: u64,
     /// 卡券全部库存的数量,上限为100000000(查看卡券详情时返回)。
     ///
     /// Optional. From 0 to 100000000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub total_quantity: Option<u64>,
 }
 
@@ -2409,21 +2426,25 @@ pub struct DateInfo {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub begin_timestamp: Option<u32>,
     /// type为DATE_TYPE_FIX_TIME_RANGE时专用,表示结束时间(单位为秒)。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub end_timestamp: Option<u32>,
     /// type为DATE_TYPE_FIX_TERM时专用,表示自领取后多少天内有效,领取后当天有效填写0(单位为天)。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub fixed_term: Option<u32>,
     /// type为DATE_TYPE_FIX_TERM时专用,表示自领取后多少天开始生效(单位为天),0为当天生效。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub fixed_begin_term: Option<u32>,
 }
 
@@ -2484,6 +2505,7 @@ pub struct SubMerchantInfo {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub merchant_id: Option<u64>,
 }
 
@@ -2574,6 +2596,7 @@ pub struct GeneralCardGiftInfo {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub price: Option<u32>,
 }
 
@@ -2722,6 +2745,7 @@ pub struct UseCondition {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub least_cost: Option<u32>,
     /// 购买xx可用类型门槛,仅用于兑换,填入后自动拼写购买xxx可用。
     ///
@@ -2890,21 +2914,25 @@ pub struct TimeLimit {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub begin_hour: Option<u32>,
     /// 当前type类型下的起始时间(分钟),如当前结构体内填写了MONDAY,begin_hour填写10,此处填写了59,则此处表示周一 10:59可用。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub begin_minute: Option<u32>,
     /// 当前type类型下的结束时间(小时),如当前结构体内填写了MONDAY,此处填写了20,则此处表示周一 10:00-20:00可用。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub end_hour: Option<u32>,
     /// 当前type类型下的结束时间(分钟),如当前结构体内填写了MONDAY,begin_hour填写10,此处填写了59,则此处表示周一 10:59-00:59可用。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub end_minute: Option<u32>,
 }
 
@@ -2965,41 +2993,49 @@ pub struct BonusRule {
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub cost_money_unit: Option<u32>,
     /// 对应增加的积分。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub increase_bonus: Option<u32>,
     /// 用户单次可获取的积分上限。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub max_increase_bonus: Option<u32>,
     /// 初始设置积分。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub init_increase_bonus: Option<u32>,
     /// 每使用5积分。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub cost_bonus_unit: Option<u32>,
     /// 抵扣xx元,(这里以分为单位)。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub reduce_money: Option<u32>,
     /// 抵扣条件,满xx元(这里以分为单位)可用。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub least_money_to_use_bonus: Option<u32>,
     /// 抵扣条件,单笔最多使用xx积分。
     ///
     /// Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub max_reduce_bonus: Option<u32>,
 }
 
