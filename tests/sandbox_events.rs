@@ -5,7 +5,7 @@
 
 mod sandbox_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, RwLock, mpsc};
 use std::time::Duration;
@@ -44,28 +44,7 @@ fn listener_gated(gate: Arc<RwLock<()>>) -> (String, mpsc::Receiver<Push>) {
             let gate = gate.clone();
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let target = line.split(' ').nth(1).unwrap_or("").to_owned();
-                    let mut length = 0;
-                    loop {
-                        let mut header = String::new();
-                        reader.read_line(&mut header).unwrap();
-                        let header = header.trim_end();
-                        if header.is_empty() {
-                            break;
-                        }
-                        if let Some((name, value)) = header.split_once(':') {
-                            if name.eq_ignore_ascii_case("content-length") {
-                                length = value.trim().parse().unwrap();
-                            }
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).unwrap();
+                while let Some((target, body)) = sandbox_support::read_request(&mut reader) {
                     let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
                     let _ = tx.send(Push {
                         query: query.to_owned(),

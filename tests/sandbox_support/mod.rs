@@ -123,3 +123,30 @@ pub fn http_json(addr: SocketAddr, method: &str, target: &str, body: &[u8]) -> V
     let (_, body) = http(addr, method, target, body);
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
+
+/// Reads one HTTP/1.1 request from a keep-alive connection: its target (path and query) and
+/// its body (by `Content-Length`). `None` when the peer closed the connection.
+pub fn read_request(reader: &mut impl std::io::BufRead) -> Option<(String, Vec<u8>)> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let target = line.split(' ').nth(1).unwrap_or("").to_owned();
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).unwrap();
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap();
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    Some((target, body))
+}
