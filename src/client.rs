@@ -737,19 +737,50 @@ impl Client {
         Resp: DeserializeOwned,
     {
         let payload = encode(method, request)?;
+        let mut answer: Option<Resp> = None;
+        self.call_raw(
+            kind,
+            path,
+            &payload,
+            idempotent,
+            &mut |status, body, secrets| {
+                answer = Some(decode_typed(path, status, body, secrets)?);
+                Ok(())
+            },
+        )?;
+        answer.ok_or_else(|| {
+            Error::Decode(DecodeError {
+                endpoint: path.to_owned(),
+                status: 0,
+                message: "no answer was decoded".into(),
+                excerpt: String::new(),
+            })
+        })
+    }
+
+    /// The part of [`call`](Client::call) that does not depend on the request and response
+    /// types, compiled once rather than once per endpoint: sends `payload` with the token,
+    /// renews the token and retries as needed, checks the `errcode` envelope, and hands every
+    /// successful answer to `decode` (inside the retry loop, so that its errors are retried and
+    /// logged like any other).
+    fn call_raw(
+        &self,
+        kind: TokenKind,
+        path: &str,
+        payload: &Payload,
+        idempotent: bool,
+        decode: &mut dyn FnMut(u16, &[u8], &[&str]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let mut token = self.token_of(kind, path)?;
         let mut renewed = false;
         let ticket = self.inner.ticket.peek();
         let ticket = ticket.as_ref().map_or("", Secret::expose);
         loop {
             let result = self.with_retries(path, idempotent, || {
-                let (status, body) = self.exchange(path, &payload, Some((kind, &token)))?;
-                decode_with(
-                    path,
-                    status,
-                    &body,
-                    &[token.expose(), self.inner.auth.app_secret(), ticket],
-                )
+                let (status, body) = self.exchange(path, payload, Some((kind, &token)))?;
+                let secrets = [token.expose(), self.inner.auth.app_secret(), ticket];
+                check_envelope(path, status, &body, &secrets)?;
+                decode(status, &body, &secrets)
             });
             match result {
                 Err(Error::Api(e)) if is_token_errcode(e.errcode) && !renewed => {
@@ -1182,19 +1213,46 @@ fn decode_with<Resp: DeserializeOwned>(
     body: &[u8],
     secrets: &[&str],
 ) -> Result<Resp, Error> {
-    let decode_error = |message: String| {
-        Error::Decode(DecodeError {
-            endpoint: endpoint.to_owned(),
-            status,
-            message: redact(&message, secrets),
-            excerpt: excerpt(body, EXCERPT_BYTES, secrets),
-        })
-    };
+    check_envelope(endpoint, status, body, secrets)?;
+    decode_typed(endpoint, status, body, secrets)
+}
+
+/// A [`DecodeError`] about `body`, with the secrets masked.
+fn decode_error(
+    endpoint: &str,
+    status: u16,
+    body: &[u8],
+    secrets: &[&str],
+    message: &str,
+) -> Error {
+    Error::Decode(DecodeError {
+        endpoint: endpoint.to_owned(),
+        status,
+        message: redact(message, secrets),
+        excerpt: excerpt(body, EXCERPT_BYTES, secrets),
+    })
+}
+
+/// The `errcode`/`errmsg` envelope and the status of an answer: `Ok` when the body is a JSON
+/// object, its `errcode` absent or `0` and the status 2xx.
+fn check_envelope(endpoint: &str, status: u16, body: &[u8], secrets: &[&str]) -> Result<(), Error> {
     let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
         if (200..300).contains(&status) {
-            decode_error(format!("the answer is not a JSON object: {e}"))
+            decode_error(
+                endpoint,
+                status,
+                body,
+                secrets,
+                &format!("the answer is not a JSON object: {e}"),
+            )
         } else {
-            decode_error("an error page, not WeChat JSON".to_owned())
+            decode_error(
+                endpoint,
+                status,
+                body,
+                secrets,
+                "an error page, not WeChat JSON",
+            )
         }
     })?;
     match envelope.errcode {
@@ -1208,10 +1266,42 @@ fn decode_with<Resp: DeserializeOwned>(
         _ => {}
     }
     if !(200..300).contains(&status) {
-        return Err(decode_error(format!("HTTP status {status}")));
+        return Err(decode_error(
+            endpoint,
+            status,
+            body,
+            secrets,
+            &format!("HTTP status {status}"),
+        ));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| decode_error(format!("the answer does not have the expected shape: {e}")))
+    Ok(())
+}
+
+/// Decodes an answer whose envelope was checked into `Resp`; the only part of the call path
+/// compiled once per response type.
+fn decode_typed<Resp: DeserializeOwned>(
+    endpoint: &str,
+    status: u16,
+    body: &[u8],
+    secrets: &[&str],
+) -> Result<Resp, Error> {
+    serde_json::from_slice(body).map_err(|e| shape_error(endpoint, status, body, secrets, &e))
+}
+
+fn shape_error(
+    endpoint: &str,
+    status: u16,
+    body: &[u8],
+    secrets: &[&str],
+    e: &serde_json::Error,
+) -> Error {
+    decode_error(
+        endpoint,
+        status,
+        body,
+        secrets,
+        &format!("the answer does not have the expected shape: {e}"),
+    )
 }
 
 #[cfg(test)]
