@@ -769,7 +769,7 @@ impl Client {
         path: &str,
         payload: &Payload,
         idempotent: bool,
-        decode: &mut dyn FnMut(u16, &[u8], &[&str]) -> Result<(), Error>,
+        decode: &mut DecodeAnswer<'_>,
     ) -> Result<(), Error> {
         let mut token = self.token_of(kind, path)?;
         let mut renewed = false;
@@ -1153,6 +1153,10 @@ fn transport_error(
     })
 }
 
+/// What [`Client::call_raw`] hands each successful answer to: the status, the body and the
+/// secrets to mask in errors. It keeps the decoded value itself.
+type DecodeAnswer<'a> = dyn FnMut(u16, &[u8], &[&str]) -> Result<(), Error> + 'a;
+
 /// The `errcode`/`errmsg` envelope of every WeChat answer. Only a JSON object is accepted
 /// (serde's derive would also take an array); other keys are skipped without allocating.
 struct Envelope {
@@ -1198,6 +1202,7 @@ impl<'de> serde::Deserialize<'de> for Envelope {
 /// A body that is not a JSON object, does not fit `Resp`, or comes with a non-2xx status
 /// without a non-zero `errcode` is an [`Error::Decode`] carrying the status and the first 256
 /// bytes of the body (cut at a character boundary, with token-like values masked).
+#[cfg(any(test, feature = "tooling"))]
 pub fn decode_response<Resp: DeserializeOwned>(
     endpoint: &str,
     status: u16,

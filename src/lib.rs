@@ -19,6 +19,7 @@ pub mod signature;
 pub mod store;
 mod token;
 #[doc(hidden)]
+#[cfg(feature = "tooling")]
 pub mod tooling;
 mod transport;
 pub mod validate;

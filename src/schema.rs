@@ -114,7 +114,10 @@ pub struct TypeInfo {
     pub name: &'static str,
     /// What kind of type it is.
     pub kind: TypeKind,
-    /// Decodes a JSON value into the type and validates it.
+    /// Decodes a JSON value into the type and validates it, as the client validates a request
+    /// before sending it. With the `tooling` feature only: these functions instantiate both serde
+    /// directions of every type, which a client does not need.
+    #[cfg(feature = "tooling")]
     pub check: fn(&serde_json::Value) -> Result<(), crate::Error>,
 }
 

@@ -1,4 +1,5 @@
-//! Hooks for tools that work from the endpoint table: the spec-driven tests and the sandbox.
+//! Hooks for tools that work from the endpoint and type tables: the spec-driven tests and the
+//! sandbox. Only with the `tooling` feature (which `sandbox` turns on).
 //!
 //! Hidden, and not part of the API: the hooks may change in any release. They live apart from
 //! [`EndpointInfo`] so that the descriptor a `Client` method passes to `execute`
@@ -94,13 +95,33 @@ impl std::error::Error for HookError {
     }
 }
 
-fn invalid(e: serde_json::Error) -> HookError {
-    HookError::Invalid(ValidationError::new(
+/// A JSON value that does not decode as the type: [`Rule::Decode`].
+fn not_decodable(e: serde_json::Error) -> ValidationError {
+    ValidationError::new(
         "",
         Rule::Decode {
             message: e.to_string(),
         },
-    ))
+    )
+}
+
+fn invalid(e: serde_json::Error) -> HookError {
+    HookError::Invalid(not_decodable(e))
+}
+
+/// Decodes a JSON value as `T` and validates it: what the client checks before sending, applied
+/// to a value that arrived as JSON. The `check` of the object and union entries of
+/// [`crate::TYPES`].
+pub fn check_json<T: DeserializeOwned + Validate>(value: &Value) -> Result<(), Error> {
+    let typed = T::deserialize(value).map_err(|e| Error::Validation(not_decodable(e)))?;
+    typed.validate().map_err(Error::Validation)
+}
+
+/// Decodes a JSON value as `T`: the `check` of the enum entries of [`crate::TYPES`].
+pub fn check_decode<T: DeserializeOwned>(value: &Value) -> Result<(), Error> {
+    T::deserialize(value)
+        .map(drop)
+        .map_err(|e| Error::Validation(not_decodable(e)))
 }
 
 /// Decodes and validates a request body, returning it as the typed client would send it.

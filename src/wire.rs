@@ -1,5 +1,4 @@
-//! Helpers called by the generated code: serde helpers for enums and unions, the checks of the
-//! `TYPES` table, and the XML element readers and writers of the event structs. Public only so the
+//! Helpers called by the generated code: serde helpers for enums and unions, and the XML element readers and writers of the event structs. Public only so the
 //! generated code in this crate and its tests can reach them; not part of the stable API.
 
 use std::borrow::Cow;
@@ -9,8 +8,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::Error;
-use crate::validate::{Rule, Validate, ValidationError};
+use crate::validate::{Validate, ValidationError};
 
 /// The body of a request without fields: `{}`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,27 +18,6 @@ impl Validate for Empty {
     fn validate(&self) -> Result<(), ValidationError> {
         Ok(())
     }
-}
-
-/// Decodes a JSON value as `T` and validates it: what the client checks before sending, applied
-/// to a body that arrived as JSON (the sandbox, tests).
-pub fn check_json<T: DeserializeOwned + Validate>(value: &Value) -> Result<(), Error> {
-    let typed = T::deserialize(value).map_err(decode_error)?;
-    typed.validate().map_err(Error::Validation)
-}
-
-/// Decodes a JSON value as `T` (for types without limits, such as enums).
-pub fn check_decode<T: DeserializeOwned>(value: &Value) -> Result<(), Error> {
-    T::deserialize(value).map(drop).map_err(decode_error)
-}
-
-fn decode_error(e: serde_json::Error) -> Error {
-    Error::Validation(ValidationError::new(
-        "",
-        Rule::Decode {
-            message: e.to_string(),
-        },
-    ))
 }
 
 /// Reads an enum's wire value, borrowing when the input allows.

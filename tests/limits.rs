@@ -8,6 +8,8 @@
 //! one limit of that type passed down (`shapes[0].round_thing.radius`), so a type that stopped
 //! validating what it holds fails here. Cross-field rules are tested the same way.
 
+#![cfg(feature = "tooling")]
+
 use serde_json::{Map, Value, json};
 use wechat_card::Error;
 use wechat_card::schema::{FieldInfo, RuleInfo, TYPES, Ty, TypeInfo, TypeKind, type_info};

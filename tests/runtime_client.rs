@@ -715,6 +715,7 @@ fn a_connection_closed_without_answer_on_consume_is_not_retried() {
 /// [`schema::ENDPOINTS`] is called with its first documented example request that passes the
 /// client's checks.
 #[test]
+#[cfg(feature = "tooling")]
 fn state_changing_calls_are_never_sent_twice() {
     let mut covered = Vec::new();
     for info in schema::ENDPOINTS.iter().filter(|e| !e.idempotent) {

@@ -3,6 +3,8 @@
 //! `access_token` query, JSON body), and the documented answer must decode — losslessly, so a
 //! field the docs show but the spec lacks fails here.
 
+#![cfg(feature = "tooling")]
+
 mod support;
 
 use serde_json::{Map, Value};

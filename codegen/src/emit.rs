@@ -42,6 +42,30 @@ pub struct Emitter<'a> {
     /// decode numeric strings, as WeChat sends some. Types requests reach too (the card body)
     /// are among them; the sandbox refuses strings in requests by its own check.
     from_responses: HashSet<&'a str>,
+    /// The types requests reach: they implement `Serialize` in every build.
+    from_requests: HashSet<&'a str>,
+}
+
+/// The serde directions a JSON type implements: a client sends requests (`Serialize`) and reads
+/// responses (`Deserialize`), so each type implements by default only the directions the
+/// endpoints that reach it need, and the other one with the `serde-full` feature (which the
+/// sandbox and the tooling turn on). Half the serde code is thus never compiled for a client.
+#[derive(Debug, Clone, Copy)]
+struct Directions {
+    serialize: bool,
+    deserialize: bool,
+}
+
+impl Directions {
+    /// `#[cfg(feature = "serde-full")]` before an impl of a direction the type does not need by
+    /// default, else nothing.
+    fn gate(needed: bool) -> TokenStream {
+        if needed {
+            TokenStream::new()
+        } else {
+            quote!(#[cfg(feature = "serde-full")])
+        }
+    }
 }
 
 impl<'a> Emitter<'a> {
@@ -59,6 +83,28 @@ impl<'a> Emitter<'a> {
             spec,
             used_by,
             from_responses: reached_from(spec, |ep| ep.response),
+            from_requests: reached_from(spec, |ep| ep.request),
+        }
+    }
+
+    /// The serde directions the type `name` implements in every build. A type no endpoint
+    /// reaches (none in the spec today) implements both, so that its `#[serde]` field attributes
+    /// always have a derive to belong to.
+    fn directions(&self, name: &str) -> Directions {
+        let (serialize, deserialize) = (
+            self.from_requests.contains(name),
+            self.from_responses.contains(name),
+        );
+        if serialize || deserialize {
+            Directions {
+                serialize,
+                deserialize,
+            }
+        } else {
+            Directions {
+                serialize: true,
+                deserialize: true,
+            }
         }
     }
 
@@ -165,7 +211,7 @@ impl<'a> Emitter<'a> {
     ) -> TokenStream {
         let ty_name = ident(name);
         let doc = docs(doc);
-        let derives = self.derives(fields, codec);
+        let derives = self.derives(name, fields, codec);
         let lenient = self.from_responses.contains(name);
         let decls = fields.iter().map(|f| self.field_decl(f, codec, lenient));
 
@@ -182,7 +228,7 @@ impl<'a> Emitter<'a> {
 
         quote! {
             #doc
-            #[derive(#(#derives),*)]
+            #derives
             #[non_exhaustive]
             pub struct #ty_name {
                 #(#decls)*
@@ -307,17 +353,29 @@ impl<'a> Emitter<'a> {
         (new, TokenStream::new())
     }
 
-    /// The derives of a struct: `Default` when no field is required, serde's for JSON.
-    fn derives(&self, fields: &[Field], codec: Codec<'_>) -> Vec<TokenStream> {
-        let mut out = vec![quote!(Debug), quote!(Clone), quote!(PartialEq), quote!(Eq)];
+    /// The derives of a struct: `Default` when no field is required; for JSON, the serde
+    /// directions it needs always and the others with `serde-full` (see [`Directions`]).
+    fn derives(&self, name: &str, fields: &[Field], codec: Codec<'_>) -> TokenStream {
+        let mut always = vec![quote!(Debug), quote!(Clone), quote!(PartialEq), quote!(Eq)];
         if !fields.iter().any(|f| f.required) {
-            out.push(quote!(Default));
+            always.push(quote!(Default));
         }
+        let mut full = Vec::new();
         if let Codec::Json { .. } = codec {
-            out.push(quote!(serde::Serialize));
-            out.push(quote!(serde::Deserialize));
+            let d = self.directions(name);
+            for (needed, derive) in [
+                (d.serialize, quote!(serde::Serialize)),
+                (d.deserialize, quote!(serde::Deserialize)),
+            ] {
+                if needed { &mut always } else { &mut full }.push(derive);
+            }
         }
-        out
+        let full = (!full.is_empty())
+            .then(|| quote!(#[cfg_attr(feature = "serde-full", derive(#(#full),*))]));
+        quote! {
+            #[derive(#(#always),*)]
+            #full
+        }
     }
 
     /// One field's declaration: its doc, the codec's attributes, and its type (`Option` unless
@@ -543,6 +601,8 @@ impl<'a> Emitter<'a> {
 
     fn enumeration(&self, ty: &TypeDef, values: &[EnumValue]) -> TokenStream {
         let name = ident(&ty.name);
+        let d = self.directions(&ty.name);
+        let (ser_gate, de_gate) = (Directions::gate(d.serialize), Directions::gate(d.deserialize));
         let doc = docs(&format!(
             "{}\n\nA value this version does not know decodes as `Unknown` and is sent back unchanged.",
             type_doc(ty)
@@ -602,12 +662,14 @@ impl<'a> Emitter<'a> {
                 }
             }
 
+            #ser_gate
             impl serde::Serialize for #name {
                 fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                     serializer.serialize_str(self.as_str())
                 }
             }
 
+            #de_gate
             impl<'de> serde::Deserialize<'de> for #name {
                 fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                     crate::wire::enum_value(deserializer).map(|value| Self::from(value.as_ref()))
@@ -618,6 +680,8 @@ impl<'a> Emitter<'a> {
 
     fn union(&self, ty: &TypeDef, tag: &str, variants: &[Variant]) -> TokenStream {
         let name = ident(&ty.name);
+        let d = self.directions(&ty.name);
+        let (ser_gate, de_gate) = (Directions::gate(d.serialize), Directions::gate(d.deserialize));
         let doc = docs(&format!(
             "{}\n\nOn the wire: `{{\"{tag}\": \"TAG\", \"tag\": {{…}}}}`, the payload under the lower-cased tag. \
              A tag this version does not know decodes as `Unknown`, which keeps the whole JSON object.",
@@ -679,6 +743,7 @@ impl<'a> Emitter<'a> {
                 }
             }
 
+            #ser_gate
             impl serde::Serialize for #name {
                 fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                     match self {
@@ -688,6 +753,7 @@ impl<'a> Emitter<'a> {
                 }
             }
 
+            #de_gate
             impl<'de> serde::Deserialize<'de> for #name {
                 fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                     let mut object = crate::wire::Tagged::deserialize(deserializer, #tag)?;

@@ -50,6 +50,7 @@ impl<'a> Tables<'a> {
             /// The tooling hooks of every endpoint, in the order of `ENDPOINTS`: for the tests and
             /// the sandbox (see `crate::tooling`), not part of the API.
             #[doc(hidden)]
+            #[cfg(feature = "tooling")]
             pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[#(#hooks),*];
 
             /// Every type of the spec (named and inline), in spec order.
@@ -182,14 +183,14 @@ impl<'a> Tables<'a> {
                 });
                 (
                     quote!(crate::schema::TypeKind::Object { fields: &[#(#fields),*], rules: &[#(#rules),*] }),
-                    quote!(crate::wire::check_json::<#id>),
+                    quote!(crate::tooling::check_json::<#id>),
                 )
             }
             TypeKind::Enum { values } => {
                 let v = values.iter().map(|v| &v.wire);
                 (
                     quote!(crate::schema::TypeKind::Enum { values: &[#(#v),*] }),
-                    quote!(crate::wire::check_decode::<#id>),
+                    quote!(crate::tooling::check_decode::<#id>),
                 )
             }
             TypeKind::Union { tag, variants } => {
@@ -199,11 +200,11 @@ impl<'a> Tables<'a> {
                 });
                 (
                     quote!(crate::schema::TypeKind::Union { tag: #tag, variants: &[#(#v),*] }),
-                    quote!(crate::wire::check_json::<#id>),
+                    quote!(crate::tooling::check_json::<#id>),
                 )
             }
         };
-        quote!(crate::schema::TypeInfo { name: #n, kind: #kind, check: #check })
+        quote!(crate::schema::TypeInfo { name: #n, kind: #kind, #[cfg(feature = "tooling")] check: #check })
     }
 
     fn ty_info(&self, ty: &Ty) -> TokenStream {

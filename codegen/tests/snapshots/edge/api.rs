@@ -78,6 +78,7 @@ pub static ENDPOINTS: &[&crate::schema::EndpointInfo] = &[
 /// The tooling hooks of every endpoint, in the order of `ENDPOINTS`: for the tests and
 /// the sandbox (see `crate::tooling`), not part of the API.
 #[doc(hidden)]
+#[cfg(feature = "tooling")]
 pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
     crate::tooling::EndpointHooks {
         path: "thing/put",
@@ -115,7 +116,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             tag: "kind",
             variants: &[("ROUND_THING", "Round"), ("BOX", "Boxy")],
         },
-        check: crate::wire::check_json::<Shape>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<Shape>,
     },
     crate::schema::TypeInfo {
         name: "Round",
@@ -136,7 +138,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<Round>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<Round>,
     },
     crate::schema::TypeInfo {
         name: "Triple",
@@ -191,7 +194,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<Triple>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<Triple>,
     },
     crate::schema::TypeInfo {
         name: "Boxy",
@@ -209,21 +213,24 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<Boxy>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<Boxy>,
     },
     crate::schema::TypeInfo {
         name: "Level",
         kind: crate::schema::TypeKind::Enum {
             values: &["LEVEL_LOW", "LEVEL_HIGH", "LEVEL_2X", "TOP_LEVEL"],
         },
-        check: crate::wire::check_decode::<Level>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<Level>,
     },
     crate::schema::TypeInfo {
         name: "PutThingRequestOwnerLevel",
         kind: crate::schema::TypeKind::Enum {
             values: &["A", "B"],
         },
-        check: crate::wire::check_decode::<PutThingRequestOwnerLevel>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<PutThingRequestOwnerLevel>,
     },
     crate::schema::TypeInfo {
         name: "PutThingRequestOwner",
@@ -257,7 +264,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[crate::schema::RuleInfo::Exclusive(&["level", "nickname"])],
         },
-        check: crate::wire::check_json::<PutThingRequestOwner>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<PutThingRequestOwner>,
     },
     crate::schema::TypeInfo {
         name: "Item",
@@ -278,7 +286,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<Item>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<Item>,
     },
     crate::schema::TypeInfo {
         name: "PutThingRequest",
@@ -510,7 +519,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 },
             ],
         },
-        check: crate::wire::check_json::<PutThingRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<PutThingRequest>,
     },
     crate::schema::TypeInfo {
         name: "PutThingResponse",
@@ -531,7 +541,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<PutThingResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<PutThingResponse>,
     },
     crate::schema::TypeInfo {
         name: "ListThingsRequest",
@@ -559,7 +570,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<ListThingsRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<ListThingsRequest>,
     },
     crate::schema::TypeInfo {
         name: "ListThingsResponse",
@@ -579,7 +591,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<ListThingsResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<ListThingsResponse>,
     },
 ];
 /// A card event WeChat pushes to the merchant's server: one variant per event of the spec.

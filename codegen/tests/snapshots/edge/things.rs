@@ -46,6 +46,7 @@ impl serde::Serialize for Shape {
     }
 }
 
+#[cfg(feature = "serde-full")]
 impl<'de> serde::Deserialize<'de> for Shape {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -204,7 +205,8 @@ impl crate::Validate for Triple {
 }
 
 /// A box without limits.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct Boxy {
     /// `label`.
@@ -288,6 +290,7 @@ impl serde::Serialize for Level {
     }
 }
 
+#[cfg(feature = "serde-full")]
 impl<'de> serde::Deserialize<'de> for Level {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -343,6 +346,7 @@ impl serde::Serialize for PutThingRequestOwnerLevel {
     }
 }
 
+#[cfg(feature = "serde-full")]
 impl<'de> serde::Deserialize<'de> for PutThingRequestOwnerLevel {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -352,7 +356,8 @@ impl<'de> serde::Deserialize<'de> for PutThingRequestOwnerLevel {
 }
 
 /// Inline object.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct PutThingRequestOwner {
     /// `name`.
@@ -412,7 +417,8 @@ impl crate::Validate for PutThingRequestOwner {
 }
 
 /// `Item`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct Item {
     /// `sku`.
@@ -447,7 +453,8 @@ impl crate::Validate for Item {
 /// Request of `thing/put` (Put a thing).
 ///
 /// Sent by [`Client::put_thing`](crate::Client::put_thing) (`thing/put`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct PutThingRequest {
     /// `type`.
@@ -779,7 +786,8 @@ impl crate::Validate for PutThingRequest {
 /// Response of `thing/put` (Put a thing).
 ///
 /// Returned by [`Client::put_thing`](crate::Client::put_thing) (`thing/put`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct PutThingResponse {
     /// `id`.
@@ -811,7 +819,8 @@ impl crate::Validate for PutThingResponse {
 /// Request of `thing/list` (List things).
 ///
 /// Sent by [`Client::list_things`](crate::Client::list_things) (`thing/list`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct ListThingsRequest {
     /// `offset`.
@@ -854,7 +863,8 @@ impl crate::Validate for ListThingsRequest {
 /// Response of `thing/list` (List things).
 ///
 /// Returned by [`Client::list_things`](crate::Client::list_things) (`thing/list`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ListThingsResponse {
     /// `things`.

@@ -2391,6 +2391,7 @@ pub static ENDPOINTS: &[&crate::schema::EndpointInfo] = &[
 /// The tooling hooks of every endpoint, in the order of `ENDPOINTS`: for the tests and
 /// the sandbox (see `crate::tooling`), not part of the API.
 #[doc(hidden)]
+#[cfg(feature = "tooling")]
 pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
     crate::tooling::EndpointHooks {
         path: "cgi-bin/ticket/getticket",
@@ -3089,7 +3090,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
         kind: crate::schema::TypeKind::Enum {
             values: &["wx_card"],
         },
-        check: crate::wire::check_decode::<ApiTicketType>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<ApiTicketType>,
     },
     crate::schema::TypeInfo {
         name: "GetApiTicketRequest",
@@ -3105,7 +3107,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetApiTicketRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetApiTicketRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetApiTicketResponse",
@@ -3135,7 +3138,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetApiTicketResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetApiTicketResponse>,
     },
     crate::schema::TypeInfo {
         name: "CodeCardInfo",
@@ -3186,7 +3190,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CodeCardInfo>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CodeCardInfo>,
     },
     crate::schema::TypeInfo {
         name: "GetCodeRequest",
@@ -3220,7 +3225,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCodeRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCodeRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetCodeResponse",
@@ -3268,7 +3274,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCodeResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCodeResponse>,
     },
     crate::schema::TypeInfo {
         name: "ConsumeCodeRequest",
@@ -3295,7 +3302,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<ConsumeCodeRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<ConsumeCodeRequest>,
     },
     crate::schema::TypeInfo {
         name: "ConsumeCodeResponseCard",
@@ -3313,7 +3321,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<ConsumeCodeResponseCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<ConsumeCodeResponseCard>,
     },
     crate::schema::TypeInfo {
         name: "ConsumeCodeResponse",
@@ -3338,7 +3347,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<ConsumeCodeResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<ConsumeCodeResponse>,
     },
     crate::schema::TypeInfo {
         name: "DecryptCodeRequest",
@@ -3356,7 +3366,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<DecryptCodeRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<DecryptCodeRequest>,
     },
     crate::schema::TypeInfo {
         name: "DecryptCodeResponse",
@@ -3374,7 +3385,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<DecryptCodeResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<DecryptCodeResponse>,
     },
     crate::schema::TypeInfo {
         name: "MarkCodeRequest",
@@ -3417,7 +3429,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MarkCodeRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MarkCodeRequest>,
     },
     crate::schema::TypeInfo {
         name: "CreateCardRequest",
@@ -3433,7 +3446,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CreateCardRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CreateCardRequest>,
     },
     crate::schema::TypeInfo {
         name: "CreateCardResponse",
@@ -3451,7 +3465,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CreateCardResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CreateCardResponse>,
     },
     crate::schema::TypeInfo {
         name: "SetPayCellRequest",
@@ -3476,7 +3491,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SetPayCellRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SetPayCellRequest>,
     },
     crate::schema::TypeInfo {
         name: "SetSelfConsumeCellRequest",
@@ -3515,7 +3531,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SetSelfConsumeCellRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SetSelfConsumeCellRequest>,
     },
     crate::schema::TypeInfo {
         name: "CardColor",
@@ -3542,7 +3559,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CardColor>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CardColor>,
     },
     crate::schema::TypeInfo {
         name: "GetColorsResponse",
@@ -3562,7 +3580,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetColorsResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetColorsResponse>,
     },
     crate::schema::TypeInfo {
         name: "CardBizuinStats",
@@ -3770,7 +3789,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CardBizuinStats>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CardBizuinStats>,
     },
     crate::schema::TypeInfo {
         name: "CardCardStats",
@@ -3975,7 +3995,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CardCardStats>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CardCardStats>,
     },
     crate::schema::TypeInfo {
         name: "MemberCardStats",
@@ -4111,7 +4132,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MemberCardStats>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MemberCardStats>,
     },
     crate::schema::TypeInfo {
         name: "MemberCardDetailStats",
@@ -4316,7 +4338,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MemberCardDetailStats>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MemberCardDetailStats>,
     },
     crate::schema::TypeInfo {
         name: "GetCardBizuinInfoRequest",
@@ -4357,7 +4380,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 },
             ],
         },
-        check: crate::wire::check_json::<GetCardBizuinInfoRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCardBizuinInfoRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetCardBizuinInfoResponse",
@@ -4377,7 +4401,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCardBizuinInfoResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCardBizuinInfoResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetCardCardInfoRequest",
@@ -4427,7 +4452,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 },
             ],
         },
-        check: crate::wire::check_json::<GetCardCardInfoRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCardCardInfoRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetCardCardInfoResponse",
@@ -4447,7 +4473,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCardCardInfoResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCardCardInfoResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetCardMemberCardInfoRequest",
@@ -4488,7 +4515,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 },
             ],
         },
-        check: crate::wire::check_json::<GetCardMemberCardInfoRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCardMemberCardInfoRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetCardMemberCardInfoResponse",
@@ -4508,7 +4536,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCardMemberCardInfoResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCardMemberCardInfoResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetCardMemberCardDetailRequest",
@@ -4546,7 +4575,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 },
             ],
         },
-        check: crate::wire::check_json::<GetCardMemberCardDetailRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCardMemberCardDetailRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetCardMemberCardDetailResponse",
@@ -4566,7 +4596,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCardMemberCardDetailResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCardMemberCardDetailResponse>,
     },
     crate::schema::TypeInfo {
         name: "QrcodeCard",
@@ -4630,7 +4661,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<QrcodeCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<QrcodeCard>,
     },
     crate::schema::TypeInfo {
         name: "LandingPageScene",
@@ -4645,14 +4677,16 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 "SCENE_CARD_CUSTOM_CELL",
             ],
         },
-        check: crate::wire::check_decode::<LandingPageScene>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<LandingPageScene>,
     },
     crate::schema::TypeInfo {
         name: "QrcodeActionName",
         kind: crate::schema::TypeKind::Enum {
             values: &["QR_CARD", "QR_MULTIPLE_CARD"],
         },
-        check: crate::wire::check_decode::<QrcodeActionName>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<QrcodeActionName>,
     },
     crate::schema::TypeInfo {
         name: "QrcodeMultipleCard",
@@ -4672,7 +4706,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<QrcodeMultipleCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<QrcodeMultipleCard>,
     },
     crate::schema::TypeInfo {
         name: "QrcodeActionInfo",
@@ -4695,7 +4730,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[crate::schema::RuleInfo::OneOf(&["card", "multiple_card"])],
         },
-        check: crate::wire::check_json::<QrcodeActionInfo>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<QrcodeActionInfo>,
     },
     crate::schema::TypeInfo {
         name: "CreateQrcodeRequest",
@@ -4730,7 +4766,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CreateQrcodeRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CreateQrcodeRequest>,
     },
     crate::schema::TypeInfo {
         name: "CreateQrcodeResponse",
@@ -4778,7 +4815,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CreateQrcodeResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CreateQrcodeResponse>,
     },
     crate::schema::TypeInfo {
         name: "LandingPageCard",
@@ -4805,7 +4843,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<LandingPageCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<LandingPageCard>,
     },
     crate::schema::TypeInfo {
         name: "CreateLandingPageRequest",
@@ -4857,7 +4896,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CreateLandingPageRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CreateLandingPageRequest>,
     },
     crate::schema::TypeInfo {
         name: "CreateLandingPageResponse",
@@ -4887,7 +4927,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CreateLandingPageResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CreateLandingPageResponse>,
     },
     crate::schema::TypeInfo {
         name: "DepositCodesRequest",
@@ -4918,7 +4959,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<DepositCodesRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<DepositCodesRequest>,
     },
     crate::schema::TypeInfo {
         name: "DepositCodesResponse",
@@ -4966,7 +5008,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<DepositCodesResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<DepositCodesResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetDepositCountRequest",
@@ -4984,7 +5027,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetDepositCountRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetDepositCountRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetDepositCountResponse",
@@ -5005,7 +5049,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetDepositCountResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetDepositCountResponse>,
     },
     crate::schema::TypeInfo {
         name: "CheckCodesRequest",
@@ -5036,7 +5081,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CheckCodesRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CheckCodesRequest>,
     },
     crate::schema::TypeInfo {
         name: "CheckCodesResponse",
@@ -5071,7 +5117,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CheckCodesResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CheckCodesResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetMpnewsHtmlRequest",
@@ -5089,7 +5136,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetMpnewsHtmlRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetMpnewsHtmlRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetMpnewsHtmlResponse",
@@ -5107,7 +5155,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetMpnewsHtmlResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetMpnewsHtmlResponse>,
     },
     crate::schema::TypeInfo {
         name: "SetTestWhitelistRequest",
@@ -5147,7 +5196,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 },
             ],
         },
-        check: crate::wire::check_json::<SetTestWhitelistRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SetTestWhitelistRequest>,
     },
     crate::schema::TypeInfo {
         name: "SetTestWhitelistResponse",
@@ -5194,14 +5244,16 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SetTestWhitelistResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SetTestWhitelistResponse>,
     },
     crate::schema::TypeInfo {
         name: "ConsumeSource",
         kind: crate::schema::TypeKind::Enum {
             values: &["FROM_API", "FROM_MP", "FROM_MOBILE_HELPER"],
         },
-        check: crate::wire::check_decode::<ConsumeSource>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<ConsumeSource>,
     },
     crate::schema::TypeInfo {
         name: "GiftCardPage",
@@ -5312,7 +5364,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GiftCardPage>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GiftCardPage>,
     },
     crate::schema::TypeInfo {
         name: "GiftCardPageInfo",
@@ -5432,7 +5485,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GiftCardPageInfo>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GiftCardPageInfo>,
     },
     crate::schema::TypeInfo {
         name: "GiftCardPageUpdate",
@@ -5552,7 +5606,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GiftCardPageUpdate>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GiftCardPageUpdate>,
     },
     crate::schema::TypeInfo {
         name: "GiftCardPageTheme",
@@ -5636,7 +5691,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GiftCardPageTheme>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GiftCardPageTheme>,
     },
     crate::schema::TypeInfo {
         name: "GiftCardPageItem",
@@ -5681,7 +5737,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GiftCardPageItem>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GiftCardPageItem>,
     },
     crate::schema::TypeInfo {
         name: "GiftCardPagePicItem",
@@ -5717,7 +5774,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GiftCardPagePicItem>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GiftCardPagePicItem>,
     },
     crate::schema::TypeInfo {
         name: "GiftCardPageCategory",
@@ -5735,7 +5793,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GiftCardPageCategory>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GiftCardPageCategory>,
     },
     crate::schema::TypeInfo {
         name: "GiftCardPageCell",
@@ -5762,7 +5821,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GiftCardPageCell>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GiftCardPageCell>,
     },
     crate::schema::TypeInfo {
         name: "GiftCardMaintainControl",
@@ -5800,7 +5860,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GiftCardMaintainControl>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GiftCardMaintainControl>,
     },
     crate::schema::TypeInfo {
         name: "GiftCardMaintainPage",
@@ -5836,7 +5897,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GiftCardMaintainPage>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GiftCardMaintainPage>,
     },
     crate::schema::TypeInfo {
         name: "GiftCardOrder",
@@ -5953,7 +6015,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GiftCardOrder>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GiftCardOrder>,
     },
     crate::schema::TypeInfo {
         name: "GiftCardOrderCard",
@@ -6028,14 +6091,16 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GiftCardOrderCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GiftCardOrderCard>,
     },
     crate::schema::TypeInfo {
         name: "GiftCardOrderSortType",
         kind: crate::schema::TypeKind::Enum {
             values: &["ASC", "DESC"],
         },
-        check: crate::wire::check_decode::<GiftCardOrderSortType>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<GiftCardOrderSortType>,
     },
     crate::schema::TypeInfo {
         name: "AddGiftCardPageRequest",
@@ -6051,7 +6116,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<AddGiftCardPageRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<AddGiftCardPageRequest>,
     },
     crate::schema::TypeInfo {
         name: "AddGiftCardPageResponse",
@@ -6069,7 +6135,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<AddGiftCardPageResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<AddGiftCardPageResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetGiftCardPageRequest",
@@ -6087,7 +6154,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetGiftCardPageRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetGiftCardPageRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetGiftCardPageResponse",
@@ -6103,7 +6171,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetGiftCardPageResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetGiftCardPageResponse>,
     },
     crate::schema::TypeInfo {
         name: "UpdateGiftCardPageRequest",
@@ -6119,7 +6188,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UpdateGiftCardPageRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UpdateGiftCardPageRequest>,
     },
     crate::schema::TypeInfo {
         name: "BatchGetGiftCardPagesResponse",
@@ -6141,7 +6211,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BatchGetGiftCardPagesResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BatchGetGiftCardPagesResponse>,
     },
     crate::schema::TypeInfo {
         name: "SetGiftCardMaintainRequest",
@@ -6173,7 +6244,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[crate::schema::RuleInfo::OneOf(&["page_id", "all"])],
         },
-        check: crate::wire::check_json::<SetGiftCardMaintainRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SetGiftCardMaintainRequest>,
     },
     crate::schema::TypeInfo {
         name: "SetGiftCardMaintainResponse",
@@ -6189,7 +6261,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SetGiftCardMaintainResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SetGiftCardMaintainResponse>,
     },
     crate::schema::TypeInfo {
         name: "AddGiftCardPayWhitelistRequest",
@@ -6207,7 +6280,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<AddGiftCardPayWhitelistRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<AddGiftCardPayWhitelistRequest>,
     },
     crate::schema::TypeInfo {
         name: "AddGiftCardPayWhitelistResponse",
@@ -6225,7 +6299,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<AddGiftCardPayWhitelistResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<AddGiftCardPayWhitelistResponse>,
     },
     crate::schema::TypeInfo {
         name: "BindGiftCardSubMerchantRequest",
@@ -6252,7 +6327,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BindGiftCardSubMerchantRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BindGiftCardSubMerchantRequest>,
     },
     crate::schema::TypeInfo {
         name: "SetGiftCardWxaRequest",
@@ -6279,7 +6355,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SetGiftCardWxaRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SetGiftCardWxaRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetGiftCardOrderRequest",
@@ -6297,7 +6374,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetGiftCardOrderRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetGiftCardOrderRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetGiftCardOrderResponse",
@@ -6313,7 +6391,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetGiftCardOrderResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetGiftCardOrderResponse>,
     },
     crate::schema::TypeInfo {
         name: "BatchGetGiftCardOrdersRequest",
@@ -6383,7 +6462,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 },
             ],
         },
-        check: crate::wire::check_json::<BatchGetGiftCardOrdersRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BatchGetGiftCardOrdersRequest>,
     },
     crate::schema::TypeInfo {
         name: "BatchGetGiftCardOrdersResponse",
@@ -6415,7 +6495,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BatchGetGiftCardOrdersResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BatchGetGiftCardOrdersResponse>,
     },
     crate::schema::TypeInfo {
         name: "RefundGiftCardOrderRequest",
@@ -6433,7 +6514,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<RefundGiftCardOrderRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<RefundGiftCardOrderRequest>,
     },
     crate::schema::TypeInfo {
         name: "UpdateGeneralCardUserRequest",
@@ -6545,7 +6627,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UpdateGeneralCardUserRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UpdateGeneralCardUserRequest>,
     },
     crate::schema::TypeInfo {
         name: "UpdateGeneralCardUserResponse",
@@ -6587,7 +6670,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UpdateGeneralCardUserResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UpdateGeneralCardUserResponse>,
     },
     crate::schema::TypeInfo {
         name: "ActivateGeneralCardRequest",
@@ -6614,7 +6698,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<ActivateGeneralCardRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<ActivateGeneralCardRequest>,
     },
     crate::schema::TypeInfo {
         name: "UnactivateGeneralCardRequest",
@@ -6641,7 +6726,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UnactivateGeneralCardRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UnactivateGeneralCardRequest>,
     },
     crate::schema::TypeInfo {
         name: "UserCard",
@@ -6668,7 +6754,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UserCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UserCard>,
     },
     crate::schema::TypeInfo {
         name: "GetUserCardListRequest",
@@ -6695,7 +6782,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetUserCardListRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetUserCardListRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetUserCardListResponse",
@@ -6722,7 +6810,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetUserCardListResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetUserCardListResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetCardRequest",
@@ -6740,7 +6829,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCardRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCardRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetCardResponse",
@@ -6756,7 +6846,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCardResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCardResponse>,
     },
     crate::schema::TypeInfo {
         name: "BatchGetCardsRequest",
@@ -6800,7 +6891,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BatchGetCardsRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BatchGetCardsRequest>,
     },
     crate::schema::TypeInfo {
         name: "BatchGetCardsResponse",
@@ -6834,7 +6926,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BatchGetCardsResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BatchGetCardsResponse>,
     },
     crate::schema::TypeInfo {
         name: "UpdateCardRequest",
@@ -6945,7 +7038,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 ),
             ],
         },
-        check: crate::wire::check_json::<UpdateCardRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UpdateCardRequest>,
     },
     crate::schema::TypeInfo {
         name: "UpdateCardResponse",
@@ -6961,7 +7055,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UpdateCardResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UpdateCardResponse>,
     },
     crate::schema::TypeInfo {
         name: "ModifyStockRequest",
@@ -7003,7 +7098,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<ModifyStockRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<ModifyStockRequest>,
     },
     crate::schema::TypeInfo {
         name: "UpdateCodeRequest",
@@ -7039,7 +7135,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UpdateCodeRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UpdateCodeRequest>,
     },
     crate::schema::TypeInfo {
         name: "DeleteCardRequest",
@@ -7057,7 +7154,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<DeleteCardRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<DeleteCardRequest>,
     },
     crate::schema::TypeInfo {
         name: "SetCodeUnavailableRequest",
@@ -7093,7 +7191,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SetCodeUnavailableRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SetCodeUnavailableRequest>,
     },
     crate::schema::TypeInfo {
         name: "MemberCardFormLink",
@@ -7120,7 +7219,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MemberCardFormLink>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MemberCardFormLink>,
     },
     crate::schema::TypeInfo {
         name: "MemberCardUserForm",
@@ -7171,7 +7271,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MemberCardUserForm>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MemberCardUserForm>,
     },
     crate::schema::TypeInfo {
         name: "MemberCardRichField",
@@ -7209,14 +7310,16 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MemberCardRichField>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MemberCardRichField>,
     },
     crate::schema::TypeInfo {
         name: "MemberCardRichFieldType",
         kind: crate::schema::TypeKind::Enum {
             values: &["FORM_FIELD_RADIO", "FORM_FIELD_SELECT", "FORM_FIELD_CHECK_BOX"],
         },
-        check: crate::wire::check_decode::<MemberCardRichFieldType>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<MemberCardRichFieldType>,
     },
     crate::schema::TypeInfo {
         name: "MemberCardFormField",
@@ -7238,7 +7341,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 "USER_FORM_INFO_FLAG_HABIT",
             ],
         },
-        check: crate::wire::check_decode::<MemberCardFormField>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<MemberCardFormField>,
     },
     crate::schema::TypeInfo {
         name: "MemberCardUserInfo",
@@ -7269,7 +7373,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MemberCardUserInfo>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MemberCardUserInfo>,
     },
     crate::schema::TypeInfo {
         name: "MemberCardCommonFieldValue",
@@ -7294,7 +7399,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MemberCardCommonFieldValue>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MemberCardCommonFieldValue>,
     },
     crate::schema::TypeInfo {
         name: "MemberCardCustomFieldValue",
@@ -7334,7 +7440,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MemberCardCustomFieldValue>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MemberCardCustomFieldValue>,
     },
     crate::schema::TypeInfo {
         name: "ActivateMemberCardRequest",
@@ -7463,7 +7570,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<ActivateMemberCardRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<ActivateMemberCardRequest>,
     },
     crate::schema::TypeInfo {
         name: "SetActivateUserFormRequest",
@@ -7509,7 +7617,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SetActivateUserFormRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SetActivateUserFormRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetMemberCardUserInfoRequest",
@@ -7536,7 +7645,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetMemberCardUserInfoRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetMemberCardUserInfoRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetMemberCardUserInfoResponse",
@@ -7626,7 +7736,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetMemberCardUserInfoResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetMemberCardUserInfoResponse>,
     },
     crate::schema::TypeInfo {
         name: "MemberCardNotifyOptional",
@@ -7670,7 +7781,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MemberCardNotifyOptional>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MemberCardNotifyOptional>,
     },
     crate::schema::TypeInfo {
         name: "UpdateMemberCardUserRequest",
@@ -7806,7 +7918,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UpdateMemberCardUserRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UpdateMemberCardUserRequest>,
     },
     crate::schema::TypeInfo {
         name: "UpdateMemberCardUserResponse",
@@ -7848,7 +7961,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UpdateMemberCardUserResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UpdateMemberCardUserResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetActivateUrlRequest",
@@ -7875,7 +7989,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetActivateUrlRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetActivateUrlRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetActivateUrlResponse",
@@ -7893,7 +8008,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetActivateUrlResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetActivateUrlResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetActivateTempInfoRequest",
@@ -7911,7 +8027,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetActivateTempInfoRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetActivateTempInfoRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetActivateTempInfoResponse",
@@ -7927,7 +8044,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetActivateTempInfoResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetActivateTempInfoResponse>,
     },
     crate::schema::TypeInfo {
         name: "CoinOrder",
@@ -8037,7 +8155,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CoinOrder>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CoinOrder>,
     },
     crate::schema::TypeInfo {
         name: "CoinOrderType",
@@ -8050,7 +8169,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 "ORDER_TYPE_SYS_REDUCE",
             ],
         },
-        check: crate::wire::check_decode::<CoinOrderType>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<CoinOrderType>,
     },
     crate::schema::TypeInfo {
         name: "CoinOrderStatus",
@@ -8066,7 +8186,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 "ORDER_STATUS_HAS_RECEIPT",
             ],
         },
-        check: crate::wire::check_decode::<CoinOrderStatus>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<CoinOrderStatus>,
     },
     crate::schema::TypeInfo {
         name: "CoinOrderNorFilter",
@@ -8082,7 +8203,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CoinOrderNorFilter>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CoinOrderNorFilter>,
     },
     crate::schema::TypeInfo {
         name: "CoinOrderSortInfo",
@@ -8105,21 +8227,24 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CoinOrderSortInfo>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CoinOrderSortInfo>,
     },
     crate::schema::TypeInfo {
         name: "CoinOrderSortKey",
         kind: crate::schema::TypeKind::Enum {
             values: &["SORT_BY_TIME"],
         },
-        check: crate::wire::check_decode::<CoinOrderSortKey>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<CoinOrderSortKey>,
     },
     crate::schema::TypeInfo {
         name: "CoinOrderSortType",
         kind: crate::schema::TypeKind::Enum {
             values: &["SORT_ASC", "SORT_DESC"],
         },
-        check: crate::wire::check_decode::<CoinOrderSortType>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<CoinOrderSortType>,
     },
     crate::schema::TypeInfo {
         name: "ActivateCoinAccountResponse",
@@ -8137,7 +8262,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<ActivateCoinAccountResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<ActivateCoinAccountResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetCoinPayPriceRequest",
@@ -8167,7 +8293,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCoinPayPriceRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCoinPayPriceRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetCoinPayPriceResponse",
@@ -8212,7 +8339,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCoinPayPriceResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCoinPayPriceResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetCoinsInfoResponse",
@@ -8257,7 +8385,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCoinsInfoResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCoinsInfoResponse>,
     },
     crate::schema::TypeInfo {
         name: "ConfirmCoinPayRequest",
@@ -8296,7 +8425,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<ConfirmCoinPayRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<ConfirmCoinPayRequest>,
     },
     crate::schema::TypeInfo {
         name: "RechargeCoinsRequest",
@@ -8317,7 +8447,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<RechargeCoinsRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<RechargeCoinsRequest>,
     },
     crate::schema::TypeInfo {
         name: "RechargeCoinsResponse",
@@ -8353,7 +8484,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<RechargeCoinsResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<RechargeCoinsResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetCoinOrderRequest",
@@ -8371,7 +8503,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCoinOrderRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCoinOrderRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetCoinOrderResponse",
@@ -8387,7 +8520,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCoinOrderResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCoinOrderResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetCoinOrderListRequest",
@@ -8465,7 +8599,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCoinOrderListRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCoinOrderListRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetCoinOrderListResponse",
@@ -8497,7 +8632,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCoinOrderListResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCoinOrderListResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetStoreWxaCardRequest",
@@ -8518,7 +8654,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetStoreWxaCardRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetStoreWxaCardRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetStoreWxaCardResponse",
@@ -8536,7 +8673,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetStoreWxaCardResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetStoreWxaCardResponse>,
     },
     crate::schema::TypeInfo {
         name: "SetStoreWxaCardRequest",
@@ -8566,14 +8704,16 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SetStoreWxaCardRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SetStoreWxaCardRequest>,
     },
     crate::schema::TypeInfo {
         name: "PayGiftRuleType",
         kind: crate::schema::TypeKind::Enum {
             values: &["RULE_TYPE_PAY_MEMBER_CARD"],
         },
-        check: crate::wire::check_decode::<PayGiftRuleType>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<PayGiftRuleType>,
     },
     crate::schema::TypeInfo {
         name: "PayGiftRuleInfo",
@@ -8603,7 +8743,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<PayGiftRuleInfo>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<PayGiftRuleInfo>,
     },
     crate::schema::TypeInfo {
         name: "PayGiftBaseInfo",
@@ -8682,7 +8823,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<PayGiftBaseInfo>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<PayGiftBaseInfo>,
     },
     crate::schema::TypeInfo {
         name: "PayGiftMemberRule",
@@ -8751,7 +8893,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<PayGiftMemberRule>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<PayGiftMemberRule>,
     },
     crate::schema::TypeInfo {
         name: "PayGiftFailMchid",
@@ -8811,7 +8954,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<PayGiftFailMchid>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<PayGiftFailMchid>,
     },
     crate::schema::TypeInfo {
         name: "AddPayGiftRuleRequest",
@@ -8827,7 +8971,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<AddPayGiftRuleRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<AddPayGiftRuleRequest>,
     },
     crate::schema::TypeInfo {
         name: "AddPayGiftRuleResponse",
@@ -8872,7 +9017,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<AddPayGiftRuleResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<AddPayGiftRuleResponse>,
     },
     crate::schema::TypeInfo {
         name: "DeletePayGiftRuleRequest",
@@ -8893,7 +9039,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<DeletePayGiftRuleRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<DeletePayGiftRuleRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetPayGiftRuleRequest",
@@ -8914,7 +9061,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetPayGiftRuleRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetPayGiftRuleRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetPayGiftRuleResponse",
@@ -8930,7 +9078,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetPayGiftRuleResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetPayGiftRuleResponse>,
     },
     crate::schema::TypeInfo {
         name: "BatchGetPayGiftRulesRequest",
@@ -8977,7 +9126,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BatchGetPayGiftRulesRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BatchGetPayGiftRulesRequest>,
     },
     crate::schema::TypeInfo {
         name: "BatchGetPayGiftRulesResponse",
@@ -9009,7 +9159,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BatchGetPayGiftRulesResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BatchGetPayGiftRulesResponse>,
     },
     crate::schema::TypeInfo {
         name: "SubMerchantSubmitInfo",
@@ -9108,7 +9259,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SubMerchantSubmitInfo>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SubMerchantSubmitInfo>,
     },
     crate::schema::TypeInfo {
         name: "SubMerchantUpdateInfo",
@@ -9219,7 +9371,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SubMerchantUpdateInfo>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SubMerchantUpdateInfo>,
     },
     crate::schema::TypeInfo {
         name: "SubMerchantDetail",
@@ -9346,14 +9499,16 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SubMerchantDetail>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SubMerchantDetail>,
     },
     crate::schema::TypeInfo {
         name: "SubMerchantStatus",
         kind: crate::schema::TypeKind::Enum {
             values: &["CHECKING", "APPROVED", "REJECTED", "EXPIRED"],
         },
-        check: crate::wire::check_decode::<SubMerchantStatus>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<SubMerchantStatus>,
     },
     crate::schema::TypeInfo {
         name: "SubMerchantCategory",
@@ -9394,7 +9549,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SubMerchantCategory>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SubMerchantCategory>,
     },
     crate::schema::TypeInfo {
         name: "SubMerchantSecondaryCategory",
@@ -9461,7 +9617,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SubMerchantSecondaryCategory>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SubMerchantSecondaryCategory>,
     },
     crate::schema::TypeInfo {
         name: "SubMerchantQualificationResult",
@@ -9473,7 +9630,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 "RESULT_NOTHING_TO_CHECK",
             ],
         },
-        check: crate::wire::check_decode::<SubMerchantQualificationResult>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<SubMerchantQualificationResult>,
     },
     crate::schema::TypeInfo {
         name: "SubMerchantAccount",
@@ -9540,7 +9698,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SubMerchantAccount>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SubMerchantAccount>,
     },
     crate::schema::TypeInfo {
         name: "SubmitSubMerchantRequest",
@@ -9556,7 +9715,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SubmitSubMerchantRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SubmitSubMerchantRequest>,
     },
     crate::schema::TypeInfo {
         name: "SubmitSubMerchantResponse",
@@ -9572,7 +9732,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SubmitSubMerchantResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SubmitSubMerchantResponse>,
     },
     crate::schema::TypeInfo {
         name: "UpdateSubMerchantRequest",
@@ -9588,7 +9749,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UpdateSubMerchantRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UpdateSubMerchantRequest>,
     },
     crate::schema::TypeInfo {
         name: "UpdateSubMerchantResponse",
@@ -9604,7 +9766,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UpdateSubMerchantResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UpdateSubMerchantResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetSubMerchantRequest",
@@ -9625,7 +9788,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetSubMerchantRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetSubMerchantRequest>,
     },
     crate::schema::TypeInfo {
         name: "GetSubMerchantResponse",
@@ -9641,7 +9805,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetSubMerchantResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetSubMerchantResponse>,
     },
     crate::schema::TypeInfo {
         name: "BatchGetSubMerchantsRequest",
@@ -9681,7 +9846,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BatchGetSubMerchantsRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BatchGetSubMerchantsRequest>,
     },
     crate::schema::TypeInfo {
         name: "BatchGetSubMerchantsResponse",
@@ -9713,7 +9879,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BatchGetSubMerchantsResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BatchGetSubMerchantsResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetApplyProtocolResponse",
@@ -9733,7 +9900,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetApplyProtocolResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetApplyProtocolResponse>,
     },
     crate::schema::TypeInfo {
         name: "UploadCardAgentQualificationRequest",
@@ -9781,7 +9949,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UploadCardAgentQualificationRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UploadCardAgentQualificationRequest>,
     },
     crate::schema::TypeInfo {
         name: "CheckCardAgentQualificationResponse",
@@ -9797,7 +9966,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CheckCardAgentQualificationResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CheckCardAgentQualificationResponse>,
     },
     crate::schema::TypeInfo {
         name: "UploadCardMerchantQualificationRequest",
@@ -9884,7 +10054,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UploadCardMerchantQualificationRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UploadCardMerchantQualificationRequest>,
     },
     crate::schema::TypeInfo {
         name: "CheckCardMerchantQualificationRequest",
@@ -9902,7 +10073,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CheckCardMerchantQualificationRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CheckCardMerchantQualificationRequest>,
     },
     crate::schema::TypeInfo {
         name: "CheckCardMerchantQualificationResponse",
@@ -9918,7 +10090,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CheckCardMerchantQualificationResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CheckCardMerchantQualificationResponse>,
     },
     crate::schema::TypeInfo {
         name: "GetCardMerchantRequest",
@@ -9936,7 +10109,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GetCardMerchantRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GetCardMerchantRequest>,
     },
     crate::schema::TypeInfo {
         name: "BatchGetCardMerchantsRequest",
@@ -9954,7 +10128,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BatchGetCardMerchantsRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BatchGetCardMerchantsRequest>,
     },
     crate::schema::TypeInfo {
         name: "BatchGetCardMerchantsResponse",
@@ -9983,7 +10158,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BatchGetCardMerchantsResponse>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BatchGetCardMerchantsResponse>,
     },
     crate::schema::TypeInfo {
         name: "UpdateMeetingTicketUserRequest",
@@ -10061,7 +10237,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UpdateMeetingTicketUserRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UpdateMeetingTicketUserRequest>,
     },
     crate::schema::TypeInfo {
         name: "UpdateMovieTicketUserRequest",
@@ -10143,7 +10320,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UpdateMovieTicketUserRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UpdateMovieTicketUserRequest>,
     },
     crate::schema::TypeInfo {
         name: "CheckInBoardingPassRequest",
@@ -10243,7 +10421,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CheckInBoardingPassRequest>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CheckInBoardingPassRequest>,
     },
     crate::schema::TypeInfo {
         name: "Card",
@@ -10264,7 +10443,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 ("GENERAL_CARD", "GeneralCard"),
             ],
         },
-        check: crate::wire::check_json::<Card>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<Card>,
     },
     crate::schema::TypeInfo {
         name: "GrouponCard",
@@ -10296,7 +10476,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GrouponCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GrouponCard>,
     },
     crate::schema::TypeInfo {
         name: "CashCard",
@@ -10343,7 +10524,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CashCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CashCard>,
     },
     crate::schema::TypeInfo {
         name: "DiscountCard",
@@ -10378,7 +10560,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<DiscountCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<DiscountCard>,
     },
     crate::schema::TypeInfo {
         name: "GiftCard",
@@ -10410,7 +10593,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GiftCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GiftCard>,
     },
     crate::schema::TypeInfo {
         name: "GeneralCouponCard",
@@ -10442,7 +10626,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GeneralCouponCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GeneralCouponCard>,
     },
     crate::schema::TypeInfo {
         name: "MemberCard",
@@ -10705,7 +10890,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MemberCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MemberCard>,
     },
     crate::schema::TypeInfo {
         name: "ScenicTicketCard",
@@ -10746,7 +10932,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<ScenicTicketCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<ScenicTicketCard>,
     },
     crate::schema::TypeInfo {
         name: "MovieTicketCard",
@@ -10778,7 +10965,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MovieTicketCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MovieTicketCard>,
     },
     crate::schema::TypeInfo {
         name: "BoardingPassCard",
@@ -10891,7 +11079,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BoardingPassCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BoardingPassCard>,
     },
     crate::schema::TypeInfo {
         name: "MeetingTicketCard",
@@ -10932,7 +11121,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MeetingTicketCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MeetingTicketCard>,
     },
     crate::schema::TypeInfo {
         name: "BusTicketCard",
@@ -10955,7 +11145,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BusTicketCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BusTicketCard>,
     },
     crate::schema::TypeInfo {
         name: "GeneralCard",
@@ -11069,7 +11260,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GeneralCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GeneralCard>,
     },
     crate::schema::TypeInfo {
         name: "BaseInfo",
@@ -11501,7 +11693,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 ),
             ],
         },
-        check: crate::wire::check_json::<BaseInfo>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BaseInfo>,
     },
     crate::schema::TypeInfo {
         name: "Sku",
@@ -11534,7 +11727,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<Sku>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<Sku>,
     },
     crate::schema::TypeInfo {
         name: "DateInfo",
@@ -11598,7 +11792,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<DateInfo>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<DateInfo>,
     },
     crate::schema::TypeInfo {
         name: "SubMerchantInfo",
@@ -11619,7 +11814,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SubMerchantInfo>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SubMerchantInfo>,
     },
     crate::schema::TypeInfo {
         name: "PayInfo",
@@ -11635,7 +11831,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<PayInfo>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<PayInfo>,
     },
     crate::schema::TypeInfo {
         name: "SwipeCard",
@@ -11651,7 +11848,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<SwipeCard>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<SwipeCard>,
     },
     crate::schema::TypeInfo {
         name: "GeneralCardGiftInfo",
@@ -11672,7 +11870,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<GeneralCardGiftInfo>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<GeneralCardGiftInfo>,
     },
     crate::schema::TypeInfo {
         name: "AdvancedInfo",
@@ -11746,7 +11945,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<AdvancedInfo>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<AdvancedInfo>,
     },
     crate::schema::TypeInfo {
         name: "UseCondition",
@@ -11801,7 +12001,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<UseCondition>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<UseCondition>,
     },
     crate::schema::TypeInfo {
         name: "Abstract",
@@ -11832,7 +12033,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<Abstract>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<Abstract>,
     },
     crate::schema::TypeInfo {
         name: "TextImage",
@@ -11859,7 +12061,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<TextImage>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<TextImage>,
     },
     crate::schema::TypeInfo {
         name: "TimeLimit",
@@ -11923,7 +12126,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<TimeLimit>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<TimeLimit>,
     },
     crate::schema::TypeInfo {
         name: "BonusRule",
@@ -12028,7 +12232,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BonusRule>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BonusRule>,
     },
     crate::schema::TypeInfo {
         name: "CustomField",
@@ -12080,7 +12285,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CustomField>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CustomField>,
     },
     crate::schema::TypeInfo {
         name: "CustomCell",
@@ -12134,7 +12340,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CustomCell>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CustomCell>,
     },
     crate::schema::TypeInfo {
         name: "BaseInfoUpdate",
@@ -12325,7 +12532,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BaseInfoUpdate>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BaseInfoUpdate>,
     },
     crate::schema::TypeInfo {
         name: "DateInfoUpdate",
@@ -12365,7 +12573,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<DateInfoUpdate>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<DateInfoUpdate>,
     },
     crate::schema::TypeInfo {
         name: "CardUpdate",
@@ -12381,7 +12590,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<CardUpdate>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<CardUpdate>,
     },
     crate::schema::TypeInfo {
         name: "MemberCardUpdate",
@@ -12470,7 +12680,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MemberCardUpdate>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MemberCardUpdate>,
     },
     crate::schema::TypeInfo {
         name: "MovieTicketUpdate",
@@ -12495,7 +12706,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MovieTicketUpdate>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MovieTicketUpdate>,
     },
     crate::schema::TypeInfo {
         name: "BoardingPassUpdate",
@@ -12556,7 +12768,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<BoardingPassUpdate>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<BoardingPassUpdate>,
     },
     crate::schema::TypeInfo {
         name: "ScenicTicketUpdate",
@@ -12581,7 +12794,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<ScenicTicketUpdate>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<ScenicTicketUpdate>,
     },
     crate::schema::TypeInfo {
         name: "MeetingTicketUpdate",
@@ -12606,7 +12820,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
             ],
             rules: &[],
         },
-        check: crate::wire::check_json::<MeetingTicketUpdate>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_json::<MeetingTicketUpdate>,
     },
     crate::schema::TypeInfo {
         name: "UserCardStatus",
@@ -12622,7 +12837,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 "UNAVAILABLE",
             ],
         },
-        check: crate::wire::check_decode::<UserCardStatus>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<UserCardStatus>,
     },
     crate::schema::TypeInfo {
         name: "CardStatus",
@@ -12636,7 +12852,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 "CARD_STATUS_DISPATCH",
             ],
         },
-        check: crate::wire::check_decode::<CardStatus>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<CardStatus>,
     },
     crate::schema::TypeInfo {
         name: "CodeType",
@@ -12650,7 +12867,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 "CODE_TYPE_NONE",
             ],
         },
-        check: crate::wire::check_decode::<CodeType>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<CodeType>,
     },
     crate::schema::TypeInfo {
         name: "DateType",
@@ -12661,7 +12879,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 "DATE_TYPE_PERMANENT",
             ],
         },
-        check: crate::wire::check_decode::<DateType>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<DateType>,
     },
     crate::schema::TypeInfo {
         name: "BusinessService",
@@ -12673,7 +12892,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 "BIZ_SERVICE_FREE_WIFI",
             ],
         },
-        check: crate::wire::check_decode::<BusinessService>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<BusinessService>,
     },
     crate::schema::TypeInfo {
         name: "WeekDay",
@@ -12689,7 +12909,8 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 "HOLIDAY",
             ],
         },
-        check: crate::wire::check_decode::<WeekDay>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<WeekDay>,
     },
     crate::schema::TypeInfo {
         name: "CustomFieldNameType",
@@ -12705,14 +12926,16 @@ pub static TYPES: &[crate::schema::TypeInfo] = &[
                 "FIELD_NAME_TYPE_TIMS",
             ],
         },
-        check: crate::wire::check_decode::<CustomFieldNameType>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<CustomFieldNameType>,
     },
     crate::schema::TypeInfo {
         name: "GeneralCardSubType",
         kind: crate::schema::TypeKind::Enum {
             values: &["GIFT_CARD", "VOUCHER"],
         },
-        check: crate::wire::check_decode::<GeneralCardSubType>,
+        #[cfg(feature = "tooling")]
+        check: crate::tooling::check_decode::<GeneralCardSubType>,
     },
 ];
 /// A card event WeChat pushes to the merchant's server: one variant per event of the spec.

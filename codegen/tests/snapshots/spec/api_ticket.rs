@@ -43,6 +43,7 @@ impl serde::Serialize for ApiTicketType {
     }
 }
 
+#[cfg(feature = "serde-full")]
 impl<'de> serde::Deserialize<'de> for ApiTicketType {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -54,7 +55,8 @@ impl<'de> serde::Deserialize<'de> for ApiTicketType {
 /// Request of `cgi-bin/ticket/getticket` (获取卡券 api_ticket).
 ///
 /// Sent by [`Client::get_api_ticket`](crate::Client::get_api_ticket) (`cgi-bin/ticket/getticket`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetApiTicketRequest {
     /// 票据类型,卡券签名用 wx_card。
@@ -86,7 +88,8 @@ impl crate::Validate for GetApiTicketRequest {
 /// Response of `cgi-bin/ticket/getticket` (获取卡券 api_ticket).
 ///
 /// Returned by [`Client::get_api_ticket`](crate::Client::get_api_ticket) (`cgi-bin/ticket/getticket`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GetApiTicketResponse {
     /// api_ticket,卡券签名的凭证。

@@ -3,7 +3,8 @@
 /// Request of `card/create` (创建卡券接口).
 ///
 /// Sent by [`Client::create_card`](crate::Client::create_card) (`card/create`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct CreateCardRequest {
     /// 卡券数据:card_type 为卡券类型,卡券内容放在以小写卡券类型命名的键下(base_info、advanced_info 与类型专属字段)。
@@ -35,7 +36,8 @@ impl crate::Validate for CreateCardRequest {
 /// Response of `card/create` (创建卡券接口).
 ///
 /// Returned by [`Client::create_card`](crate::Client::create_card) (`card/create`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct CreateCardResponse {
     /// 卡券ID。
@@ -66,7 +68,8 @@ impl crate::Validate for CreateCardResponse {
 /// Request of `card/paycell/set` (设置买单接口).
 ///
 /// Sent by [`Client::set_pay_cell`](crate::Client::set_pay_cell) (`card/paycell/set`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct SetPayCellRequest {
     /// 卡券ID。
@@ -112,7 +115,8 @@ impl crate::Validate for SetPayCellRequest {
 /// Request of `card/selfconsumecell/set` (设置自助核销接口).
 ///
 /// Sent by [`Client::set_self_consume_cell`](crate::Client::set_self_consume_cell) (`card/selfconsumecell/set`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct SetSelfConsumeCellRequest {
     /// 卡券ID。
@@ -180,7 +184,8 @@ impl crate::Validate for SetSelfConsumeCellRequest {
 }
 
 /// 颜色列表。
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct CardColor {
     /// 颜色名称,创建卡券时填入base_info.color,如Color010。
@@ -223,7 +228,8 @@ impl crate::Validate for CardColor {
 /// Response of `card/getcolors` (获取颜色列表接口).
 ///
 /// Returned by [`Client::get_colors`](crate::Client::get_colors) (`card/getcolors`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GetColorsResponse {
     /// 颜色列表。

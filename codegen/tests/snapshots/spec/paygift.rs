@@ -317,7 +317,8 @@ impl crate::Validate for PayGiftMemberRule {
 }
 
 /// 设置失败的商户号及原因。 A merchant number the rule could not be set for.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct PayGiftFailMchid {
     /// 支付的商户号。
@@ -401,7 +402,8 @@ impl crate::Validate for PayGiftFailMchid {
 /// Request of `card/paygiftcard/add` (设置支付后投放卡券接口).
 ///
 /// Sent by [`Client::add_pay_gift_rule`](crate::Client::add_pay_gift_rule) (`card/paygiftcard/add`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct AddPayGiftRuleRequest {
     /// 支付后营销规则结构体。
@@ -433,7 +435,8 @@ impl crate::Validate for AddPayGiftRuleRequest {
 /// Response of `card/paygiftcard/add` (设置支付后投放卡券接口).
 ///
 /// Returned by [`Client::add_pay_gift_rule`](crate::Client::add_pay_gift_rule) (`card/paygiftcard/add`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct AddPayGiftRuleResponse {
     /// 支付即会员的规则ID。
@@ -492,7 +495,8 @@ impl crate::Validate for AddPayGiftRuleResponse {
 /// Request of `card/paygiftcard/delete` (删除支付后投放卡券规则).
 ///
 /// Sent by [`Client::delete_pay_gift_rule`](crate::Client::delete_pay_gift_rule) (`card/paygiftcard/delete`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct DeletePayGiftRuleRequest {
     /// 支付即会员的规则ID。
@@ -523,7 +527,8 @@ impl crate::Validate for DeletePayGiftRuleRequest {
 /// Request of `card/paygiftcard/getbyid` (查询支付后投放卡券规则详情).
 ///
 /// Sent by [`Client::get_pay_gift_rule`](crate::Client::get_pay_gift_rule) (`card/paygiftcard/getbyid`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetPayGiftRuleRequest {
     /// 要查询的规则ID。
@@ -554,7 +559,8 @@ impl crate::Validate for GetPayGiftRuleRequest {
 /// Response of `card/paygiftcard/getbyid` (查询支付后投放卡券规则详情).
 ///
 /// Returned by [`Client::get_pay_gift_rule`](crate::Client::get_pay_gift_rule) (`card/paygiftcard/getbyid`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GetPayGiftRuleResponse {
     /// 支付后营销规则结构体(base_info另含status、create_time、update_time)。
@@ -589,7 +595,8 @@ impl crate::Validate for GetPayGiftRuleResponse {
 /// Request of `card/paygiftcard/batchget` (批量查询支付后投放卡券规则).
 ///
 /// Sent by [`Client::batch_get_pay_gift_rules`](crate::Client::batch_get_pay_gift_rules) (`card/paygiftcard/batchget`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct BatchGetPayGiftRulesRequest {
     /// 类型,支付即会员填写RULE_TYPE_PAY_MEMBER_CARD。
@@ -685,7 +692,8 @@ impl crate::Validate for BatchGetPayGiftRulesRequest {
 /// Response of `card/paygiftcard/batchget` (批量查询支付后投放卡券规则).
 ///
 /// Returned by [`Client::batch_get_pay_gift_rules`](crate::Client::batch_get_pay_gift_rules) (`card/paygiftcard/batchget`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct BatchGetPayGiftRulesResponse {
     /// 规则列表。

@@ -3,7 +3,8 @@
 /// Request of `card/meetingticket/updateuser` (更新会议门票).
 ///
 /// Sent by [`Client::update_meeting_ticket_user`](crate::Client::update_meeting_ticket_user) (`card/meetingticket/updateuser`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct UpdateMeetingTicketUserRequest {
     /// 用户的门票唯一序列号。
@@ -112,7 +113,8 @@ impl crate::Validate for UpdateMeetingTicketUserRequest {
 /// Request of `card/movieticket/updateuser` (更新电影票).
 ///
 /// Sent by [`Client::update_movie_ticket_user`](crate::Client::update_movie_ticket_user) (`card/movieticket/updateuser`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct UpdateMovieTicketUserRequest {
     /// 电影票的序列号。
@@ -221,7 +223,8 @@ impl crate::Validate for UpdateMovieTicketUserRequest {
 /// Request of `card/boardingpass/checkin` (更新飞机票信息接口).
 ///
 /// Sent by [`Client::check_in_boarding_pass`](crate::Client::check_in_boarding_pass) (`card/boardingpass/checkin`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct CheckInBoardingPassRequest {
     /// 飞机票的序列号。

@@ -3308,7 +3308,8 @@ impl crate::Validate for CustomCell {
 }
 
 /// 更改卡券信息接口中可更新的通用字段(base_info)。未列出的字段不支持修改更新;传入提审字段后卡券重新进入审核状态。 The updatable base_info fields; `review` fields send the card back to review.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct BaseInfoUpdate {
     /// 卡券的商户logo,建议像素为300*300。
@@ -3610,7 +3611,8 @@ impl crate::Validate for BaseInfoUpdate {
 }
 
 /// 更改卡券信息时的有效期。 The validity period of card/update: only a DATE_TYPE_FIX_TIME_RANGE range can change, and only widen.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct DateInfoUpdate {
     /// 有效期类型,仅支持更改type为DATE_TYPE_FIX_TIME_RANGE 的时间戳,不支持填入DATE_TYPE_FIX_TERM。
@@ -3667,7 +3669,8 @@ impl crate::Validate for DateInfoUpdate {
 }
 
 /// 更改卡券信息:团购券、代金券、折扣券、礼品券、通用券和汽车票只能更新通用字段。 The card/update payload of card types without updatable type-specific fields.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct CardUpdate {
     /// 卡券基础信息字段。
@@ -3697,7 +3700,8 @@ impl crate::Validate for CardUpdate {
 }
 
 /// 更改会员卡信息。以下专属字段不在基本信息base_info的结构中。 The card/update payload of a member card.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct MemberCardUpdate {
     /// 卡券基础信息字段。
@@ -3867,7 +3871,8 @@ impl crate::Validate for MemberCardUpdate {
 }
 
 /// 更改电影票信息。 The card/update payload of a movie ticket.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct MovieTicketUpdate {
     /// 卡券基础信息字段。
@@ -3917,7 +3922,8 @@ impl crate::Validate for MovieTicketUpdate {
 }
 
 /// 更改飞机票信息。 The card/update payload of a boarding pass.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct BoardingPassUpdate {
     /// 卡券基础信息字段。
@@ -4003,7 +4009,8 @@ impl crate::Validate for BoardingPassUpdate {
 }
 
 /// 更改景点门票信息。 The card/update payload of a scenic-spot ticket.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct ScenicTicketUpdate {
     /// 卡券基础信息字段。
@@ -4053,7 +4060,8 @@ impl crate::Validate for ScenicTicketUpdate {
 }
 
 /// 更改会议门票信息。 The card/update payload of a meeting ticket.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct MeetingTicketUpdate {
     /// 卡券基础信息字段。
@@ -4167,6 +4175,7 @@ impl std::fmt::Display for UserCardStatus {
     }
 }
 
+#[cfg(feature = "serde-full")]
 impl serde::Serialize for UserCardStatus {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
