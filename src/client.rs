@@ -724,6 +724,11 @@ impl Client {
     }
 
     /// Encodes, sends with the access token, renews the token and retries as needed, decodes.
+    ///
+    /// Only this and [`decode_typed`] are compiled once per endpoint, and they are thin: the
+    /// request is serialized to JSON bytes (the one encoder a request type needs, also for
+    /// `GET`), the rest runs in [`Payload::new`] and [`call_raw`](Client::call_raw), compiled
+    /// once.
     fn call<Req, Resp>(
         &self,
         kind: TokenKind,
@@ -736,8 +741,9 @@ impl Client {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        let payload = encode(method, request)?;
-        let mut answer: Option<Resp> = None;
+        let json = serde_json::to_vec(request).map_err(unencodable)?;
+        let payload = Payload::new(method, json)?;
+        let mut answer = None;
         self.call_raw(
             kind,
             path,
@@ -748,14 +754,8 @@ impl Client {
                 Ok(())
             },
         )?;
-        answer.ok_or_else(|| {
-            Error::Decode(DecodeError {
-                endpoint: path.to_owned(),
-                status: 0,
-                message: "no answer was decoded".into(),
-                excerpt: String::new(),
-            })
-        })
+        // `call_raw` returns `Ok` only after a successful `decode`.
+        answer.ok_or_else(|| Error::Config(format!("{path}: no answer was decoded")))
     }
 
     /// The part of [`call`](Client::call) that does not depend on the request and response
@@ -1039,48 +1039,64 @@ struct TokenAnswer {
     expires_in: Option<i64>,
 }
 
-/// Encodes a request for `method`.
-fn encode<Req: Serialize + ?Sized>(method: HttpMethod, request: &Req) -> Result<Payload, Error> {
-    let unencodable =
-        |message: String| Error::Validation(ValidationError::new("", Rule::Decode { message }));
-    match method {
-        HttpMethod::Post => {
-            let mut body = serde_json::to_vec(request)
-                .map_err(|e| unencodable(format!("the request cannot be encoded as JSON: {e}")))?;
-            // A request without fields (`()`, a unit struct) serializes as `null`; WeChat
-            // expects an object.
-            if body == b"null" {
-                body = b"{}".to_vec();
+/// A request that serde could not encode (a map with non-string keys in a `Json` field, a
+/// user's `Serialize` impl failing): nothing was sent.
+fn unencodable(e: serde_json::Error) -> Error {
+    Error::Validation(ValidationError::new(
+        "",
+        Rule::Decode {
+            message: format!("the request cannot be encoded as JSON: {e}"),
+        },
+    ))
+}
+
+impl Payload {
+    /// The payload of a request already encoded as JSON: the body itself for `POST` (`{}` for a
+    /// request without fields, which serializes as `null`), its fields as query parameters for
+    /// `GET` (strings as they are, numbers and booleans as text, nested values as JSON text,
+    /// `null`s left out).
+    ///
+    /// `GET` requests are decoded back from the JSON text rather than serialized to a
+    /// `serde_json::Value` directly, so that a request type compiles one encoder, not two; they
+    /// are a few short fields.
+    fn new(method: HttpMethod, json: Vec<u8>) -> Result<Payload, Error> {
+        let not_an_object = |kind: &str| {
+            Error::Validation(ValidationError::new(
+                "",
+                Rule::Decode {
+                    message: format!(
+                        "a GET request must be a JSON object to become query parameters, not \
+                         {kind}"
+                    ),
+                },
+            ))
+        };
+        match method {
+            HttpMethod::Post if json == b"null" => Ok(Payload::Body(b"{}".to_vec())),
+            HttpMethod::Post => Ok(Payload::Body(json)),
+            HttpMethod::Get => {
+                let value: serde_json::Value =
+                    serde_json::from_slice(&json).map_err(unencodable)?;
+                let map = match value {
+                    serde_json::Value::Object(map) => map,
+                    serde_json::Value::Null => serde_json::Map::new(),
+                    other => return Err(not_an_object(json_kind(&other))),
+                };
+                let pairs = map
+                    .into_iter()
+                    .filter_map(|(key, value)| {
+                        let text = match value {
+                            serde_json::Value::Null => return None,
+                            serde_json::Value::String(s) => s,
+                            serde_json::Value::Bool(b) => b.to_string(),
+                            serde_json::Value::Number(n) => n.to_string(),
+                            nested => nested.to_string(),
+                        };
+                        Some((key, text))
+                    })
+                    .collect();
+                Ok(Payload::Query(pairs))
             }
-            Ok(Payload::Body(body))
-        }
-        HttpMethod::Get => {
-            let value = serde_json::to_value(request)
-                .map_err(|e| unencodable(format!("the request cannot be encoded as JSON: {e}")))?;
-            let map = match value {
-                serde_json::Value::Object(map) => map,
-                serde_json::Value::Null => serde_json::Map::new(),
-                other => {
-                    return Err(unencodable(format!(
-                        "a GET request must be a JSON object to become query parameters, not {}",
-                        json_kind(&other)
-                    )));
-                }
-            };
-            let pairs = map
-                .into_iter()
-                .filter_map(|(key, value)| {
-                    let text = match value {
-                        serde_json::Value::Null => return None,
-                        serde_json::Value::String(s) => s,
-                        serde_json::Value::Bool(b) => b.to_string(),
-                        serde_json::Value::Number(n) => n.to_string(),
-                        nested => nested.to_string(),
-                    };
-                    Some((key, text))
-                })
-                .collect();
-            Ok(Payload::Query(pairs))
         }
     }
 }
@@ -1381,6 +1397,14 @@ mod tests {
             .unwrap();
     }
 
+    /// What `call` does before sending.
+    fn encode<Req: Serialize + ?Sized>(
+        method: HttpMethod,
+        request: &Req,
+    ) -> Result<Payload, Error> {
+        Payload::new(method, serde_json::to_vec(request).map_err(unencodable)?)
+    }
+
     #[test]
     fn get_requests_become_query_pairs() {
         let Payload::Query(pairs) = encode(
@@ -1409,6 +1433,21 @@ mod tests {
             Err(Error::Validation(_))
         ));
         assert!(matches!(encode(HttpMethod::Post, &()), Ok(Payload::Body(b)) if b == b"{}"));
+        // Numbers keep their text through the JSON round trip.
+        let Ok(Payload::Query(pairs)) = encode(
+            HttpMethod::Get,
+            &serde_json::json!({"big": u64::MAX, "neg": -7, "f": 0.1}),
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            pairs,
+            [
+                ("big".to_owned(), u64::MAX.to_string()),
+                ("f".to_owned(), "0.1".to_owned()),
+                ("neg".to_owned(), "-7".to_owned()),
+            ]
+        );
     }
 
     #[test]

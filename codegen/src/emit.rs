@@ -602,7 +602,10 @@ impl<'a> Emitter<'a> {
     fn enumeration(&self, ty: &TypeDef, values: &[EnumValue]) -> TokenStream {
         let name = ident(&ty.name);
         let d = self.directions(&ty.name);
-        let (ser_gate, de_gate) = (Directions::gate(d.serialize), Directions::gate(d.deserialize));
+        let (ser_gate, de_gate) = (
+            Directions::gate(d.serialize),
+            Directions::gate(d.deserialize),
+        );
         let doc = docs(&format!(
             "{}\n\nA value this version does not know decodes as `Unknown` and is sent back unchanged.",
             type_doc(ty)
@@ -681,7 +684,10 @@ impl<'a> Emitter<'a> {
     fn union(&self, ty: &TypeDef, tag: &str, variants: &[Variant]) -> TokenStream {
         let name = ident(&ty.name);
         let d = self.directions(&ty.name);
-        let (ser_gate, de_gate) = (Directions::gate(d.serialize), Directions::gate(d.deserialize));
+        let (ser_gate, de_gate) = (
+            Directions::gate(d.serialize),
+            Directions::gate(d.deserialize),
+        );
         let doc = docs(&format!(
             "{}\n\nOn the wire: `{{\"{tag}\": \"TAG\", \"tag\": {{…}}}}`, the payload under the lower-cased tag. \
              A tag this version does not know decodes as `Unknown`, which keeps the whole JSON object.",
