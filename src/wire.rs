@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::{DeserializeOwned, Error as _, MapAccess};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -18,6 +18,89 @@ impl Validate for Empty {
     fn validate(&self) -> Result<(), ValidationError> {
         Ok(())
     }
+}
+
+/// A key of a JSON object being decoded, borrowed from the input when it has no escapes.
+pub struct Key<'de>(Cow<'de, str>);
+
+impl Key<'_> {
+    /// The key's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        enum_value(deserializer).map(Key)
+    }
+}
+
+/// Reads the value of the field `key` into `slot`; a second `key` in the object is an error,
+/// as with serde's derive.
+pub fn field<'de, A, T>(
+    map: &mut A,
+    slot: &mut Option<T>,
+    key: &'static str,
+) -> Result<(), A::Error>
+where
+    A: MapAccess<'de>,
+    T: Deserialize<'de>,
+{
+    if slot.is_some() {
+        return Err(A::Error::duplicate_field(key));
+    }
+    *slot = Some(map.next_value()?);
+    Ok(())
+}
+
+/// [`field`] for integers (also in `Option`s and lists) of a type responses reach: numeric
+/// strings are read as the integers they spell (see [`lenient_int`]).
+pub fn lenient_field<'de, A, T>(
+    map: &mut A,
+    slot: &mut Option<T>,
+    key: &'static str,
+) -> Result<(), A::Error>
+where
+    A: MapAccess<'de>,
+    T: LenientInt,
+{
+    if slot.is_some() {
+        return Err(A::Error::duplicate_field(key));
+    }
+    *slot = Some(map.next_value::<Lenient<T>>()?.0);
+    Ok(())
+}
+
+/// The value of a required field, or `missing field `key``.
+pub fn required<T, E: serde::de::Error>(slot: Option<T>, key: &'static str) -> Result<T, E> {
+    slot.ok_or_else(|| E::missing_field(key))
+}
+
+/// Skips the value of a key the type does not know (WeChat adds fields).
+pub fn skip_value<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    map.next_value::<serde::de::IgnoredAny>().map(drop)
+}
+
+/// Reads a JSON object whose keys are all ignored: a type without fields.
+pub fn deserialize_empty<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    expecting: &'static str,
+) -> Result<(), D::Error> {
+    struct Visitor(&'static str);
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+                skip_value(&mut map)?;
+            }
+            Ok(())
+        }
+    }
+    deserializer.deserialize_map(Visitor(expecting))
 }
 
 /// Reads an enum's wire value, borrowing when the input allows.

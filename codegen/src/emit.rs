@@ -213,7 +213,10 @@ impl<'a> Emitter<'a> {
         let doc = docs(doc);
         let derives = self.derives(name, fields, codec);
         let lenient = self.from_responses.contains(name);
-        let decls = fields.iter().map(|f| self.field_decl(f, codec, lenient));
+        let directions = self.directions(name);
+        let decls = fields
+            .iter()
+            .map(|f| self.field_decl(f, codec, directions.serialize));
 
         let (new, required_struct) = self.constructor(name, fields, codec);
         let setters = fields.iter().map(|f| {
@@ -222,7 +225,12 @@ impl<'a> Emitter<'a> {
             setter(&f.rust, f.required, &f.doc, t, v)
         });
         let (consts, impls) = match codec {
-            Codec::Json { rules } => (quote!(), self.validate_impl(&ty_name, fields, rules)),
+            Codec::Json { rules } => {
+                let deserialize = self.deserialize_impl(&ty_name, fields, lenient);
+                let gate = Directions::gate(directions.deserialize);
+                let validate = self.validate_impl(&ty_name, fields, rules);
+                (quote!(), quote!(#gate #deserialize #validate))
+            }
             Codec::Xml { event } => self.event_body(&ty_name, event),
         };
 
@@ -363,12 +371,8 @@ impl<'a> Emitter<'a> {
         let mut full = Vec::new();
         if let Codec::Json { .. } = codec {
             let d = self.directions(name);
-            for (needed, derive) in [
-                (d.serialize, quote!(serde::Serialize)),
-                (d.deserialize, quote!(serde::Deserialize)),
-            ] {
-                if needed { &mut always } else { &mut full }.push(derive);
-            }
+            // `Deserialize` is generated (`deserialize_impl`), not derived.
+            if d.serialize { &mut always } else { &mut full }.push(quote!(serde::Serialize));
         }
         let full = (!full.is_empty())
             .then(|| quote!(#[cfg_attr(feature = "serde-full", derive(#(#full),*))]));
@@ -379,26 +383,30 @@ impl<'a> Emitter<'a> {
     }
 
     /// One field's declaration: its doc, the codec's attributes, and its type (`Option` unless
-    /// required). `lenient`: the struct is reached from a response, so integers also decode from
-    /// numeric strings.
-    fn field_decl(&self, f: &Field, codec: Codec<'_>, lenient: bool) -> TokenStream {
+    /// required). For JSON, the attributes are those of serde's `Serialize` derive (the
+    /// `Deserialize` impl is generated, see [`Emitter::deserialize_impl`]); `serialized`: whether
+    /// the struct derives `Serialize` in every build, else only with `serde-full`.
+    fn field_decl(&self, f: &Field, codec: Codec<'_>, serialized: bool) -> TokenStream {
         let rust = ident(&f.rust);
         let t = self.rust_type(&f.ty);
         let t = if f.required { t } else { quote!(Option<#t>) };
         let (doc, attrs) = match codec {
             Codec::Json { .. } => {
-                let mut attrs = TokenStream::new();
+                let mut args = Vec::new();
                 if f.rust != f.wire {
                     let w = &f.wire;
-                    attrs.extend(quote!(#[serde(rename = #w)]));
+                    args.push(quote!(rename = #w));
                 }
                 if !f.required {
-                    attrs
-                        .extend(quote!(#[serde(default, skip_serializing_if = "Option::is_none")]));
+                    args.push(quote!(skip_serializing_if = "Option::is_none"));
                 }
-                if lenient && holds_ints(&f.ty) {
-                    attrs.extend(quote!(#[serde(deserialize_with = "crate::wire::lenient_int")]));
-                }
+                let attrs = match (args.is_empty(), serialized) {
+                    (true, _) => quote!(),
+                    (false, true) => quote!(#[serde(#(#args),*)]),
+                    (false, false) => {
+                        quote!(#[cfg_attr(feature = "serde-full", serde(#(#args),*))])
+                    }
+                };
                 (self.json_field_doc(f), attrs)
             }
             Codec::Xml { .. } => (xml_field_doc(f), quote!()),
@@ -421,6 +429,83 @@ impl<'a> Emitter<'a> {
             facts.push(format!("JSON key `{}`.", f.wire));
         }
         format!("{doc}\n\n{}", facts.join(" "))
+    }
+
+    /// `impl Deserialize` of a JSON object type, leaner than serde's derive: one `visit_map`
+    /// that reads each known key into a slot through the generic `crate::wire` readers (compiled
+    /// once per field type, not once per field) and skips unknown keys. No `visit_seq` (WeChat
+    /// never sends an object as an array, and serde's derive would compile one per type) and
+    /// no field-identifier enum. `lenient`: a response reaches the type, so its integers also
+    /// decode from numeric strings (`crate::wire::lenient_int`).
+    ///
+    /// Same behaviour as the derive otherwise: a required field missing is `missing field
+    /// `…``, a duplicate key is `duplicate field `…``, an optional field absent or `null` is
+    /// `None`.
+    fn deserialize_impl(
+        &self,
+        name: &proc_macro2::Ident,
+        fields: &[Field],
+        lenient: bool,
+    ) -> TokenStream {
+        let expecting = format!("a JSON object ({name})");
+        if fields.is_empty() {
+            return quote! {
+                impl<'de> serde::Deserialize<'de> for #name {
+                    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                        crate::wire::deserialize_empty(deserializer, #expecting).map(|()| Self {})
+                    }
+                }
+            };
+        }
+        let slots = fields.iter().map(|f| {
+            let rust = ident(&f.rust);
+            quote!(let mut #rust = None;)
+        });
+        let arms = fields.iter().map(|f| {
+            let rust = ident(&f.rust);
+            let wire = &f.wire;
+            let read = if lenient && holds_ints(&f.ty) {
+                quote!(crate::wire::lenient_field)
+            } else {
+                quote!(crate::wire::field)
+            };
+            quote!(#wire => #read(&mut map, &mut #rust, #wire)?,)
+        });
+        let inits = fields.iter().map(|f| {
+            let rust = ident(&f.rust);
+            let wire = &f.wire;
+            if f.required {
+                quote!(#rust: crate::wire::required::<_, A::Error>(#rust, #wire)?,)
+            } else {
+                quote!(#rust: #rust.flatten(),)
+            }
+        });
+        quote! {
+            impl<'de> serde::Deserialize<'de> for #name {
+                fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                    struct Visitor;
+                    impl<'de> serde::de::Visitor<'de> for Visitor {
+                        type Value = #name;
+                        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                            f.write_str(#expecting)
+                        }
+                        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<#name, A::Error> {
+                            #(#slots)*
+                            while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                                match key.as_str() {
+                                    #(#arms)*
+                                    _ => crate::wire::skip_value(&mut map)?,
+                                }
+                            }
+                            Ok(#name {
+                                #(#inits)*
+                            })
+                        }
+                    }
+                    deserializer.deserialize_map(Visitor)
+                }
+            }
+        }
     }
 
     /// `impl Validate`: one check per limit of a field (recursing into list items), then the

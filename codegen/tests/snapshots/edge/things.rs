@@ -71,13 +71,12 @@ impl crate::Validate for Shape {
 }
 
 /// A round thing.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Round {
     /// Radius, see \[the docs\] and \<b\><http://example.com/x>\</b\>.
     ///
     /// Required. From 1 to 100.
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub radius: u32,
 }
 
@@ -94,6 +93,39 @@ impl Round {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Round {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Round;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (Round)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Round, A::Error> {
+                let mut radius = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "radius" => {
+                            crate::wire::lenient_field(&mut map, &mut radius, "radius")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(Round {
+                    radius: crate::wire::required::<_, A::Error>(radius, "radius")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for Round {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::range("radius", &self.radius, 1, 100)?;
@@ -102,7 +134,7 @@ impl crate::Validate for Round {
 }
 
 /// More than two required fields are named at the call site (a generated TripleRequired).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Triple {
     /// `first`.
@@ -124,7 +156,7 @@ pub struct Triple {
     /// `note`.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
@@ -195,6 +227,49 @@ pub struct TripleRequired {
     pub shape: Round,
 }
 
+impl<'de> serde::Deserialize<'de> for Triple {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Triple;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (Triple)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Triple, A::Error> {
+                let mut first = None;
+                let mut second = None;
+                let mut size = None;
+                let mut shape = None;
+                let mut note = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "first" => crate::wire::field(&mut map, &mut first, "first")?,
+                        "second" => crate::wire::field(&mut map, &mut second, "second")?,
+                        "size" => crate::wire::field(&mut map, &mut size, "size")?,
+                        "shape" => crate::wire::field(&mut map, &mut shape, "shape")?,
+                        "note" => crate::wire::field(&mut map, &mut note, "note")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(Triple {
+                    first: crate::wire::required::<_, A::Error>(first, "first")?,
+                    second: crate::wire::required::<_, A::Error>(second, "second")?,
+                    size: crate::wire::required::<_, A::Error>(size, "size")?,
+                    shape: crate::wire::required::<_, A::Error>(shape, "shape")?,
+                    note: note.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for Triple {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("first", &self.first, 8)?;
@@ -206,13 +281,12 @@ impl crate::Validate for Triple {
 
 /// A box without limits.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct Boxy {
     /// `label`.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
 }
 
@@ -226,6 +300,36 @@ impl Boxy {
     pub fn label(mut self, value: impl Into<String>) -> Self {
         self.label = Some(value.into());
         self
+    }
+}
+
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for Boxy {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Boxy;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (Boxy)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Boxy, A::Error> {
+                let mut label = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "label" => crate::wire::field(&mut map, &mut label, "label")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(Boxy { label: label.flatten() })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 
@@ -357,7 +461,6 @@ impl<'de> serde::Deserialize<'de> for PutThingRequestOwnerLevel {
 
 /// Inline object.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct PutThingRequestOwner {
     /// `name`.
@@ -367,12 +470,12 @@ pub struct PutThingRequestOwner {
     /// `level`.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub level: Option<PutThingRequestOwnerLevel>,
     /// `nickname`.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nickname: Option<String>,
 }
 
@@ -405,6 +508,46 @@ impl PutThingRequestOwner {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for PutThingRequestOwner {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PutThingRequestOwner;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (PutThingRequestOwner)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PutThingRequestOwner, A::Error> {
+                let mut name = None;
+                let mut level = None;
+                let mut nickname = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "name" => crate::wire::field(&mut map, &mut name, "name")?,
+                        "level" => crate::wire::field(&mut map, &mut level, "level")?,
+                        "nickname" => {
+                            crate::wire::field(&mut map, &mut nickname, "nickname")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(PutThingRequestOwner {
+                    name: crate::wire::required::<_, A::Error>(name, "name")?,
+                    level: level.flatten(),
+                    nickname: nickname.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for PutThingRequestOwner {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("name", &self.name, 3)?;
@@ -418,13 +561,12 @@ impl crate::Validate for PutThingRequestOwner {
 
 /// `Item`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct Item {
     /// `sku`.
     ///
     /// Optional. From 0 to 100000000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sku: Option<u64>,
 }
 
@@ -441,6 +583,36 @@ impl Item {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for Item {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Item;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (Item)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Item, A::Error> {
+                let mut sku = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "sku" => crate::wire::field(&mut map, &mut sku, "sku")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(Item { sku: sku.flatten() })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for Item {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.sku {
@@ -454,7 +626,6 @@ impl crate::Validate for Item {
 ///
 /// Sent by [`Client::put_thing`](crate::Client::put_thing) (`thing/put`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct PutThingRequest {
     /// `type`.
@@ -465,8 +636,7 @@ pub struct PutThingRequest {
     /// `payOriginalFee`.
     ///
     /// Optional. From -5 to 9223372036854775807. JSON key `payOriginalFee`.
-    #[serde(rename = "payOriginalFee")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "payOriginalFee", skip_serializing_if = "Option::is_none")]
     pub pay_original_fee: Option<i64>,
     /// `begin_date`.
     ///
@@ -475,82 +645,82 @@ pub struct PutThingRequest {
     /// `end_date`.
     ///
     /// Optional. A date written `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_date: Option<String>,
     /// `tags`.
     ///
     /// Optional. 1 to 3 items. Each item: At most 6 bytes of UTF-8 (2 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// `counts`.
     ///
     /// Optional. Each item: From 0 to 9.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub counts: Option<Vec<u32>>,
     /// `days`.
     ///
     /// Optional. Each item: A date written `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub days: Option<Vec<String>>,
     /// `grid`.
     ///
     /// Optional. At most 2 items. Each item: 1 to 3 items. Each item's item: At most 4 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grid: Option<Vec<Vec<String>>>,
     /// `sets`.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sets: Option<Vec<Vec<Shape>>>,
     /// `shape`.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub shape: Option<Shape>,
     /// `shapes`.
     ///
     /// Optional. At most 2 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub shapes: Option<Vec<Shape>>,
     /// Inline object.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<PutThingRequestOwner>,
     /// `items`.
     ///
     /// Optional. At most 5 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<Item>>,
     /// `a`.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub a: Option<Vec<String>>,
     /// `b`.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub b: Option<Vec<String>>,
     /// `x`.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub x: Option<bool>,
     /// `y`.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub y: Option<bool>,
     /// `start`.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
     /// `stop`.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stop: Option<u32>,
 }
 
@@ -695,6 +865,105 @@ impl PutThingRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for PutThingRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PutThingRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (PutThingRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PutThingRequest, A::Error> {
+                let mut kind = None;
+                let mut pay_original_fee = None;
+                let mut begin_date = None;
+                let mut end_date = None;
+                let mut tags = None;
+                let mut counts = None;
+                let mut days = None;
+                let mut grid = None;
+                let mut sets = None;
+                let mut shape = None;
+                let mut shapes = None;
+                let mut owner = None;
+                let mut items = None;
+                let mut a = None;
+                let mut b = None;
+                let mut x = None;
+                let mut y = None;
+                let mut start = None;
+                let mut stop = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "type" => crate::wire::field(&mut map, &mut kind, "type")?,
+                        "payOriginalFee" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut pay_original_fee,
+                                "payOriginalFee",
+                            )?
+                        }
+                        "begin_date" => {
+                            crate::wire::field(&mut map, &mut begin_date, "begin_date")?
+                        }
+                        "end_date" => {
+                            crate::wire::field(&mut map, &mut end_date, "end_date")?
+                        }
+                        "tags" => crate::wire::field(&mut map, &mut tags, "tags")?,
+                        "counts" => crate::wire::field(&mut map, &mut counts, "counts")?,
+                        "days" => crate::wire::field(&mut map, &mut days, "days")?,
+                        "grid" => crate::wire::field(&mut map, &mut grid, "grid")?,
+                        "sets" => crate::wire::field(&mut map, &mut sets, "sets")?,
+                        "shape" => crate::wire::field(&mut map, &mut shape, "shape")?,
+                        "shapes" => crate::wire::field(&mut map, &mut shapes, "shapes")?,
+                        "owner" => crate::wire::field(&mut map, &mut owner, "owner")?,
+                        "items" => crate::wire::field(&mut map, &mut items, "items")?,
+                        "a" => crate::wire::field(&mut map, &mut a, "a")?,
+                        "b" => crate::wire::field(&mut map, &mut b, "b")?,
+                        "x" => crate::wire::field(&mut map, &mut x, "x")?,
+                        "y" => crate::wire::field(&mut map, &mut y, "y")?,
+                        "start" => crate::wire::field(&mut map, &mut start, "start")?,
+                        "stop" => crate::wire::field(&mut map, &mut stop, "stop")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(PutThingRequest {
+                    kind: crate::wire::required::<_, A::Error>(kind, "type")?,
+                    pay_original_fee: pay_original_fee.flatten(),
+                    begin_date: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(begin_date, "begin_date")?,
+                    end_date: end_date.flatten(),
+                    tags: tags.flatten(),
+                    counts: counts.flatten(),
+                    days: days.flatten(),
+                    grid: grid.flatten(),
+                    sets: sets.flatten(),
+                    shape: shape.flatten(),
+                    shapes: shapes.flatten(),
+                    owner: owner.flatten(),
+                    items: items.flatten(),
+                    a: a.flatten(),
+                    b: b.flatten(),
+                    x: x.flatten(),
+                    y: y.flatten(),
+                    start: start.flatten(),
+                    stop: stop.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for PutThingRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("type", &self.kind, 9)?;
@@ -786,14 +1055,13 @@ impl crate::Validate for PutThingRequest {
 /// Response of `thing/put` (Put a thing).
 ///
 /// Returned by [`Client::put_thing`](crate::Client::put_thing) (`thing/put`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct PutThingResponse {
     /// `id`.
     ///
     /// Required.
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub id: u64,
 }
 
@@ -810,6 +1078,37 @@ impl PutThingResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for PutThingResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PutThingResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (PutThingResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PutThingResponse, A::Error> {
+                let mut id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "id" => crate::wire::lenient_field(&mut map, &mut id, "id")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(PutThingResponse {
+                    id: crate::wire::required::<_, A::Error>(id, "id")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for PutThingResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -820,18 +1119,17 @@ impl crate::Validate for PutThingResponse {
 ///
 /// Sent by [`Client::list_things`](crate::Client::list_things) (`thing/list`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct ListThingsRequest {
     /// `offset`.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
     /// `level`.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub level: Option<Level>,
 }
 
@@ -854,6 +1152,41 @@ impl ListThingsRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for ListThingsRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ListThingsRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (ListThingsRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ListThingsRequest, A::Error> {
+                let mut offset = None;
+                let mut level = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "offset" => crate::wire::field(&mut map, &mut offset, "offset")?,
+                        "level" => crate::wire::field(&mut map, &mut level, "level")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(ListThingsRequest {
+                    offset: offset.flatten(),
+                    level: level.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for ListThingsRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -863,14 +1196,14 @@ impl crate::Validate for ListThingsRequest {
 /// Response of `thing/list` (List things).
 ///
 /// Returned by [`Client::list_things`](crate::Client::list_things) (`thing/list`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ListThingsResponse {
     /// `things`.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub things: Option<Vec<Round>>,
 }
 
@@ -884,6 +1217,37 @@ impl ListThingsResponse {
     pub fn things(mut self, value: Vec<Round>) -> Self {
         self.things = Some(value);
         self
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ListThingsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ListThingsResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (ListThingsResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ListThingsResponse, A::Error> {
+                let mut things = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "things" => crate::wire::field(&mut map, &mut things, "things")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(ListThingsResponse {
+                    things: things.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 

@@ -56,7 +56,6 @@ impl<'de> serde::Deserialize<'de> for ApiTicketType {
 ///
 /// Sent by [`Client::get_api_ticket`](crate::Client::get_api_ticket) (`cgi-bin/ticket/getticket`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetApiTicketRequest {
     /// 票据类型,卡券签名用 wx_card。
@@ -79,6 +78,41 @@ impl GetApiTicketRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for GetApiTicketRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetApiTicketRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetApiTicketRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetApiTicketRequest, A::Error> {
+                let mut ticket_type = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "type" => crate::wire::field(&mut map, &mut ticket_type, "type")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetApiTicketRequest {
+                    ticket_type: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(ticket_type, "type")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetApiTicketRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -88,7 +122,7 @@ impl crate::Validate for GetApiTicketRequest {
 /// Response of `cgi-bin/ticket/getticket` (获取卡券 api_ticket).
 ///
 /// Returned by [`Client::get_api_ticket`](crate::Client::get_api_ticket) (`cgi-bin/ticket/getticket`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GetApiTicketResponse {
@@ -99,8 +133,7 @@ pub struct GetApiTicketResponse {
     /// 有效期,单位秒(7200)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub expires_in: Option<i64>,
 }
 
@@ -123,6 +156,46 @@ impl GetApiTicketResponse {
     pub fn expires_in(mut self, value: i64) -> Self {
         self.expires_in = Some(value);
         self
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for GetApiTicketResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetApiTicketResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetApiTicketResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetApiTicketResponse, A::Error> {
+                let mut ticket = None;
+                let mut expires_in = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "ticket" => crate::wire::field(&mut map, &mut ticket, "ticket")?,
+                        "expires_in" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut expires_in,
+                                "expires_in",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetApiTicketResponse {
+                    ticket: crate::wire::required::<_, A::Error>(ticket, "ticket")?,
+                    expires_in: expires_in.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 

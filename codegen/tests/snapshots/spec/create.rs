@@ -4,7 +4,6 @@
 ///
 /// Sent by [`Client::create_card`](crate::Client::create_card) (`card/create`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct CreateCardRequest {
     /// 卡券数据:card_type 为卡券类型,卡券内容放在以小写卡券类型命名的键下(base_info、advanced_info 与类型专属字段)。
@@ -26,6 +25,38 @@ impl CreateCardRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for CreateCardRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CreateCardRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CreateCardRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CreateCardRequest, A::Error> {
+                let mut card = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card" => crate::wire::field(&mut map, &mut card, "card")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CreateCardRequest {
+                    card: crate::wire::required::<_, A::Error>(card, "card")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CreateCardRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("card", &self.card)?;
@@ -36,7 +67,7 @@ impl crate::Validate for CreateCardRequest {
 /// Response of `card/create` (创建卡券接口).
 ///
 /// Returned by [`Client::create_card`](crate::Client::create_card) (`card/create`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct CreateCardResponse {
@@ -59,6 +90,39 @@ impl CreateCardResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for CreateCardResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CreateCardResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CreateCardResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CreateCardResponse, A::Error> {
+                let mut card_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CreateCardResponse {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CreateCardResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -69,7 +133,6 @@ impl crate::Validate for CreateCardResponse {
 ///
 /// Sent by [`Client::set_pay_cell`](crate::Client::set_pay_cell) (`card/paycell/set`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct SetPayCellRequest {
     /// 卡券ID。
@@ -79,7 +142,7 @@ pub struct SetPayCellRequest {
     /// 是否开启买单功能,填true/false,不填默认true。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_open: Option<bool>,
 }
 
@@ -105,6 +168,45 @@ impl SetPayCellRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for SetPayCellRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SetPayCellRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SetPayCellRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SetPayCellRequest, A::Error> {
+                let mut card_id = None;
+                let mut is_open = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "is_open" => {
+                            crate::wire::field(&mut map, &mut is_open, "is_open")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SetPayCellRequest {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                    is_open: is_open.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for SetPayCellRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("card_id", &self.card_id, 32)?;
@@ -116,7 +218,6 @@ impl crate::Validate for SetPayCellRequest {
 ///
 /// Sent by [`Client::set_self_consume_cell`](crate::Client::set_self_consume_cell) (`card/selfconsumecell/set`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct SetSelfConsumeCellRequest {
     /// 卡券ID。
@@ -126,17 +227,17 @@ pub struct SetSelfConsumeCellRequest {
     /// 是否开启自助核销功能,填true/false,默认为false。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_open: Option<bool>,
     /// 用户核销时是否需要输入验证码,填true/false,默认为false。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub need_verify_cod: Option<bool>,
     /// 用户核销时是否需要备注核销金额,填true/false,默认为false。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub need_remark_amount: Option<bool>,
 }
 
@@ -176,6 +277,63 @@ impl SetSelfConsumeCellRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for SetSelfConsumeCellRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SetSelfConsumeCellRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SetSelfConsumeCellRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SetSelfConsumeCellRequest, A::Error> {
+                let mut card_id = None;
+                let mut is_open = None;
+                let mut need_verify_cod = None;
+                let mut need_remark_amount = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "is_open" => {
+                            crate::wire::field(&mut map, &mut is_open, "is_open")?
+                        }
+                        "need_verify_cod" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut need_verify_cod,
+                                "need_verify_cod",
+                            )?
+                        }
+                        "need_remark_amount" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut need_remark_amount,
+                                "need_remark_amount",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SetSelfConsumeCellRequest {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                    is_open: is_open.flatten(),
+                    need_verify_cod: need_verify_cod.flatten(),
+                    need_remark_amount: need_remark_amount.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for SetSelfConsumeCellRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("card_id", &self.card_id, 32)?;
@@ -184,19 +342,19 @@ impl crate::Validate for SetSelfConsumeCellRequest {
 }
 
 /// 颜色列表。
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct CardColor {
     /// 颜色名称,创建卡券时填入base_info.color,如Color010。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub name: Option<String>,
     /// 颜色值,如#63b359。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub value: Option<String>,
 }
 
@@ -219,6 +377,40 @@ impl CardColor {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for CardColor {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CardColor;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CardColor)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CardColor, A::Error> {
+                let mut name = None;
+                let mut value = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "name" => crate::wire::field(&mut map, &mut name, "name")?,
+                        "value" => crate::wire::field(&mut map, &mut value, "value")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CardColor {
+                    name: name.flatten(),
+                    value: value.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CardColor {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -228,14 +420,14 @@ impl crate::Validate for CardColor {
 /// Response of `card/getcolors` (获取颜色列表接口).
 ///
 /// Returned by [`Client::get_colors`](crate::Client::get_colors) (`card/getcolors`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GetColorsResponse {
     /// 颜色列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub colors: Option<Vec<CardColor>>,
 }
 
@@ -249,6 +441,37 @@ impl GetColorsResponse {
     pub fn colors(mut self, value: Vec<CardColor>) -> Self {
         self.colors = Some(value);
         self
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for GetColorsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetColorsResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetColorsResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetColorsResponse, A::Error> {
+                let mut colors = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "colors" => crate::wire::field(&mut map, &mut colors, "colors")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetColorsResponse {
+                    colors: colors.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 

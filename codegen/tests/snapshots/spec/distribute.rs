@@ -2,7 +2,6 @@
 
 /// 二维码投放的一张卡券。 One card of a card QR code.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct QrcodeCard {
     /// 卡券ID。
@@ -12,27 +11,27 @@ pub struct QrcodeCard {
     /// 卡券Code码,use_custom_code字段为true的卡券必须填写,非自定义code和导入code模式的卡券不必填写。
     ///
     /// Optional. At most 20 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// 指定领取者的openid,只有该用户能领取。bind_openid字段为true的卡券必须填写,非指定openid不必填写。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub openid: Option<String>,
     /// 指定下发二维码,生成的二维码随机分配一个code,领取后不可再次扫描。填写true或false。默认false,注意填写该字段时,卡券须通过审核且库存不为0。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_unique_code: Option<bool>,
     /// 领取场景值,用于领取渠道的数据统计,默认值为0,字段类型为整型。用户领取卡券后触发的事件推送中会带上此自定义场景值。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub outer_id: Option<u64>,
     /// outer_id字段升级版本,字符串类型,用户首次领卡时,会通过领取事件推送给商户;对于会员卡的二维码,用户每次扫码打开会员卡后点击任何url,会将该值拼入url中,方便开发者定位扫码来源。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub outer_str: Option<String>,
 }
 
@@ -83,6 +82,65 @@ impl QrcodeCard {
     pub fn outer_str(mut self, value: impl Into<String>) -> Self {
         self.outer_str = Some(value.into());
         self
+    }
+}
+
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for QrcodeCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = QrcodeCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (QrcodeCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<QrcodeCard, A::Error> {
+                let mut card_id = None;
+                let mut code = None;
+                let mut openid = None;
+                let mut is_unique_code = None;
+                let mut outer_id = None;
+                let mut outer_str = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "code" => crate::wire::field(&mut map, &mut code, "code")?,
+                        "openid" => crate::wire::field(&mut map, &mut openid, "openid")?,
+                        "is_unique_code" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut is_unique_code,
+                                "is_unique_code",
+                            )?
+                        }
+                        "outer_id" => {
+                            crate::wire::field(&mut map, &mut outer_id, "outer_id")?
+                        }
+                        "outer_str" => {
+                            crate::wire::field(&mut map, &mut outer_str, "outer_str")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(QrcodeCard {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                    code: code.flatten(),
+                    openid: openid.flatten(),
+                    is_unique_code: is_unique_code.flatten(),
+                    outer_id: outer_id.flatten(),
+                    outer_str: outer_str.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 
@@ -230,7 +288,6 @@ impl<'de> serde::Deserialize<'de> for QrcodeActionName {
 
 /// 多张卡券(action_name 为 QR_MULTIPLE_CARD 时)。
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct QrcodeMultipleCard {
     /// 卡券列表。
@@ -252,6 +309,43 @@ impl QrcodeMultipleCard {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for QrcodeMultipleCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = QrcodeMultipleCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (QrcodeMultipleCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<QrcodeMultipleCard, A::Error> {
+                let mut card_list = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_list" => {
+                            crate::wire::field(&mut map, &mut card_list, "card_list")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(QrcodeMultipleCard {
+                    card_list: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(card_list, "card_list")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for QrcodeMultipleCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::each("card_list", &self.card_list, crate::Validate::validate)?;
@@ -261,18 +355,17 @@ impl crate::Validate for QrcodeMultipleCard {
 
 /// 二维码信息:单张卡券填 card,多张卡券填 multiple_card。
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct QrcodeActionInfo {
     /// 单张卡券(action_name 为 QR_CARD 时)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub card: Option<QrcodeCard>,
     /// 多张卡券(action_name 为 QR_MULTIPLE_CARD 时)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub multiple_card: Option<QrcodeMultipleCard>,
 }
 
@@ -298,6 +391,47 @@ impl QrcodeActionInfo {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for QrcodeActionInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = QrcodeActionInfo;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (QrcodeActionInfo)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<QrcodeActionInfo, A::Error> {
+                let mut card = None;
+                let mut multiple_card = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card" => crate::wire::field(&mut map, &mut card, "card")?,
+                        "multiple_card" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut multiple_card,
+                                "multiple_card",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(QrcodeActionInfo {
+                    card: card.flatten(),
+                    multiple_card: multiple_card.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for QrcodeActionInfo {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.card {
@@ -318,7 +452,6 @@ impl crate::Validate for QrcodeActionInfo {
 ///
 /// Sent by [`Client::create_qrcode`](crate::Client::create_qrcode) (`card/qrcode/create`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct CreateQrcodeRequest {
     /// 二维码类型:QR_CARD 单张卡券,QR_MULTIPLE_CARD 多张卡券(其他值无效)。
@@ -328,7 +461,7 @@ pub struct CreateQrcodeRequest {
     /// 指定二维码的有效时间,范围是60 ~ 1800秒。不填默认为365天有效。
     ///
     /// Optional. From 60 to 1800.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expire_seconds: Option<u32>,
     /// 二维码信息:单张卡券填 card,多张卡券填 multiple_card。
     ///
@@ -365,6 +498,68 @@ impl CreateQrcodeRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for CreateQrcodeRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CreateQrcodeRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CreateQrcodeRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CreateQrcodeRequest, A::Error> {
+                let mut action_name = None;
+                let mut expire_seconds = None;
+                let mut action_info = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "action_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut action_name,
+                                "action_name",
+                            )?
+                        }
+                        "expire_seconds" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut expire_seconds,
+                                "expire_seconds",
+                            )?
+                        }
+                        "action_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut action_info,
+                                "action_info",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CreateQrcodeRequest {
+                    action_name: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(action_name, "action_name")?,
+                    expire_seconds: expire_seconds.flatten(),
+                    action_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(action_info, "action_info")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CreateQrcodeRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.expire_seconds {
@@ -378,30 +573,29 @@ impl crate::Validate for CreateQrcodeRequest {
 /// Response of `card/qrcode/create` (创建二维码接口).
 ///
 /// Returned by [`Client::create_qrcode`](crate::Client::create_qrcode) (`card/qrcode/create`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct CreateQrcodeResponse {
     /// 获取的二维码ticket,凭借此ticket调用通过ticket换取二维码接口可以在有效时间内换取二维码。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub ticket: Option<String>,
     /// 二维码的有效时间(秒)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub expire_seconds: Option<u32>,
     /// 二维码图片解析后的地址,开发者可根据该地址自行生成需要的二维码图片。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub url: Option<String>,
     /// 二维码显示地址,点击后跳转二维码页面。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub show_qrcode_url: Option<String>,
 }
 
@@ -441,6 +635,58 @@ impl CreateQrcodeResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for CreateQrcodeResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CreateQrcodeResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CreateQrcodeResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CreateQrcodeResponse, A::Error> {
+                let mut ticket = None;
+                let mut expire_seconds = None;
+                let mut url = None;
+                let mut show_qrcode_url = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "ticket" => crate::wire::field(&mut map, &mut ticket, "ticket")?,
+                        "expire_seconds" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut expire_seconds,
+                                "expire_seconds",
+                            )?
+                        }
+                        "url" => crate::wire::field(&mut map, &mut url, "url")?,
+                        "show_qrcode_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut show_qrcode_url,
+                                "show_qrcode_url",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CreateQrcodeResponse {
+                    ticket: ticket.flatten(),
+                    expire_seconds: expire_seconds.flatten(),
+                    url: url.flatten(),
+                    show_qrcode_url: show_qrcode_url.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CreateQrcodeResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -449,7 +695,6 @@ impl crate::Validate for CreateQrcodeResponse {
 
 /// 卡券列表,每个item有两个字段。
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct LandingPageCard {
     /// 所要在页面投放的card_id。
@@ -459,7 +704,7 @@ pub struct LandingPageCard {
     /// 缩略图url。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub thumb_url: Option<String>,
 }
 
@@ -485,6 +730,45 @@ impl LandingPageCard {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for LandingPageCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = LandingPageCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (LandingPageCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<LandingPageCard, A::Error> {
+                let mut card_id = None;
+                let mut thumb_url = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "thumb_url" => {
+                            crate::wire::field(&mut map, &mut thumb_url, "thumb_url")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(LandingPageCard {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                    thumb_url: thumb_url.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for LandingPageCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("card_id", &self.card_id, 32)?;
@@ -496,7 +780,6 @@ impl crate::Validate for LandingPageCard {
 ///
 /// Sent by [`Client::create_landing_page`](crate::Client::create_landing_page) (`card/landingpage/create`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct CreateLandingPageRequest {
     /// 页面的banner图片链接,须调用上传图片接口上传获得,建议尺寸为640*300。
@@ -598,6 +881,65 @@ pub struct CreateLandingPageRequestRequired {
     pub card_list: Vec<LandingPageCard>,
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for CreateLandingPageRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CreateLandingPageRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CreateLandingPageRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CreateLandingPageRequest, A::Error> {
+                let mut banner = None;
+                let mut page_title = None;
+                let mut can_share = None;
+                let mut scene = None;
+                let mut card_list = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "banner" => crate::wire::field(&mut map, &mut banner, "banner")?,
+                        "page_title" => {
+                            crate::wire::field(&mut map, &mut page_title, "page_title")?
+                        }
+                        "can_share" => {
+                            crate::wire::field(&mut map, &mut can_share, "can_share")?
+                        }
+                        "scene" => crate::wire::field(&mut map, &mut scene, "scene")?,
+                        "card_list" => {
+                            crate::wire::field(&mut map, &mut card_list, "card_list")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CreateLandingPageRequest {
+                    banner: crate::wire::required::<_, A::Error>(banner, "banner")?,
+                    page_title: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(page_title, "page_title")?,
+                    can_share: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(can_share, "can_share")?,
+                    scene: crate::wire::required::<_, A::Error>(scene, "scene")?,
+                    card_list: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(card_list, "card_list")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CreateLandingPageRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::each("card_list", &self.card_list, crate::Validate::validate)?;
@@ -608,20 +950,19 @@ impl crate::Validate for CreateLandingPageRequest {
 /// Response of `card/landingpage/create` (创建货架接口).
 ///
 /// Returned by [`Client::create_landing_page`](crate::Client::create_landing_page) (`card/landingpage/create`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct CreateLandingPageResponse {
     /// 货架链接。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub url: Option<String>,
     /// 货架ID。货架的唯一标识。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub page_id: Option<u64>,
 }
 
@@ -644,6 +985,46 @@ impl CreateLandingPageResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for CreateLandingPageResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CreateLandingPageResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CreateLandingPageResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CreateLandingPageResponse, A::Error> {
+                let mut url = None;
+                let mut page_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "url" => crate::wire::field(&mut map, &mut url, "url")?,
+                        "page_id" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut page_id,
+                                "page_id",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CreateLandingPageResponse {
+                    url: url.flatten(),
+                    page_id: page_id.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CreateLandingPageResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -654,7 +1035,6 @@ impl crate::Validate for CreateLandingPageResponse {
 ///
 /// Sent by [`Client::deposit_codes`](crate::Client::deposit_codes) (`card/code/deposit`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct DepositCodesRequest {
     /// 需要进行导入code的卡券ID。
@@ -689,6 +1069,43 @@ impl DepositCodesRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for DepositCodesRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DepositCodesRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (DepositCodesRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<DepositCodesRequest, A::Error> {
+                let mut card_id = None;
+                let mut code = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "code" => crate::wire::field(&mut map, &mut code, "code")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(DepositCodesRequest {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                    code: crate::wire::required::<_, A::Error>(code, "code")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for DepositCodesRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("card_id", &self.card_id, 32)?;
@@ -705,24 +1122,24 @@ impl crate::Validate for DepositCodesRequest {
 /// Response of `card/code/deposit` (导入自定义code接口).
 ///
 /// Returned by [`Client::deposit_codes`](crate::Client::deposit_codes) (`card/code/deposit`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct DepositCodesResponse {
     /// 成功个数(成功导入的code)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub succ_code: Option<Vec<String>>,
     /// 重复导入的code会自动被过滤。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub duplicate_code: Option<Vec<String>>,
     /// 失败个数(导入失败的code)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub fail_code: Option<Vec<String>>,
 }
 
@@ -755,6 +1172,53 @@ impl DepositCodesResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for DepositCodesResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DepositCodesResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (DepositCodesResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<DepositCodesResponse, A::Error> {
+                let mut succ_code = None;
+                let mut duplicate_code = None;
+                let mut fail_code = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "succ_code" => {
+                            crate::wire::field(&mut map, &mut succ_code, "succ_code")?
+                        }
+                        "duplicate_code" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut duplicate_code,
+                                "duplicate_code",
+                            )?
+                        }
+                        "fail_code" => {
+                            crate::wire::field(&mut map, &mut fail_code, "fail_code")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(DepositCodesResponse {
+                    succ_code: succ_code.flatten(),
+                    duplicate_code: duplicate_code.flatten(),
+                    fail_code: fail_code.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for DepositCodesResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -765,7 +1229,6 @@ impl crate::Validate for DepositCodesResponse {
 ///
 /// Sent by [`Client::get_deposit_count`](crate::Client::get_deposit_count) (`card/code/getdepositcount`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetDepositCountRequest {
     /// 进行导入code的卡券ID。
@@ -787,6 +1250,40 @@ impl GetDepositCountRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for GetDepositCountRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetDepositCountRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetDepositCountRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetDepositCountRequest, A::Error> {
+                let mut card_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetDepositCountRequest {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetDepositCountRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("card_id", &self.card_id, 32)?;
@@ -797,15 +1294,14 @@ impl crate::Validate for GetDepositCountRequest {
 /// Response of `card/code/getdepositcount` (查询导入code数目接口).
 ///
 /// Returned by [`Client::get_deposit_count`](crate::Client::get_deposit_count) (`card/code/getdepositcount`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GetDepositCountResponse {
     /// 已经成功存入的code数目。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub count: Option<u64>,
 }
 
@@ -822,6 +1318,39 @@ impl GetDepositCountResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GetDepositCountResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetDepositCountResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetDepositCountResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetDepositCountResponse, A::Error> {
+                let mut count = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "count" => {
+                            crate::wire::lenient_field(&mut map, &mut count, "count")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetDepositCountResponse {
+                    count: count.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetDepositCountResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -832,7 +1361,6 @@ impl crate::Validate for GetDepositCountResponse {
 ///
 /// Sent by [`Client::check_codes`](crate::Client::check_codes) (`card/code/checkcode`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct CheckCodesRequest {
     /// 进行导入code的卡券ID。
@@ -867,6 +1395,43 @@ impl CheckCodesRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for CheckCodesRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CheckCodesRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CheckCodesRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CheckCodesRequest, A::Error> {
+                let mut card_id = None;
+                let mut code = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "code" => crate::wire::field(&mut map, &mut code, "code")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CheckCodesRequest {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                    code: crate::wire::required::<_, A::Error>(code, "code")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CheckCodesRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("card_id", &self.card_id, 32)?;
@@ -883,19 +1448,19 @@ impl crate::Validate for CheckCodesRequest {
 /// Response of `card/code/checkcode` (核查code接口).
 ///
 /// Returned by [`Client::check_codes`](crate::Client::check_codes) (`card/code/checkcode`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct CheckCodesResponse {
     /// 已经成功存入的code。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub exist_code: Option<Vec<String>>,
     /// 没有存入的code。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub not_exist_code: Option<Vec<String>>,
 }
 
@@ -921,6 +1486,48 @@ impl CheckCodesResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for CheckCodesResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CheckCodesResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CheckCodesResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CheckCodesResponse, A::Error> {
+                let mut exist_code = None;
+                let mut not_exist_code = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "exist_code" => {
+                            crate::wire::field(&mut map, &mut exist_code, "exist_code")?
+                        }
+                        "not_exist_code" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut not_exist_code,
+                                "not_exist_code",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CheckCodesResponse {
+                    exist_code: exist_code.flatten(),
+                    not_exist_code: not_exist_code.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CheckCodesResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -931,7 +1538,6 @@ impl crate::Validate for CheckCodesResponse {
 ///
 /// Sent by [`Client::get_mpnews_html`](crate::Client::get_mpnews_html) (`card/mpnews/gethtml`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetMpnewsHtmlRequest {
     /// 卡券ID。
@@ -953,6 +1559,40 @@ impl GetMpnewsHtmlRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for GetMpnewsHtmlRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetMpnewsHtmlRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetMpnewsHtmlRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetMpnewsHtmlRequest, A::Error> {
+                let mut card_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetMpnewsHtmlRequest {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetMpnewsHtmlRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("card_id", &self.card_id, 32)?;
@@ -963,14 +1603,14 @@ impl crate::Validate for GetMpnewsHtmlRequest {
 /// Response of `card/mpnews/gethtml` (图文消息群发卡券).
 ///
 /// Returned by [`Client::get_mpnews_html`](crate::Client::get_mpnews_html) (`card/mpnews/gethtml`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GetMpnewsHtmlResponse {
     /// 返回一段html代码,可以直接嵌入到图文消息的正文里。即可以把这段代码嵌入到上传图文消息素材接口中的content字段里。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub content: Option<String>,
 }
 
@@ -987,6 +1627,39 @@ impl GetMpnewsHtmlResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GetMpnewsHtmlResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetMpnewsHtmlResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetMpnewsHtmlResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetMpnewsHtmlResponse, A::Error> {
+                let mut content = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "content" => {
+                            crate::wire::field(&mut map, &mut content, "content")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetMpnewsHtmlResponse {
+                    content: content.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetMpnewsHtmlResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -997,18 +1670,17 @@ impl crate::Validate for GetMpnewsHtmlResponse {
 ///
 /// Sent by [`Client::set_test_whitelist`](crate::Client::set_test_whitelist) (`card/testwhitelist/set`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct SetTestWhitelistRequest {
     /// 测试的openid列表。
     ///
     /// Optional. Each item: At most 64 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub openid: Option<Vec<String>>,
     /// 测试的微信号列表。
     ///
     /// Optional. Each item: At most 32 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<Vec<String>>,
 }
 
@@ -1031,6 +1703,43 @@ impl SetTestWhitelistRequest {
     pub fn username(mut self, value: Vec<String>) -> Self {
         self.username = Some(value);
         self
+    }
+}
+
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for SetTestWhitelistRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SetTestWhitelistRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SetTestWhitelistRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SetTestWhitelistRequest, A::Error> {
+                let mut openid = None;
+                let mut username = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "openid" => crate::wire::field(&mut map, &mut openid, "openid")?,
+                        "username" => {
+                            crate::wire::field(&mut map, &mut username, "username")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SetTestWhitelistRequest {
+                    openid: openid.flatten(),
+                    username: username.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 
@@ -1065,25 +1774,24 @@ impl crate::Validate for SetTestWhitelistRequest {
 /// Response of `card/testwhitelist/set` (设置测试白名单).
 ///
 /// Returned by [`Client::set_test_whitelist`](crate::Client::set_test_whitelist) (`card/testwhitelist/set`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct SetTestWhitelistResponse {
     /// 白名单人数。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub white_list_size: Option<u32>,
     /// 设置成功的openid列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub success_openid: Option<Vec<String>>,
     /// 设置成功的微信号列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub success_username: Option<Vec<String>>,
 }
 
@@ -1113,6 +1821,61 @@ impl SetTestWhitelistResponse {
     pub fn success_username(mut self, value: Vec<String>) -> Self {
         self.success_username = Some(value);
         self
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SetTestWhitelistResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SetTestWhitelistResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SetTestWhitelistResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SetTestWhitelistResponse, A::Error> {
+                let mut white_list_size = None;
+                let mut success_openid = None;
+                let mut success_username = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "white_list_size" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut white_list_size,
+                                "white_list_size",
+                            )?
+                        }
+                        "success_openid" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut success_openid,
+                                "success_openid",
+                            )?
+                        }
+                        "success_username" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut success_username,
+                                "success_username",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SetTestWhitelistResponse {
+                    white_list_size: white_list_size.flatten(),
+                    success_openid: success_openid.flatten(),
+                    success_username: success_username.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 

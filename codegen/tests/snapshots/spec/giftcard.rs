@@ -2,7 +2,6 @@
 
 /// 礼品卡货架(创建货架时填写)。 A gift-card shelf, as sent to page/add.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct GiftCardPage {
     /// 礼品卡货架名称(页面标题)。
@@ -12,12 +11,12 @@ pub struct GiftCardPage {
     /// 是否支持一次购买多张及发送至群,填true或者false,若填true则支持,默认为false。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub support_multi: Option<bool>,
     /// 礼品卡货架是否支持买给自己,填true或者false,若填true则支持,默认为false。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub support_buy_for_self: Option<bool>,
     /// 礼品卡货架主题页顶部banner图片,须先将图片上传至CDN,建议尺寸为750px*630px。
     ///
@@ -26,12 +25,12 @@ pub struct GiftCardPage {
     /// 主题结构体列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub theme_list: Option<Vec<GiftCardPageTheme>>,
     /// 主题分类列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub category_list: Option<Vec<GiftCardPageCategory>>,
     /// 商家地址。
     ///
@@ -48,17 +47,17 @@ pub struct GiftCardPage {
     /// 该货架的订单是否支持开发票,填true或者false,若填true则需要调试文档2.2的流程,默认为false。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub need_receipt: Option<bool>,
     /// 商家自定义链接,用于承载退款、发票等流程。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cell_1: Option<GiftCardPageCell>,
     /// 商家自定义链接,用于承载退款、发票等流程。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cell_2: Option<GiftCardPageCell>,
 }
 
@@ -188,6 +187,131 @@ pub struct GiftCardPageRequired {
     pub biz_description: String,
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for GiftCardPage {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GiftCardPage;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GiftCardPage)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GiftCardPage, A::Error> {
+                let mut page_title = None;
+                let mut support_multi = None;
+                let mut support_buy_for_self = None;
+                let mut banner_pic_url = None;
+                let mut theme_list = None;
+                let mut category_list = None;
+                let mut address = None;
+                let mut service_phone = None;
+                let mut biz_description = None;
+                let mut need_receipt = None;
+                let mut cell_1 = None;
+                let mut cell_2 = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "page_title" => {
+                            crate::wire::field(&mut map, &mut page_title, "page_title")?
+                        }
+                        "support_multi" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut support_multi,
+                                "support_multi",
+                            )?
+                        }
+                        "support_buy_for_self" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut support_buy_for_self,
+                                "support_buy_for_self",
+                            )?
+                        }
+                        "banner_pic_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut banner_pic_url,
+                                "banner_pic_url",
+                            )?
+                        }
+                        "theme_list" => {
+                            crate::wire::field(&mut map, &mut theme_list, "theme_list")?
+                        }
+                        "category_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut category_list,
+                                "category_list",
+                            )?
+                        }
+                        "address" => {
+                            crate::wire::field(&mut map, &mut address, "address")?
+                        }
+                        "service_phone" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut service_phone,
+                                "service_phone",
+                            )?
+                        }
+                        "biz_description" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut biz_description,
+                                "biz_description",
+                            )?
+                        }
+                        "need_receipt" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut need_receipt,
+                                "need_receipt",
+                            )?
+                        }
+                        "cell_1" => crate::wire::field(&mut map, &mut cell_1, "cell_1")?,
+                        "cell_2" => crate::wire::field(&mut map, &mut cell_2, "cell_2")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GiftCardPage {
+                    page_title: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(page_title, "page_title")?,
+                    support_multi: support_multi.flatten(),
+                    support_buy_for_self: support_buy_for_self.flatten(),
+                    banner_pic_url: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(banner_pic_url, "banner_pic_url")?,
+                    theme_list: theme_list.flatten(),
+                    category_list: category_list.flatten(),
+                    address: crate::wire::required::<_, A::Error>(address, "address")?,
+                    service_phone: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(service_phone, "service_phone")?,
+                    biz_description: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(biz_description, "biz_description")?,
+                    need_receipt: need_receipt.flatten(),
+                    cell_1: cell_1.flatten(),
+                    cell_2: cell_2.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GiftCardPage {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.theme_list {
@@ -198,74 +322,74 @@ impl crate::Validate for GiftCardPage {
 }
 
 /// 礼品卡货架信息(查询货架时返回)。 A gift-card shelf as page/get returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GiftCardPageInfo {
     /// 货架ID。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub page_id: Option<String>,
     /// 礼品卡货架名称(页面标题)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub page_title: Option<String>,
     /// 是否支持一次购买多张及发送至群。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub support_multi: Option<bool>,
     /// 礼品卡货架是否支持买给自己。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub support_buy_for_self: Option<bool>,
     /// 礼品卡货架主题页顶部banner图片。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub banner_pic_url: Option<String>,
     /// 主题结构体列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub theme_list: Option<Vec<GiftCardPageTheme>>,
     /// 主题分类列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub category_list: Option<Vec<GiftCardPageCategory>>,
     /// 商家地址。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub address: Option<String>,
     /// 商家服务电话。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub service_phone: Option<String>,
     /// 商家使用说明,用于描述退款、发票等流程。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub biz_description: Option<String>,
     /// 该货架的订单是否支持开发票。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub need_receipt: Option<bool>,
     /// 商家自定义链接,用于承载退款、发票等流程。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub cell_1: Option<GiftCardPageCell>,
     /// 商家自定义链接,用于承载退款、发票等流程。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub cell_2: Option<GiftCardPageCell>,
 }
 
@@ -368,6 +492,123 @@ impl GiftCardPageInfo {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GiftCardPageInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GiftCardPageInfo;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GiftCardPageInfo)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GiftCardPageInfo, A::Error> {
+                let mut page_id = None;
+                let mut page_title = None;
+                let mut support_multi = None;
+                let mut support_buy_for_self = None;
+                let mut banner_pic_url = None;
+                let mut theme_list = None;
+                let mut category_list = None;
+                let mut address = None;
+                let mut service_phone = None;
+                let mut biz_description = None;
+                let mut need_receipt = None;
+                let mut cell_1 = None;
+                let mut cell_2 = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "page_id" => {
+                            crate::wire::field(&mut map, &mut page_id, "page_id")?
+                        }
+                        "page_title" => {
+                            crate::wire::field(&mut map, &mut page_title, "page_title")?
+                        }
+                        "support_multi" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut support_multi,
+                                "support_multi",
+                            )?
+                        }
+                        "support_buy_for_self" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut support_buy_for_self,
+                                "support_buy_for_self",
+                            )?
+                        }
+                        "banner_pic_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut banner_pic_url,
+                                "banner_pic_url",
+                            )?
+                        }
+                        "theme_list" => {
+                            crate::wire::field(&mut map, &mut theme_list, "theme_list")?
+                        }
+                        "category_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut category_list,
+                                "category_list",
+                            )?
+                        }
+                        "address" => {
+                            crate::wire::field(&mut map, &mut address, "address")?
+                        }
+                        "service_phone" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut service_phone,
+                                "service_phone",
+                            )?
+                        }
+                        "biz_description" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut biz_description,
+                                "biz_description",
+                            )?
+                        }
+                        "need_receipt" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut need_receipt,
+                                "need_receipt",
+                            )?
+                        }
+                        "cell_1" => crate::wire::field(&mut map, &mut cell_1, "cell_1")?,
+                        "cell_2" => crate::wire::field(&mut map, &mut cell_2, "cell_2")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GiftCardPageInfo {
+                    page_id: page_id.flatten(),
+                    page_title: page_title.flatten(),
+                    support_multi: support_multi.flatten(),
+                    support_buy_for_self: support_buy_for_self.flatten(),
+                    banner_pic_url: banner_pic_url.flatten(),
+                    theme_list: theme_list.flatten(),
+                    category_list: category_list.flatten(),
+                    address: address.flatten(),
+                    service_phone: service_phone.flatten(),
+                    biz_description: biz_description.flatten(),
+                    need_receipt: need_receipt.flatten(),
+                    cell_1: cell_1.flatten(),
+                    cell_2: cell_2.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GiftCardPageInfo {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.theme_list {
@@ -379,7 +620,6 @@ impl crate::Validate for GiftCardPageInfo {
 
 /// 修改礼品卡货架信息。只更新填写的字段。 The shelf fields page/update changes; page_id names the shelf.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct GiftCardPageUpdate {
     /// 需要修改的货架ID。
@@ -389,62 +629,62 @@ pub struct GiftCardPageUpdate {
     /// 礼品卡货架名称(页面标题)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub page_title: Option<String>,
     /// 是否支持一次购买多张及发送至群。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub support_multi: Option<bool>,
     /// 礼品卡货架是否支持买给自己。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub support_buy_for_self: Option<bool>,
     /// 礼品卡货架主题页顶部banner图片,须先将图片上传至CDN,建议尺寸为750px*630px。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub banner_pic_url: Option<String>,
     /// 主题结构体列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub theme_list: Option<Vec<GiftCardPageTheme>>,
     /// 主题分类列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub category_list: Option<Vec<GiftCardPageCategory>>,
     /// 商家地址。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     /// 商家服务电话。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_phone: Option<String>,
     /// 商家使用说明,用于描述退款、发票等流程。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub biz_description: Option<String>,
     /// 该货架的订单是否支持开发票。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub need_receipt: Option<bool>,
     /// 商家自定义链接,用于承载退款、发票等流程。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cell_1: Option<GiftCardPageCell>,
     /// 商家自定义链接,用于承载退款、发票等流程。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cell_2: Option<GiftCardPageCell>,
 }
 
@@ -547,6 +787,124 @@ impl GiftCardPageUpdate {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for GiftCardPageUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GiftCardPageUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GiftCardPageUpdate)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GiftCardPageUpdate, A::Error> {
+                let mut page_id = None;
+                let mut page_title = None;
+                let mut support_multi = None;
+                let mut support_buy_for_self = None;
+                let mut banner_pic_url = None;
+                let mut theme_list = None;
+                let mut category_list = None;
+                let mut address = None;
+                let mut service_phone = None;
+                let mut biz_description = None;
+                let mut need_receipt = None;
+                let mut cell_1 = None;
+                let mut cell_2 = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "page_id" => {
+                            crate::wire::field(&mut map, &mut page_id, "page_id")?
+                        }
+                        "page_title" => {
+                            crate::wire::field(&mut map, &mut page_title, "page_title")?
+                        }
+                        "support_multi" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut support_multi,
+                                "support_multi",
+                            )?
+                        }
+                        "support_buy_for_self" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut support_buy_for_self,
+                                "support_buy_for_self",
+                            )?
+                        }
+                        "banner_pic_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut banner_pic_url,
+                                "banner_pic_url",
+                            )?
+                        }
+                        "theme_list" => {
+                            crate::wire::field(&mut map, &mut theme_list, "theme_list")?
+                        }
+                        "category_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut category_list,
+                                "category_list",
+                            )?
+                        }
+                        "address" => {
+                            crate::wire::field(&mut map, &mut address, "address")?
+                        }
+                        "service_phone" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut service_phone,
+                                "service_phone",
+                            )?
+                        }
+                        "biz_description" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut biz_description,
+                                "biz_description",
+                            )?
+                        }
+                        "need_receipt" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut need_receipt,
+                                "need_receipt",
+                            )?
+                        }
+                        "cell_1" => crate::wire::field(&mut map, &mut cell_1, "cell_1")?,
+                        "cell_2" => crate::wire::field(&mut map, &mut cell_2, "cell_2")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GiftCardPageUpdate {
+                    page_id: crate::wire::required::<_, A::Error>(page_id, "page_id")?,
+                    page_title: page_title.flatten(),
+                    support_multi: support_multi.flatten(),
+                    support_buy_for_self: support_buy_for_self.flatten(),
+                    banner_pic_url: banner_pic_url.flatten(),
+                    theme_list: theme_list.flatten(),
+                    category_list: category_list.flatten(),
+                    address: address.flatten(),
+                    service_phone: service_phone.flatten(),
+                    biz_description: biz_description.flatten(),
+                    need_receipt: need_receipt.flatten(),
+                    cell_1: cell_1.flatten(),
+                    cell_2: cell_2.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GiftCardPageUpdate {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.theme_list {
@@ -557,7 +915,7 @@ impl crate::Validate for GiftCardPageUpdate {
 }
 
 /// 货架主题。 One theme of a shelf: its cover, the cards (denominations) it sells and the card faces.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct GiftCardPageTheme {
     /// 主题的封面图片,须先将图片上传至CDN,大小控制在1000px*600px。
@@ -583,18 +941,17 @@ pub struct GiftCardPageTheme {
     /// 主题标号,对应category_list内的title字段,若填写了category_list则每个主题必填该序号。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub category_index: Option<u32>,
     /// 该主题购买页是否突出商品名显示。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub show_sku_title_first: Option<bool>,
     /// 是否将当前主题设置为banner主题(主推荐)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_banner: Option<bool>,
 }
 
@@ -696,6 +1053,104 @@ pub struct GiftCardPageThemeRequired {
     pub pic_item_list: Vec<GiftCardPagePicItem>,
 }
 
+impl<'de> serde::Deserialize<'de> for GiftCardPageTheme {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GiftCardPageTheme;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GiftCardPageTheme)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GiftCardPageTheme, A::Error> {
+                let mut theme_pic_url = None;
+                let mut title = None;
+                let mut title_color = None;
+                let mut item_list = None;
+                let mut pic_item_list = None;
+                let mut category_index = None;
+                let mut show_sku_title_first = None;
+                let mut is_banner = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "theme_pic_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut theme_pic_url,
+                                "theme_pic_url",
+                            )?
+                        }
+                        "title" => crate::wire::field(&mut map, &mut title, "title")?,
+                        "title_color" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut title_color,
+                                "title_color",
+                            )?
+                        }
+                        "item_list" => {
+                            crate::wire::field(&mut map, &mut item_list, "item_list")?
+                        }
+                        "pic_item_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut pic_item_list,
+                                "pic_item_list",
+                            )?
+                        }
+                        "category_index" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut category_index,
+                                "category_index",
+                            )?
+                        }
+                        "show_sku_title_first" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut show_sku_title_first,
+                                "show_sku_title_first",
+                            )?
+                        }
+                        "is_banner" => {
+                            crate::wire::field(&mut map, &mut is_banner, "is_banner")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GiftCardPageTheme {
+                    theme_pic_url: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(theme_pic_url, "theme_pic_url")?,
+                    title: crate::wire::required::<_, A::Error>(title, "title")?,
+                    title_color: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(title_color, "title_color")?,
+                    item_list: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(item_list, "item_list")?,
+                    pic_item_list: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(pic_item_list, "pic_item_list")?,
+                    category_index: category_index.flatten(),
+                    show_sku_title_first: show_sku_title_first.flatten(),
+                    is_banner: is_banner.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GiftCardPageTheme {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::each("item_list", &self.item_list, crate::Validate::validate)?;
@@ -704,7 +1159,7 @@ impl crate::Validate for GiftCardPageTheme {
 }
 
 /// 主题内的一个商品(礼品卡)。 One card sold in a theme.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct GiftCardPageItem {
     /// 待上架的card_id。
@@ -714,17 +1169,17 @@ pub struct GiftCardPageItem {
     /// 商品名,不填写默认为卡名称。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// 商品缩略图,1000像素*600像素以下。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pic_url: Option<String>,
     /// 商品简介。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub desc: Option<String>,
 }
 
@@ -764,6 +1219,50 @@ impl GiftCardPageItem {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GiftCardPageItem {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GiftCardPageItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GiftCardPageItem)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GiftCardPageItem, A::Error> {
+                let mut card_id = None;
+                let mut title = None;
+                let mut pic_url = None;
+                let mut desc = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "title" => crate::wire::field(&mut map, &mut title, "title")?,
+                        "pic_url" => {
+                            crate::wire::field(&mut map, &mut pic_url, "pic_url")?
+                        }
+                        "desc" => crate::wire::field(&mut map, &mut desc, "desc")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GiftCardPageItem {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                    title: title.flatten(),
+                    pic_url: pic_url.flatten(),
+                    desc: desc.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GiftCardPageItem {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("card_id", &self.card_id, 32)?;
@@ -772,7 +1271,7 @@ impl crate::Validate for GiftCardPageItem {
 }
 
 /// 卡面。 One card face of a theme.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct GiftCardPagePicItem {
     /// 卡面图片,须先将图片上传至CDN,大小控制在1000像素*600像素以下。
@@ -782,12 +1281,12 @@ pub struct GiftCardPagePicItem {
     /// 自定义的卡面的标识。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub outer_img_id: Option<String>,
     /// 该卡面对应的默认祝福语,当用户没有编辑内容时会随卡默认填写为用户祝福内容。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub default_gifting_msg: Option<String>,
 }
 
@@ -820,6 +1319,64 @@ impl GiftCardPagePicItem {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GiftCardPagePicItem {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GiftCardPagePicItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GiftCardPagePicItem)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GiftCardPagePicItem, A::Error> {
+                let mut background_pic_url = None;
+                let mut outer_img_id = None;
+                let mut default_gifting_msg = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "background_pic_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut background_pic_url,
+                                "background_pic_url",
+                            )?
+                        }
+                        "outer_img_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut outer_img_id,
+                                "outer_img_id",
+                            )?
+                        }
+                        "default_gifting_msg" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut default_gifting_msg,
+                                "default_gifting_msg",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GiftCardPagePicItem {
+                    background_pic_url: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(background_pic_url, "background_pic_url")?,
+                    outer_img_id: outer_img_id.flatten(),
+                    default_gifting_msg: default_gifting_msg.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GiftCardPagePicItem {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -827,7 +1384,7 @@ impl crate::Validate for GiftCardPagePicItem {
 }
 
 /// 主题分类。 A theme category.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct GiftCardPageCategory {
     /// 主题分类的名称。
@@ -849,6 +1406,37 @@ impl GiftCardPageCategory {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GiftCardPageCategory {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GiftCardPageCategory;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GiftCardPageCategory)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GiftCardPageCategory, A::Error> {
+                let mut title = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "title" => crate::wire::field(&mut map, &mut title, "title")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GiftCardPageCategory {
+                    title: crate::wire::required::<_, A::Error>(title, "title")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GiftCardPageCategory {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -856,7 +1444,7 @@ impl crate::Validate for GiftCardPageCategory {
 }
 
 /// 商户自定义服务入口。 A custom entry (refunds, invoices…) on the shelf.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct GiftCardPageCell {
     /// 自定义入口名称。
@@ -891,6 +1479,40 @@ impl GiftCardPageCell {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GiftCardPageCell {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GiftCardPageCell;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GiftCardPageCell)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GiftCardPageCell, A::Error> {
+                let mut title = None;
+                let mut url = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "title" => crate::wire::field(&mut map, &mut title, "title")?,
+                        "url" => crate::wire::field(&mut map, &mut url, "url")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GiftCardPageCell {
+                    title: crate::wire::required::<_, A::Error>(title, "title")?,
+                    url: crate::wire::required::<_, A::Error>(url, "url")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GiftCardPageCell {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -898,24 +1520,24 @@ impl crate::Validate for GiftCardPageCell {
 }
 
 /// 货架控制信息(下架后返回)。 The on/offline state of the merchant's shelves after maintain/set.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GiftCardMaintainControl {
     /// 商户控制的所有货架的状态。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub biz_control_type: Option<String>,
     /// 系统控制的所有货架的状态。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub system_biz_control_type: Option<String>,
     /// 各货架的状态。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub list: Option<Vec<GiftCardMaintainPage>>,
 }
 
@@ -948,6 +1570,55 @@ impl GiftCardMaintainControl {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GiftCardMaintainControl {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GiftCardMaintainControl;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GiftCardMaintainControl)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GiftCardMaintainControl, A::Error> {
+                let mut biz_control_type = None;
+                let mut system_biz_control_type = None;
+                let mut list = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "biz_control_type" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut biz_control_type,
+                                "biz_control_type",
+                            )?
+                        }
+                        "system_biz_control_type" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut system_biz_control_type,
+                                "system_biz_control_type",
+                            )?
+                        }
+                        "list" => crate::wire::field(&mut map, &mut list, "list")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GiftCardMaintainControl {
+                    biz_control_type: biz_control_type.flatten(),
+                    system_biz_control_type: system_biz_control_type.flatten(),
+                    list: list.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GiftCardMaintainControl {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -955,24 +1626,24 @@ impl crate::Validate for GiftCardMaintainControl {
 }
 
 /// 单个货架的控制状态。 The state of one shelf.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GiftCardMaintainPage {
     /// 货架ID。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub page_id: Option<String>,
     /// 商户控制的货架状态。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub page_control_type: Option<String>,
     /// 系统控制的货架状态。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub system_page_control_type: Option<String>,
 }
 
@@ -1005,6 +1676,57 @@ impl GiftCardMaintainPage {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GiftCardMaintainPage {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GiftCardMaintainPage;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GiftCardMaintainPage)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GiftCardMaintainPage, A::Error> {
+                let mut page_id = None;
+                let mut page_control_type = None;
+                let mut system_page_control_type = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "page_id" => {
+                            crate::wire::field(&mut map, &mut page_id, "page_id")?
+                        }
+                        "page_control_type" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut page_control_type,
+                                "page_control_type",
+                            )?
+                        }
+                        "system_page_control_type" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut system_page_control_type,
+                                "system_page_control_type",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GiftCardMaintainPage {
+                    page_id: page_id.flatten(),
+                    page_control_type: page_control_type.flatten(),
+                    system_page_control_type: system_page_control_type.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GiftCardMaintainPage {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1012,68 +1734,67 @@ impl crate::Validate for GiftCardMaintainPage {
 }
 
 /// 礼品卡订单。金额单位为分。 A gift-card order; money in fen.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GiftCardOrder {
     /// 礼品卡订单号。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub order_id: Option<String>,
     /// 订单所属的货架ID。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub page_id: Option<String>,
     /// 微信支付交易订单号。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub trans_id: Option<String>,
     /// 订单创建时间,十位时间戳(秒)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub create_time: Option<i64>,
     /// 订单支付完成时间,十位时间戳(秒)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub pay_finish_time: Option<i64>,
     /// 全部金额,以分为单位。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub total_price: Option<i64>,
     /// 购买者的openid。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub open_id: Option<String>,
     /// 接收者的openid。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub accepter_openid: Option<String>,
     /// 订单中的礼品卡列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub card_list: Option<Vec<GiftCardOrderCard>>,
     /// 购买时传入的自定义参数(渠道值)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub outer_str: Option<String>,
     /// 是否为群转赠订单(仅见于 S 的模型)。
     ///
     /// Optional. JSON key `IsChatRoom`.
-    #[serde(rename = "IsChatRoom")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde-full",
+        serde(rename = "IsChatRoom", skip_serializing_if = "Option::is_none")
+    )]
     pub is_chat_room: Option<bool>,
 }
 
@@ -1162,6 +1883,109 @@ impl GiftCardOrder {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GiftCardOrder {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GiftCardOrder;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GiftCardOrder)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GiftCardOrder, A::Error> {
+                let mut order_id = None;
+                let mut page_id = None;
+                let mut trans_id = None;
+                let mut create_time = None;
+                let mut pay_finish_time = None;
+                let mut total_price = None;
+                let mut open_id = None;
+                let mut accepter_openid = None;
+                let mut card_list = None;
+                let mut outer_str = None;
+                let mut is_chat_room = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "order_id" => {
+                            crate::wire::field(&mut map, &mut order_id, "order_id")?
+                        }
+                        "page_id" => {
+                            crate::wire::field(&mut map, &mut page_id, "page_id")?
+                        }
+                        "trans_id" => {
+                            crate::wire::field(&mut map, &mut trans_id, "trans_id")?
+                        }
+                        "create_time" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut create_time,
+                                "create_time",
+                            )?
+                        }
+                        "pay_finish_time" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut pay_finish_time,
+                                "pay_finish_time",
+                            )?
+                        }
+                        "total_price" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut total_price,
+                                "total_price",
+                            )?
+                        }
+                        "open_id" => {
+                            crate::wire::field(&mut map, &mut open_id, "open_id")?
+                        }
+                        "accepter_openid" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut accepter_openid,
+                                "accepter_openid",
+                            )?
+                        }
+                        "card_list" => {
+                            crate::wire::field(&mut map, &mut card_list, "card_list")?
+                        }
+                        "outer_str" => {
+                            crate::wire::field(&mut map, &mut outer_str, "outer_str")?
+                        }
+                        "IsChatRoom" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut is_chat_room,
+                                "IsChatRoom",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GiftCardOrder {
+                    order_id: order_id.flatten(),
+                    page_id: page_id.flatten(),
+                    trans_id: trans_id.flatten(),
+                    create_time: create_time.flatten(),
+                    pay_finish_time: pay_finish_time.flatten(),
+                    total_price: total_price.flatten(),
+                    open_id: open_id.flatten(),
+                    accepter_openid: accepter_openid.flatten(),
+                    card_list: card_list.flatten(),
+                    outer_str: outer_str.flatten(),
+                    is_chat_room: is_chat_room.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GiftCardOrder {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.card_list {
@@ -1172,45 +1996,44 @@ impl crate::Validate for GiftCardOrder {
 }
 
 /// 订单中的一张礼品卡。 One card of a gift-card order.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GiftCardOrderCard {
     /// 卡券ID。
     ///
     /// Optional. At most 32 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub card_id: Option<String>,
     /// 该卡的价格,以分为单位。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub price: Option<i64>,
     /// 卡券Code码。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub code: Option<String>,
     /// 默认祝福语。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub default_gifting_msg: Option<String>,
     /// 卡面图片链接。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub background_pic_url: Option<String>,
     /// 自定义的卡面的标识。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub outer_img_id: Option<String>,
     /// 接收者的openid。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub accepter_openid: Option<String>,
 }
 
@@ -1268,6 +2091,83 @@ impl GiftCardOrderCard {
     pub fn accepter_openid(mut self, value: impl Into<String>) -> Self {
         self.accepter_openid = Some(value.into());
         self
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for GiftCardOrderCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GiftCardOrderCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GiftCardOrderCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GiftCardOrderCard, A::Error> {
+                let mut card_id = None;
+                let mut price = None;
+                let mut code = None;
+                let mut default_gifting_msg = None;
+                let mut background_pic_url = None;
+                let mut outer_img_id = None;
+                let mut accepter_openid = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "price" => {
+                            crate::wire::lenient_field(&mut map, &mut price, "price")?
+                        }
+                        "code" => crate::wire::field(&mut map, &mut code, "code")?,
+                        "default_gifting_msg" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut default_gifting_msg,
+                                "default_gifting_msg",
+                            )?
+                        }
+                        "background_pic_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut background_pic_url,
+                                "background_pic_url",
+                            )?
+                        }
+                        "outer_img_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut outer_img_id,
+                                "outer_img_id",
+                            )?
+                        }
+                        "accepter_openid" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut accepter_openid,
+                                "accepter_openid",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GiftCardOrderCard {
+                    card_id: card_id.flatten(),
+                    price: price.flatten(),
+                    code: code.flatten(),
+                    default_gifting_msg: default_gifting_msg.flatten(),
+                    background_pic_url: background_pic_url.flatten(),
+                    outer_img_id: outer_img_id.flatten(),
+                    accepter_openid: accepter_openid.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 
@@ -1340,7 +2240,6 @@ impl<'de> serde::Deserialize<'de> for GiftCardOrderSortType {
 ///
 /// Sent by [`Client::add_gift_card_page`](crate::Client::add_gift_card_page) (`card/giftcard/page/add`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct AddGiftCardPageRequest {
     /// 货架信息。
@@ -1362,6 +2261,38 @@ impl AddGiftCardPageRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for AddGiftCardPageRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AddGiftCardPageRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (AddGiftCardPageRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AddGiftCardPageRequest, A::Error> {
+                let mut page = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "page" => crate::wire::field(&mut map, &mut page, "page")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(AddGiftCardPageRequest {
+                    page: crate::wire::required::<_, A::Error>(page, "page")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for AddGiftCardPageRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("page", &self.page)?;
@@ -1372,14 +2303,14 @@ impl crate::Validate for AddGiftCardPageRequest {
 /// Response of `card/giftcard/page/add` (创建-礼品卡货架接口).
 ///
 /// Returned by [`Client::add_gift_card_page`](crate::Client::add_gift_card_page) (`card/giftcard/page/add`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct AddGiftCardPageResponse {
     /// 货架ID。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub page_id: Option<String>,
 }
 
@@ -1396,6 +2327,39 @@ impl AddGiftCardPageResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for AddGiftCardPageResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AddGiftCardPageResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (AddGiftCardPageResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AddGiftCardPageResponse, A::Error> {
+                let mut page_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "page_id" => {
+                            crate::wire::field(&mut map, &mut page_id, "page_id")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(AddGiftCardPageResponse {
+                    page_id: page_id.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for AddGiftCardPageResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1406,7 +2370,6 @@ impl crate::Validate for AddGiftCardPageResponse {
 ///
 /// Sent by [`Client::get_gift_card_page`](crate::Client::get_gift_card_page) (`card/giftcard/page/get`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetGiftCardPageRequest {
     /// 货架ID。
@@ -1428,6 +2391,40 @@ impl GetGiftCardPageRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for GetGiftCardPageRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetGiftCardPageRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetGiftCardPageRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetGiftCardPageRequest, A::Error> {
+                let mut page_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "page_id" => {
+                            crate::wire::field(&mut map, &mut page_id, "page_id")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetGiftCardPageRequest {
+                    page_id: crate::wire::required::<_, A::Error>(page_id, "page_id")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetGiftCardPageRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1437,14 +2434,14 @@ impl crate::Validate for GetGiftCardPageRequest {
 /// Response of `card/giftcard/page/get` (查询-礼品卡货架信息接口).
 ///
 /// Returned by [`Client::get_gift_card_page`](crate::Client::get_gift_card_page) (`card/giftcard/page/get`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GetGiftCardPageResponse {
     /// 货架信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub page: Option<GiftCardPageInfo>,
 }
 
@@ -1461,6 +2458,37 @@ impl GetGiftCardPageResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GetGiftCardPageResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetGiftCardPageResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetGiftCardPageResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetGiftCardPageResponse, A::Error> {
+                let mut page = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "page" => crate::wire::field(&mut map, &mut page, "page")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetGiftCardPageResponse {
+                    page: page.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetGiftCardPageResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.page {
@@ -1474,7 +2502,6 @@ impl crate::Validate for GetGiftCardPageResponse {
 ///
 /// Sent by [`Client::update_gift_card_page`](crate::Client::update_gift_card_page) (`card/giftcard/page/update`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct UpdateGiftCardPageRequest {
     /// 需要修改的货架信息,须填写page_id。
@@ -1496,6 +2523,38 @@ impl UpdateGiftCardPageRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for UpdateGiftCardPageRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UpdateGiftCardPageRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (UpdateGiftCardPageRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UpdateGiftCardPageRequest, A::Error> {
+                let mut page = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "page" => crate::wire::field(&mut map, &mut page, "page")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(UpdateGiftCardPageRequest {
+                    page: crate::wire::required::<_, A::Error>(page, "page")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for UpdateGiftCardPageRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("page", &self.page)?;
@@ -1506,14 +2565,14 @@ impl crate::Validate for UpdateGiftCardPageRequest {
 /// Response of `card/giftcard/page/batchget` (查询-礼品卡货架列表接口).
 ///
 /// Returned by [`Client::batch_get_gift_card_pages`](crate::Client::batch_get_gift_card_pages) (`card/giftcard/page/batchget`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct BatchGetGiftCardPagesResponse {
     /// 礼品卡货架ID列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub page_id_list: Option<Vec<String>>,
 }
 
@@ -1530,6 +2589,43 @@ impl BatchGetGiftCardPagesResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for BatchGetGiftCardPagesResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BatchGetGiftCardPagesResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BatchGetGiftCardPagesResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BatchGetGiftCardPagesResponse, A::Error> {
+                let mut page_id_list = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "page_id_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut page_id_list,
+                                "page_id_list",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BatchGetGiftCardPagesResponse {
+                    page_id_list: page_id_list.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for BatchGetGiftCardPagesResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1540,18 +2636,17 @@ impl crate::Validate for BatchGetGiftCardPagesResponse {
 ///
 /// Sent by [`Client::set_gift_card_maintain`](crate::Client::set_gift_card_maintain) (`card/giftcard/maintain/set`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct SetGiftCardMaintainRequest {
     /// 需要下架的page_id。与all二选一。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub page_id: Option<String>,
     /// 是否下架所有货架,填true。与page_id二选一。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub all: Option<bool>,
     /// 是否下架,填true。
     ///
@@ -1588,6 +2683,48 @@ impl SetGiftCardMaintainRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for SetGiftCardMaintainRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SetGiftCardMaintainRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SetGiftCardMaintainRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SetGiftCardMaintainRequest, A::Error> {
+                let mut page_id = None;
+                let mut all = None;
+                let mut maintain = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "page_id" => {
+                            crate::wire::field(&mut map, &mut page_id, "page_id")?
+                        }
+                        "all" => crate::wire::field(&mut map, &mut all, "all")?,
+                        "maintain" => {
+                            crate::wire::field(&mut map, &mut maintain, "maintain")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SetGiftCardMaintainRequest {
+                    page_id: page_id.flatten(),
+                    all: all.flatten(),
+                    maintain: crate::wire::required::<_, A::Error>(maintain, "maintain")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for SetGiftCardMaintainRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::one_of(
@@ -1601,14 +2738,14 @@ impl crate::Validate for SetGiftCardMaintainRequest {
 /// Response of `card/giftcard/maintain/set` (下架-礼品卡货架接口).
 ///
 /// Returned by [`Client::set_gift_card_maintain`](crate::Client::set_gift_card_maintain) (`card/giftcard/maintain/set`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct SetGiftCardMaintainResponse {
     /// 下架后的货架控制信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub control_info: Option<GiftCardMaintainControl>,
 }
 
@@ -1625,6 +2762,43 @@ impl SetGiftCardMaintainResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for SetGiftCardMaintainResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SetGiftCardMaintainResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SetGiftCardMaintainResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SetGiftCardMaintainResponse, A::Error> {
+                let mut control_info = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "control_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut control_info,
+                                "control_info",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SetGiftCardMaintainResponse {
+                    control_info: control_info.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for SetGiftCardMaintainResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1635,7 +2809,6 @@ impl crate::Validate for SetGiftCardMaintainResponse {
 ///
 /// Sent by [`Client::add_gift_card_pay_whitelist`](crate::Client::add_gift_card_pay_whitelist) (`card/giftcard/pay/whitelist/add`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct AddGiftCardPayWhitelistRequest {
     /// 微信支付子商户号。
@@ -1659,6 +2832,43 @@ impl AddGiftCardPayWhitelistRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for AddGiftCardPayWhitelistRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AddGiftCardPayWhitelistRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (AddGiftCardPayWhitelistRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AddGiftCardPayWhitelistRequest, A::Error> {
+                let mut sub_mch_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "sub_mch_id" => {
+                            crate::wire::field(&mut map, &mut sub_mch_id, "sub_mch_id")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(AddGiftCardPayWhitelistRequest {
+                    sub_mch_id: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(sub_mch_id, "sub_mch_id")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for AddGiftCardPayWhitelistRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1668,14 +2878,14 @@ impl crate::Validate for AddGiftCardPayWhitelistRequest {
 /// Response of `card/giftcard/pay/whitelist/add` (申请微信支付礼品卡权限接口).
 ///
 /// Returned by [`Client::add_gift_card_pay_whitelist`](crate::Client::add_gift_card_pay_whitelist) (`card/giftcard/pay/whitelist/add`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct AddGiftCardPayWhitelistResponse {
     /// 返回的链接(文档未进一步说明)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub url: Option<String>,
 }
 
@@ -1692,6 +2902,37 @@ impl AddGiftCardPayWhitelistResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for AddGiftCardPayWhitelistResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AddGiftCardPayWhitelistResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (AddGiftCardPayWhitelistResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AddGiftCardPayWhitelistResponse, A::Error> {
+                let mut url = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "url" => crate::wire::field(&mut map, &mut url, "url")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(AddGiftCardPayWhitelistResponse {
+                    url: url.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for AddGiftCardPayWhitelistResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1702,7 +2943,6 @@ impl crate::Validate for AddGiftCardPayWhitelistResponse {
 ///
 /// Sent by [`Client::bind_gift_card_sub_merchant`](crate::Client::bind_gift_card_sub_merchant) (`card/giftcard/pay/submch/bind`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct BindGiftCardSubMerchantRequest {
     /// 微信支付子商户号。
@@ -1737,6 +2977,51 @@ impl BindGiftCardSubMerchantRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for BindGiftCardSubMerchantRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BindGiftCardSubMerchantRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BindGiftCardSubMerchantRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BindGiftCardSubMerchantRequest, A::Error> {
+                let mut sub_mch_id = None;
+                let mut wxa_appid = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "sub_mch_id" => {
+                            crate::wire::field(&mut map, &mut sub_mch_id, "sub_mch_id")?
+                        }
+                        "wxa_appid" => {
+                            crate::wire::field(&mut map, &mut wxa_appid, "wxa_appid")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BindGiftCardSubMerchantRequest {
+                    sub_mch_id: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(sub_mch_id, "sub_mch_id")?,
+                    wxa_appid: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(wxa_appid, "wxa_appid")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for BindGiftCardSubMerchantRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1747,7 +3032,6 @@ impl crate::Validate for BindGiftCardSubMerchantRequest {
 ///
 /// Sent by [`Client::set_gift_card_wxa`](crate::Client::set_gift_card_wxa) (`card/giftcard/wxa/set`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct SetGiftCardWxaRequest {
     /// 礼品卡小程序的appid。
@@ -1782,6 +3066,48 @@ impl SetGiftCardWxaRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for SetGiftCardWxaRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SetGiftCardWxaRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SetGiftCardWxaRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SetGiftCardWxaRequest, A::Error> {
+                let mut wxa_appid = None;
+                let mut page_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "wxa_appid" => {
+                            crate::wire::field(&mut map, &mut wxa_appid, "wxa_appid")?
+                        }
+                        "page_id" => {
+                            crate::wire::field(&mut map, &mut page_id, "page_id")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SetGiftCardWxaRequest {
+                    wxa_appid: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(wxa_appid, "wxa_appid")?,
+                    page_id: crate::wire::required::<_, A::Error>(page_id, "page_id")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for SetGiftCardWxaRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1792,7 +3118,6 @@ impl crate::Validate for SetGiftCardWxaRequest {
 ///
 /// Sent by [`Client::get_gift_card_order`](crate::Client::get_gift_card_order) (`card/giftcard/order/get`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetGiftCardOrderRequest {
     /// 礼品卡订单号,商户可以通过购买成功的事件推送或者批量查询订单接口获得。
@@ -1814,6 +3139,40 @@ impl GetGiftCardOrderRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for GetGiftCardOrderRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetGiftCardOrderRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetGiftCardOrderRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetGiftCardOrderRequest, A::Error> {
+                let mut order_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "order_id" => {
+                            crate::wire::field(&mut map, &mut order_id, "order_id")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetGiftCardOrderRequest {
+                    order_id: crate::wire::required::<_, A::Error>(order_id, "order_id")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetGiftCardOrderRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1823,14 +3182,14 @@ impl crate::Validate for GetGiftCardOrderRequest {
 /// Response of `card/giftcard/order/get` (查询-单个礼品卡订单信息接口).
 ///
 /// Returned by [`Client::get_gift_card_order`](crate::Client::get_gift_card_order) (`card/giftcard/order/get`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GetGiftCardOrderResponse {
     /// 订单结构体。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub order: Option<GiftCardOrder>,
 }
 
@@ -1847,6 +3206,37 @@ impl GetGiftCardOrderResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GetGiftCardOrderResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetGiftCardOrderResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetGiftCardOrderResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetGiftCardOrderResponse, A::Error> {
+                let mut order = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "order" => crate::wire::field(&mut map, &mut order, "order")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetGiftCardOrderResponse {
+                    order: order.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetGiftCardOrderResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.order {
@@ -1860,7 +3250,6 @@ impl crate::Validate for GetGiftCardOrderResponse {
 ///
 /// Sent by [`Client::batch_get_gift_card_orders`](crate::Client::batch_get_gift_card_orders) (`card/giftcard/order/batchget`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct BatchGetGiftCardOrdersRequest {
     /// 查询的时间起点,十位时间戳(utc+8)。与end_time的间隔不得超过31天。
@@ -1874,7 +3263,7 @@ pub struct BatchGetGiftCardOrdersRequest {
     /// 填"ASC" / "DESC",表示对订单创建时间进行“升 / 降”排序。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sort_type: Option<GiftCardOrderSortType>,
     /// 查询的订单偏移量,如填写100则表示从第100个订单开始拉取。
     ///
@@ -1958,6 +3347,62 @@ pub struct BatchGetGiftCardOrdersRequestRequired {
     pub count: u32,
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for BatchGetGiftCardOrdersRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BatchGetGiftCardOrdersRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BatchGetGiftCardOrdersRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BatchGetGiftCardOrdersRequest, A::Error> {
+                let mut begin_time = None;
+                let mut end_time = None;
+                let mut sort_type = None;
+                let mut offset = None;
+                let mut count = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "begin_time" => {
+                            crate::wire::field(&mut map, &mut begin_time, "begin_time")?
+                        }
+                        "end_time" => {
+                            crate::wire::field(&mut map, &mut end_time, "end_time")?
+                        }
+                        "sort_type" => {
+                            crate::wire::field(&mut map, &mut sort_type, "sort_type")?
+                        }
+                        "offset" => crate::wire::field(&mut map, &mut offset, "offset")?,
+                        "count" => crate::wire::field(&mut map, &mut count, "count")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BatchGetGiftCardOrdersRequest {
+                    begin_time: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(begin_time, "begin_time")?,
+                    end_time: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(end_time, "end_time")?,
+                    sort_type: sort_type.flatten(),
+                    offset: crate::wire::required::<_, A::Error>(offset, "offset")?,
+                    count: crate::wire::required::<_, A::Error>(count, "count")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for BatchGetGiftCardOrdersRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::range("count", &self.count, 0, 100)?;
@@ -1975,20 +3420,19 @@ impl crate::Validate for BatchGetGiftCardOrdersRequest {
 /// Response of `card/giftcard/order/batchget` (查询-批量查询礼品卡订单信息接口).
 ///
 /// Returned by [`Client::batch_get_gift_card_orders`](crate::Client::batch_get_gift_card_orders) (`card/giftcard/order/batchget`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct BatchGetGiftCardOrdersResponse {
     /// 订单列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub order_list: Option<Vec<GiftCardOrder>>,
     /// 符合条件的订单总数量。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub total_count: Option<u32>,
 }
 
@@ -2014,6 +3458,48 @@ impl BatchGetGiftCardOrdersResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for BatchGetGiftCardOrdersResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BatchGetGiftCardOrdersResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BatchGetGiftCardOrdersResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BatchGetGiftCardOrdersResponse, A::Error> {
+                let mut order_list = None;
+                let mut total_count = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "order_list" => {
+                            crate::wire::field(&mut map, &mut order_list, "order_list")?
+                        }
+                        "total_count" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut total_count,
+                                "total_count",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BatchGetGiftCardOrdersResponse {
+                    order_list: order_list.flatten(),
+                    total_count: total_count.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for BatchGetGiftCardOrdersResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.order_list {
@@ -2027,7 +3513,6 @@ impl crate::Validate for BatchGetGiftCardOrdersResponse {
 ///
 /// Sent by [`Client::refund_gift_card_order`](crate::Client::refund_gift_card_order) (`card/giftcard/order/refund`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct RefundGiftCardOrderRequest {
     /// 需要退款的礼品卡订单号。
@@ -2049,6 +3534,40 @@ impl RefundGiftCardOrderRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for RefundGiftCardOrderRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RefundGiftCardOrderRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (RefundGiftCardOrderRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RefundGiftCardOrderRequest, A::Error> {
+                let mut order_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "order_id" => {
+                            crate::wire::field(&mut map, &mut order_id, "order_id")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(RefundGiftCardOrderRequest {
+                    order_id: crate::wire::required::<_, A::Error>(order_id, "order_id")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for RefundGiftCardOrderRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -2059,7 +3578,6 @@ impl crate::Validate for RefundGiftCardOrderRequest {
 ///
 /// Sent by [`Client::update_general_card_user`](crate::Client::update_general_card_user) (`card/generalcard/updateuser`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct UpdateGeneralCardUserRequest {
     /// 卡券Code码。
@@ -2073,47 +3591,47 @@ pub struct UpdateGeneralCardUserRequest {
     /// 支持商家激活时针对单个礼品卡分配自定义的礼品卡背景。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub background_pic_url: Option<String>,
     /// 需要设置的积分全量值,传入的数值会直接显示。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bonus: Option<u32>,
     /// 商家自定义积分消耗记录,不超过14个汉字。
     ///
     /// Optional. At most 42 bytes of UTF-8 (14 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub record_bonus: Option<String>,
     /// 需要设置的余额全量值,传入的数值会直接显示,单位为分。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub balance: Option<u32>,
     /// 商家自定义金额消耗记录,不超过14个汉字。
     ///
     /// Optional. At most 42 bytes of UTF-8 (14 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub record_balance: Option<String>,
     /// 创建时字段custom_field1定义类型的最新数值,限制为4个汉字,12字节。
     ///
     /// Optional. At most 12 bytes of UTF-8 (4 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field_value1: Option<String>,
     /// 创建时字段custom_field2定义类型的最新数值,限制为4个汉字,12字节。
     ///
     /// Optional. At most 12 bytes of UTF-8 (4 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field_value2: Option<String>,
     /// 创建时字段custom_field3定义类型的最新数值,限制为4个汉字,12字节。
     ///
     /// Optional. At most 12 bytes of UTF-8 (4 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field_value3: Option<String>,
     /// 控制本次积分变动后转赠入口是否出现。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub can_give_friend: Option<bool>,
 }
 
@@ -2202,6 +3720,114 @@ impl UpdateGeneralCardUserRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for UpdateGeneralCardUserRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UpdateGeneralCardUserRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (UpdateGeneralCardUserRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UpdateGeneralCardUserRequest, A::Error> {
+                let mut code = None;
+                let mut card_id = None;
+                let mut background_pic_url = None;
+                let mut bonus = None;
+                let mut record_bonus = None;
+                let mut balance = None;
+                let mut record_balance = None;
+                let mut custom_field_value1 = None;
+                let mut custom_field_value2 = None;
+                let mut custom_field_value3 = None;
+                let mut can_give_friend = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "code" => crate::wire::field(&mut map, &mut code, "code")?,
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "background_pic_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut background_pic_url,
+                                "background_pic_url",
+                            )?
+                        }
+                        "bonus" => crate::wire::field(&mut map, &mut bonus, "bonus")?,
+                        "record_bonus" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut record_bonus,
+                                "record_bonus",
+                            )?
+                        }
+                        "balance" => {
+                            crate::wire::field(&mut map, &mut balance, "balance")?
+                        }
+                        "record_balance" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut record_balance,
+                                "record_balance",
+                            )?
+                        }
+                        "custom_field_value1" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field_value1,
+                                "custom_field_value1",
+                            )?
+                        }
+                        "custom_field_value2" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field_value2,
+                                "custom_field_value2",
+                            )?
+                        }
+                        "custom_field_value3" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field_value3,
+                                "custom_field_value3",
+                            )?
+                        }
+                        "can_give_friend" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut can_give_friend,
+                                "can_give_friend",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(UpdateGeneralCardUserRequest {
+                    code: crate::wire::required::<_, A::Error>(code, "code")?,
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                    background_pic_url: background_pic_url.flatten(),
+                    bonus: bonus.flatten(),
+                    record_bonus: record_bonus.flatten(),
+                    balance: balance.flatten(),
+                    record_balance: record_balance.flatten(),
+                    custom_field_value1: custom_field_value1.flatten(),
+                    custom_field_value2: custom_field_value2.flatten(),
+                    custom_field_value3: custom_field_value3.flatten(),
+                    can_give_friend: can_give_friend.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for UpdateGeneralCardUserRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("code", &self.code, 20)?;
@@ -2231,26 +3857,24 @@ impl crate::Validate for UpdateGeneralCardUserRequest {
 /// Response of `card/generalcard/updateuser` (更新用户礼品卡信息接口).
 ///
 /// Returned by [`Client::update_general_card_user`](crate::Client::update_general_card_user) (`card/generalcard/updateuser`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct UpdateGeneralCardUserResponse {
     /// 当前用户积分总额。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub result_bonus: Option<i64>,
     /// 当前用户预存总金额,单位为分。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub result_balance: Option<i64>,
     /// 用户openid。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub openid: Option<String>,
 }
 
@@ -2283,6 +3907,55 @@ impl UpdateGeneralCardUserResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for UpdateGeneralCardUserResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UpdateGeneralCardUserResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (UpdateGeneralCardUserResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UpdateGeneralCardUserResponse, A::Error> {
+                let mut result_bonus = None;
+                let mut result_balance = None;
+                let mut openid = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "result_bonus" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut result_bonus,
+                                "result_bonus",
+                            )?
+                        }
+                        "result_balance" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut result_balance,
+                                "result_balance",
+                            )?
+                        }
+                        "openid" => crate::wire::field(&mut map, &mut openid, "openid")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(UpdateGeneralCardUserResponse {
+                    result_bonus: result_bonus.flatten(),
+                    result_balance: result_balance.flatten(),
+                    openid: openid.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for UpdateGeneralCardUserResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -2293,7 +3966,6 @@ impl crate::Validate for UpdateGeneralCardUserResponse {
 ///
 /// Sent by [`Client::activate_general_card`](crate::Client::activate_general_card) (`card/generalcard/activate`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct ActivateGeneralCardRequest {
     /// 卡券ID。(未确认)
@@ -2328,6 +4000,43 @@ impl ActivateGeneralCardRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for ActivateGeneralCardRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ActivateGeneralCardRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (ActivateGeneralCardRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ActivateGeneralCardRequest, A::Error> {
+                let mut card_id = None;
+                let mut code = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "code" => crate::wire::field(&mut map, &mut code, "code")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(ActivateGeneralCardRequest {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                    code: crate::wire::required::<_, A::Error>(code, "code")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for ActivateGeneralCardRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("card_id", &self.card_id, 32)?;
@@ -2340,7 +4049,6 @@ impl crate::Validate for ActivateGeneralCardRequest {
 ///
 /// Sent by [`Client::unactivate_general_card`](crate::Client::unactivate_general_card) (`card/generalcard/unactivate`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct UnactivateGeneralCardRequest {
     /// 卡券ID。
@@ -2372,6 +4080,43 @@ impl UnactivateGeneralCardRequest {
     pub fn code(mut self, value: impl Into<String>) -> Self {
         self.code = value.into();
         self
+    }
+}
+
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for UnactivateGeneralCardRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UnactivateGeneralCardRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (UnactivateGeneralCardRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UnactivateGeneralCardRequest, A::Error> {
+                let mut card_id = None;
+                let mut code = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "code" => crate::wire::field(&mut map, &mut code, "code")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(UnactivateGeneralCardRequest {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                    code: crate::wire::required::<_, A::Error>(code, "code")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 

@@ -2,18 +2,17 @@
 
 /// 开卡表单上的链接(服务声明、绑定老会员)。 A link shown on the 一键开卡 form.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct MemberCardFormLink {
     /// 会员声明字段名称 / 链接名称。
     ///
     /// Optional. At most 32 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// 自定义url,请填写<http://> 或者<https://开头的链接>。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
@@ -36,6 +35,41 @@ impl MemberCardFormLink {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for MemberCardFormLink {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MemberCardFormLink;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (MemberCardFormLink)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MemberCardFormLink, A::Error> {
+                let mut name = None;
+                let mut url = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "name" => crate::wire::field(&mut map, &mut name, "name")?,
+                        "url" => crate::wire::field(&mut map, &mut url, "url")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(MemberCardFormLink {
+                    name: name.flatten(),
+                    url: url.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for MemberCardFormLink {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.name {
@@ -50,28 +84,27 @@ impl crate::Validate for MemberCardFormLink {
 
 /// 开卡表单的必填项或选填项。 The required or optional part of the 一键开卡 form.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct MemberCardUserForm {
     /// 当前结构(required_form或者optional_form)内的字段是否允许用户激活后再次修改,商户设置为true时,需要接收相应事件通知处理修改事件。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub can_modify: Option<bool>,
     /// 微信格式化的选项类型。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub common_field_id_list: Option<Vec<MemberCardFormField>>,
     /// 自定义选项名称,开发者可以分别在必填和选填中至多定义五个自定义选项。
     ///
     /// Optional. At most 5 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field_list: Option<Vec<String>>,
     /// 自定义富文本类型,开发者可以分别在必填和选填中至多定义五个自定义选项。
     ///
     /// Optional. At most 5 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rich_field_list: Option<Vec<MemberCardRichField>>,
 }
 
@@ -111,6 +144,67 @@ impl MemberCardUserForm {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for MemberCardUserForm {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MemberCardUserForm;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (MemberCardUserForm)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MemberCardUserForm, A::Error> {
+                let mut can_modify = None;
+                let mut common_field_id_list = None;
+                let mut custom_field_list = None;
+                let mut rich_field_list = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "can_modify" => {
+                            crate::wire::field(&mut map, &mut can_modify, "can_modify")?
+                        }
+                        "common_field_id_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut common_field_id_list,
+                                "common_field_id_list",
+                            )?
+                        }
+                        "custom_field_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field_list,
+                                "custom_field_list",
+                            )?
+                        }
+                        "rich_field_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut rich_field_list,
+                                "rich_field_list",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(MemberCardUserForm {
+                    can_modify: can_modify.flatten(),
+                    common_field_id_list: common_field_id_list.flatten(),
+                    custom_field_list: custom_field_list.flatten(),
+                    rich_field_list: rich_field_list.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for MemberCardUserForm {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.custom_field_list {
@@ -126,24 +220,22 @@ impl crate::Validate for MemberCardUserForm {
 
 /// 自定义富文本选项(单选、选择项、多选)。 A custom choice field of the 一键开卡 form.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct MemberCardRichField {
     /// 富文本类型:FORM_FIELD_RADIO 自定义单选,FORM_FIELD_SELECT 自定义选择项,FORM_FIELD_CHECK_BOX 自定义多选。
     ///
     /// Optional. JSON key `type`.
-    #[serde(rename = "type")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub field_type: Option<MemberCardRichFieldType>,
     /// 字段名。
     ///
     /// Optional. At most 32 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// 选择项。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<String>>,
 }
 
@@ -173,6 +265,44 @@ impl MemberCardRichField {
     pub fn values(mut self, value: Vec<String>) -> Self {
         self.values = Some(value);
         self
+    }
+}
+
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for MemberCardRichField {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MemberCardRichField;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (MemberCardRichField)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MemberCardRichField, A::Error> {
+                let mut field_type = None;
+                let mut name = None;
+                let mut values = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "type" => crate::wire::field(&mut map, &mut field_type, "type")?,
+                        "name" => crate::wire::field(&mut map, &mut name, "name")?,
+                        "values" => crate::wire::field(&mut map, &mut values, "values")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(MemberCardRichField {
+                    field_type: field_type.flatten(),
+                    name: name.flatten(),
+                    values: values.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 
@@ -349,19 +479,19 @@ impl<'de> serde::Deserialize<'de> for MemberCardFormField {
 }
 
 /// 会员填写的开卡资料。 The data a member filled in on the activation form.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct MemberCardUserInfo {
     /// 会员信息类目(微信格式化选项)及其值。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub common_field_list: Option<Vec<MemberCardCommonFieldValue>>,
     /// 自定义选项及其值。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub custom_field_list: Option<Vec<MemberCardCustomFieldValue>>,
 }
 
@@ -387,6 +517,52 @@ impl MemberCardUserInfo {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MemberCardUserInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MemberCardUserInfo;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (MemberCardUserInfo)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MemberCardUserInfo, A::Error> {
+                let mut common_field_list = None;
+                let mut custom_field_list = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "common_field_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut common_field_list,
+                                "common_field_list",
+                            )?
+                        }
+                        "custom_field_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field_list,
+                                "custom_field_list",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(MemberCardUserInfo {
+                    common_field_list: common_field_list.flatten(),
+                    custom_field_list: custom_field_list.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for MemberCardUserInfo {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -394,19 +570,19 @@ impl crate::Validate for MemberCardUserInfo {
 }
 
 /// 一项微信格式化的会员信息。 A standard member-info field and its value.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct MemberCardCommonFieldValue {
     /// 会员信息类目名称,如USER_FORM_INFO_FLAG_MOBILE。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub name: Option<MemberCardFormField>,
     /// 会员卡信息类目值,比如等级值等。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub value: Option<String>,
 }
 
@@ -429,6 +605,40 @@ impl MemberCardCommonFieldValue {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MemberCardCommonFieldValue {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MemberCardCommonFieldValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (MemberCardCommonFieldValue)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MemberCardCommonFieldValue, A::Error> {
+                let mut name = None;
+                let mut value = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "name" => crate::wire::field(&mut map, &mut name, "name")?,
+                        "value" => crate::wire::field(&mut map, &mut value, "value")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(MemberCardCommonFieldValue {
+                    name: name.flatten(),
+                    value: value.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for MemberCardCommonFieldValue {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -436,24 +646,24 @@ impl crate::Validate for MemberCardCommonFieldValue {
 }
 
 /// 一项自定义会员信息。 A custom form field and its value(s).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct MemberCardCustomFieldValue {
     /// 自定义选项名称。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub name: Option<String>,
     /// 填写的值。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub value: Option<String>,
     /// 多选项的值(FORM_FIELD_CHECK_BOX)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub value_list: Option<Vec<String>>,
 }
 
@@ -486,6 +696,45 @@ impl MemberCardCustomFieldValue {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MemberCardCustomFieldValue {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MemberCardCustomFieldValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (MemberCardCustomFieldValue)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MemberCardCustomFieldValue, A::Error> {
+                let mut name = None;
+                let mut value = None;
+                let mut value_list = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "name" => crate::wire::field(&mut map, &mut name, "name")?,
+                        "value" => crate::wire::field(&mut map, &mut value, "value")?,
+                        "value_list" => {
+                            crate::wire::field(&mut map, &mut value_list, "value_list")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(MemberCardCustomFieldValue {
+                    name: name.flatten(),
+                    value: value.flatten(),
+                    value_list: value_list.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for MemberCardCustomFieldValue {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -496,7 +745,6 @@ impl crate::Validate for MemberCardCustomFieldValue {
 ///
 /// Sent by [`Client::activate_member_card`](crate::Client::activate_member_card) (`card/membercard/activate`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct ActivateMemberCardRequest {
     /// 会员卡编号,由开发者填入,作为序列号显示在用户的卡包里。可与Code码保持等值。
@@ -510,52 +758,52 @@ pub struct ActivateMemberCardRequest {
     /// 卡券ID,自定义code卡券必填。
     ///
     /// Optional. At most 32 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub card_id: Option<String>,
     /// 商家自定义会员卡背景图,须先调用上传图片接口将背景图上传至CDN,否则报错。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub background_pic_url: Option<String>,
     /// 激活后的有效起始时间。若不填写默认以创建时的 data_info 为准。Unix时间戳格式。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub activate_begin_time: Option<u32>,
     /// 激活后的有效截至时间。若不填写默认以创建时的 data_info 为准。Unix时间戳格式。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub activate_end_time: Option<u32>,
     /// 初始积分,不填为0。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub init_bonus: Option<i64>,
     /// 积分同步说明。
     ///
     /// Optional. At most 32 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub init_bonus_record: Option<String>,
     /// 初始余额,不填为0(单位为分)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub init_balance: Option<i64>,
     /// 创建时字段custom_field1定义类型的初始值,限制为4个汉字,12字节。
     ///
     /// Optional. At most 12 bytes of UTF-8 (4 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub init_custom_field_value1: Option<String>,
     /// 创建时字段custom_field2定义类型的初始值,限制为4个汉字,12字节。
     ///
     /// Optional. At most 12 bytes of UTF-8 (4 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub init_custom_field_value2: Option<String>,
     /// 创建时字段custom_field3定义类型的初始值,限制为4个汉字,12字节。
     ///
     /// Optional. At most 12 bytes of UTF-8 (4 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub init_custom_field_value3: Option<String>,
 }
 
@@ -651,6 +899,132 @@ impl ActivateMemberCardRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for ActivateMemberCardRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ActivateMemberCardRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (ActivateMemberCardRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ActivateMemberCardRequest, A::Error> {
+                let mut membership_number = None;
+                let mut code = None;
+                let mut card_id = None;
+                let mut background_pic_url = None;
+                let mut activate_begin_time = None;
+                let mut activate_end_time = None;
+                let mut init_bonus = None;
+                let mut init_bonus_record = None;
+                let mut init_balance = None;
+                let mut init_custom_field_value1 = None;
+                let mut init_custom_field_value2 = None;
+                let mut init_custom_field_value3 = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "membership_number" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut membership_number,
+                                "membership_number",
+                            )?
+                        }
+                        "code" => crate::wire::field(&mut map, &mut code, "code")?,
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "background_pic_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut background_pic_url,
+                                "background_pic_url",
+                            )?
+                        }
+                        "activate_begin_time" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut activate_begin_time,
+                                "activate_begin_time",
+                            )?
+                        }
+                        "activate_end_time" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut activate_end_time,
+                                "activate_end_time",
+                            )?
+                        }
+                        "init_bonus" => {
+                            crate::wire::field(&mut map, &mut init_bonus, "init_bonus")?
+                        }
+                        "init_bonus_record" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut init_bonus_record,
+                                "init_bonus_record",
+                            )?
+                        }
+                        "init_balance" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut init_balance,
+                                "init_balance",
+                            )?
+                        }
+                        "init_custom_field_value1" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut init_custom_field_value1,
+                                "init_custom_field_value1",
+                            )?
+                        }
+                        "init_custom_field_value2" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut init_custom_field_value2,
+                                "init_custom_field_value2",
+                            )?
+                        }
+                        "init_custom_field_value3" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut init_custom_field_value3,
+                                "init_custom_field_value3",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(ActivateMemberCardRequest {
+                    membership_number: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(membership_number, "membership_number")?,
+                    code: crate::wire::required::<_, A::Error>(code, "code")?,
+                    card_id: card_id.flatten(),
+                    background_pic_url: background_pic_url.flatten(),
+                    activate_begin_time: activate_begin_time.flatten(),
+                    activate_end_time: activate_end_time.flatten(),
+                    init_bonus: init_bonus.flatten(),
+                    init_bonus_record: init_bonus_record.flatten(),
+                    init_balance: init_balance.flatten(),
+                    init_custom_field_value1: init_custom_field_value1.flatten(),
+                    init_custom_field_value2: init_custom_field_value2.flatten(),
+                    init_custom_field_value3: init_custom_field_value3.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for ActivateMemberCardRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("membership_number", &self.membership_number, 20)?;
@@ -681,7 +1055,6 @@ impl crate::Validate for ActivateMemberCardRequest {
 ///
 /// Sent by [`Client::set_activate_user_form`](crate::Client::set_activate_user_form) (`card/membercard/activateuserform/set`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct SetActivateUserFormRequest {
     /// 卡券ID。
@@ -691,22 +1064,22 @@ pub struct SetActivateUserFormRequest {
     /// 服务声明,用于放置商户会员卡守则。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_statement: Option<MemberCardFormLink>,
     /// 绑定老会员链接。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bind_old_card: Option<MemberCardFormLink>,
     /// 会员卡激活时的必填选项。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub required_form: Option<MemberCardUserForm>,
     /// 会员卡激活时的选填项。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub optional_form: Option<MemberCardUserForm>,
 }
 
@@ -753,6 +1126,76 @@ impl SetActivateUserFormRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for SetActivateUserFormRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SetActivateUserFormRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SetActivateUserFormRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SetActivateUserFormRequest, A::Error> {
+                let mut card_id = None;
+                let mut service_statement = None;
+                let mut bind_old_card = None;
+                let mut required_form = None;
+                let mut optional_form = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "service_statement" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut service_statement,
+                                "service_statement",
+                            )?
+                        }
+                        "bind_old_card" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut bind_old_card,
+                                "bind_old_card",
+                            )?
+                        }
+                        "required_form" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut required_form,
+                                "required_form",
+                            )?
+                        }
+                        "optional_form" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut optional_form,
+                                "optional_form",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SetActivateUserFormRequest {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                    service_statement: service_statement.flatten(),
+                    bind_old_card: bind_old_card.flatten(),
+                    required_form: required_form.flatten(),
+                    optional_form: optional_form.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for SetActivateUserFormRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("card_id", &self.card_id, 32)?;
@@ -776,7 +1219,6 @@ impl crate::Validate for SetActivateUserFormRequest {
 ///
 /// Sent by [`Client::get_member_card_user_info`](crate::Client::get_member_card_user_info) (`card/membercard/userinfo/get`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetMemberCardUserInfoRequest {
     /// 查询会员卡的cardid。
@@ -811,6 +1253,43 @@ impl GetMemberCardUserInfoRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for GetMemberCardUserInfoRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetMemberCardUserInfoRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetMemberCardUserInfoRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetMemberCardUserInfoRequest, A::Error> {
+                let mut card_id = None;
+                let mut code = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "code" => crate::wire::field(&mut map, &mut code, "code")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetMemberCardUserInfoRequest {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                    code: crate::wire::required::<_, A::Error>(code, "code")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetMemberCardUserInfoRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("card_id", &self.card_id, 32)?;
@@ -822,56 +1301,54 @@ impl crate::Validate for GetMemberCardUserInfoRequest {
 /// Response of `card/membercard/userinfo/get` (拉取会员信息接口).
 ///
 /// Returned by [`Client::get_member_card_user_info`](crate::Client::get_member_card_user_info) (`card/membercard/userinfo/get`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GetMemberCardUserInfoResponse {
     /// 用户在本公众号内唯一识别码。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub openid: Option<String>,
     /// 用户昵称。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub nickname: Option<String>,
     /// 会员卡编号。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub membership_number: Option<String>,
     /// 积分信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub bonus: Option<i64>,
     /// 余额信息(单位为分)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub balance: Option<i64>,
     /// 用户性别,如MALE。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub sex: Option<String>,
     /// 会员信息(开卡资料)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub user_info: Option<MemberCardUserInfo>,
     /// 当前用户的会员卡状态:NORMAL 正常,EXPIRE 已过期,GIFTING 转赠中,GIFT_SUCC 转赠成功,GIFT_TIMEOUT 转赠超时,DELETE 已删除,UNAVAILABLE 已失效。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub user_card_status: Option<UserCardStatus>,
     /// 该卡是否已经被激活,true表示已经被激活,false表示未被激活。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub has_active: Option<bool>,
 }
 
@@ -946,6 +1423,87 @@ impl GetMemberCardUserInfoResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GetMemberCardUserInfoResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetMemberCardUserInfoResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetMemberCardUserInfoResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetMemberCardUserInfoResponse, A::Error> {
+                let mut openid = None;
+                let mut nickname = None;
+                let mut membership_number = None;
+                let mut bonus = None;
+                let mut balance = None;
+                let mut sex = None;
+                let mut user_info = None;
+                let mut user_card_status = None;
+                let mut has_active = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "openid" => crate::wire::field(&mut map, &mut openid, "openid")?,
+                        "nickname" => {
+                            crate::wire::field(&mut map, &mut nickname, "nickname")?
+                        }
+                        "membership_number" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut membership_number,
+                                "membership_number",
+                            )?
+                        }
+                        "bonus" => {
+                            crate::wire::lenient_field(&mut map, &mut bonus, "bonus")?
+                        }
+                        "balance" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut balance,
+                                "balance",
+                            )?
+                        }
+                        "sex" => crate::wire::field(&mut map, &mut sex, "sex")?,
+                        "user_info" => {
+                            crate::wire::field(&mut map, &mut user_info, "user_info")?
+                        }
+                        "user_card_status" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut user_card_status,
+                                "user_card_status",
+                            )?
+                        }
+                        "has_active" => {
+                            crate::wire::field(&mut map, &mut has_active, "has_active")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetMemberCardUserInfoResponse {
+                    openid: openid.flatten(),
+                    nickname: nickname.flatten(),
+                    membership_number: membership_number.flatten(),
+                    bonus: bonus.flatten(),
+                    balance: balance.flatten(),
+                    sex: sex.flatten(),
+                    user_info: user_info.flatten(),
+                    user_card_status: user_card_status.flatten(),
+                    has_active: has_active.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetMemberCardUserInfoResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -954,33 +1512,32 @@ impl crate::Validate for GetMemberCardUserInfoResponse {
 
 /// 控制原生消息结构体,包含各字段的消息控制字段。
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct MemberCardNotifyOptional {
     /// 积分变动时是否触发系统模板消息,默认为true。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_notify_bonus: Option<bool>,
     /// 余额变动时是否触发系统模板消息,默认为true。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_notify_balance: Option<bool>,
     /// 自定义group1变动时是否触发系统模板消息,默认为false。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_notify_custom_field1: Option<bool>,
     /// 自定义group2变动时是否触发系统模板消息,默认为false。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_notify_custom_field2: Option<bool>,
     /// 自定义group3变动时是否触发系统模板消息,默认为false。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_notify_custom_field3: Option<bool>,
 }
 
@@ -1027,6 +1584,80 @@ impl MemberCardNotifyOptional {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for MemberCardNotifyOptional {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MemberCardNotifyOptional;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (MemberCardNotifyOptional)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MemberCardNotifyOptional, A::Error> {
+                let mut is_notify_bonus = None;
+                let mut is_notify_balance = None;
+                let mut is_notify_custom_field1 = None;
+                let mut is_notify_custom_field2 = None;
+                let mut is_notify_custom_field3 = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "is_notify_bonus" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut is_notify_bonus,
+                                "is_notify_bonus",
+                            )?
+                        }
+                        "is_notify_balance" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut is_notify_balance,
+                                "is_notify_balance",
+                            )?
+                        }
+                        "is_notify_custom_field1" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut is_notify_custom_field1,
+                                "is_notify_custom_field1",
+                            )?
+                        }
+                        "is_notify_custom_field2" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut is_notify_custom_field2,
+                                "is_notify_custom_field2",
+                            )?
+                        }
+                        "is_notify_custom_field3" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut is_notify_custom_field3,
+                                "is_notify_custom_field3",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(MemberCardNotifyOptional {
+                    is_notify_bonus: is_notify_bonus.flatten(),
+                    is_notify_balance: is_notify_balance.flatten(),
+                    is_notify_custom_field1: is_notify_custom_field1.flatten(),
+                    is_notify_custom_field2: is_notify_custom_field2.flatten(),
+                    is_notify_custom_field3: is_notify_custom_field3.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for MemberCardNotifyOptional {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1037,7 +1668,6 @@ impl crate::Validate for MemberCardNotifyOptional {
 ///
 /// Sent by [`Client::update_member_card_user`](crate::Client::update_member_card_user) (`card/membercard/updateuser`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct UpdateMemberCardUserRequest {
     /// 卡券Code码。
@@ -1051,57 +1681,57 @@ pub struct UpdateMemberCardUserRequest {
     /// 支持商家激活时针对单个会员卡分配自定义的会员卡背景。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub background_pic_url: Option<String>,
     /// 需要设置的积分全量值,传入的数值会直接显示。与add_bonus同时传入时,add_bonus不生效。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bonus: Option<i64>,
     /// 本次积分变动值,传负数代表减少。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub add_bonus: Option<i64>,
     /// 商家自定义积分消耗记录,不超过14个汉字。
     ///
     /// Optional. At most 42 bytes of UTF-8 (14 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub record_bonus: Option<String>,
     /// 需要设置的余额全量值,传入的数值会直接显示在卡面(单位为分)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub balance: Option<i64>,
     /// 本次余额变动值,传负数代表减少(单位为分)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub add_balance: Option<i64>,
     /// 商家自定义金额消耗记录,不超过14个汉字。
     ///
     /// Optional. At most 42 bytes of UTF-8 (14 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub record_balance: Option<String>,
     /// 创建时字段custom_field1定义类型的最新数值,限制为4个汉字,12字节。
     ///
     /// Optional. At most 12 bytes of UTF-8 (4 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field_value1: Option<String>,
     /// 创建时字段custom_field2定义类型的最新数值,限制为4个汉字,12字节。
     ///
     /// Optional. At most 12 bytes of UTF-8 (4 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field_value2: Option<String>,
     /// 创建时字段custom_field3定义类型的最新数值,限制为4个汉字,12字节。
     ///
     /// Optional. At most 12 bytes of UTF-8 (4 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field_value3: Option<String>,
     /// 控制原生消息结构体,包含各字段的消息控制字段。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_optional: Option<MemberCardNotifyOptional>,
 }
 
@@ -1204,6 +1834,128 @@ impl UpdateMemberCardUserRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for UpdateMemberCardUserRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UpdateMemberCardUserRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (UpdateMemberCardUserRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UpdateMemberCardUserRequest, A::Error> {
+                let mut code = None;
+                let mut card_id = None;
+                let mut background_pic_url = None;
+                let mut bonus = None;
+                let mut add_bonus = None;
+                let mut record_bonus = None;
+                let mut balance = None;
+                let mut add_balance = None;
+                let mut record_balance = None;
+                let mut custom_field_value1 = None;
+                let mut custom_field_value2 = None;
+                let mut custom_field_value3 = None;
+                let mut notify_optional = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "code" => crate::wire::field(&mut map, &mut code, "code")?,
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "background_pic_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut background_pic_url,
+                                "background_pic_url",
+                            )?
+                        }
+                        "bonus" => crate::wire::field(&mut map, &mut bonus, "bonus")?,
+                        "add_bonus" => {
+                            crate::wire::field(&mut map, &mut add_bonus, "add_bonus")?
+                        }
+                        "record_bonus" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut record_bonus,
+                                "record_bonus",
+                            )?
+                        }
+                        "balance" => {
+                            crate::wire::field(&mut map, &mut balance, "balance")?
+                        }
+                        "add_balance" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut add_balance,
+                                "add_balance",
+                            )?
+                        }
+                        "record_balance" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut record_balance,
+                                "record_balance",
+                            )?
+                        }
+                        "custom_field_value1" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field_value1,
+                                "custom_field_value1",
+                            )?
+                        }
+                        "custom_field_value2" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field_value2,
+                                "custom_field_value2",
+                            )?
+                        }
+                        "custom_field_value3" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field_value3,
+                                "custom_field_value3",
+                            )?
+                        }
+                        "notify_optional" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut notify_optional,
+                                "notify_optional",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(UpdateMemberCardUserRequest {
+                    code: crate::wire::required::<_, A::Error>(code, "code")?,
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                    background_pic_url: background_pic_url.flatten(),
+                    bonus: bonus.flatten(),
+                    add_bonus: add_bonus.flatten(),
+                    record_bonus: record_bonus.flatten(),
+                    balance: balance.flatten(),
+                    add_balance: add_balance.flatten(),
+                    record_balance: record_balance.flatten(),
+                    custom_field_value1: custom_field_value1.flatten(),
+                    custom_field_value2: custom_field_value2.flatten(),
+                    custom_field_value3: custom_field_value3.flatten(),
+                    notify_optional: notify_optional.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for UpdateMemberCardUserRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("code", &self.code, 20)?;
@@ -1233,26 +1985,24 @@ impl crate::Validate for UpdateMemberCardUserRequest {
 /// Response of `card/membercard/updateuser` (更新会员信息).
 ///
 /// Returned by [`Client::update_member_card_user`](crate::Client::update_member_card_user) (`card/membercard/updateuser`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct UpdateMemberCardUserResponse {
     /// 当前用户积分总额。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub result_bonus: Option<i64>,
     /// 当前用户预存总金额(单位为分)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub result_balance: Option<i64>,
     /// 用户openid。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub openid: Option<String>,
 }
 
@@ -1285,6 +2035,55 @@ impl UpdateMemberCardUserResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for UpdateMemberCardUserResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UpdateMemberCardUserResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (UpdateMemberCardUserResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UpdateMemberCardUserResponse, A::Error> {
+                let mut result_bonus = None;
+                let mut result_balance = None;
+                let mut openid = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "result_bonus" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut result_bonus,
+                                "result_bonus",
+                            )?
+                        }
+                        "result_balance" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut result_balance,
+                                "result_balance",
+                            )?
+                        }
+                        "openid" => crate::wire::field(&mut map, &mut openid, "openid")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(UpdateMemberCardUserResponse {
+                    result_bonus: result_bonus.flatten(),
+                    result_balance: result_balance.flatten(),
+                    openid: openid.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for UpdateMemberCardUserResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1295,7 +2094,6 @@ impl crate::Validate for UpdateMemberCardUserResponse {
 ///
 /// Sent by [`Client::get_activate_url`](crate::Client::get_activate_url) (`card/membercard/activate/geturl`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetActivateUrlRequest {
     /// 会员卡的card_id。
@@ -1305,7 +2103,7 @@ pub struct GetActivateUrlRequest {
     /// 渠道值,用于统计本次领取的渠道参数。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub outer_str: Option<String>,
 }
 
@@ -1331,6 +2129,45 @@ impl GetActivateUrlRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for GetActivateUrlRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetActivateUrlRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetActivateUrlRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetActivateUrlRequest, A::Error> {
+                let mut card_id = None;
+                let mut outer_str = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "outer_str" => {
+                            crate::wire::field(&mut map, &mut outer_str, "outer_str")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetActivateUrlRequest {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                    outer_str: outer_str.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetActivateUrlRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("card_id", &self.card_id, 32)?;
@@ -1341,14 +2178,14 @@ impl crate::Validate for GetActivateUrlRequest {
 /// Response of `card/membercard/activate/geturl` (获取开卡插件参数).
 ///
 /// Returned by [`Client::get_activate_url`](crate::Client::get_activate_url) (`card/membercard/activate/geturl`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GetActivateUrlResponse {
     /// 开卡插件链接。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub url: Option<String>,
 }
 
@@ -1365,6 +2202,37 @@ impl GetActivateUrlResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GetActivateUrlResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetActivateUrlResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetActivateUrlResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetActivateUrlResponse, A::Error> {
+                let mut url = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "url" => crate::wire::field(&mut map, &mut url, "url")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetActivateUrlResponse {
+                    url: url.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetActivateUrlResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1375,7 +2243,6 @@ impl crate::Validate for GetActivateUrlResponse {
 ///
 /// Sent by [`Client::get_activate_temp_info`](crate::Client::get_activate_temp_info) (`card/membercard/activatetempinfo/get`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetActivateTempInfoRequest {
     /// 用户填写并提交开卡资料后,跳转到商户网页时带上的activate_ticket。
@@ -1399,6 +2266,47 @@ impl GetActivateTempInfoRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for GetActivateTempInfoRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetActivateTempInfoRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetActivateTempInfoRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetActivateTempInfoRequest, A::Error> {
+                let mut activate_ticket = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "activate_ticket" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut activate_ticket,
+                                "activate_ticket",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetActivateTempInfoRequest {
+                    activate_ticket: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(activate_ticket, "activate_ticket")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetActivateTempInfoRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1408,14 +2316,14 @@ impl crate::Validate for GetActivateTempInfoRequest {
 /// Response of `card/membercard/activatetempinfo/get` (获取用户提交资料).
 ///
 /// Returned by [`Client::get_activate_temp_info`](crate::Client::get_activate_temp_info) (`card/membercard/activatetempinfo/get`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GetActivateTempInfoResponse {
     /// 用户填写的开卡资料。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub info: Option<MemberCardUserInfo>,
 }
 
@@ -1429,6 +2337,37 @@ impl GetActivateTempInfoResponse {
     pub fn info(mut self, value: MemberCardUserInfo) -> Self {
         self.info = Some(value);
         self
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for GetActivateTempInfoResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetActivateTempInfoResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetActivateTempInfoResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetActivateTempInfoResponse, A::Error> {
+                let mut info = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "info" => crate::wire::field(&mut map, &mut info, "info")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetActivateTempInfoResponse {
+                    info: info.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 

@@ -52,7 +52,7 @@ impl<'de> serde::Deserialize<'de> for PayGiftRuleType {
 }
 
 /// 支付后投放卡券的营销规则。 A pay-gift rule: the merchant numbers and period (base_info) and what is given (member_rule).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct PayGiftRuleInfo {
     /// 营销规则类型,支付即会员填写RULE_TYPE_PAY_MEMBER_CARD。
@@ -67,7 +67,7 @@ pub struct PayGiftRuleInfo {
     /// 支付即会员规则结构体(type为RULE_TYPE_PAY_MEMBER_CARD时填写)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub member_rule: Option<PayGiftMemberRule>,
 }
 
@@ -100,6 +100,54 @@ impl PayGiftRuleInfo {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for PayGiftRuleInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PayGiftRuleInfo;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (PayGiftRuleInfo)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PayGiftRuleInfo, A::Error> {
+                let mut rule_type = None;
+                let mut base_info = None;
+                let mut member_rule = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "type" => crate::wire::field(&mut map, &mut rule_type, "type")?,
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "member_rule" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut member_rule,
+                                "member_rule",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(PayGiftRuleInfo {
+                    rule_type: crate::wire::required::<_, A::Error>(rule_type, "type")?,
+                    base_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(base_info, "base_info")?,
+                    member_rule: member_rule.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for PayGiftRuleInfo {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.member_rule {
@@ -110,7 +158,7 @@ impl crate::Validate for PayGiftRuleInfo {
 }
 
 /// 营销规则的商户号与有效期。 Merchant numbers and validity of a pay-gift rule; status, create_time and update_time come back from getbyid/batchget only.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct PayGiftBaseInfo {
     /// 商户号列表,须与制作会员卡公众号主体一致。
@@ -120,29 +168,25 @@ pub struct PayGiftBaseInfo {
     /// 规则开始时间(Unix时间戳,秒)。
     ///
     /// Required.
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub begin_time: i64,
     /// 规则结束时间(Unix时间戳,秒)。
     ///
     /// Required.
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub end_time: i64,
     /// 规则状态(查询时返回,取值文档未说明)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// 规则创建时间(查询时返回)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub create_time: Option<i64>,
     /// 规则更新时间(查询时返回)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub update_time: Option<i64>,
 }
 
@@ -216,6 +260,87 @@ pub struct PayGiftBaseInfoRequired {
     pub end_time: i64,
 }
 
+impl<'de> serde::Deserialize<'de> for PayGiftBaseInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PayGiftBaseInfo;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (PayGiftBaseInfo)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PayGiftBaseInfo, A::Error> {
+                let mut mchid_list = None;
+                let mut begin_time = None;
+                let mut end_time = None;
+                let mut status = None;
+                let mut create_time = None;
+                let mut update_time = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "mchid_list" => {
+                            crate::wire::field(&mut map, &mut mchid_list, "mchid_list")?
+                        }
+                        "begin_time" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut begin_time,
+                                "begin_time",
+                            )?
+                        }
+                        "end_time" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut end_time,
+                                "end_time",
+                            )?
+                        }
+                        "status" => crate::wire::field(&mut map, &mut status, "status")?,
+                        "create_time" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut create_time,
+                                "create_time",
+                            )?
+                        }
+                        "update_time" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut update_time,
+                                "update_time",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(PayGiftBaseInfo {
+                    mchid_list: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(mchid_list, "mchid_list")?,
+                    begin_time: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(begin_time, "begin_time")?,
+                    end_time: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(end_time, "end_time")?,
+                    status: status.flatten(),
+                    create_time: create_time.flatten(),
+                    update_time: update_time.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for PayGiftBaseInfo {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -223,7 +348,7 @@ impl crate::Validate for PayGiftBaseInfo {
 }
 
 /// 支付即会员规则:消费满足金额区间时赠送的会员卡。 The member card given for a payment within \[least_cost, max_cost\] (fen).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct PayGiftMemberRule {
     /// 要赠送的会员卡card_id。
@@ -233,29 +358,27 @@ pub struct PayGiftMemberRule {
     /// 单次消费送会员卡的金额下限(单位为分)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub least_cost: Option<u32>,
     /// 单次消费送会员卡的金额上限(单位为分)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_cost: Option<u32>,
     /// 商户自定义领卡网页链接,填入该字段后支付后领卡消息将跳转到此网页。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jump_url: Option<String>,
     /// 商户自定义领卡小程序AppID。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_brand_id: Option<String>,
     /// 商户自定义领卡小程序页面路径。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_brand_pass: Option<String>,
 }
 
@@ -309,6 +432,80 @@ impl PayGiftMemberRule {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for PayGiftMemberRule {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PayGiftMemberRule;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (PayGiftMemberRule)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PayGiftMemberRule, A::Error> {
+                let mut card_id = None;
+                let mut least_cost = None;
+                let mut max_cost = None;
+                let mut jump_url = None;
+                let mut app_brand_id = None;
+                let mut app_brand_pass = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "least_cost" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut least_cost,
+                                "least_cost",
+                            )?
+                        }
+                        "max_cost" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut max_cost,
+                                "max_cost",
+                            )?
+                        }
+                        "jump_url" => {
+                            crate::wire::field(&mut map, &mut jump_url, "jump_url")?
+                        }
+                        "app_brand_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut app_brand_id,
+                                "app_brand_id",
+                            )?
+                        }
+                        "app_brand_pass" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut app_brand_pass,
+                                "app_brand_pass",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(PayGiftMemberRule {
+                    card_id: crate::wire::required::<_, A::Error>(card_id, "card_id")?,
+                    least_cost: least_cost.flatten(),
+                    max_cost: max_cost.flatten(),
+                    jump_url: jump_url.flatten(),
+                    app_brand_id: app_brand_id.flatten(),
+                    app_brand_pass: app_brand_pass.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for PayGiftMemberRule {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("card_id", &self.card_id, 32)?;
@@ -317,36 +514,34 @@ impl crate::Validate for PayGiftMemberRule {
 }
 
 /// 设置失败的商户号及原因。 A merchant number the rule could not be set for.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct PayGiftFailMchid {
     /// 支付的商户号。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub mchid: Option<String>,
     /// 错误码。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub errcode: Option<i64>,
     /// 错误信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub errmsg: Option<String>,
     /// 该mchid当前被占用的rule_id,商户须修改或删除该rule_id后重新设置。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub occupy_rule_id: Option<u64>,
     /// 该mchid当前被占用的appid,商户须使用该appid解除绑定后重新设置。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub occupy_appid: Option<String>,
 }
 
@@ -393,6 +588,67 @@ impl PayGiftFailMchid {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for PayGiftFailMchid {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PayGiftFailMchid;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (PayGiftFailMchid)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PayGiftFailMchid, A::Error> {
+                let mut mchid = None;
+                let mut errcode = None;
+                let mut errmsg = None;
+                let mut occupy_rule_id = None;
+                let mut occupy_appid = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "mchid" => crate::wire::field(&mut map, &mut mchid, "mchid")?,
+                        "errcode" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut errcode,
+                                "errcode",
+                            )?
+                        }
+                        "errmsg" => crate::wire::field(&mut map, &mut errmsg, "errmsg")?,
+                        "occupy_rule_id" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut occupy_rule_id,
+                                "occupy_rule_id",
+                            )?
+                        }
+                        "occupy_appid" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut occupy_appid,
+                                "occupy_appid",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(PayGiftFailMchid {
+                    mchid: mchid.flatten(),
+                    errcode: errcode.flatten(),
+                    errmsg: errmsg.flatten(),
+                    occupy_rule_id: occupy_rule_id.flatten(),
+                    occupy_appid: occupy_appid.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for PayGiftFailMchid {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -403,7 +659,6 @@ impl crate::Validate for PayGiftFailMchid {
 ///
 /// Sent by [`Client::add_pay_gift_rule`](crate::Client::add_pay_gift_rule) (`card/paygiftcard/add`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct AddPayGiftRuleRequest {
     /// 支付后营销规则结构体。
@@ -425,6 +680,43 @@ impl AddPayGiftRuleRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for AddPayGiftRuleRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AddPayGiftRuleRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (AddPayGiftRuleRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AddPayGiftRuleRequest, A::Error> {
+                let mut rule_info = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "rule_info" => {
+                            crate::wire::field(&mut map, &mut rule_info, "rule_info")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(AddPayGiftRuleRequest {
+                    rule_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(rule_info, "rule_info")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for AddPayGiftRuleRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("rule_info", &self.rule_info)?;
@@ -435,25 +727,24 @@ impl crate::Validate for AddPayGiftRuleRequest {
 /// Response of `card/paygiftcard/add` (设置支付后投放卡券接口).
 ///
 /// Returned by [`Client::add_pay_gift_rule`](crate::Client::add_pay_gift_rule) (`card/paygiftcard/add`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct AddPayGiftRuleResponse {
     /// 支付即会员的规则ID。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub rule_id: Option<u64>,
     /// 设置成功的商户号列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub succ_mchid_list: Option<Vec<String>>,
     /// 设置失败的商户号列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub fail_mchid_list: Option<Vec<PayGiftFailMchid>>,
 }
 
@@ -486,6 +777,61 @@ impl AddPayGiftRuleResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for AddPayGiftRuleResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AddPayGiftRuleResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (AddPayGiftRuleResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AddPayGiftRuleResponse, A::Error> {
+                let mut rule_id = None;
+                let mut succ_mchid_list = None;
+                let mut fail_mchid_list = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "rule_id" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut rule_id,
+                                "rule_id",
+                            )?
+                        }
+                        "succ_mchid_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut succ_mchid_list,
+                                "succ_mchid_list",
+                            )?
+                        }
+                        "fail_mchid_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut fail_mchid_list,
+                                "fail_mchid_list",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(AddPayGiftRuleResponse {
+                    rule_id: rule_id.flatten(),
+                    succ_mchid_list: succ_mchid_list.flatten(),
+                    fail_mchid_list: fail_mchid_list.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for AddPayGiftRuleResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -496,7 +842,6 @@ impl crate::Validate for AddPayGiftRuleResponse {
 ///
 /// Sent by [`Client::delete_pay_gift_rule`](crate::Client::delete_pay_gift_rule) (`card/paygiftcard/delete`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct DeletePayGiftRuleRequest {
     /// 支付即会员的规则ID。
@@ -518,6 +863,40 @@ impl DeletePayGiftRuleRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for DeletePayGiftRuleRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DeletePayGiftRuleRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (DeletePayGiftRuleRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<DeletePayGiftRuleRequest, A::Error> {
+                let mut rule_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "rule_id" => {
+                            crate::wire::field(&mut map, &mut rule_id, "rule_id")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(DeletePayGiftRuleRequest {
+                    rule_id: crate::wire::required::<_, A::Error>(rule_id, "rule_id")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for DeletePayGiftRuleRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -528,7 +907,6 @@ impl crate::Validate for DeletePayGiftRuleRequest {
 ///
 /// Sent by [`Client::get_pay_gift_rule`](crate::Client::get_pay_gift_rule) (`card/paygiftcard/getbyid`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetPayGiftRuleRequest {
     /// 要查询的规则ID。
@@ -550,6 +928,40 @@ impl GetPayGiftRuleRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for GetPayGiftRuleRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetPayGiftRuleRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetPayGiftRuleRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetPayGiftRuleRequest, A::Error> {
+                let mut rule_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "rule_id" => {
+                            crate::wire::field(&mut map, &mut rule_id, "rule_id")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetPayGiftRuleRequest {
+                    rule_id: crate::wire::required::<_, A::Error>(rule_id, "rule_id")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetPayGiftRuleRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -559,14 +971,14 @@ impl crate::Validate for GetPayGiftRuleRequest {
 /// Response of `card/paygiftcard/getbyid` (查询支付后投放卡券规则详情).
 ///
 /// Returned by [`Client::get_pay_gift_rule`](crate::Client::get_pay_gift_rule) (`card/paygiftcard/getbyid`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GetPayGiftRuleResponse {
     /// 支付后营销规则结构体(base_info另含status、create_time、update_time)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub rule_info: Option<PayGiftRuleInfo>,
 }
 
@@ -583,6 +995,39 @@ impl GetPayGiftRuleResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GetPayGiftRuleResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetPayGiftRuleResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetPayGiftRuleResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetPayGiftRuleResponse, A::Error> {
+                let mut rule_info = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "rule_info" => {
+                            crate::wire::field(&mut map, &mut rule_info, "rule_info")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetPayGiftRuleResponse {
+                    rule_info: rule_info.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetPayGiftRuleResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.rule_info {
@@ -596,7 +1041,6 @@ impl crate::Validate for GetPayGiftRuleResponse {
 ///
 /// Sent by [`Client::batch_get_pay_gift_rules`](crate::Client::batch_get_pay_gift_rules) (`card/paygiftcard/batchget`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct BatchGetPayGiftRulesRequest {
     /// 类型,支付即会员填写RULE_TYPE_PAY_MEMBER_CARD。
@@ -683,6 +1127,52 @@ pub struct BatchGetPayGiftRulesRequestRequired {
     pub count: u32,
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for BatchGetPayGiftRulesRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BatchGetPayGiftRulesRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BatchGetPayGiftRulesRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BatchGetPayGiftRulesRequest, A::Error> {
+                let mut rule_type = None;
+                let mut effective = None;
+                let mut offset = None;
+                let mut count = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "type" => crate::wire::field(&mut map, &mut rule_type, "type")?,
+                        "effective" => {
+                            crate::wire::field(&mut map, &mut effective, "effective")?
+                        }
+                        "offset" => crate::wire::field(&mut map, &mut offset, "offset")?,
+                        "count" => crate::wire::field(&mut map, &mut count, "count")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BatchGetPayGiftRulesRequest {
+                    rule_type: crate::wire::required::<_, A::Error>(rule_type, "type")?,
+                    effective: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(effective, "effective")?,
+                    offset: crate::wire::required::<_, A::Error>(offset, "offset")?,
+                    count: crate::wire::required::<_, A::Error>(count, "count")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for BatchGetPayGiftRulesRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -692,20 +1182,19 @@ impl crate::Validate for BatchGetPayGiftRulesRequest {
 /// Response of `card/paygiftcard/batchget` (批量查询支付后投放卡券规则).
 ///
 /// Returned by [`Client::batch_get_pay_gift_rules`](crate::Client::batch_get_pay_gift_rules) (`card/paygiftcard/batchget`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct BatchGetPayGiftRulesResponse {
     /// 规则列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub rule_list: Option<Vec<PayGiftRuleInfo>>,
     /// 规则总数。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub total_count: Option<u32>,
 }
 
@@ -728,6 +1217,48 @@ impl BatchGetPayGiftRulesResponse {
     pub fn total_count(mut self, value: u32) -> Self {
         self.total_count = Some(value);
         self
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for BatchGetPayGiftRulesResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BatchGetPayGiftRulesResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BatchGetPayGiftRulesResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BatchGetPayGiftRulesResponse, A::Error> {
+                let mut rule_list = None;
+                let mut total_count = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "rule_list" => {
+                            crate::wire::field(&mut map, &mut rule_list, "rule_list")?
+                        }
+                        "total_count" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut total_count,
+                                "total_count",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BatchGetPayGiftRulesResponse {
+                    rule_list: rule_list.flatten(),
+                    total_count: total_count.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 

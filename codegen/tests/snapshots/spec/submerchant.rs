@@ -2,13 +2,12 @@
 
 /// 创建子商户时提交的子商户信息。 The sub-merchant data card/submerchant/submit takes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct SubMerchantSubmitInfo {
     /// 子商户的公众号app_id,配置后子商户卡券券面上的app_id为该app_id。注意:该app_id须经过认证。
     ///
     /// Optional. At most 36 bytes of UTF-8 (12 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
     /// 子商户名称(12个汉字内),该名称将在制券时填入并显示在卡券页面上。
     ///
@@ -37,12 +36,12 @@ pub struct SubMerchantSubmitInfo {
     /// 营业执照或个体工商户营业执照彩照或扫描件。
     ///
     /// Optional. At most 36 bytes of UTF-8 (12 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub agreement_media_id: Option<String>,
     /// 营业执照内登记的经营者身份证彩照或扫描件。
     ///
     /// Optional. At most 36 bytes of UTF-8 (12 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub operator_media_id: Option<String>,
 }
 
@@ -156,6 +155,112 @@ pub struct SubMerchantSubmitInfoRequired {
     pub secondary_category_id: u32,
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for SubMerchantSubmitInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SubMerchantSubmitInfo;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SubMerchantSubmitInfo)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SubMerchantSubmitInfo, A::Error> {
+                let mut app_id = None;
+                let mut brand_name = None;
+                let mut logo_url = None;
+                let mut protocol = None;
+                let mut end_time = None;
+                let mut primary_category_id = None;
+                let mut secondary_category_id = None;
+                let mut agreement_media_id = None;
+                let mut operator_media_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "app_id" => crate::wire::field(&mut map, &mut app_id, "app_id")?,
+                        "brand_name" => {
+                            crate::wire::field(&mut map, &mut brand_name, "brand_name")?
+                        }
+                        "logo_url" => {
+                            crate::wire::field(&mut map, &mut logo_url, "logo_url")?
+                        }
+                        "protocol" => {
+                            crate::wire::field(&mut map, &mut protocol, "protocol")?
+                        }
+                        "end_time" => {
+                            crate::wire::field(&mut map, &mut end_time, "end_time")?
+                        }
+                        "primary_category_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut primary_category_id,
+                                "primary_category_id",
+                            )?
+                        }
+                        "secondary_category_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut secondary_category_id,
+                                "secondary_category_id",
+                            )?
+                        }
+                        "agreement_media_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut agreement_media_id,
+                                "agreement_media_id",
+                            )?
+                        }
+                        "operator_media_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut operator_media_id,
+                                "operator_media_id",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SubMerchantSubmitInfo {
+                    app_id: app_id.flatten(),
+                    brand_name: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(brand_name, "brand_name")?,
+                    logo_url: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(logo_url, "logo_url")?,
+                    protocol: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(protocol, "protocol")?,
+                    end_time: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(end_time, "end_time")?,
+                    primary_category_id: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(primary_category_id, "primary_category_id")?,
+                    secondary_category_id: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(secondary_category_id, "secondary_category_id")?,
+                    agreement_media_id: agreement_media_id.flatten(),
+                    operator_media_id: operator_media_id.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for SubMerchantSubmitInfo {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.app_id {
@@ -176,7 +281,6 @@ impl crate::Validate for SubMerchantSubmitInfo {
 
 /// 更新子商户时提交的子商户信息。 The sub-merchant data card/submerchant/update takes; merchant_id names the sub-merchant.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct SubMerchantUpdateInfo {
     /// 子商户id,一个母商户公众号下唯一。
@@ -186,47 +290,47 @@ pub struct SubMerchantUpdateInfo {
     /// 子商户的公众号app_id,配置后子商户卡券券面上的app_id为该app_id。注意:该app_id须经过认证。
     ///
     /// Optional. At most 36 bytes of UTF-8 (12 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
     /// 子商户名称(12个汉字内),该名称将在制券时填入并显示在卡券页面上。
     ///
     /// Optional. At most 36 bytes of UTF-8 (12 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub brand_name: Option<String>,
     /// 子商户logo,可通过上传图片接口获取。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub logo_url: Option<String>,
     /// 授权函ID,即通过上传临时素材接口上传授权函后获得的media_id。
     ///
     /// Optional. At most 36 bytes of UTF-8 (12 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
     /// 授权函有效期截止时间(东八区时间,单位为秒),需要与提交的扫描件一致。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_time: Option<u32>,
     /// 一级类目id。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub primary_category_id: Option<u32>,
     /// 二级类目id。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub secondary_category_id: Option<u32>,
     /// 营业执照或个体工商户营业执照彩照或扫描件。
     ///
     /// Optional. At most 36 bytes of UTF-8 (12 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub agreement_media_id: Option<String>,
     /// 营业执照内登记的经营者身份证彩照或扫描件。
     ///
     /// Optional. At most 36 bytes of UTF-8 (12 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub operator_media_id: Option<String>,
 }
 
@@ -308,6 +412,106 @@ impl SubMerchantUpdateInfo {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for SubMerchantUpdateInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SubMerchantUpdateInfo;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SubMerchantUpdateInfo)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SubMerchantUpdateInfo, A::Error> {
+                let mut merchant_id = None;
+                let mut app_id = None;
+                let mut brand_name = None;
+                let mut logo_url = None;
+                let mut protocol = None;
+                let mut end_time = None;
+                let mut primary_category_id = None;
+                let mut secondary_category_id = None;
+                let mut agreement_media_id = None;
+                let mut operator_media_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "merchant_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut merchant_id,
+                                "merchant_id",
+                            )?
+                        }
+                        "app_id" => crate::wire::field(&mut map, &mut app_id, "app_id")?,
+                        "brand_name" => {
+                            crate::wire::field(&mut map, &mut brand_name, "brand_name")?
+                        }
+                        "logo_url" => {
+                            crate::wire::field(&mut map, &mut logo_url, "logo_url")?
+                        }
+                        "protocol" => {
+                            crate::wire::field(&mut map, &mut protocol, "protocol")?
+                        }
+                        "end_time" => {
+                            crate::wire::field(&mut map, &mut end_time, "end_time")?
+                        }
+                        "primary_category_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut primary_category_id,
+                                "primary_category_id",
+                            )?
+                        }
+                        "secondary_category_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut secondary_category_id,
+                                "secondary_category_id",
+                            )?
+                        }
+                        "agreement_media_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut agreement_media_id,
+                                "agreement_media_id",
+                            )?
+                        }
+                        "operator_media_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut operator_media_id,
+                                "operator_media_id",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SubMerchantUpdateInfo {
+                    merchant_id: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(merchant_id, "merchant_id")?,
+                    app_id: app_id.flatten(),
+                    brand_name: brand_name.flatten(),
+                    logo_url: logo_url.flatten(),
+                    protocol: protocol.flatten(),
+                    end_time: end_time.flatten(),
+                    primary_category_id: primary_category_id.flatten(),
+                    secondary_category_id: secondary_category_id.flatten(),
+                    agreement_media_id: agreement_media_id.flatten(),
+                    operator_media_id: operator_media_id.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for SubMerchantUpdateInfo {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.app_id {
@@ -333,71 +537,64 @@ impl crate::Validate for SubMerchantUpdateInfo {
 }
 
 /// 子商户信息(创建、更新、查询时返回)。 A sub-merchant as WeChat returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct SubMerchantDetail {
     /// 子商户id,对于一个母商户公众号下唯一。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub merchant_id: Option<u64>,
     /// 子商户的公众号app_id。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub app_id: Option<String>,
     /// 子商户信息创建时间(Unix时间戳,秒)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub create_time: Option<i64>,
     /// 子商户信息更新时间(Unix时间戳,秒)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub update_time: Option<i64>,
     /// 子商户名称。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub brand_name: Option<String>,
     /// 子商户logo。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub logo_url: Option<String>,
     /// 子商户状态:CHECKING 审核中, APPROVED 已通过, REJECTED 被驳回, EXPIRED 协议已过期。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub status: Option<SubMerchantStatus>,
     /// 创建时间(授权函有效期起始时间,Unix时间戳,秒)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub begin_time: Option<i64>,
     /// 授权函有效期截止时间(Unix时间戳,秒)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub end_time: Option<i64>,
     /// 一级类目id。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub primary_category_id: Option<u32>,
     /// 二级类目id。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub secondary_category_id: Option<u32>,
 }
 
@@ -486,6 +683,113 @@ impl SubMerchantDetail {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for SubMerchantDetail {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SubMerchantDetail;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SubMerchantDetail)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SubMerchantDetail, A::Error> {
+                let mut merchant_id = None;
+                let mut app_id = None;
+                let mut create_time = None;
+                let mut update_time = None;
+                let mut brand_name = None;
+                let mut logo_url = None;
+                let mut status = None;
+                let mut begin_time = None;
+                let mut end_time = None;
+                let mut primary_category_id = None;
+                let mut secondary_category_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "merchant_id" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut merchant_id,
+                                "merchant_id",
+                            )?
+                        }
+                        "app_id" => crate::wire::field(&mut map, &mut app_id, "app_id")?,
+                        "create_time" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut create_time,
+                                "create_time",
+                            )?
+                        }
+                        "update_time" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut update_time,
+                                "update_time",
+                            )?
+                        }
+                        "brand_name" => {
+                            crate::wire::field(&mut map, &mut brand_name, "brand_name")?
+                        }
+                        "logo_url" => {
+                            crate::wire::field(&mut map, &mut logo_url, "logo_url")?
+                        }
+                        "status" => crate::wire::field(&mut map, &mut status, "status")?,
+                        "begin_time" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut begin_time,
+                                "begin_time",
+                            )?
+                        }
+                        "end_time" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut end_time,
+                                "end_time",
+                            )?
+                        }
+                        "primary_category_id" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut primary_category_id,
+                                "primary_category_id",
+                            )?
+                        }
+                        "secondary_category_id" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut secondary_category_id,
+                                "secondary_category_id",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SubMerchantDetail {
+                    merchant_id: merchant_id.flatten(),
+                    app_id: app_id.flatten(),
+                    create_time: create_time.flatten(),
+                    update_time: update_time.flatten(),
+                    brand_name: brand_name.flatten(),
+                    logo_url: logo_url.flatten(),
+                    status: status.flatten(),
+                    begin_time: begin_time.flatten(),
+                    end_time: end_time.flatten(),
+                    primary_category_id: primary_category_id.flatten(),
+                    secondary_category_id: secondary_category_id.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for SubMerchantDetail {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -556,25 +860,24 @@ impl<'de> serde::Deserialize<'de> for SubMerchantStatus {
 }
 
 /// 卡券开放的一级类目。 A top-level card category open to sub-merchants.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct SubMerchantCategory {
     /// 一级类目id。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub primary_category_id: Option<u32>,
     /// 类目名称。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub category_name: Option<String>,
     /// 二级类目列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub secondary_category: Option<Vec<SubMerchantSecondaryCategory>>,
 }
 
@@ -610,6 +913,61 @@ impl SubMerchantCategory {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for SubMerchantCategory {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SubMerchantCategory;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SubMerchantCategory)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SubMerchantCategory, A::Error> {
+                let mut primary_category_id = None;
+                let mut category_name = None;
+                let mut secondary_category = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "primary_category_id" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut primary_category_id,
+                                "primary_category_id",
+                            )?
+                        }
+                        "category_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut category_name,
+                                "category_name",
+                            )?
+                        }
+                        "secondary_category" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut secondary_category,
+                                "secondary_category",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SubMerchantCategory {
+                    primary_category_id: primary_category_id.flatten(),
+                    category_name: category_name.flatten(),
+                    secondary_category: secondary_category.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for SubMerchantCategory {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -617,37 +975,34 @@ impl crate::Validate for SubMerchantCategory {
 }
 
 /// 卡券开放的二级类目。 A second-level card category.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct SubMerchantSecondaryCategory {
     /// 二级类目id。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub secondary_category_id: Option<u32>,
     /// 类目名称。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub category_name: Option<String>,
     /// 该类目需要提交的资质材料。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub need_qualification_stuffs: Option<Vec<String>>,
     /// 是否可选择预付卡(储值)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub can_choose_prepaid_card: Option<u32>,
     /// 是否可选择付款卡。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub can_choose_payment_card: Option<u32>,
 }
 
@@ -691,6 +1046,79 @@ impl SubMerchantSecondaryCategory {
     pub fn can_choose_payment_card(mut self, value: u32) -> Self {
         self.can_choose_payment_card = Some(value);
         self
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SubMerchantSecondaryCategory {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SubMerchantSecondaryCategory;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SubMerchantSecondaryCategory)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SubMerchantSecondaryCategory, A::Error> {
+                let mut secondary_category_id = None;
+                let mut category_name = None;
+                let mut need_qualification_stuffs = None;
+                let mut can_choose_prepaid_card = None;
+                let mut can_choose_payment_card = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "secondary_category_id" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut secondary_category_id,
+                                "secondary_category_id",
+                            )?
+                        }
+                        "category_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut category_name,
+                                "category_name",
+                            )?
+                        }
+                        "need_qualification_stuffs" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut need_qualification_stuffs,
+                                "need_qualification_stuffs",
+                            )?
+                        }
+                        "can_choose_prepaid_card" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut can_choose_prepaid_card,
+                                "can_choose_prepaid_card",
+                            )?
+                        }
+                        "can_choose_payment_card" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut can_choose_payment_card,
+                                "can_choose_payment_card",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SubMerchantSecondaryCategory {
+                    secondary_category_id: secondary_category_id.flatten(),
+                    category_name: category_name.flatten(),
+                    need_qualification_stuffs: need_qualification_stuffs.flatten(),
+                    can_choose_prepaid_card: can_choose_prepaid_card.flatten(),
+                    can_choose_payment_card: can_choose_payment_card.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 
@@ -767,41 +1195,39 @@ impl<'de> serde::Deserialize<'de> for SubMerchantQualificationResult {
 /// 第三方平台名下的子商户(公众号)信息。 A sub-merchant account of the open platform (unconfirmed shape).
 ///
 /// Returned by [`Client::get_card_merchant`](crate::Client::get_card_merchant) (`cgi-bin/component/get_card_merchant`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct SubMerchantAccount {
     /// 子商户的appid。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub appid: Option<String>,
     /// 子商户名称。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub name: Option<String>,
     /// 一级类目id。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub primary_category_id: Option<u32>,
     /// 二级类目id。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub secondary_category_id: Option<u32>,
     /// 资质提交时间。(类型未确认)
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub submit_time: Option<String>,
     /// 资质审核结果:RESULT_PASS 审核通过, RESULT_NOT_PASS 审核驳回, RESULT_CHECKING 待审核, RESULT_NOTHING_TO_CHECK 无提审记录。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub result: Option<SubMerchantQualificationResult>,
 }
 
@@ -855,6 +1281,70 @@ impl SubMerchantAccount {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for SubMerchantAccount {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SubMerchantAccount;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SubMerchantAccount)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SubMerchantAccount, A::Error> {
+                let mut appid = None;
+                let mut name = None;
+                let mut primary_category_id = None;
+                let mut secondary_category_id = None;
+                let mut submit_time = None;
+                let mut result = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "appid" => crate::wire::field(&mut map, &mut appid, "appid")?,
+                        "name" => crate::wire::field(&mut map, &mut name, "name")?,
+                        "primary_category_id" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut primary_category_id,
+                                "primary_category_id",
+                            )?
+                        }
+                        "secondary_category_id" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut secondary_category_id,
+                                "secondary_category_id",
+                            )?
+                        }
+                        "submit_time" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut submit_time,
+                                "submit_time",
+                            )?
+                        }
+                        "result" => crate::wire::field(&mut map, &mut result, "result")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SubMerchantAccount {
+                    appid: appid.flatten(),
+                    name: name.flatten(),
+                    primary_category_id: primary_category_id.flatten(),
+                    secondary_category_id: secondary_category_id.flatten(),
+                    submit_time: submit_time.flatten(),
+                    result: result.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for SubMerchantAccount {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -865,7 +1355,6 @@ impl crate::Validate for SubMerchantAccount {
 ///
 /// Sent by [`Client::submit_sub_merchant`](crate::Client::submit_sub_merchant) (`card/submerchant/submit`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct SubmitSubMerchantRequest {
     /// 子商户信息。
@@ -887,6 +1376,38 @@ impl SubmitSubMerchantRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for SubmitSubMerchantRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SubmitSubMerchantRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SubmitSubMerchantRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SubmitSubMerchantRequest, A::Error> {
+                let mut info = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "info" => crate::wire::field(&mut map, &mut info, "info")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SubmitSubMerchantRequest {
+                    info: crate::wire::required::<_, A::Error>(info, "info")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for SubmitSubMerchantRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("info", &self.info)?;
@@ -897,14 +1418,14 @@ impl crate::Validate for SubmitSubMerchantRequest {
 /// Response of `card/submerchant/submit` (创建子商户接口).
 ///
 /// Returned by [`Client::submit_sub_merchant`](crate::Client::submit_sub_merchant) (`card/submerchant/submit`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct SubmitSubMerchantResponse {
     /// 创建的子商户信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub info: Option<SubMerchantDetail>,
 }
 
@@ -921,6 +1442,37 @@ impl SubmitSubMerchantResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for SubmitSubMerchantResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SubmitSubMerchantResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SubmitSubMerchantResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SubmitSubMerchantResponse, A::Error> {
+                let mut info = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "info" => crate::wire::field(&mut map, &mut info, "info")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SubmitSubMerchantResponse {
+                    info: info.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for SubmitSubMerchantResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -931,7 +1483,6 @@ impl crate::Validate for SubmitSubMerchantResponse {
 ///
 /// Sent by [`Client::update_sub_merchant`](crate::Client::update_sub_merchant) (`card/submerchant/update`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct UpdateSubMerchantRequest {
     /// 子商户信息,须填写merchant_id。
@@ -953,6 +1504,38 @@ impl UpdateSubMerchantRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for UpdateSubMerchantRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UpdateSubMerchantRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (UpdateSubMerchantRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UpdateSubMerchantRequest, A::Error> {
+                let mut info = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "info" => crate::wire::field(&mut map, &mut info, "info")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(UpdateSubMerchantRequest {
+                    info: crate::wire::required::<_, A::Error>(info, "info")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for UpdateSubMerchantRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("info", &self.info)?;
@@ -963,14 +1546,14 @@ impl crate::Validate for UpdateSubMerchantRequest {
 /// Response of `card/submerchant/update` (更新子商户接口).
 ///
 /// Returned by [`Client::update_sub_merchant`](crate::Client::update_sub_merchant) (`card/submerchant/update`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct UpdateSubMerchantResponse {
     /// 更新后的子商户信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub info: Option<SubMerchantDetail>,
 }
 
@@ -987,6 +1570,37 @@ impl UpdateSubMerchantResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for UpdateSubMerchantResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UpdateSubMerchantResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (UpdateSubMerchantResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UpdateSubMerchantResponse, A::Error> {
+                let mut info = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "info" => crate::wire::field(&mut map, &mut info, "info")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(UpdateSubMerchantResponse {
+                    info: info.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for UpdateSubMerchantResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -997,7 +1611,6 @@ impl crate::Validate for UpdateSubMerchantResponse {
 ///
 /// Sent by [`Client::get_sub_merchant`](crate::Client::get_sub_merchant) (`card/submerchant/get`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetSubMerchantRequest {
     /// 子商户id,一个母商户公众号下唯一。
@@ -1019,6 +1632,47 @@ impl GetSubMerchantRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for GetSubMerchantRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetSubMerchantRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetSubMerchantRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetSubMerchantRequest, A::Error> {
+                let mut merchant_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "merchant_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut merchant_id,
+                                "merchant_id",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetSubMerchantRequest {
+                    merchant_id: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(merchant_id, "merchant_id")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetSubMerchantRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1028,14 +1682,14 @@ impl crate::Validate for GetSubMerchantRequest {
 /// Response of `card/submerchant/get` (拉取单个子商户信息接口).
 ///
 /// Returned by [`Client::get_sub_merchant`](crate::Client::get_sub_merchant) (`card/submerchant/get`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GetSubMerchantResponse {
     /// 子商户信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub info: Option<SubMerchantDetail>,
 }
 
@@ -1052,6 +1706,37 @@ impl GetSubMerchantResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GetSubMerchantResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetSubMerchantResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetSubMerchantResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetSubMerchantResponse, A::Error> {
+                let mut info = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "info" => crate::wire::field(&mut map, &mut info, "info")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetSubMerchantResponse {
+                    info: info.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetSubMerchantResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1062,7 +1747,6 @@ impl crate::Validate for GetSubMerchantResponse {
 ///
 /// Sent by [`Client::batch_get_sub_merchants`](crate::Client::batch_get_sub_merchants) (`card/submerchant/batchget`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct BatchGetSubMerchantsRequest {
     /// 起始的子商户id,一个母商户公众号下唯一。首次拉取填0。
@@ -1076,7 +1760,7 @@ pub struct BatchGetSubMerchantsRequest {
     /// 子商户审核状态,填入后,只会拉出当前状态的子商户。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<SubMerchantStatus>,
 }
 
@@ -1109,6 +1793,49 @@ impl BatchGetSubMerchantsRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for BatchGetSubMerchantsRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BatchGetSubMerchantsRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BatchGetSubMerchantsRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BatchGetSubMerchantsRequest, A::Error> {
+                let mut begin_id = None;
+                let mut limit = None;
+                let mut status = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "begin_id" => {
+                            crate::wire::field(&mut map, &mut begin_id, "begin_id")?
+                        }
+                        "limit" => crate::wire::field(&mut map, &mut limit, "limit")?,
+                        "status" => crate::wire::field(&mut map, &mut status, "status")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BatchGetSubMerchantsRequest {
+                    begin_id: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(begin_id, "begin_id")?,
+                    limit: crate::wire::required::<_, A::Error>(limit, "limit")?,
+                    status: status.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for BatchGetSubMerchantsRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::range("limit", &self.limit, 0, 100)?;
@@ -1119,20 +1846,19 @@ impl crate::Validate for BatchGetSubMerchantsRequest {
 /// Response of `card/submerchant/batchget` (批量拉取子商户信息接口).
 ///
 /// Returned by [`Client::batch_get_sub_merchants`](crate::Client::batch_get_sub_merchants) (`card/submerchant/batchget`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct BatchGetSubMerchantsResponse {
     /// 子商户信息列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub info_list: Option<Vec<SubMerchantDetail>>,
     /// 拉取列表中,最后一个子商户的id,作为下次拉取的begin_id。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub next_begin_id: Option<u64>,
 }
 
@@ -1158,6 +1884,48 @@ impl BatchGetSubMerchantsResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for BatchGetSubMerchantsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BatchGetSubMerchantsResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BatchGetSubMerchantsResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BatchGetSubMerchantsResponse, A::Error> {
+                let mut info_list = None;
+                let mut next_begin_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "info_list" => {
+                            crate::wire::field(&mut map, &mut info_list, "info_list")?
+                        }
+                        "next_begin_id" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut next_begin_id,
+                                "next_begin_id",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BatchGetSubMerchantsResponse {
+                    info_list: info_list.flatten(),
+                    next_begin_id: next_begin_id.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for BatchGetSubMerchantsResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1167,14 +1935,14 @@ impl crate::Validate for BatchGetSubMerchantsResponse {
 /// Response of `card/getapplyprotocol` (卡券开放类目查询接口).
 ///
 /// Returned by [`Client::get_apply_protocol`](crate::Client::get_apply_protocol) (`card/getapplyprotocol`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GetApplyProtocolResponse {
     /// 类目列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub category: Option<Vec<SubMerchantCategory>>,
 }
 
@@ -1191,6 +1959,39 @@ impl GetApplyProtocolResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GetApplyProtocolResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetApplyProtocolResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetApplyProtocolResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetApplyProtocolResponse, A::Error> {
+                let mut category = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "category" => {
+                            crate::wire::field(&mut map, &mut category, "category")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetApplyProtocolResponse {
+                    category: category.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetApplyProtocolResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1201,7 +2002,6 @@ impl crate::Validate for GetApplyProtocolResponse {
 ///
 /// Sent by [`Client::upload_card_agent_qualification`](crate::Client::upload_card_agent_qualification) (`cgi-bin/component/upload_card_agent_qualification`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct UploadCardAgentQualificationRequest {
     /// 注册资本,数字。(单位未确认)
@@ -1293,6 +2093,89 @@ pub struct UploadCardAgentQualificationRequestRequired {
     pub last_quarter_tax_listing_media_id: String,
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for UploadCardAgentQualificationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UploadCardAgentQualificationRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (UploadCardAgentQualificationRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UploadCardAgentQualificationRequest, A::Error> {
+                let mut register_capital = None;
+                let mut business_license_media_id = None;
+                let mut tax_registration_certificate_media_id = None;
+                let mut last_quarter_tax_listing_media_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "register_capital" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut register_capital,
+                                "register_capital",
+                            )?
+                        }
+                        "business_license_media_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut business_license_media_id,
+                                "business_license_media_id",
+                            )?
+                        }
+                        "tax_registration_certificate_media_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut tax_registration_certificate_media_id,
+                                "tax_registration_certificate_media_id",
+                            )?
+                        }
+                        "last_quarter_tax_listing_media_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut last_quarter_tax_listing_media_id,
+                                "last_quarter_tax_listing_media_id",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(UploadCardAgentQualificationRequest {
+                    register_capital: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(register_capital, "register_capital")?,
+                    business_license_media_id: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(business_license_media_id, "business_license_media_id")?,
+                    tax_registration_certificate_media_id: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(
+                        tax_registration_certificate_media_id,
+                        "tax_registration_certificate_media_id",
+                    )?,
+                    last_quarter_tax_listing_media_id: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(
+                        last_quarter_tax_listing_media_id,
+                        "last_quarter_tax_listing_media_id",
+                    )?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for UploadCardAgentQualificationRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1302,14 +2185,14 @@ impl crate::Validate for UploadCardAgentQualificationRequest {
 /// Response of `cgi-bin/component/check_card_agent_qualification` (母商户资质审核查询接口).
 ///
 /// Returned by [`Client::check_card_agent_qualification`](crate::Client::check_card_agent_qualification) (`cgi-bin/component/check_card_agent_qualification`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct CheckCardAgentQualificationResponse {
     /// 审核结果:RESULT_PASS 审核通过, RESULT_NOT_PASS 审核驳回, RESULT_CHECKING 待审核, RESULT_NOTHING_TO_CHECK 无提审记录。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub result: Option<SubMerchantQualificationResult>,
 }
 
@@ -1326,6 +2209,37 @@ impl CheckCardAgentQualificationResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for CheckCardAgentQualificationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CheckCardAgentQualificationResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CheckCardAgentQualificationResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CheckCardAgentQualificationResponse, A::Error> {
+                let mut result = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "result" => crate::wire::field(&mut map, &mut result, "result")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CheckCardAgentQualificationResponse {
+                    result: result.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CheckCardAgentQualificationResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1336,7 +2250,6 @@ impl crate::Validate for CheckCardAgentQualificationResponse {
 ///
 /// Sent by [`Client::upload_card_merchant_qualification`](crate::Client::upload_card_merchant_qualification) (`cgi-bin/component/upload_card_merchant_qualification`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct UploadCardMerchantQualificationRequest {
     /// 子商户公众号的appid。(未确认)
@@ -1358,7 +2271,7 @@ pub struct UploadCardMerchantQualificationRequest {
     /// 当子商户为个体工商户且无公章时,授权函须签名,并额外提交该个体工商户经营者身份证扫描件的media_id。(未确认)
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub operator_id_card_media_id: Option<String>,
     /// 子商户与第三方签署的代理授权函的media_id。(未确认)
     ///
@@ -1482,6 +2395,110 @@ pub struct UploadCardMerchantQualificationRequestRequired {
     pub secondary_category_id: u32,
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for UploadCardMerchantQualificationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UploadCardMerchantQualificationRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (UploadCardMerchantQualificationRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UploadCardMerchantQualificationRequest, A::Error> {
+                let mut appid = None;
+                let mut name = None;
+                let mut logo_media_id = None;
+                let mut business_license_media_id = None;
+                let mut operator_id_card_media_id = None;
+                let mut agreement_file_media_id = None;
+                let mut primary_category_id = None;
+                let mut secondary_category_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "appid" => crate::wire::field(&mut map, &mut appid, "appid")?,
+                        "name" => crate::wire::field(&mut map, &mut name, "name")?,
+                        "logo_media_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut logo_media_id,
+                                "logo_media_id",
+                            )?
+                        }
+                        "business_license_media_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut business_license_media_id,
+                                "business_license_media_id",
+                            )?
+                        }
+                        "operator_id_card_media_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut operator_id_card_media_id,
+                                "operator_id_card_media_id",
+                            )?
+                        }
+                        "agreement_file_media_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut agreement_file_media_id,
+                                "agreement_file_media_id",
+                            )?
+                        }
+                        "primary_category_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut primary_category_id,
+                                "primary_category_id",
+                            )?
+                        }
+                        "secondary_category_id" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut secondary_category_id,
+                                "secondary_category_id",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(UploadCardMerchantQualificationRequest {
+                    appid: crate::wire::required::<_, A::Error>(appid, "appid")?,
+                    name: crate::wire::required::<_, A::Error>(name, "name")?,
+                    logo_media_id: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(logo_media_id, "logo_media_id")?,
+                    business_license_media_id: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(business_license_media_id, "business_license_media_id")?,
+                    operator_id_card_media_id: operator_id_card_media_id.flatten(),
+                    agreement_file_media_id: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(agreement_file_media_id, "agreement_file_media_id")?,
+                    primary_category_id: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(primary_category_id, "primary_category_id")?,
+                    secondary_category_id: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(secondary_category_id, "secondary_category_id")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for UploadCardMerchantQualificationRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("name", &self.name, 36)?;
@@ -1493,7 +2510,6 @@ impl crate::Validate for UploadCardMerchantQualificationRequest {
 ///
 /// Sent by [`Client::check_card_merchant_qualification`](crate::Client::check_card_merchant_qualification) (`cgi-bin/component/check_card_merchant_qualification`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct CheckCardMerchantQualificationRequest {
     /// 子商户公众号的appid。(未确认)
@@ -1515,6 +2531,38 @@ impl CheckCardMerchantQualificationRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for CheckCardMerchantQualificationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CheckCardMerchantQualificationRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CheckCardMerchantQualificationRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CheckCardMerchantQualificationRequest, A::Error> {
+                let mut appid = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "appid" => crate::wire::field(&mut map, &mut appid, "appid")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CheckCardMerchantQualificationRequest {
+                    appid: crate::wire::required::<_, A::Error>(appid, "appid")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CheckCardMerchantQualificationRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1524,14 +2572,14 @@ impl crate::Validate for CheckCardMerchantQualificationRequest {
 /// Response of `cgi-bin/component/check_card_merchant_qualification` (子商户资质审核查询接口).
 ///
 /// Returned by [`Client::check_card_merchant_qualification`](crate::Client::check_card_merchant_qualification) (`cgi-bin/component/check_card_merchant_qualification`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct CheckCardMerchantQualificationResponse {
     /// 审核结果:RESULT_PASS 审核通过, RESULT_NOT_PASS 审核驳回, RESULT_CHECKING 待审核, RESULT_NOTHING_TO_CHECK 无提审记录。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub result: Option<SubMerchantQualificationResult>,
 }
 
@@ -1548,6 +2596,37 @@ impl CheckCardMerchantQualificationResponse {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for CheckCardMerchantQualificationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CheckCardMerchantQualificationResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CheckCardMerchantQualificationResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CheckCardMerchantQualificationResponse, A::Error> {
+                let mut result = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "result" => crate::wire::field(&mut map, &mut result, "result")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CheckCardMerchantQualificationResponse {
+                    result: result.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CheckCardMerchantQualificationResponse {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1558,7 +2637,6 @@ impl crate::Validate for CheckCardMerchantQualificationResponse {
 ///
 /// Sent by [`Client::get_card_merchant`](crate::Client::get_card_merchant) (`cgi-bin/component/get_card_merchant`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetCardMerchantRequest {
     /// 子商户公众号的appid。(未确认)
@@ -1580,6 +2658,38 @@ impl GetCardMerchantRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for GetCardMerchantRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GetCardMerchantRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GetCardMerchantRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GetCardMerchantRequest, A::Error> {
+                let mut appid = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "appid" => crate::wire::field(&mut map, &mut appid, "appid")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GetCardMerchantRequest {
+                    appid: crate::wire::required::<_, A::Error>(appid, "appid")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GetCardMerchantRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1590,13 +2700,12 @@ impl crate::Validate for GetCardMerchantRequest {
 ///
 /// Sent by [`Client::batch_get_card_merchants`](crate::Client::batch_get_card_merchants) (`cgi-bin/component/batchget_card_merchant`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct BatchGetCardMerchantsRequest {
     /// 获取子商户列表,注意最开始时为空。每次拉取后,下次拉取时填入返回数据中该字段的值,该值无实际意义。(未确认)
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_get: Option<String>,
 }
 
@@ -1613,6 +2722,40 @@ impl BatchGetCardMerchantsRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for BatchGetCardMerchantsRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BatchGetCardMerchantsRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BatchGetCardMerchantsRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BatchGetCardMerchantsRequest, A::Error> {
+                let mut next_get = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "next_get" => {
+                            crate::wire::field(&mut map, &mut next_get, "next_get")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BatchGetCardMerchantsRequest {
+                    next_get: next_get.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for BatchGetCardMerchantsRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -1622,19 +2765,19 @@ impl crate::Validate for BatchGetCardMerchantsRequest {
 /// Response of `cgi-bin/component/batchget_card_merchant` (拉取子商户列表接口).
 ///
 /// Returned by [`Client::batch_get_card_merchants`](crate::Client::batch_get_card_merchants) (`cgi-bin/component/batchget_card_merchant`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde-full", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct BatchGetCardMerchantsResponse {
     /// 子商户信息列表。(未确认)
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub list: Option<Vec<SubMerchantAccount>>,
     /// 下次拉取时填入的next_get,该值无实际意义。(未确认)
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde-full", serde(skip_serializing_if = "Option::is_none"))]
     pub next_get: Option<String>,
 }
 
@@ -1654,6 +2797,42 @@ impl BatchGetCardMerchantsResponse {
     pub fn next_get(mut self, value: impl Into<String>) -> Self {
         self.next_get = Some(value.into());
         self
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for BatchGetCardMerchantsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BatchGetCardMerchantsResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BatchGetCardMerchantsResponse)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BatchGetCardMerchantsResponse, A::Error> {
+                let mut list = None;
+                let mut next_get = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "list" => crate::wire::field(&mut map, &mut list, "list")?,
+                        "next_get" => {
+                            crate::wire::field(&mut map, &mut next_get, "next_get")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BatchGetCardMerchantsResponse {
+                    list: list.flatten(),
+                    next_get: next_get.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 

@@ -4,7 +4,6 @@
 ///
 /// Sent by [`Client::update_meeting_ticket_user`](crate::Client::update_meeting_ticket_user) (`card/meetingticket/updateuser`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct UpdateMeetingTicketUserRequest {
     /// 用户的门票唯一序列号。
@@ -14,32 +13,32 @@ pub struct UpdateMeetingTicketUserRequest {
     /// 要更新门票序列号所述的card_id,生成券时use_custom_code填写true时必填。
     ///
     /// Optional. At most 32 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub card_id: Option<String>,
     /// 开场时间,Unix时间戳格式。开场前2小时会向用户推送提醒。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub begin_time: Option<u32>,
     /// 结束时间,Unix时间戳格式。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_time: Option<u32>,
     /// 区域。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
     /// 入口。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub entrance: Option<String>,
     /// 座位号。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub seat_number: Option<String>,
 }
 
@@ -100,6 +99,70 @@ impl UpdateMeetingTicketUserRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for UpdateMeetingTicketUserRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UpdateMeetingTicketUserRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (UpdateMeetingTicketUserRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UpdateMeetingTicketUserRequest, A::Error> {
+                let mut code = None;
+                let mut card_id = None;
+                let mut begin_time = None;
+                let mut end_time = None;
+                let mut zone = None;
+                let mut entrance = None;
+                let mut seat_number = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "code" => crate::wire::field(&mut map, &mut code, "code")?,
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "begin_time" => {
+                            crate::wire::field(&mut map, &mut begin_time, "begin_time")?
+                        }
+                        "end_time" => {
+                            crate::wire::field(&mut map, &mut end_time, "end_time")?
+                        }
+                        "zone" => crate::wire::field(&mut map, &mut zone, "zone")?,
+                        "entrance" => {
+                            crate::wire::field(&mut map, &mut entrance, "entrance")?
+                        }
+                        "seat_number" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut seat_number,
+                                "seat_number",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(UpdateMeetingTicketUserRequest {
+                    code: crate::wire::required::<_, A::Error>(code, "code")?,
+                    card_id: card_id.flatten(),
+                    begin_time: begin_time.flatten(),
+                    end_time: end_time.flatten(),
+                    zone: zone.flatten(),
+                    entrance: entrance.flatten(),
+                    seat_number: seat_number.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for UpdateMeetingTicketUserRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("code", &self.code, 20)?;
@@ -114,7 +177,6 @@ impl crate::Validate for UpdateMeetingTicketUserRequest {
 ///
 /// Sent by [`Client::update_movie_ticket_user`](crate::Client::update_movie_ticket_user) (`card/movieticket/updateuser`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct UpdateMovieTicketUserRequest {
     /// 电影票的序列号。
@@ -124,32 +186,32 @@ pub struct UpdateMovieTicketUserRequest {
     /// 电影票card_id,自定义code的电影票为必填,非自定义code的电影票不必填。
     ///
     /// Optional. At most 32 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub card_id: Option<String>,
     /// 电影票的类别,如2D、3D。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket_class: Option<String>,
     /// 电影的放映时间,Unix时间戳格式。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub show_time: Option<u32>,
     /// 放映时长,填写整数(单位为分钟)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<u32>,
     /// 该场电影的影厅信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub screening_room: Option<String>,
     /// 座位号。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub seat_number: Option<Vec<String>>,
 }
 
@@ -210,6 +272,80 @@ impl UpdateMovieTicketUserRequest {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for UpdateMovieTicketUserRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UpdateMovieTicketUserRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (UpdateMovieTicketUserRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UpdateMovieTicketUserRequest, A::Error> {
+                let mut code = None;
+                let mut card_id = None;
+                let mut ticket_class = None;
+                let mut show_time = None;
+                let mut duration = None;
+                let mut screening_room = None;
+                let mut seat_number = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "code" => crate::wire::field(&mut map, &mut code, "code")?,
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "ticket_class" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut ticket_class,
+                                "ticket_class",
+                            )?
+                        }
+                        "show_time" => {
+                            crate::wire::field(&mut map, &mut show_time, "show_time")?
+                        }
+                        "duration" => {
+                            crate::wire::field(&mut map, &mut duration, "duration")?
+                        }
+                        "screening_room" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut screening_room,
+                                "screening_room",
+                            )?
+                        }
+                        "seat_number" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut seat_number,
+                                "seat_number",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(UpdateMovieTicketUserRequest {
+                    code: crate::wire::required::<_, A::Error>(code, "code")?,
+                    card_id: card_id.flatten(),
+                    ticket_class: ticket_class.flatten(),
+                    show_time: show_time.flatten(),
+                    duration: duration.flatten(),
+                    screening_room: screening_room.flatten(),
+                    seat_number: seat_number.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for UpdateMovieTicketUserRequest {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("code", &self.code, 20)?;
@@ -224,7 +360,6 @@ impl crate::Validate for UpdateMovieTicketUserRequest {
 ///
 /// Sent by [`Client::check_in_boarding_pass`](crate::Client::check_in_boarding_pass) (`card/boardingpass/checkin`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct CheckInBoardingPassRequest {
     /// 飞机票的序列号。
@@ -234,48 +369,47 @@ pub struct CheckInBoardingPassRequest {
     /// 需办理值机的机票card_id,自定义code的飞机票为必填。
     ///
     /// Optional. At most 32 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub card_id: Option<String>,
     /// 乘客姓名,上限为15个汉字。
     ///
     /// Optional. At most 45 bytes of UTF-8 (15 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub passenger_name: Option<String>,
     /// 舱等,如头等舱等,上限为5个汉字。
     ///
     /// Optional. At most 15 bytes of UTF-8 (5 Chinese characters). JSON key `class`.
-    #[serde(rename = "class")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "class", skip_serializing_if = "Option::is_none")]
     pub cabin_class: Option<String>,
     /// 乘客座位号。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub seat: Option<String>,
     /// 电子客票号,上限为14个数字。
     ///
     /// Optional. At most 14 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub etkt_bnr: Option<String>,
     /// 二维码数据。乘客用于登机的二维码数据。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub qrcode_data: Option<String>,
     /// 是否取消值机。填写true或false。true代表取消,如填写true上述字段(如class)均不做判断,机票返回未值机状态,乘客可重新值机。默认填写false。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_cancel: Option<bool>,
     /// 登机口。(P、S发送,未确认)
     ///
     /// Optional. At most 12 bytes of UTF-8 (4 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gate: Option<String>,
     /// 登机时间,Unix时间戳格式。(P、S发送,未确认)
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub boarding_time: Option<u32>,
 }
 
@@ -354,6 +488,91 @@ impl CheckInBoardingPassRequest {
     pub fn boarding_time(mut self, value: u32) -> Self {
         self.boarding_time = Some(value);
         self
+    }
+}
+
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for CheckInBoardingPassRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CheckInBoardingPassRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CheckInBoardingPassRequest)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CheckInBoardingPassRequest, A::Error> {
+                let mut code = None;
+                let mut card_id = None;
+                let mut passenger_name = None;
+                let mut cabin_class = None;
+                let mut seat = None;
+                let mut etkt_bnr = None;
+                let mut qrcode_data = None;
+                let mut is_cancel = None;
+                let mut gate = None;
+                let mut boarding_time = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "code" => crate::wire::field(&mut map, &mut code, "code")?,
+                        "card_id" => {
+                            crate::wire::field(&mut map, &mut card_id, "card_id")?
+                        }
+                        "passenger_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut passenger_name,
+                                "passenger_name",
+                            )?
+                        }
+                        "class" => {
+                            crate::wire::field(&mut map, &mut cabin_class, "class")?
+                        }
+                        "seat" => crate::wire::field(&mut map, &mut seat, "seat")?,
+                        "etkt_bnr" => {
+                            crate::wire::field(&mut map, &mut etkt_bnr, "etkt_bnr")?
+                        }
+                        "qrcode_data" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut qrcode_data,
+                                "qrcode_data",
+                            )?
+                        }
+                        "is_cancel" => {
+                            crate::wire::field(&mut map, &mut is_cancel, "is_cancel")?
+                        }
+                        "gate" => crate::wire::field(&mut map, &mut gate, "gate")?,
+                        "boarding_time" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut boarding_time,
+                                "boarding_time",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CheckInBoardingPassRequest {
+                    code: crate::wire::required::<_, A::Error>(code, "code")?,
+                    card_id: card_id.flatten(),
+                    passenger_name: passenger_name.flatten(),
+                    cabin_class: cabin_class.flatten(),
+                    seat: seat.flatten(),
+                    etkt_bnr: etkt_bnr.flatten(),
+                    qrcode_data: qrcode_data.flatten(),
+                    is_cancel: is_cancel.flatten(),
+                    gate: gate.flatten(),
+                    boarding_time: boarding_time.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 

@@ -228,7 +228,7 @@ impl crate::Validate for Card {
 }
 
 /// 团购券(GROUPON)的卡券内容。 Group-buying coupon.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct GrouponCard {
     /// 基本的卡券数据,所有卡券通用。
@@ -238,7 +238,7 @@ pub struct GrouponCard {
     /// 卡券高级信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub advanced_info: Option<AdvancedInfo>,
     /// 团购券专用字段,团购详情。
     ///
@@ -275,6 +275,63 @@ impl GrouponCard {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GrouponCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GrouponCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GrouponCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GrouponCard, A::Error> {
+                let mut base_info = None;
+                let mut advanced_info = None;
+                let mut deal_detail = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "advanced_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut advanced_info,
+                                "advanced_info",
+                            )?
+                        }
+                        "deal_detail" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut deal_detail,
+                                "deal_detail",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GrouponCard {
+                    base_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(base_info, "base_info")?,
+                    advanced_info: advanced_info.flatten(),
+                    deal_detail: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(deal_detail, "deal_detail")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GrouponCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("base_info", &self.base_info)?;
@@ -286,7 +343,7 @@ impl crate::Validate for GrouponCard {
 }
 
 /// 代金券(CASH)的卡券内容。 Cash coupon.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct CashCard {
     /// 基本的卡券数据,所有卡券通用。
@@ -296,17 +353,15 @@ pub struct CashCard {
     /// 卡券高级信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub advanced_info: Option<AdvancedInfo>,
     /// least_cost字段为代金券专用,表示起用金额(单位为分)。 Minimum spend, in fen.
     ///
     /// Required.
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub least_cost: u32,
     /// 代金券专用,表示减免金额(单位为分)。 Amount taken off, in fen.
     ///
     /// Required.
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub reduce_cost: u32,
 }
 
@@ -366,6 +421,75 @@ pub struct CashCardRequired {
     pub reduce_cost: u32,
 }
 
+impl<'de> serde::Deserialize<'de> for CashCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CashCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CashCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CashCard, A::Error> {
+                let mut base_info = None;
+                let mut advanced_info = None;
+                let mut least_cost = None;
+                let mut reduce_cost = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "advanced_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut advanced_info,
+                                "advanced_info",
+                            )?
+                        }
+                        "least_cost" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut least_cost,
+                                "least_cost",
+                            )?
+                        }
+                        "reduce_cost" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut reduce_cost,
+                                "reduce_cost",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CashCard {
+                    base_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(base_info, "base_info")?,
+                    advanced_info: advanced_info.flatten(),
+                    least_cost: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(least_cost, "least_cost")?,
+                    reduce_cost: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(reduce_cost, "reduce_cost")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CashCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("base_info", &self.base_info)?;
@@ -377,7 +501,7 @@ impl crate::Validate for CashCard {
 }
 
 /// 折扣券(DISCOUNT)的卡券内容。 Discount coupon.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct DiscountCard {
     /// 基本的卡券数据,所有卡券通用。
@@ -387,12 +511,11 @@ pub struct DiscountCard {
     /// 卡券高级信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub advanced_info: Option<AdvancedInfo>,
     /// 折扣券专用字段,表示打折额度(百分比),例:填30为七折。 Percent off: 30 means 30% off.
     ///
     /// Required.
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub discount: u32,
 }
 
@@ -425,6 +548,60 @@ impl DiscountCard {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for DiscountCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DiscountCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (DiscountCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<DiscountCard, A::Error> {
+                let mut base_info = None;
+                let mut advanced_info = None;
+                let mut discount = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "advanced_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut advanced_info,
+                                "advanced_info",
+                            )?
+                        }
+                        "discount" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut discount,
+                                "discount",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(DiscountCard {
+                    base_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(base_info, "base_info")?,
+                    advanced_info: advanced_info.flatten(),
+                    discount: crate::wire::required::<_, A::Error>(discount, "discount")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for DiscountCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("base_info", &self.base_info)?;
@@ -436,7 +613,7 @@ impl crate::Validate for DiscountCard {
 }
 
 /// 礼品券(GIFT)的卡券内容。 Gift coupon.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct GiftCard {
     /// 基本的卡券数据,所有卡券通用。
@@ -446,7 +623,7 @@ pub struct GiftCard {
     /// 卡券高级信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub advanced_info: Option<AdvancedInfo>,
     /// 礼品券专用,表示礼品名字(兑换内容)。
     ///
@@ -483,6 +660,54 @@ impl GiftCard {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GiftCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GiftCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GiftCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GiftCard, A::Error> {
+                let mut base_info = None;
+                let mut advanced_info = None;
+                let mut gift = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "advanced_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut advanced_info,
+                                "advanced_info",
+                            )?
+                        }
+                        "gift" => crate::wire::field(&mut map, &mut gift, "gift")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GiftCard {
+                    base_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(base_info, "base_info")?,
+                    advanced_info: advanced_info.flatten(),
+                    gift: crate::wire::required::<_, A::Error>(gift, "gift")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GiftCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("base_info", &self.base_info)?;
@@ -494,7 +719,7 @@ impl crate::Validate for GiftCard {
 }
 
 /// 通用券(GENERAL_COUPON,优惠券)的卡券内容。 General coupon.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct GeneralCouponCard {
     /// 基本的卡券数据,所有卡券通用。
@@ -504,7 +729,7 @@ pub struct GeneralCouponCard {
     /// 卡券高级信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub advanced_info: Option<AdvancedInfo>,
     /// 优惠券专用,填写优惠详情。
     ///
@@ -541,6 +766,63 @@ impl GeneralCouponCard {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GeneralCouponCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GeneralCouponCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GeneralCouponCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GeneralCouponCard, A::Error> {
+                let mut base_info = None;
+                let mut advanced_info = None;
+                let mut default_detail = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "advanced_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut advanced_info,
+                                "advanced_info",
+                            )?
+                        }
+                        "default_detail" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut default_detail,
+                                "default_detail",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GeneralCouponCard {
+                    base_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(base_info, "base_info")?,
+                    advanced_info: advanced_info.flatten(),
+                    default_detail: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(default_detail, "default_detail")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GeneralCouponCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("base_info", &self.base_info)?;
@@ -552,7 +834,7 @@ impl crate::Validate for GeneralCouponCard {
 }
 
 /// 会员卡(MEMBER_CARD)的卡券内容。 Member card.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MemberCard {
     /// 基本的卡券数据,所有卡券通用。
@@ -562,12 +844,12 @@ pub struct MemberCard {
     /// 卡券高级信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub advanced_info: Option<AdvancedInfo>,
     /// 商家自定义会员卡背景图,须先调用上传图片接口将背景图上传至CDN,否则报错。像素大小控制在1000像素*600像素以下。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub background_pic_url: Option<String>,
     /// 会员卡专属字段,表示特权说明,会员卡专用。字数上限为1024个汉字。
     ///
@@ -576,37 +858,37 @@ pub struct MemberCard {
     /// 设置为true时用户领取会员卡后系统自动将其激活,无需调用激活接口。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_activate: Option<bool>,
     /// 设置为true时会员卡支持一键开卡,不允许同时传入activate_url字段,否则设置wx_activate失效。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub wx_activate: Option<bool>,
     /// 是否支持跳转型一键激活,填true或false。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub wx_activate_after_submit: Option<bool>,
     /// 跳转型一键激活跳转的地址链接。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub wx_activate_after_submit_url: Option<String>,
     /// 激活会员卡的url,会员卡专用。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub activate_url: Option<String>,
     /// 激活会员卡的小程序user_name(原始id@app)。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub activate_app_brand_user_name: Option<String>,
     /// 激活会员卡的小程序path。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub activate_app_brand_pass: Option<String>,
     /// 显示积分,填写true或false,如填写true,积分相关字段均为必填。一旦开启不可关闭。
     ///
@@ -619,93 +901,92 @@ pub struct MemberCard {
     /// 设置跳转外链查看积分详情。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bonus_url: Option<String>,
     /// 查看积分详情的小程序user_name(原始id@app)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bonus_app_brand_user_name: Option<String>,
     /// 查看积分详情的小程序path。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bonus_app_brand_pass: Option<String>,
     /// 设置跳转外链查看余额详情。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub balance_url: Option<String>,
     /// 查看余额详情的小程序user_name(原始id@app)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub balance_app_brand_user_name: Option<String>,
     /// 查看余额详情的小程序path。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub balance_app_brand_pass: Option<String>,
     /// 积分清零规则,会员卡专用。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bonus_cleared: Option<String>,
     /// 积分规则,会员卡专用。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bonus_rules: Option<String>,
     /// 储值规则(储值说明),会员卡专用。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub balance_rules: Option<String>,
     /// 积分规则(结构化)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bonus_rule: Option<BonusRule>,
     /// 自定义会员信息类目,会员卡激活后显示。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field1: Option<CustomField>,
     /// 自定义会员信息类目,会员卡激活后显示。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field2: Option<CustomField>,
     /// 自定义会员信息类目,会员卡激活后显示。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field3: Option<CustomField>,
     /// 自定义会员信息类目(入口),会员卡激活后显示。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_cell1: Option<CustomCell>,
     /// 自定义会员信息类目(入口),会员卡激活后显示。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_cell2: Option<CustomCell>,
     /// 自定义会员信息类目(入口),会员卡激活后显示。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_cell3: Option<CustomCell>,
     /// 折扣,该会员卡享受的折扣优惠,填10就是九折。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub discount: Option<u32>,
     /// 绑定旧卡的url,会员卡专用。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bind_old_card_url: Option<String>,
 }
 
@@ -963,6 +1244,313 @@ pub struct MemberCardRequired {
     pub supply_balance: bool,
 }
 
+impl<'de> serde::Deserialize<'de> for MemberCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MemberCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (MemberCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MemberCard, A::Error> {
+                let mut base_info = None;
+                let mut advanced_info = None;
+                let mut background_pic_url = None;
+                let mut prerogative = None;
+                let mut auto_activate = None;
+                let mut wx_activate = None;
+                let mut wx_activate_after_submit = None;
+                let mut wx_activate_after_submit_url = None;
+                let mut activate_url = None;
+                let mut activate_app_brand_user_name = None;
+                let mut activate_app_brand_pass = None;
+                let mut supply_bonus = None;
+                let mut supply_balance = None;
+                let mut bonus_url = None;
+                let mut bonus_app_brand_user_name = None;
+                let mut bonus_app_brand_pass = None;
+                let mut balance_url = None;
+                let mut balance_app_brand_user_name = None;
+                let mut balance_app_brand_pass = None;
+                let mut bonus_cleared = None;
+                let mut bonus_rules = None;
+                let mut balance_rules = None;
+                let mut bonus_rule = None;
+                let mut custom_field1 = None;
+                let mut custom_field2 = None;
+                let mut custom_field3 = None;
+                let mut custom_cell1 = None;
+                let mut custom_cell2 = None;
+                let mut custom_cell3 = None;
+                let mut discount = None;
+                let mut bind_old_card_url = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "advanced_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut advanced_info,
+                                "advanced_info",
+                            )?
+                        }
+                        "background_pic_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut background_pic_url,
+                                "background_pic_url",
+                            )?
+                        }
+                        "prerogative" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut prerogative,
+                                "prerogative",
+                            )?
+                        }
+                        "auto_activate" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut auto_activate,
+                                "auto_activate",
+                            )?
+                        }
+                        "wx_activate" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut wx_activate,
+                                "wx_activate",
+                            )?
+                        }
+                        "wx_activate_after_submit" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut wx_activate_after_submit,
+                                "wx_activate_after_submit",
+                            )?
+                        }
+                        "wx_activate_after_submit_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut wx_activate_after_submit_url,
+                                "wx_activate_after_submit_url",
+                            )?
+                        }
+                        "activate_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut activate_url,
+                                "activate_url",
+                            )?
+                        }
+                        "activate_app_brand_user_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut activate_app_brand_user_name,
+                                "activate_app_brand_user_name",
+                            )?
+                        }
+                        "activate_app_brand_pass" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut activate_app_brand_pass,
+                                "activate_app_brand_pass",
+                            )?
+                        }
+                        "supply_bonus" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut supply_bonus,
+                                "supply_bonus",
+                            )?
+                        }
+                        "supply_balance" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut supply_balance,
+                                "supply_balance",
+                            )?
+                        }
+                        "bonus_url" => {
+                            crate::wire::field(&mut map, &mut bonus_url, "bonus_url")?
+                        }
+                        "bonus_app_brand_user_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut bonus_app_brand_user_name,
+                                "bonus_app_brand_user_name",
+                            )?
+                        }
+                        "bonus_app_brand_pass" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut bonus_app_brand_pass,
+                                "bonus_app_brand_pass",
+                            )?
+                        }
+                        "balance_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut balance_url,
+                                "balance_url",
+                            )?
+                        }
+                        "balance_app_brand_user_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut balance_app_brand_user_name,
+                                "balance_app_brand_user_name",
+                            )?
+                        }
+                        "balance_app_brand_pass" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut balance_app_brand_pass,
+                                "balance_app_brand_pass",
+                            )?
+                        }
+                        "bonus_cleared" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut bonus_cleared,
+                                "bonus_cleared",
+                            )?
+                        }
+                        "bonus_rules" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut bonus_rules,
+                                "bonus_rules",
+                            )?
+                        }
+                        "balance_rules" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut balance_rules,
+                                "balance_rules",
+                            )?
+                        }
+                        "bonus_rule" => {
+                            crate::wire::field(&mut map, &mut bonus_rule, "bonus_rule")?
+                        }
+                        "custom_field1" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field1,
+                                "custom_field1",
+                            )?
+                        }
+                        "custom_field2" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field2,
+                                "custom_field2",
+                            )?
+                        }
+                        "custom_field3" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field3,
+                                "custom_field3",
+                            )?
+                        }
+                        "custom_cell1" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_cell1,
+                                "custom_cell1",
+                            )?
+                        }
+                        "custom_cell2" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_cell2,
+                                "custom_cell2",
+                            )?
+                        }
+                        "custom_cell3" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_cell3,
+                                "custom_cell3",
+                            )?
+                        }
+                        "discount" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut discount,
+                                "discount",
+                            )?
+                        }
+                        "bind_old_card_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut bind_old_card_url,
+                                "bind_old_card_url",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(MemberCard {
+                    base_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(base_info, "base_info")?,
+                    advanced_info: advanced_info.flatten(),
+                    background_pic_url: background_pic_url.flatten(),
+                    prerogative: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(prerogative, "prerogative")?,
+                    auto_activate: auto_activate.flatten(),
+                    wx_activate: wx_activate.flatten(),
+                    wx_activate_after_submit: wx_activate_after_submit.flatten(),
+                    wx_activate_after_submit_url: wx_activate_after_submit_url.flatten(),
+                    activate_url: activate_url.flatten(),
+                    activate_app_brand_user_name: activate_app_brand_user_name.flatten(),
+                    activate_app_brand_pass: activate_app_brand_pass.flatten(),
+                    supply_bonus: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(supply_bonus, "supply_bonus")?,
+                    supply_balance: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(supply_balance, "supply_balance")?,
+                    bonus_url: bonus_url.flatten(),
+                    bonus_app_brand_user_name: bonus_app_brand_user_name.flatten(),
+                    bonus_app_brand_pass: bonus_app_brand_pass.flatten(),
+                    balance_url: balance_url.flatten(),
+                    balance_app_brand_user_name: balance_app_brand_user_name.flatten(),
+                    balance_app_brand_pass: balance_app_brand_pass.flatten(),
+                    bonus_cleared: bonus_cleared.flatten(),
+                    bonus_rules: bonus_rules.flatten(),
+                    balance_rules: balance_rules.flatten(),
+                    bonus_rule: bonus_rule.flatten(),
+                    custom_field1: custom_field1.flatten(),
+                    custom_field2: custom_field2.flatten(),
+                    custom_field3: custom_field3.flatten(),
+                    custom_cell1: custom_cell1.flatten(),
+                    custom_cell2: custom_cell2.flatten(),
+                    custom_cell3: custom_cell3.flatten(),
+                    discount: discount.flatten(),
+                    bind_old_card_url: bind_old_card_url.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for MemberCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("base_info", &self.base_info)?;
@@ -1020,7 +1608,7 @@ impl crate::Validate for MemberCard {
 }
 
 /// 景点门票(SCENIC_TICKET)的卡券内容。 Scenic-spot ticket.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct ScenicTicketCard {
     /// 基本的卡券数据,所有卡券通用。
@@ -1030,17 +1618,17 @@ pub struct ScenicTicketCard {
     /// 卡券高级信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub advanced_info: Option<AdvancedInfo>,
     /// 票类型,例如平日全票,套票等。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket_class: Option<String>,
     /// 导览图url。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub guide_url: Option<String>,
 }
 
@@ -1080,6 +1668,65 @@ impl ScenicTicketCard {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for ScenicTicketCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ScenicTicketCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (ScenicTicketCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ScenicTicketCard, A::Error> {
+                let mut base_info = None;
+                let mut advanced_info = None;
+                let mut ticket_class = None;
+                let mut guide_url = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "advanced_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut advanced_info,
+                                "advanced_info",
+                            )?
+                        }
+                        "ticket_class" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut ticket_class,
+                                "ticket_class",
+                            )?
+                        }
+                        "guide_url" => {
+                            crate::wire::field(&mut map, &mut guide_url, "guide_url")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(ScenicTicketCard {
+                    base_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(base_info, "base_info")?,
+                    advanced_info: advanced_info.flatten(),
+                    ticket_class: ticket_class.flatten(),
+                    guide_url: guide_url.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for ScenicTicketCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("base_info", &self.base_info)?;
@@ -1094,7 +1741,7 @@ impl crate::Validate for ScenicTicketCard {
 }
 
 /// 电影票(MOVIE_TICKET)的卡券内容。 Movie ticket.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MovieTicketCard {
     /// 基本的卡券数据,所有卡券通用。
@@ -1104,12 +1751,12 @@ pub struct MovieTicketCard {
     /// 卡券高级信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub advanced_info: Option<AdvancedInfo>,
     /// 电影票详情。
     ///
     /// Optional. At most 3072 bytes of UTF-8 (1024 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
 
@@ -1142,6 +1789,54 @@ impl MovieTicketCard {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MovieTicketCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MovieTicketCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (MovieTicketCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MovieTicketCard, A::Error> {
+                let mut base_info = None;
+                let mut advanced_info = None;
+                let mut detail = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "advanced_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut advanced_info,
+                                "advanced_info",
+                            )?
+                        }
+                        "detail" => crate::wire::field(&mut map, &mut detail, "detail")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(MovieTicketCard {
+                    base_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(base_info, "base_info")?,
+                    advanced_info: advanced_info.flatten(),
+                    detail: detail.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for MovieTicketCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("base_info", &self.base_info)?;
@@ -1156,7 +1851,7 @@ impl crate::Validate for MovieTicketCard {
 }
 
 /// 飞机票(BOARDING_PASS)的卡券内容。 Boarding pass.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct BoardingPassCard {
     /// 基本的卡券数据,所有卡券通用。
@@ -1166,7 +1861,7 @@ pub struct BoardingPassCard {
     /// 卡券高级信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub advanced_info: Option<AdvancedInfo>,
     /// 飞机票的起点,上限为18个汉字,机票专用。 Departure city.
     ///
@@ -1185,35 +1880,32 @@ pub struct BoardingPassCard {
     /// 起飞时间,机票专用。(Unix时间戳格式)
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub departure_time: Option<u32>,
     /// 降落时间,机票专用。(Unix时间戳格式)
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub landing_time: Option<u32>,
     /// 在线值机的链接,机票专用。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub check_in_url: Option<String>,
     /// 登机口。如发生登机口变更,建议商家实时调用该接口变更,机票专用。
     ///
     /// Optional. At most 12 bytes of UTF-8 (4 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gate: Option<String>,
     /// 登机时间,只显示“时分”不显示日期,机票专用。(Unix时间戳格式)
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub boarding_time: Option<u32>,
     /// 机型。 Aircraft model.
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub air_model: Option<String>,
 }
 
@@ -1326,6 +2018,104 @@ pub struct BoardingPassCardRequired {
     pub flight: String,
 }
 
+impl<'de> serde::Deserialize<'de> for BoardingPassCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BoardingPassCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BoardingPassCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BoardingPassCard, A::Error> {
+                let mut base_info = None;
+                let mut advanced_info = None;
+                let mut from_city = None;
+                let mut to_city = None;
+                let mut flight = None;
+                let mut departure_time = None;
+                let mut landing_time = None;
+                let mut check_in_url = None;
+                let mut gate = None;
+                let mut boarding_time = None;
+                let mut air_model = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "advanced_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut advanced_info,
+                                "advanced_info",
+                            )?
+                        }
+                        "from" => crate::wire::field(&mut map, &mut from_city, "from")?,
+                        "to" => crate::wire::field(&mut map, &mut to_city, "to")?,
+                        "flight" => crate::wire::field(&mut map, &mut flight, "flight")?,
+                        "departure_time" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut departure_time,
+                                "departure_time",
+                            )?
+                        }
+                        "landing_time" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut landing_time,
+                                "landing_time",
+                            )?
+                        }
+                        "check_in_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut check_in_url,
+                                "check_in_url",
+                            )?
+                        }
+                        "gate" => crate::wire::field(&mut map, &mut gate, "gate")?,
+                        "boarding_time" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut boarding_time,
+                                "boarding_time",
+                            )?
+                        }
+                        "air_model" => {
+                            crate::wire::field(&mut map, &mut air_model, "air_model")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BoardingPassCard {
+                    base_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(base_info, "base_info")?,
+                    advanced_info: advanced_info.flatten(),
+                    from_city: crate::wire::required::<_, A::Error>(from_city, "from")?,
+                    to_city: crate::wire::required::<_, A::Error>(to_city, "to")?,
+                    flight: crate::wire::required::<_, A::Error>(flight, "flight")?,
+                    departure_time: departure_time.flatten(),
+                    landing_time: landing_time.flatten(),
+                    check_in_url: check_in_url.flatten(),
+                    gate: gate.flatten(),
+                    boarding_time: boarding_time.flatten(),
+                    air_model: air_model.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for BoardingPassCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("base_info", &self.base_info)?;
@@ -1342,7 +2132,7 @@ impl crate::Validate for BoardingPassCard {
 }
 
 /// 会议门票(MEETING_TICKET)的卡券内容。 Meeting ticket.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MeetingTicketCard {
     /// 基本的卡券数据,所有卡券通用。
@@ -1352,17 +2142,17 @@ pub struct MeetingTicketCard {
     /// 卡券高级信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub advanced_info: Option<AdvancedInfo>,
     /// 会议详情,会议门票专用。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub meeting_detail: Option<String>,
     /// 会场导览图,会议门票专用。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub map_url: Option<String>,
 }
 
@@ -1402,6 +2192,65 @@ impl MeetingTicketCard {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MeetingTicketCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MeetingTicketCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (MeetingTicketCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MeetingTicketCard, A::Error> {
+                let mut base_info = None;
+                let mut advanced_info = None;
+                let mut meeting_detail = None;
+                let mut map_url = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "advanced_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut advanced_info,
+                                "advanced_info",
+                            )?
+                        }
+                        "meeting_detail" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut meeting_detail,
+                                "meeting_detail",
+                            )?
+                        }
+                        "map_url" => {
+                            crate::wire::field(&mut map, &mut map_url, "map_url")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(MeetingTicketCard {
+                    base_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(base_info, "base_info")?,
+                    advanced_info: advanced_info.flatten(),
+                    meeting_detail: meeting_detail.flatten(),
+                    map_url: map_url.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for MeetingTicketCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("base_info", &self.base_info)?;
@@ -1416,7 +2265,7 @@ impl crate::Validate for MeetingTicketCard {
 }
 
 /// 汽车票(BUS_TICKET)的卡券内容。没有资料记载汽车票的专属字段。 Bus ticket; no type-specific fields are documented.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct BusTicketCard {
     /// 基本的卡券数据,所有卡券通用。
@@ -1426,7 +2275,7 @@ pub struct BusTicketCard {
     /// 卡券高级信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub advanced_info: Option<AdvancedInfo>,
 }
 
@@ -1452,6 +2301,51 @@ impl BusTicketCard {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for BusTicketCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BusTicketCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BusTicketCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BusTicketCard, A::Error> {
+                let mut base_info = None;
+                let mut advanced_info = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "advanced_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut advanced_info,
+                                "advanced_info",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BusTicketCard {
+                    base_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(base_info, "base_info")?,
+                    advanced_info: advanced_info.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for BusTicketCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("base_info", &self.base_info)?;
@@ -1463,7 +2357,7 @@ impl crate::Validate for BusTicketCard {
 }
 
 /// 礼品卡(GENERAL_CARD)的卡券内容。 Gift card (微信礼品卡), sold on gift-card shelves (card/giftcard/*) and updated with card/generalcard/updateuser; not the GIFT coupon (礼品券/兑换券).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct GeneralCard {
     /// 基本的卡券数据,所有卡券通用。礼品卡另有 giftcard_info(价格)与 max_give_friend_times。
@@ -1473,64 +2367,62 @@ pub struct GeneralCard {
     /// 卡券高级信息。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub advanced_info: Option<AdvancedInfo>,
     /// 礼品卡类型:GIFT_CARD 礼品卡(储值类),VOUCHER 兑换卡(单品类)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_card_type: Option<GeneralCardSubType>,
     /// 礼品卡背景图,须先调用上传图片接口将背景图上传至CDN,像素大小控制在1000像素*600像素以下。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub background_pic_url: Option<String>,
     /// 礼品卡特权说明,字数上限为1024个汉字。
     ///
     /// Optional. At most 3072 bytes of UTF-8 (1024 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prerogative: Option<String>,
     /// 是否领取后自动激活,若开发者不需要额外激活流程则填写true。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_activate: Option<bool>,
     /// 是否支持积分,填写true或false。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub supply_bonus: Option<bool>,
     /// 初始积分。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub init_bonus: Option<i64>,
     /// 是否支持余额(储值),填写true或false;仅GIFT_CARD类型适用。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub supply_balance: Option<bool>,
     /// 初始余额,用户购买礼品卡后卡面上显示的初始余额(单位为分)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub init_balance: Option<i64>,
     /// 自定义信息类目,包含name和url字段。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field1: Option<CustomField>,
     /// 自定义信息类目,包含name和url字段。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field2: Option<CustomField>,
     /// 自定义信息类目,包含name和url字段。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field3: Option<CustomField>,
 }
 
@@ -1633,6 +2525,150 @@ impl GeneralCard {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GeneralCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GeneralCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GeneralCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GeneralCard, A::Error> {
+                let mut base_info = None;
+                let mut advanced_info = None;
+                let mut sub_card_type = None;
+                let mut background_pic_url = None;
+                let mut prerogative = None;
+                let mut auto_activate = None;
+                let mut supply_bonus = None;
+                let mut init_bonus = None;
+                let mut supply_balance = None;
+                let mut init_balance = None;
+                let mut custom_field1 = None;
+                let mut custom_field2 = None;
+                let mut custom_field3 = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "advanced_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut advanced_info,
+                                "advanced_info",
+                            )?
+                        }
+                        "sub_card_type" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut sub_card_type,
+                                "sub_card_type",
+                            )?
+                        }
+                        "background_pic_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut background_pic_url,
+                                "background_pic_url",
+                            )?
+                        }
+                        "prerogative" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut prerogative,
+                                "prerogative",
+                            )?
+                        }
+                        "auto_activate" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut auto_activate,
+                                "auto_activate",
+                            )?
+                        }
+                        "supply_bonus" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut supply_bonus,
+                                "supply_bonus",
+                            )?
+                        }
+                        "init_bonus" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut init_bonus,
+                                "init_bonus",
+                            )?
+                        }
+                        "supply_balance" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut supply_balance,
+                                "supply_balance",
+                            )?
+                        }
+                        "init_balance" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut init_balance,
+                                "init_balance",
+                            )?
+                        }
+                        "custom_field1" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field1,
+                                "custom_field1",
+                            )?
+                        }
+                        "custom_field2" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field2,
+                                "custom_field2",
+                            )?
+                        }
+                        "custom_field3" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field3,
+                                "custom_field3",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GeneralCard {
+                    base_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(base_info, "base_info")?,
+                    advanced_info: advanced_info.flatten(),
+                    sub_card_type: sub_card_type.flatten(),
+                    background_pic_url: background_pic_url.flatten(),
+                    prerogative: prerogative.flatten(),
+                    auto_activate: auto_activate.flatten(),
+                    supply_bonus: supply_bonus.flatten(),
+                    init_bonus: init_bonus.flatten(),
+                    supply_balance: supply_balance.flatten(),
+                    init_balance: init_balance.flatten(),
+                    custom_field1: custom_field1.flatten(),
+                    custom_field2: custom_field2.flatten(),
+                    custom_field3: custom_field3.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GeneralCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("base_info", &self.base_info)?;
@@ -1659,13 +2695,13 @@ impl crate::Validate for GeneralCard {
 }
 
 /// 基本的卡券数据,所有卡券通用。 Fields shared by every card type (card-api.md §3.2; card/get adds the read-only id, status, total_quantity, create_time, update_time, area_code_list).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct BaseInfo {
     /// 卡券ID(查看卡券详情时返回,只读)。 Read-only.
     ///
     /// Optional. At most 32 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// 卡券的商户logo,建议像素为300*300。须为上传至微信CDN的图片URL。
     ///
@@ -1686,7 +2722,7 @@ pub struct BaseInfo {
     /// 券名的副标题,字数上限为18个汉字。(可能已废弃)
     ///
     /// Optional. At most 54 bytes of UTF-8 (18 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_title: Option<String>,
     /// 卡券的背景颜色。创建时填写色值名称(如Color010),查看卡券详情返回十六进制色值(如#10AD61)。
     ///
@@ -1711,188 +2747,182 @@ pub struct BaseInfo {
     /// 是否自定义Code码。填写true或false,默认为false。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub use_custom_code: Option<bool>,
     /// 填入GET_CUSTOM_CODE_MODE_DEPOSIT表示该卡券为预存code模式卡券,须导入超过库存数目的自定义code后方可投放,填入该字段后,quantity字段须为0。
     ///
     /// Optional. At most 32 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub get_custom_code_mode: Option<String>,
     /// 是否指定用户领取,填写true或false。默认为否。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bind_openid: Option<bool>,
     /// 客服电话。
     ///
     /// Optional. At most 24 bytes of UTF-8 (8 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_phone: Option<String>,
     /// 门店位置ID。与use_all_locations互斥。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub location_id_list: Option<Vec<u64>>,
     /// 支持全部门店,填写true或false,与location_id_list互斥。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub use_all_locations: Option<bool>,
     /// 卡券顶部居中的按钮,仅在卡券状态正常(可以核销)时显示。
     ///
     /// Optional. At most 18 bytes of UTF-8 (6 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub center_title: Option<String>,
     /// 显示在入口下方的提示语,仅在卡券状态正常(可以核销)时显示。
     ///
     /// Optional. At most 24 bytes of UTF-8 (8 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub center_sub_title: Option<String>,
     /// 顶部居中的url,仅在卡券状态正常(可以核销)时显示。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub center_url: Option<String>,
     /// 卡券顶部居中按钮跳转的小程序的user_name,格式为原始id@app。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub center_app_brand_user_name: Option<String>,
     /// 卡券顶部居中按钮跳转的小程序的path。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub center_app_brand_pass: Option<String>,
     /// 商户自定义入口名称。
     ///
     /// Optional. At most 15 bytes of UTF-8 (5 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_url_name: Option<String>,
     /// 商户自定义入口跳转外链的地址链接,跳转页面内容需与自定义cell名称保持匹配。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_url: Option<String>,
     /// 显示在入口右侧的tips,长度限制在6个汉字内。
     ///
     /// Optional. At most 18 bytes of UTF-8 (6 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_url_sub_title: Option<String>,
     /// 自定义入口跳转的小程序的user_name,格式为原始id@app。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_app_brand_user_name: Option<String>,
     /// 自定义入口跳转的小程序的path。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_app_brand_pass: Option<String>,
     /// 营销场景的自定义入口名称。
     ///
     /// Optional. At most 15 bytes of UTF-8 (5 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion_url_name: Option<String>,
     /// 入口跳转外链的地址链接。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion_url: Option<String>,
     /// 显示在营销入口右侧的提示语。
     ///
     /// Optional. At most 18 bytes of UTF-8 (6 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion_url_sub_title: Option<String>,
     /// 营销入口跳转的小程序的user_name,格式为原始id@app。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion_app_brand_user_name: Option<String>,
     /// 营销入口跳转的小程序的path。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion_app_brand_pass: Option<String>,
     /// 每人可领券的数量限制,不填写默认为50。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub get_limit: Option<u32>,
     /// 每人可核销的数量限制,不填写默认为50。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub use_limit: Option<u32>,
     /// 卡券领取页面是否可分享(001查看卡券详情表写作“卡券是否可转赠,填写true或false,true代表可转赠 默认为true”)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub can_share: Option<bool>,
     /// 卡券是否可转赠。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub can_give_friend: Option<bool>,
     /// 进入会员卡时是否推送事件(user_view_card),填写true或false,会员卡专用。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub need_push_on_view: Option<bool>,
     /// 第三方来源名,例如同程旅游、大众点评。
     ///
     /// Optional. At most 36 bytes of UTF-8 (12 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// 子商户信息(第三方代制模式)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_merchant_info: Option<SubMerchantInfo>,
     /// 支付功能结构体(会员卡刷卡支付)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pay_info: Option<PayInfo>,
     /// 会员卡二维码页面是否同时支持微信支付刷卡(会员卡专用)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_pay_and_qrcode: Option<bool>,
     /// 礼品卡信息(礼品卡专用)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub giftcard_info: Option<GeneralCardGiftInfo>,
     /// 礼品卡最大可赠送次数(礼品卡专用)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_give_friend_times: Option<u32>,
     /// 卡券状态(查看卡券详情时返回)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<CardStatus>,
     /// 卡券创建时间,Unix时间戳(秒)(查看卡券详情时返回)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub create_time: Option<i64>,
     /// 卡券最近更新时间,Unix时间戳(秒)(查看卡券详情时返回)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub update_time: Option<i64>,
     /// 区域码列表(查看卡券详情时返回,文档未说明元素格式)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub area_code_list: Option<Vec<serde_json::Value>>,
 }
 
@@ -2287,6 +3317,395 @@ pub struct BaseInfoRequired {
     pub date_info: DateInfo,
 }
 
+impl<'de> serde::Deserialize<'de> for BaseInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BaseInfo;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BaseInfo)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BaseInfo, A::Error> {
+                let mut id = None;
+                let mut logo_url = None;
+                let mut code_type = None;
+                let mut brand_name = None;
+                let mut title = None;
+                let mut sub_title = None;
+                let mut color = None;
+                let mut notice = None;
+                let mut description = None;
+                let mut sku = None;
+                let mut date_info = None;
+                let mut use_custom_code = None;
+                let mut get_custom_code_mode = None;
+                let mut bind_openid = None;
+                let mut service_phone = None;
+                let mut location_id_list = None;
+                let mut use_all_locations = None;
+                let mut center_title = None;
+                let mut center_sub_title = None;
+                let mut center_url = None;
+                let mut center_app_brand_user_name = None;
+                let mut center_app_brand_pass = None;
+                let mut custom_url_name = None;
+                let mut custom_url = None;
+                let mut custom_url_sub_title = None;
+                let mut custom_app_brand_user_name = None;
+                let mut custom_app_brand_pass = None;
+                let mut promotion_url_name = None;
+                let mut promotion_url = None;
+                let mut promotion_url_sub_title = None;
+                let mut promotion_app_brand_user_name = None;
+                let mut promotion_app_brand_pass = None;
+                let mut get_limit = None;
+                let mut use_limit = None;
+                let mut can_share = None;
+                let mut can_give_friend = None;
+                let mut need_push_on_view = None;
+                let mut source = None;
+                let mut sub_merchant_info = None;
+                let mut pay_info = None;
+                let mut is_pay_and_qrcode = None;
+                let mut giftcard_info = None;
+                let mut max_give_friend_times = None;
+                let mut status = None;
+                let mut create_time = None;
+                let mut update_time = None;
+                let mut area_code_list = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "id" => crate::wire::field(&mut map, &mut id, "id")?,
+                        "logo_url" => {
+                            crate::wire::field(&mut map, &mut logo_url, "logo_url")?
+                        }
+                        "code_type" => {
+                            crate::wire::field(&mut map, &mut code_type, "code_type")?
+                        }
+                        "brand_name" => {
+                            crate::wire::field(&mut map, &mut brand_name, "brand_name")?
+                        }
+                        "title" => crate::wire::field(&mut map, &mut title, "title")?,
+                        "sub_title" => {
+                            crate::wire::field(&mut map, &mut sub_title, "sub_title")?
+                        }
+                        "color" => crate::wire::field(&mut map, &mut color, "color")?,
+                        "notice" => crate::wire::field(&mut map, &mut notice, "notice")?,
+                        "description" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut description,
+                                "description",
+                            )?
+                        }
+                        "sku" => crate::wire::field(&mut map, &mut sku, "sku")?,
+                        "date_info" => {
+                            crate::wire::field(&mut map, &mut date_info, "date_info")?
+                        }
+                        "use_custom_code" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut use_custom_code,
+                                "use_custom_code",
+                            )?
+                        }
+                        "get_custom_code_mode" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut get_custom_code_mode,
+                                "get_custom_code_mode",
+                            )?
+                        }
+                        "bind_openid" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut bind_openid,
+                                "bind_openid",
+                            )?
+                        }
+                        "service_phone" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut service_phone,
+                                "service_phone",
+                            )?
+                        }
+                        "location_id_list" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut location_id_list,
+                                "location_id_list",
+                            )?
+                        }
+                        "use_all_locations" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut use_all_locations,
+                                "use_all_locations",
+                            )?
+                        }
+                        "center_title" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut center_title,
+                                "center_title",
+                            )?
+                        }
+                        "center_sub_title" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut center_sub_title,
+                                "center_sub_title",
+                            )?
+                        }
+                        "center_url" => {
+                            crate::wire::field(&mut map, &mut center_url, "center_url")?
+                        }
+                        "center_app_brand_user_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut center_app_brand_user_name,
+                                "center_app_brand_user_name",
+                            )?
+                        }
+                        "center_app_brand_pass" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut center_app_brand_pass,
+                                "center_app_brand_pass",
+                            )?
+                        }
+                        "custom_url_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_url_name,
+                                "custom_url_name",
+                            )?
+                        }
+                        "custom_url" => {
+                            crate::wire::field(&mut map, &mut custom_url, "custom_url")?
+                        }
+                        "custom_url_sub_title" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_url_sub_title,
+                                "custom_url_sub_title",
+                            )?
+                        }
+                        "custom_app_brand_user_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_app_brand_user_name,
+                                "custom_app_brand_user_name",
+                            )?
+                        }
+                        "custom_app_brand_pass" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_app_brand_pass,
+                                "custom_app_brand_pass",
+                            )?
+                        }
+                        "promotion_url_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut promotion_url_name,
+                                "promotion_url_name",
+                            )?
+                        }
+                        "promotion_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut promotion_url,
+                                "promotion_url",
+                            )?
+                        }
+                        "promotion_url_sub_title" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut promotion_url_sub_title,
+                                "promotion_url_sub_title",
+                            )?
+                        }
+                        "promotion_app_brand_user_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut promotion_app_brand_user_name,
+                                "promotion_app_brand_user_name",
+                            )?
+                        }
+                        "promotion_app_brand_pass" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut promotion_app_brand_pass,
+                                "promotion_app_brand_pass",
+                            )?
+                        }
+                        "get_limit" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut get_limit,
+                                "get_limit",
+                            )?
+                        }
+                        "use_limit" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut use_limit,
+                                "use_limit",
+                            )?
+                        }
+                        "can_share" => {
+                            crate::wire::field(&mut map, &mut can_share, "can_share")?
+                        }
+                        "can_give_friend" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut can_give_friend,
+                                "can_give_friend",
+                            )?
+                        }
+                        "need_push_on_view" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut need_push_on_view,
+                                "need_push_on_view",
+                            )?
+                        }
+                        "source" => crate::wire::field(&mut map, &mut source, "source")?,
+                        "sub_merchant_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut sub_merchant_info,
+                                "sub_merchant_info",
+                            )?
+                        }
+                        "pay_info" => {
+                            crate::wire::field(&mut map, &mut pay_info, "pay_info")?
+                        }
+                        "is_pay_and_qrcode" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut is_pay_and_qrcode,
+                                "is_pay_and_qrcode",
+                            )?
+                        }
+                        "giftcard_info" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut giftcard_info,
+                                "giftcard_info",
+                            )?
+                        }
+                        "max_give_friend_times" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut max_give_friend_times,
+                                "max_give_friend_times",
+                            )?
+                        }
+                        "status" => crate::wire::field(&mut map, &mut status, "status")?,
+                        "create_time" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut create_time,
+                                "create_time",
+                            )?
+                        }
+                        "update_time" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut update_time,
+                                "update_time",
+                            )?
+                        }
+                        "area_code_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut area_code_list,
+                                "area_code_list",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BaseInfo {
+                    id: id.flatten(),
+                    logo_url: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(logo_url, "logo_url")?,
+                    code_type: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(code_type, "code_type")?,
+                    brand_name: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(brand_name, "brand_name")?,
+                    title: crate::wire::required::<_, A::Error>(title, "title")?,
+                    sub_title: sub_title.flatten(),
+                    color: crate::wire::required::<_, A::Error>(color, "color")?,
+                    notice: crate::wire::required::<_, A::Error>(notice, "notice")?,
+                    description: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(description, "description")?,
+                    sku: crate::wire::required::<_, A::Error>(sku, "sku")?,
+                    date_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(date_info, "date_info")?,
+                    use_custom_code: use_custom_code.flatten(),
+                    get_custom_code_mode: get_custom_code_mode.flatten(),
+                    bind_openid: bind_openid.flatten(),
+                    service_phone: service_phone.flatten(),
+                    location_id_list: location_id_list.flatten(),
+                    use_all_locations: use_all_locations.flatten(),
+                    center_title: center_title.flatten(),
+                    center_sub_title: center_sub_title.flatten(),
+                    center_url: center_url.flatten(),
+                    center_app_brand_user_name: center_app_brand_user_name.flatten(),
+                    center_app_brand_pass: center_app_brand_pass.flatten(),
+                    custom_url_name: custom_url_name.flatten(),
+                    custom_url: custom_url.flatten(),
+                    custom_url_sub_title: custom_url_sub_title.flatten(),
+                    custom_app_brand_user_name: custom_app_brand_user_name.flatten(),
+                    custom_app_brand_pass: custom_app_brand_pass.flatten(),
+                    promotion_url_name: promotion_url_name.flatten(),
+                    promotion_url: promotion_url.flatten(),
+                    promotion_url_sub_title: promotion_url_sub_title.flatten(),
+                    promotion_app_brand_user_name: promotion_app_brand_user_name
+                        .flatten(),
+                    promotion_app_brand_pass: promotion_app_brand_pass.flatten(),
+                    get_limit: get_limit.flatten(),
+                    use_limit: use_limit.flatten(),
+                    can_share: can_share.flatten(),
+                    can_give_friend: can_give_friend.flatten(),
+                    need_push_on_view: need_push_on_view.flatten(),
+                    source: source.flatten(),
+                    sub_merchant_info: sub_merchant_info.flatten(),
+                    pay_info: pay_info.flatten(),
+                    is_pay_and_qrcode: is_pay_and_qrcode.flatten(),
+                    giftcard_info: giftcard_info.flatten(),
+                    max_give_friend_times: max_give_friend_times.flatten(),
+                    status: status.flatten(),
+                    create_time: create_time.flatten(),
+                    update_time: update_time.flatten(),
+                    area_code_list: area_code_list.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for BaseInfo {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.id {
@@ -2365,19 +3784,17 @@ impl crate::Validate for BaseInfo {
 }
 
 /// 商品信息。 Stock.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Sku {
     /// 卡券现有库存的数量,上限为100000000。
     ///
     /// Required. From 0 to 100000000.
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
     pub quantity: u64,
     /// 卡券全部库存的数量,上限为100000000(查看卡券详情时返回)。
     ///
     /// Optional. From 0 to 100000000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total_quantity: Option<u64>,
 }
 
@@ -2403,6 +3820,55 @@ impl Sku {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Sku {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Sku;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (Sku)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Sku, A::Error> {
+                let mut quantity = None;
+                let mut total_quantity = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "quantity" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut quantity,
+                                "quantity",
+                            )?
+                        }
+                        "total_quantity" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut total_quantity,
+                                "total_quantity",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(Sku {
+                    quantity: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(quantity, "quantity")?,
+                    total_quantity: total_quantity.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for Sku {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::range("quantity", &self.quantity, 0, 100000000)?;
@@ -2414,7 +3880,7 @@ impl crate::Validate for Sku {
 }
 
 /// 使用日期,有效期的信息。 Validity period.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct DateInfo {
     /// 使用时间的类型。DATE_TYPE_FIX_TIME_RANGE 表示固定日期区间,DATE_TYPE_FIX_TERM表示固定时长(自领取后按天算),DATE_TYPE_PERMANENT 表示永久有效(会员卡类型专用)。
@@ -2425,26 +3891,22 @@ pub struct DateInfo {
     /// type为DATE_TYPE_FIX_TIME_RANGE时专用,表示起用时间。从1970年1月1日00:00:00至起用时间的秒数(单位为秒)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub begin_timestamp: Option<u32>,
     /// type为DATE_TYPE_FIX_TIME_RANGE时专用,表示结束时间(单位为秒)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_timestamp: Option<u32>,
     /// type为DATE_TYPE_FIX_TERM时专用,表示自领取后多少天内有效,领取后当天有效填写0(单位为天)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fixed_term: Option<u32>,
     /// type为DATE_TYPE_FIX_TERM时专用,表示自领取后多少天开始生效(单位为天),0为当天生效。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fixed_begin_term: Option<u32>,
 }
 
@@ -2491,6 +3953,73 @@ impl DateInfo {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for DateInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DateInfo;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (DateInfo)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<DateInfo, A::Error> {
+                let mut date_type = None;
+                let mut begin_timestamp = None;
+                let mut end_timestamp = None;
+                let mut fixed_term = None;
+                let mut fixed_begin_term = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "type" => crate::wire::field(&mut map, &mut date_type, "type")?,
+                        "begin_timestamp" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut begin_timestamp,
+                                "begin_timestamp",
+                            )?
+                        }
+                        "end_timestamp" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut end_timestamp,
+                                "end_timestamp",
+                            )?
+                        }
+                        "fixed_term" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut fixed_term,
+                                "fixed_term",
+                            )?
+                        }
+                        "fixed_begin_term" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut fixed_begin_term,
+                                "fixed_begin_term",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(DateInfo {
+                    date_type: crate::wire::required::<_, A::Error>(date_type, "type")?,
+                    begin_timestamp: begin_timestamp.flatten(),
+                    end_timestamp: end_timestamp.flatten(),
+                    fixed_term: fixed_term.flatten(),
+                    fixed_begin_term: fixed_begin_term.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for DateInfo {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -2498,14 +4027,13 @@ impl crate::Validate for DateInfo {
 }
 
 /// 子商户信息(第三方代制模式)。 Sub-merchant of a third-party platform.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct SubMerchantInfo {
     /// 子商户ID,对于预先创建的子商户卡券必填。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub merchant_id: Option<u64>,
 }
 
@@ -2522,6 +4050,43 @@ impl SubMerchantInfo {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for SubMerchantInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SubMerchantInfo;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SubMerchantInfo)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SubMerchantInfo, A::Error> {
+                let mut merchant_id = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "merchant_id" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut merchant_id,
+                                "merchant_id",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SubMerchantInfo {
+                    merchant_id: merchant_id.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for SubMerchantInfo {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -2529,13 +4094,13 @@ impl crate::Validate for SubMerchantInfo {
 }
 
 /// 支付功能结构体(会员卡)。 Payment options of a member card (W, S).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct PayInfo {
     /// 刷卡功能。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub swipe_card: Option<SwipeCard>,
 }
 
@@ -2552,6 +4117,39 @@ impl PayInfo {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for PayInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PayInfo;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (PayInfo)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PayInfo, A::Error> {
+                let mut swipe_card = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "swipe_card" => {
+                            crate::wire::field(&mut map, &mut swipe_card, "swipe_card")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(PayInfo {
+                    swipe_card: swipe_card.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for PayInfo {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -2559,13 +4157,13 @@ impl crate::Validate for PayInfo {
 }
 
 /// 刷卡功能。 Swipe-to-pay option.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct SwipeCard {
     /// 是否设置该会员卡支持拉出微信支付刷卡界面。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_swipe_card: Option<bool>,
 }
 
@@ -2582,6 +4180,43 @@ impl SwipeCard {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for SwipeCard {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SwipeCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (SwipeCard)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SwipeCard, A::Error> {
+                let mut is_swipe_card = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "is_swipe_card" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut is_swipe_card,
+                                "is_swipe_card",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(SwipeCard {
+                    is_swipe_card: is_swipe_card.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for SwipeCard {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -2589,14 +4224,13 @@ impl crate::Validate for SwipeCard {
 }
 
 /// 礼品卡信息(base_info.giftcard_info,礼品卡专用)。 Price of a gift card (S; unconfirmed).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct GeneralCardGiftInfo {
     /// 礼品卡价格(单位为分)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<u32>,
 }
 
@@ -2613,6 +4247,39 @@ impl GeneralCardGiftInfo {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GeneralCardGiftInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = GeneralCardGiftInfo;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (GeneralCardGiftInfo)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<GeneralCardGiftInfo, A::Error> {
+                let mut price = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "price" => {
+                            crate::wire::lenient_field(&mut map, &mut price, "price")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(GeneralCardGiftInfo {
+                    price: price.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for GeneralCardGiftInfo {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -2620,44 +4287,43 @@ impl crate::Validate for GeneralCardGiftInfo {
 }
 
 /// 卡券高级信息。 Optional advanced card information (card-api.md §3.3).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct AdvancedInfo {
     /// 使用门槛(条件)字段,若不填写使用条件则在券面拼写:无最低消费限制,全场通用,不限品类;并在使用说明显示:可与其他优惠共享。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub use_condition: Option<UseCondition>,
     /// 封面摘要结构体名称。
     ///
     /// Optional. JSON key `abstract`.
-    #[serde(rename = "abstract")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "abstract", skip_serializing_if = "Option::is_none")]
     pub abstract_info: Option<Abstract>,
     /// 图文列表,显示在详情内页,优惠券券开发者须至少传入一组图文列表。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub text_image_list: Option<Vec<TextImage>>,
     /// 商家服务类型。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub business_service: Option<Vec<BusinessService>>,
     /// 使用时段限制。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_limit: Option<Vec<TimeLimit>>,
     /// 是否可分享给朋友使用(朋友的券)(查看卡券详情时返回)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub share_friends: Option<bool>,
     /// 核销后送券的信息(查看卡券详情时返回,元素结构文档未说明)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub consume_share_card_list: Option<Vec<serde_json::Value>>,
 }
 
@@ -2718,6 +4384,89 @@ impl AdvancedInfo {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for AdvancedInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AdvancedInfo;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (AdvancedInfo)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AdvancedInfo, A::Error> {
+                let mut use_condition = None;
+                let mut abstract_info = None;
+                let mut text_image_list = None;
+                let mut business_service = None;
+                let mut time_limit = None;
+                let mut share_friends = None;
+                let mut consume_share_card_list = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "use_condition" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut use_condition,
+                                "use_condition",
+                            )?
+                        }
+                        "abstract" => {
+                            crate::wire::field(&mut map, &mut abstract_info, "abstract")?
+                        }
+                        "text_image_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut text_image_list,
+                                "text_image_list",
+                            )?
+                        }
+                        "business_service" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut business_service,
+                                "business_service",
+                            )?
+                        }
+                        "time_limit" => {
+                            crate::wire::field(&mut map, &mut time_limit, "time_limit")?
+                        }
+                        "share_friends" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut share_friends,
+                                "share_friends",
+                            )?
+                        }
+                        "consume_share_card_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut consume_share_card_list,
+                                "consume_share_card_list",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(AdvancedInfo {
+                    use_condition: use_condition.flatten(),
+                    abstract_info: abstract_info.flatten(),
+                    text_image_list: text_image_list.flatten(),
+                    business_service: business_service.flatten(),
+                    time_limit: time_limit.flatten(),
+                    share_friends: share_friends.flatten(),
+                    consume_share_card_list: consume_share_card_list.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for AdvancedInfo {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.abstract_info {
@@ -2728,34 +4477,33 @@ impl crate::Validate for AdvancedInfo {
 }
 
 /// 使用门槛(条件)。 Conditions of use.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct UseCondition {
     /// 指定可用的商品类目,仅用于代金券类型,填入后将在券面拼写适用于xxx。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub accept_category: Option<String>,
     /// 指定不可用的商品类目,仅用于代金券类型,填入后将在券面拼写不适用于xxxx。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reject_category: Option<String>,
     /// 满减门槛字段,可用于兑换券和代金券,填入后将在全面拼写消费满xx元可用(单位为分)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub least_cost: Option<u32>,
     /// 购买xx可用类型门槛,仅用于兑换,填入后自动拼写购买xxx可用。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub object_use_for: Option<String>,
     /// 不可以与其他类型共享门槛,填写false时系统将在使用须知里拼写“不可与其他优惠共享”,填写true时系统将在使用须知里拼写“可与其他优惠共享”,默认为true。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub can_use_with_other_discount: Option<bool>,
 }
 
@@ -2802,6 +4550,79 @@ impl UseCondition {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for UseCondition {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UseCondition;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (UseCondition)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UseCondition, A::Error> {
+                let mut accept_category = None;
+                let mut reject_category = None;
+                let mut least_cost = None;
+                let mut object_use_for = None;
+                let mut can_use_with_other_discount = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "accept_category" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut accept_category,
+                                "accept_category",
+                            )?
+                        }
+                        "reject_category" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut reject_category,
+                                "reject_category",
+                            )?
+                        }
+                        "least_cost" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut least_cost,
+                                "least_cost",
+                            )?
+                        }
+                        "object_use_for" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut object_use_for,
+                                "object_use_for",
+                            )?
+                        }
+                        "can_use_with_other_discount" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut can_use_with_other_discount,
+                                "can_use_with_other_discount",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(UseCondition {
+                    accept_category: accept_category.flatten(),
+                    reject_category: reject_category.flatten(),
+                    least_cost: least_cost.flatten(),
+                    object_use_for: object_use_for.flatten(),
+                    can_use_with_other_discount: can_use_with_other_discount.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for UseCondition {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -2809,19 +4630,18 @@ impl crate::Validate for UseCondition {
 }
 
 /// 封面摘要。 Cover summary.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct Abstract {
     /// 封面摘要简介。
     ///
     /// Optional. JSON key `abstract`.
-    #[serde(rename = "abstract")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "abstract", skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// 封面图片列表,仅支持填入一个封面图片链接,上传图片接口上传获取图片获得链接,填写非CDN链接会报错,建议图片尺寸像素850*350。
     ///
     /// Optional. At most 1 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub icon_url_list: Option<Vec<String>>,
 }
 
@@ -2847,6 +4667,48 @@ impl Abstract {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Abstract {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Abstract;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (Abstract)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Abstract, A::Error> {
+                let mut text = None;
+                let mut icon_url_list = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "abstract" => {
+                            crate::wire::field(&mut map, &mut text, "abstract")?
+                        }
+                        "icon_url_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut icon_url_list,
+                                "icon_url_list",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(Abstract {
+                    text: text.flatten(),
+                    icon_url_list: icon_url_list.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for Abstract {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.icon_url_list {
@@ -2857,18 +4719,18 @@ impl crate::Validate for Abstract {
 }
 
 /// 图文列表的一项。 One picture-and-text entry.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct TextImage {
     /// 图片链接,必须调用上传图片接口上传图片获得链接,并在此填入,否则报错。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// 图文描述。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
 
@@ -2894,6 +4756,42 @@ impl TextImage {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for TextImage {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = TextImage;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (TextImage)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TextImage, A::Error> {
+                let mut image_url = None;
+                let mut text = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "image_url" => {
+                            crate::wire::field(&mut map, &mut image_url, "image_url")?
+                        }
+                        "text" => crate::wire::field(&mut map, &mut text, "text")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(TextImage {
+                    image_url: image_url.flatten(),
+                    text: text.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for TextImage {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -2901,38 +4799,33 @@ impl crate::Validate for TextImage {
 }
 
 /// 使用时段限制的一项。 One usable time slot.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct TimeLimit {
     /// 限制类型枚举值:支持填入MONDAY 周一 TUESDAY 周二 WEDNESDAY 周三 THURSDAY 周四 FRIDAY 周五 SATURDAY 周六 SUNDAY 周日。此处只控制显示,不控制实际使用逻辑,不填默认不显示。
     ///
     /// Optional. JSON key `type`.
-    #[serde(rename = "type")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub day: Option<WeekDay>,
     /// 当前type类型下的起始时间(小时),如当前结构体内填写了MONDAY,此处填写了10,则此处表示周一 10:00可用。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub begin_hour: Option<u32>,
     /// 当前type类型下的起始时间(分钟),如当前结构体内填写了MONDAY,begin_hour填写10,此处填写了59,则此处表示周一 10:59可用。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub begin_minute: Option<u32>,
     /// 当前type类型下的结束时间(小时),如当前结构体内填写了MONDAY,此处填写了20,则此处表示周一 10:00-20:00可用。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_hour: Option<u32>,
     /// 当前type类型下的结束时间(分钟),如当前结构体内填写了MONDAY,begin_hour填写10,此处填写了59,则此处表示周一 10:59-00:59可用。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_minute: Option<u32>,
 }
 
@@ -2979,6 +4872,73 @@ impl TimeLimit {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for TimeLimit {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = TimeLimit;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (TimeLimit)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TimeLimit, A::Error> {
+                let mut day = None;
+                let mut begin_hour = None;
+                let mut begin_minute = None;
+                let mut end_hour = None;
+                let mut end_minute = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "type" => crate::wire::field(&mut map, &mut day, "type")?,
+                        "begin_hour" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut begin_hour,
+                                "begin_hour",
+                            )?
+                        }
+                        "begin_minute" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut begin_minute,
+                                "begin_minute",
+                            )?
+                        }
+                        "end_hour" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut end_hour,
+                                "end_hour",
+                            )?
+                        }
+                        "end_minute" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut end_minute,
+                                "end_minute",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(TimeLimit {
+                    day: day.flatten(),
+                    begin_hour: begin_hour.flatten(),
+                    begin_minute: begin_minute.flatten(),
+                    end_hour: end_hour.flatten(),
+                    end_minute: end_minute.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for TimeLimit {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -2986,56 +4946,48 @@ impl crate::Validate for TimeLimit {
 }
 
 /// 积分规则。所有金额单位为分。 Bonus (loyalty point) rule; money in fen.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct BonusRule {
     /// 消费金额。以分为单位。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_money_unit: Option<u32>,
     /// 对应增加的积分。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub increase_bonus: Option<u32>,
     /// 用户单次可获取的积分上限。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_increase_bonus: Option<u32>,
     /// 初始设置积分。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub init_increase_bonus: Option<u32>,
     /// 每使用5积分。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_bonus_unit: Option<u32>,
     /// 抵扣xx元,(这里以分为单位)。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reduce_money: Option<u32>,
     /// 抵扣条件,满xx元(这里以分为单位)可用。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub least_money_to_use_bonus: Option<u32>,
     /// 抵扣条件,单笔最多使用xx积分。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "crate::wire::lenient_int")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_reduce_bonus: Option<u32>,
 }
 
@@ -3103,6 +5055,106 @@ impl BonusRule {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for BonusRule {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BonusRule;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BonusRule)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BonusRule, A::Error> {
+                let mut cost_money_unit = None;
+                let mut increase_bonus = None;
+                let mut max_increase_bonus = None;
+                let mut init_increase_bonus = None;
+                let mut cost_bonus_unit = None;
+                let mut reduce_money = None;
+                let mut least_money_to_use_bonus = None;
+                let mut max_reduce_bonus = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "cost_money_unit" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut cost_money_unit,
+                                "cost_money_unit",
+                            )?
+                        }
+                        "increase_bonus" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut increase_bonus,
+                                "increase_bonus",
+                            )?
+                        }
+                        "max_increase_bonus" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut max_increase_bonus,
+                                "max_increase_bonus",
+                            )?
+                        }
+                        "init_increase_bonus" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut init_increase_bonus,
+                                "init_increase_bonus",
+                            )?
+                        }
+                        "cost_bonus_unit" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut cost_bonus_unit,
+                                "cost_bonus_unit",
+                            )?
+                        }
+                        "reduce_money" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut reduce_money,
+                                "reduce_money",
+                            )?
+                        }
+                        "least_money_to_use_bonus" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut least_money_to_use_bonus,
+                                "least_money_to_use_bonus",
+                            )?
+                        }
+                        "max_reduce_bonus" => {
+                            crate::wire::lenient_field(
+                                &mut map,
+                                &mut max_reduce_bonus,
+                                "max_reduce_bonus",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BonusRule {
+                    cost_money_unit: cost_money_unit.flatten(),
+                    increase_bonus: increase_bonus.flatten(),
+                    max_increase_bonus: max_increase_bonus.flatten(),
+                    init_increase_bonus: init_increase_bonus.flatten(),
+                    cost_bonus_unit: cost_bonus_unit.flatten(),
+                    reduce_money: reduce_money.flatten(),
+                    least_money_to_use_bonus: least_money_to_use_bonus.flatten(),
+                    max_reduce_bonus: max_reduce_bonus.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for BonusRule {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -3110,33 +5162,33 @@ impl crate::Validate for BonusRule {
 }
 
 /// 自定义会员信息类目,会员卡激活后显示。 A member-info item shown once the card is activated.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct CustomField {
     /// 会员信息类目名称。FIELD_NAME_TYPE_LEVEL等级;FIELD_NAME_TYPE_COUPON优惠券;FIELD_NAME_TYPE_STAMP印花;FIELD_NAME_TYPE_DISCOUNT折扣;FIELD_NAME_TYPE_ACHIEVEMEN成就;FIELD_NAME_TYPE_MILEAGE里程。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name_type: Option<CustomFieldNameType>,
     /// 会员信息类目自定义名称,当开发者变更这类类目信息的value值时可以选择触发系统模板消息通知用户。
     ///
     /// Optional. At most 24 bytes of UTF-8 (8 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// 点击类目跳转外链url。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// 点击类目跳转的小程序的user_name,格式为原始id@app。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_brand_user_name: Option<String>,
     /// 点击类目跳转的小程序的path。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_brand_pass: Option<String>,
 }
 
@@ -3183,6 +5235,63 @@ impl CustomField {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for CustomField {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CustomField;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CustomField)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CustomField, A::Error> {
+                let mut name_type = None;
+                let mut name = None;
+                let mut url = None;
+                let mut app_brand_user_name = None;
+                let mut app_brand_pass = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "name_type" => {
+                            crate::wire::field(&mut map, &mut name_type, "name_type")?
+                        }
+                        "name" => crate::wire::field(&mut map, &mut name, "name")?,
+                        "url" => crate::wire::field(&mut map, &mut url, "url")?,
+                        "app_brand_user_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut app_brand_user_name,
+                                "app_brand_user_name",
+                            )?
+                        }
+                        "app_brand_pass" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut app_brand_pass,
+                                "app_brand_pass",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CustomField {
+                    name_type: name_type.flatten(),
+                    name: name.flatten(),
+                    url: url.flatten(),
+                    app_brand_user_name: app_brand_user_name.flatten(),
+                    app_brand_pass: app_brand_pass.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CustomField {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.name {
@@ -3202,7 +5311,7 @@ impl crate::Validate for CustomField {
 }
 
 /// 自定义会员信息类目(入口),会员卡激活后显示。 A custom entry cell shown once the card is activated.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct CustomCell {
     /// 入口名称。
@@ -3220,12 +5329,12 @@ pub struct CustomCell {
     /// 入口跳转的小程序的user_name,格式为原始id@app。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_brand_user_name: Option<String>,
     /// 入口跳转的小程序的path。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_brand_pass: Option<String>,
 }
 
@@ -3292,6 +5401,61 @@ pub struct CustomCellRequired {
     pub url: String,
 }
 
+impl<'de> serde::Deserialize<'de> for CustomCell {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CustomCell;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CustomCell)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CustomCell, A::Error> {
+                let mut name = None;
+                let mut tips = None;
+                let mut url = None;
+                let mut app_brand_user_name = None;
+                let mut app_brand_pass = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "name" => crate::wire::field(&mut map, &mut name, "name")?,
+                        "tips" => crate::wire::field(&mut map, &mut tips, "tips")?,
+                        "url" => crate::wire::field(&mut map, &mut url, "url")?,
+                        "app_brand_user_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut app_brand_user_name,
+                                "app_brand_user_name",
+                            )?
+                        }
+                        "app_brand_pass" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut app_brand_pass,
+                                "app_brand_pass",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CustomCell {
+                    name: crate::wire::required::<_, A::Error>(name, "name")?,
+                    tips: crate::wire::required::<_, A::Error>(tips, "tips")?,
+                    url: crate::wire::required::<_, A::Error>(url, "url")?,
+                    app_brand_user_name: app_brand_user_name.flatten(),
+                    app_brand_pass: app_brand_pass.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CustomCell {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::max_bytes("name", &self.name, 15)?;
@@ -3309,108 +5473,107 @@ impl crate::Validate for CustomCell {
 
 /// 更改卡券信息接口中可更新的通用字段(base_info)。未列出的字段不支持修改更新;传入提审字段后卡券重新进入审核状态。 The updatable base_info fields; `review` fields send the card back to review.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct BaseInfoUpdate {
     /// 卡券的商户logo,建议像素为300*300。
     ///
     /// Optional. At most 128 bytes of UTF-8. Changing it sends the card back to review (提审).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub logo_url: Option<String>,
     /// 使用提醒,字数上限为16个汉字。
     ///
     /// Optional. At most 48 bytes of UTF-8 (16 Chinese characters). Changing it sends the card back to review (提审).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub notice: Option<String>,
     /// 使用说明。
     ///
     /// Optional. At most 3072 bytes of UTF-8 (1024 Chinese characters). Changing it sends the card back to review (提审).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// 客服电话。
     ///
     /// Optional. At most 24 bytes of UTF-8 (8 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_phone: Option<String>,
     /// 卡券颜色。
     ///
     /// Optional. At most 3072 bytes of UTF-8 (1024 Chinese characters). Changing it sends the card back to review (提审).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
     /// 支持更新适用门店列表,清空门店更新时传“0”。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub location_id_list: Option<Vec<u64>>,
     /// 顶部居中的自定义cell。
     ///
     /// Optional. At most 18 bytes of UTF-8 (6 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub center_title: Option<String>,
     /// 顶部居中的自定义cell说明。
     ///
     /// Optional. At most 24 bytes of UTF-8 (8 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub center_sub_title: Option<String>,
     /// 顶部居中的自定义cell的跳转链接。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub center_url: Option<String>,
     /// 自定义跳转入口的名字。
     ///
     /// Optional. At most 16 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_url_name: Option<String>,
     /// 自定义跳转的URL。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_url: Option<String>,
     /// 显示在入口右侧的提示语。
     ///
     /// Optional. At most 18 bytes of UTF-8 (6 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_url_sub_title: Option<String>,
     /// 营销场景的自定义入口名称。
     ///
     /// Optional. At most 16 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion_url_name: Option<String>,
     /// 入口跳转外链的地址链接。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion_url: Option<String>,
     /// 显示在营销入口右侧的提示语。
     ///
     /// Optional. At most 18 bytes of UTF-8 (6 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion_url_sub_title: Option<String>,
     /// Code码展示类型,"CODE_TYPE_TEXT" 文本; "CODE_TYPE_BARCODE", 一维码; "CODE_TYPE_QRCODE", 二维码; "CODE_TYPE_ONLY_QRCODE", 二维码无code显示; "CODE_TYPE_ONLY_BARCODE", 一维码无code显示。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub code_type: Option<CodeType>,
     /// 每人可领券的数量限制。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub get_limit: Option<u32>,
     /// 卡券原生领取页面是否可分享。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub can_share: Option<bool>,
     /// 卡券是否可转赠。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub can_give_friend: Option<bool>,
     /// 使用日期,有效期的信息,有效期时间修改仅支持有效区间的扩大。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub date_info: Option<DateInfoUpdate>,
 }
 
@@ -3562,6 +5725,175 @@ impl BaseInfoUpdate {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for BaseInfoUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BaseInfoUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BaseInfoUpdate)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BaseInfoUpdate, A::Error> {
+                let mut logo_url = None;
+                let mut notice = None;
+                let mut description = None;
+                let mut service_phone = None;
+                let mut color = None;
+                let mut location_id_list = None;
+                let mut center_title = None;
+                let mut center_sub_title = None;
+                let mut center_url = None;
+                let mut custom_url_name = None;
+                let mut custom_url = None;
+                let mut custom_url_sub_title = None;
+                let mut promotion_url_name = None;
+                let mut promotion_url = None;
+                let mut promotion_url_sub_title = None;
+                let mut code_type = None;
+                let mut get_limit = None;
+                let mut can_share = None;
+                let mut can_give_friend = None;
+                let mut date_info = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "logo_url" => {
+                            crate::wire::field(&mut map, &mut logo_url, "logo_url")?
+                        }
+                        "notice" => crate::wire::field(&mut map, &mut notice, "notice")?,
+                        "description" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut description,
+                                "description",
+                            )?
+                        }
+                        "service_phone" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut service_phone,
+                                "service_phone",
+                            )?
+                        }
+                        "color" => crate::wire::field(&mut map, &mut color, "color")?,
+                        "location_id_list" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut location_id_list,
+                                "location_id_list",
+                            )?
+                        }
+                        "center_title" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut center_title,
+                                "center_title",
+                            )?
+                        }
+                        "center_sub_title" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut center_sub_title,
+                                "center_sub_title",
+                            )?
+                        }
+                        "center_url" => {
+                            crate::wire::field(&mut map, &mut center_url, "center_url")?
+                        }
+                        "custom_url_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_url_name,
+                                "custom_url_name",
+                            )?
+                        }
+                        "custom_url" => {
+                            crate::wire::field(&mut map, &mut custom_url, "custom_url")?
+                        }
+                        "custom_url_sub_title" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_url_sub_title,
+                                "custom_url_sub_title",
+                            )?
+                        }
+                        "promotion_url_name" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut promotion_url_name,
+                                "promotion_url_name",
+                            )?
+                        }
+                        "promotion_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut promotion_url,
+                                "promotion_url",
+                            )?
+                        }
+                        "promotion_url_sub_title" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut promotion_url_sub_title,
+                                "promotion_url_sub_title",
+                            )?
+                        }
+                        "code_type" => {
+                            crate::wire::field(&mut map, &mut code_type, "code_type")?
+                        }
+                        "get_limit" => {
+                            crate::wire::field(&mut map, &mut get_limit, "get_limit")?
+                        }
+                        "can_share" => {
+                            crate::wire::field(&mut map, &mut can_share, "can_share")?
+                        }
+                        "can_give_friend" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut can_give_friend,
+                                "can_give_friend",
+                            )?
+                        }
+                        "date_info" => {
+                            crate::wire::field(&mut map, &mut date_info, "date_info")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BaseInfoUpdate {
+                    logo_url: logo_url.flatten(),
+                    notice: notice.flatten(),
+                    description: description.flatten(),
+                    service_phone: service_phone.flatten(),
+                    color: color.flatten(),
+                    location_id_list: location_id_list.flatten(),
+                    center_title: center_title.flatten(),
+                    center_sub_title: center_sub_title.flatten(),
+                    center_url: center_url.flatten(),
+                    custom_url_name: custom_url_name.flatten(),
+                    custom_url: custom_url.flatten(),
+                    custom_url_sub_title: custom_url_sub_title.flatten(),
+                    promotion_url_name: promotion_url_name.flatten(),
+                    promotion_url: promotion_url.flatten(),
+                    promotion_url_sub_title: promotion_url_sub_title.flatten(),
+                    code_type: code_type.flatten(),
+                    get_limit: get_limit.flatten(),
+                    can_share: can_share.flatten(),
+                    can_give_friend: can_give_friend.flatten(),
+                    date_info: date_info.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for BaseInfoUpdate {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.logo_url {
@@ -3612,24 +5944,22 @@ impl crate::Validate for BaseInfoUpdate {
 
 /// 更改卡券信息时的有效期。 The validity period of card/update: only a DATE_TYPE_FIX_TIME_RANGE range can change, and only widen.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct DateInfoUpdate {
     /// 有效期类型,仅支持更改type为DATE_TYPE_FIX_TIME_RANGE 的时间戳,不支持填入DATE_TYPE_FIX_TERM。
     ///
     /// Optional. JSON key `type`.
-    #[serde(rename = "type")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub date_type: Option<DateType>,
     /// 固定日期区间专用,表示起用时间。(单位为秒)
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub begin_timestamp: Option<u32>,
     /// 固定日期区间专用,表示结束时间。结束时间仅支持往后延长。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_timestamp: Option<u32>,
 }
 
@@ -3662,6 +5992,56 @@ impl DateInfoUpdate {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for DateInfoUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DateInfoUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (DateInfoUpdate)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<DateInfoUpdate, A::Error> {
+                let mut date_type = None;
+                let mut begin_timestamp = None;
+                let mut end_timestamp = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "type" => crate::wire::field(&mut map, &mut date_type, "type")?,
+                        "begin_timestamp" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut begin_timestamp,
+                                "begin_timestamp",
+                            )?
+                        }
+                        "end_timestamp" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut end_timestamp,
+                                "end_timestamp",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(DateInfoUpdate {
+                    date_type: date_type.flatten(),
+                    begin_timestamp: begin_timestamp.flatten(),
+                    end_timestamp: end_timestamp.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for DateInfoUpdate {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         Ok(())
@@ -3670,7 +6050,6 @@ impl crate::Validate for DateInfoUpdate {
 
 /// 更改卡券信息:团购券、代金券、折扣券、礼品券、通用券和汽车票只能更新通用字段。 The card/update payload of card types without updatable type-specific fields.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct CardUpdate {
     /// 卡券基础信息字段。
@@ -3692,6 +6071,43 @@ impl CardUpdate {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for CardUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CardUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (CardUpdate)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CardUpdate, A::Error> {
+                let mut base_info = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(CardUpdate {
+                    base_info: crate::wire::required::<
+                        _,
+                        A::Error,
+                    >(base_info, "base_info")?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for CardUpdate {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         crate::validate::nested("base_info", &self.base_info)?;
@@ -3701,58 +6117,57 @@ impl crate::Validate for CardUpdate {
 
 /// 更改会员卡信息。以下专属字段不在基本信息base_info的结构中。 The card/update payload of a member card.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct MemberCardUpdate {
     /// 卡券基础信息字段。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub base_info: Option<BaseInfoUpdate>,
     /// 积分清零规则,会员卡专用。
     ///
     /// Optional. At most 3072 bytes of UTF-8 (1024 Chinese characters). Changing it sends the card back to review (提审).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bonus_cleared: Option<String>,
     /// 积分规则,会员卡专用。
     ///
     /// Optional. At most 3072 bytes of UTF-8 (1024 Chinese characters). Changing it sends the card back to review (提审).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bonus_rules: Option<String>,
     /// 储值说明,会员卡专用。
     ///
     /// Optional. At most 3072 bytes of UTF-8 (1024 Chinese characters). Changing it sends the card back to review (提审).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub balance_rules: Option<String>,
     /// 特权说明,会员卡专用。
     ///
     /// Optional. At most 3072 bytes of UTF-8 (1024 Chinese characters). Changing it sends the card back to review (提审).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prerogative: Option<String>,
     /// 自定义会员信息类目,会员卡激活后显示,会员卡专用。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field1: Option<CustomField>,
     /// 自定义会员信息类目,会员卡激活后显示,会员卡专用。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field2: Option<CustomField>,
     /// 自定义会员信息类目,会员卡激活后显示,会员卡专用。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_field3: Option<CustomField>,
     /// 自定义会员信息类目,会员卡激活后显示。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_cell1: Option<CustomCell>,
     /// 商家自定义会员卡背景图,须先调用上传图片接口将背景图上传至CDN。(未列于管理卡券页的更新字段表)
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub background_pic_url: Option<String>,
 }
 
@@ -3834,6 +6249,121 @@ impl MemberCardUpdate {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for MemberCardUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MemberCardUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (MemberCardUpdate)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MemberCardUpdate, A::Error> {
+                let mut base_info = None;
+                let mut bonus_cleared = None;
+                let mut bonus_rules = None;
+                let mut balance_rules = None;
+                let mut prerogative = None;
+                let mut custom_field1 = None;
+                let mut custom_field2 = None;
+                let mut custom_field3 = None;
+                let mut custom_cell1 = None;
+                let mut background_pic_url = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "bonus_cleared" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut bonus_cleared,
+                                "bonus_cleared",
+                            )?
+                        }
+                        "bonus_rules" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut bonus_rules,
+                                "bonus_rules",
+                            )?
+                        }
+                        "balance_rules" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut balance_rules,
+                                "balance_rules",
+                            )?
+                        }
+                        "prerogative" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut prerogative,
+                                "prerogative",
+                            )?
+                        }
+                        "custom_field1" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field1,
+                                "custom_field1",
+                            )?
+                        }
+                        "custom_field2" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field2,
+                                "custom_field2",
+                            )?
+                        }
+                        "custom_field3" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_field3,
+                                "custom_field3",
+                            )?
+                        }
+                        "custom_cell1" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut custom_cell1,
+                                "custom_cell1",
+                            )?
+                        }
+                        "background_pic_url" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut background_pic_url,
+                                "background_pic_url",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(MemberCardUpdate {
+                    base_info: base_info.flatten(),
+                    bonus_cleared: bonus_cleared.flatten(),
+                    bonus_rules: bonus_rules.flatten(),
+                    balance_rules: balance_rules.flatten(),
+                    prerogative: prerogative.flatten(),
+                    custom_field1: custom_field1.flatten(),
+                    custom_field2: custom_field2.flatten(),
+                    custom_field3: custom_field3.flatten(),
+                    custom_cell1: custom_cell1.flatten(),
+                    background_pic_url: background_pic_url.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for MemberCardUpdate {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.base_info {
@@ -3872,18 +6402,17 @@ impl crate::Validate for MemberCardUpdate {
 
 /// 更改电影票信息。 The card/update payload of a movie ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct MovieTicketUpdate {
     /// 卡券基础信息字段。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub base_info: Option<BaseInfoUpdate>,
     /// 电影票详情。
     ///
     /// Optional. At most 3072 bytes of UTF-8 (1024 Chinese characters). Changing it sends the card back to review (提审).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
 
@@ -3909,6 +6438,43 @@ impl MovieTicketUpdate {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for MovieTicketUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MovieTicketUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (MovieTicketUpdate)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MovieTicketUpdate, A::Error> {
+                let mut base_info = None;
+                let mut detail = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "detail" => crate::wire::field(&mut map, &mut detail, "detail")?,
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(MovieTicketUpdate {
+                    base_info: base_info.flatten(),
+                    detail: detail.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for MovieTicketUpdate {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.base_info {
@@ -3923,33 +6489,32 @@ impl crate::Validate for MovieTicketUpdate {
 
 /// 更改飞机票信息。 The card/update payload of a boarding pass.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct BoardingPassUpdate {
     /// 卡券基础信息字段。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub base_info: Option<BaseInfoUpdate>,
     /// 起飞时间。(Unix时间戳)
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub departure_time: Option<u32>,
     /// 降落时间。(Unix时间戳)
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub landing_time: Option<u32>,
     /// 登机口。如发生登机口变更,建议商家实时调用该接口变更。
     ///
     /// Optional. At most 12 bytes of UTF-8 (4 Chinese characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gate: Option<String>,
     /// 登机时间,只显示“时分”不显示日期,按Unix时间戳格式填写。如发生登机时间变更,建议商家实时调用该接口变更。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub boarding_time: Option<u32>,
 }
 
@@ -3996,6 +6561,70 @@ impl BoardingPassUpdate {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for BoardingPassUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BoardingPassUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (BoardingPassUpdate)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BoardingPassUpdate, A::Error> {
+                let mut base_info = None;
+                let mut departure_time = None;
+                let mut landing_time = None;
+                let mut gate = None;
+                let mut boarding_time = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "departure_time" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut departure_time,
+                                "departure_time",
+                            )?
+                        }
+                        "landing_time" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut landing_time,
+                                "landing_time",
+                            )?
+                        }
+                        "gate" => crate::wire::field(&mut map, &mut gate, "gate")?,
+                        "boarding_time" => {
+                            crate::wire::field(
+                                &mut map,
+                                &mut boarding_time,
+                                "boarding_time",
+                            )?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(BoardingPassUpdate {
+                    base_info: base_info.flatten(),
+                    departure_time: departure_time.flatten(),
+                    landing_time: landing_time.flatten(),
+                    gate: gate.flatten(),
+                    boarding_time: boarding_time.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for BoardingPassUpdate {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.base_info {
@@ -4010,18 +6639,17 @@ impl crate::Validate for BoardingPassUpdate {
 
 /// 更改景点门票信息。 The card/update payload of a scenic-spot ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct ScenicTicketUpdate {
     /// 卡券基础信息字段。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub base_info: Option<BaseInfoUpdate>,
     /// 景区门票的导览图URL。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub guide_url: Option<String>,
 }
 
@@ -4047,6 +6675,45 @@ impl ScenicTicketUpdate {
     }
 }
 
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for ScenicTicketUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ScenicTicketUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (ScenicTicketUpdate)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ScenicTicketUpdate, A::Error> {
+                let mut base_info = None;
+                let mut guide_url = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "guide_url" => {
+                            crate::wire::field(&mut map, &mut guide_url, "guide_url")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(ScenicTicketUpdate {
+                    base_info: base_info.flatten(),
+                    guide_url: guide_url.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 impl crate::Validate for ScenicTicketUpdate {
     fn validate(&self) -> Result<(), crate::ValidationError> {
         if let Some(value) = &self.base_info {
@@ -4061,18 +6728,17 @@ impl crate::Validate for ScenicTicketUpdate {
 
 /// 更改会议门票信息。 The card/update payload of a meeting ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "serde-full", derive(serde::Deserialize))]
 #[non_exhaustive]
 pub struct MeetingTicketUpdate {
     /// 卡券基础信息字段。
     ///
     /// Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub base_info: Option<BaseInfoUpdate>,
     /// 会场导览图。
     ///
     /// Optional. At most 128 bytes of UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub map_url: Option<String>,
 }
 
@@ -4095,6 +6761,45 @@ impl MeetingTicketUpdate {
     pub fn map_url(mut self, value: impl Into<String>) -> Self {
         self.map_url = Some(value.into());
         self
+    }
+}
+
+#[cfg(feature = "serde-full")]
+impl<'de> serde::Deserialize<'de> for MeetingTicketUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MeetingTicketUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (MeetingTicketUpdate)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MeetingTicketUpdate, A::Error> {
+                let mut base_info = None;
+                let mut map_url = None;
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    match key.as_str() {
+                        "base_info" => {
+                            crate::wire::field(&mut map, &mut base_info, "base_info")?
+                        }
+                        "map_url" => {
+                            crate::wire::field(&mut map, &mut map_url, "map_url")?
+                        }
+                        _ => crate::wire::skip_value(&mut map)?,
+                    }
+                }
+                Ok(MeetingTicketUpdate {
+                    base_info: base_info.flatten(),
+                    map_url: map_url.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 
