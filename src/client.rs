@@ -653,13 +653,8 @@ impl Client {
             crate::schema::Auth::ComponentAccessToken => TokenKind::Component,
             _ => TokenKind::Access,
         };
-        self.call(
-            kind,
-            endpoint.method,
-            endpoint.path,
-            request,
-            endpoint.idempotent,
-        )
+        let payload = Payload::encode(endpoint.method, request)?;
+        self.send(kind, endpoint.path, &payload, endpoint.idempotent)
     }
 
     /// Like [`execute`](Client::execute), for endpoints whose answer is only `errcode`/`errmsg`.
@@ -706,7 +701,8 @@ impl Client {
             let secrets: Vec<&str> = secrets.iter().map(Secret::expose).collect();
             return Err(Error::Config(redact(&message, &secrets)));
         }
-        self.call(TokenKind::Access, method, path, body, idempotent)
+        let payload = Payload::encode(method, body)?;
+        self.send(TokenKind::Access, path, &payload, idempotent)
     }
 
     /// The secrets the client holds without fetching anything: the app secret, a fixed or
@@ -723,31 +719,24 @@ impl Client {
         out
     }
 
-    /// Encodes, sends with the access token, renews the token and retries as needed, decodes.
+    /// Sends `payload` with the token, renews the token and retries as needed, decodes the
+    /// answer as `Resp`.
     ///
-    /// Only this and [`decode_typed`] are compiled once per endpoint, and they are thin: the
-    /// request is serialized to JSON bytes (the one encoder a request type needs, also for
-    /// `GET`), the rest runs in [`Payload::new`] and [`call_raw`](Client::call_raw), compiled
-    /// once.
-    fn call<Req, Resp>(
+    /// What a call compiles per endpoint is thin: this function per response type, around
+    /// [`decode_typed`], and [`Payload::encode`] per request type, around `serde_json::to_vec`;
+    /// the rest is [`call_raw`](Client::call_raw) and [`Payload::new`], compiled once.
+    fn send<Resp: DeserializeOwned>(
         &self,
         kind: TokenKind,
-        method: HttpMethod,
         path: &str,
-        request: &Req,
+        payload: &Payload,
         idempotent: bool,
-    ) -> Result<Resp, Error>
-    where
-        Req: Serialize + ?Sized,
-        Resp: DeserializeOwned,
-    {
-        let json = serde_json::to_vec(request).map_err(unencodable)?;
-        let payload = Payload::new(method, json)?;
+    ) -> Result<Resp, Error> {
         let mut answer = None;
         self.call_raw(
             kind,
             path,
-            &payload,
+            payload,
             idempotent,
             &mut |status, body, secrets| {
                 answer = Some(decode_typed(path, status, body, secrets)?);
@@ -755,10 +744,10 @@ impl Client {
             },
         )?;
         // `call_raw` returns `Ok` only after a successful `decode`.
-        answer.ok_or_else(|| Error::Config(format!("{path}: no answer was decoded")))
+        answer.ok_or_else(|| undecoded(path))
     }
 
-    /// The part of [`call`](Client::call) that does not depend on the request and response
+    /// The part of [`send`](Client::send) that does not depend on the request and response
     /// types, compiled once rather than once per endpoint: sends `payload` with the token,
     /// renews the token and retries as needed, checks the `errcode` envelope, and hands every
     /// successful answer to `decode` (inside the retry loop, so that its errors are retried and
@@ -1050,7 +1039,20 @@ fn unencodable(e: serde_json::Error) -> Error {
     ))
 }
 
+/// The error for an answer `call_raw` accepted but never handed over: cannot happen.
+fn undecoded(path: &str) -> Error {
+    Error::Config(format!("{path}: no answer was decoded"))
+}
+
 impl Payload {
+    /// Encodes `request` for `method`: the only part of encoding compiled per request type.
+    fn encode<Req: Serialize + ?Sized>(
+        method: HttpMethod,
+        request: &Req,
+    ) -> Result<Payload, Error> {
+        Payload::new(method, serde_json::to_vec(request).map_err(unencodable)?)
+    }
+
     /// The payload of a request already encoded as JSON: the body itself for `POST` (`{}` for a
     /// request without fields, which serializes as `null`), its fields as query parameters for
     /// `GET` (strings as they are, numbers and booleans as text, nested values as JSON text,
@@ -1397,17 +1399,9 @@ mod tests {
             .unwrap();
     }
 
-    /// What `call` does before sending.
-    fn encode<Req: Serialize + ?Sized>(
-        method: HttpMethod,
-        request: &Req,
-    ) -> Result<Payload, Error> {
-        Payload::new(method, serde_json::to_vec(request).map_err(unencodable)?)
-    }
-
     #[test]
     fn get_requests_become_query_pairs() {
-        let Payload::Query(pairs) = encode(
+        let Payload::Query(pairs) = Payload::encode(
             HttpMethod::Get,
             &serde_json::json!({"type": "wx_card", "n": 3, "b": true, "none": null, "l": [1, 2]}),
         )
@@ -1427,14 +1421,18 @@ mod tests {
                 ("type", "wx_card")
             ]
         );
-        assert!(matches!(encode(HttpMethod::Get, &()), Ok(Payload::Query(p)) if p.is_empty()));
+        assert!(
+            matches!(Payload::encode(HttpMethod::Get, &()), Ok(Payload::Query(p)) if p.is_empty())
+        );
         assert!(matches!(
-            encode(HttpMethod::Get, &[1]),
+            Payload::encode(HttpMethod::Get, &[1]),
             Err(Error::Validation(_))
         ));
-        assert!(matches!(encode(HttpMethod::Post, &()), Ok(Payload::Body(b)) if b == b"{}"));
+        assert!(
+            matches!(Payload::encode(HttpMethod::Post, &()), Ok(Payload::Body(b)) if b == b"{}")
+        );
         // Numbers keep their text through the JSON round trip.
-        let Ok(Payload::Query(pairs)) = encode(
+        let Ok(Payload::Query(pairs)) = Payload::encode(
             HttpMethod::Get,
             &serde_json::json!({"big": u64::MAX, "neg": -7, "f": 0.1}),
         ) else {
