@@ -3,6 +3,7 @@
 //! ```text
 //! cargo bench --bench client_overhead            # 32 rounds x 2,000 calls per contender
 //! cargo bench --bench client_overhead -- --quick # a short run to try it out
+//! cargo bench --bench client_overhead -- --only client   # one contender, for a profiler
 //! ```
 //!
 //! `card/code/get` against one loopback server (a child process running this same binary with
@@ -231,6 +232,16 @@ fn main() {
         },
     ];
 
+    // `--only NAME`: that contender alone (to run under a profiler such as `perf record`).
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1));
+    if let Some(name) = only {
+        contenders.retain(|c| c.name == name);
+        assert!(!contenders.is_empty(), "--only: no contender named {name}");
+    }
+
     // Warm up (connections, allocator, caches).
     for c in &mut contenders {
         for _ in 0..200 {
@@ -272,7 +283,8 @@ fn main() {
             cpu,
         ));
     }
-    let (fm, fp, fc) = stats[1];
+    // The floor's figures, or the first contender's under `--only`.
+    let (fm, fp, fc) = stats[contenders.iter().position(|c| c.name == "floor").unwrap_or(0)];
     for (c, (m, p, cpu)) in contenders.iter().zip(&stats) {
         println!(
             "  {:<9} {:<44} {m:>10.1} {p:>10.1} {cpu:>11.1} {:>7.2}x {:>7.2}x {:>7.2}x",
@@ -284,6 +296,9 @@ fn main() {
         );
     }
     println!("  (ratios to the floor; targets for client: median ≤ 1.10x, CPU ≤ 1.10x, p99 ≤ 2x)");
+    if only.is_some() {
+        return;
+    }
 
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("spec");
     let mut times = Vec::new();
