@@ -284,7 +284,10 @@ fn main() {
         ));
     }
     // The floor's figures, or the first contender's under `--only`.
-    let (fm, fp, fc) = stats[contenders.iter().position(|c| c.name == "floor").unwrap_or(0)];
+    let (fm, fp, fc) = stats[contenders
+        .iter()
+        .position(|c| c.name == "floor")
+        .unwrap_or(0)];
     for (c, (m, p, cpu)) in contenders.iter().zip(&stats) {
         println!(
             "  {:<9} {:<44} {m:>10.1} {p:>10.1} {cpu:>11.1} {:>7.2}x {:>7.2}x {:>7.2}x",

@@ -403,4 +403,104 @@ mod tests {
         let a: Answer = serde_json::from_str(r#"{"count": null, "ids": []}"#).unwrap();
         assert_eq!(a.count, None);
     }
+
+    /// A type decoded the way the generator writes `Deserialize` impls: a required string, an
+    /// optional string and a lenient optional integer.
+    #[derive(Debug, PartialEq)]
+    struct Object {
+        id: String,
+        note: Option<String>,
+        count: Option<u32>,
+    }
+
+    impl<'de> Deserialize<'de> for Object {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Visitor;
+            impl<'de> serde::de::Visitor<'de> for Visitor {
+                type Value = Object;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object (Object)")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object, A::Error> {
+                    let (mut id, mut note, mut count) = (None, None, None);
+                    while let Some(key) = map.next_key::<Key<'de>>()? {
+                        match key.as_str() {
+                            "id" => field(&mut map, &mut id, "id")?,
+                            "note" => field(&mut map, &mut note, "note")?,
+                            "count" => lenient_field(&mut map, &mut count, "count")?,
+                            _ => skip_value(&mut map)?,
+                        }
+                    }
+                    Ok(Object {
+                        id: required::<_, A::Error>(id, "id")?,
+                        note: note.flatten(),
+                        count: count.flatten(),
+                    })
+                }
+            }
+            deserializer.deserialize_map(Visitor)
+        }
+    }
+
+    fn object(json: &str) -> Result<Object, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn object_readers_decode_fields_and_skip_unknown_keys() {
+        let expected = Object {
+            id: "p1".into(),
+            note: None,
+            count: Some(3),
+        };
+        assert_eq!(
+            object(r#"{"later": {"a": [1]}, "id": "p1", "note": null, "count": "3"}"#),
+            Ok(expected)
+        );
+        // The same from a `serde_json::Value` (the card union decodes its payload from one).
+        let value = serde_json::json!({"id": "p2", "note": "n"});
+        assert_eq!(
+            Object::deserialize(&value).map_err(|e| e.to_string()),
+            Ok(Object {
+                id: "p2".into(),
+                note: Some("n".into()),
+                count: None
+            })
+        );
+        // An escaped key is still recognised (it cannot be borrowed).
+        assert_eq!(
+            object(r#"{"\u0069d": "p3"}"#).map(|o| o.id),
+            Ok("p3".into())
+        );
+    }
+
+    #[test]
+    fn object_readers_refuse_what_the_derive_refuses() {
+        let e = object(r#"{"note": "n"}"#).unwrap_err();
+        assert!(e.starts_with("missing field `id`"), "{e}");
+        let e = object(r#"{"id": "a", "id": "b"}"#).unwrap_err();
+        assert!(e.starts_with("duplicate field `id`"), "{e}");
+        let e = object(r#"{"id": "a", "count": "x"}"#).unwrap_err();
+        assert!(
+            e.contains("invalid value: string \"x\"") && e.contains("an integer (u32)"),
+            "{e}"
+        );
+        // An array is not an object (serde's derive read fields from it in order).
+        let e = object(r#"["p1", null, 3]"#).unwrap_err();
+        assert!(e.contains("expected a JSON object (Object)"), "{e}");
+        let e = object("7").unwrap_err();
+        assert!(e.contains("expected a JSON object (Object)"), "{e}");
+    }
+
+    #[test]
+    fn empty_objects_skip_every_key_and_refuse_other_values() {
+        let read = |json: &str| {
+            let mut de = serde_json::Deserializer::from_str(json);
+            deserialize_empty(&mut de, "a JSON object (Empty)").map_err(|e| e.to_string())
+        };
+        assert_eq!(read(r#"{"a": 1, "b": {"c": []}}"#), Ok(()));
+        assert_eq!(read("{}"), Ok(()));
+        let e = read("[]").unwrap_err();
+        assert!(e.contains("expected a JSON object (Empty)"), "{e}");
+    }
 }

@@ -10,7 +10,8 @@
 //!
 //! Every struct, JSON object or pushed event alike, comes from one emitter, [`Emitter::structure`]:
 //! the declaration, `new` and the setters are the same for both, and a [`Codec`] adds what the
-//! wire format needs (serde derives and `Validate` for JSON, `EventBody` for XML). A new
+//! wire format needs (for JSON: `Serialize` derived, a generated `Deserialize`, `Validate`;
+//! for XML: `EventBody`). A new
 //! per-type emission goes into `structure` (or into a codec's arm of it); a new per-field one into
 //! `Emitter::field_decl`; a new limit kind is one arm of `Emitter::checks`, which recurses into
 //! list items through `validate::each`.
@@ -27,7 +28,8 @@ use crate::text::{bounds, docs, escape_doc, ident, summary};
 /// every codec.
 #[derive(Clone, Copy)]
 pub enum Codec<'a> {
-    /// A JSON object (requests, responses, shared types): serde derives and a `Validate` impl
+    /// A JSON object (requests, responses, shared types): serde impls (only the directions the
+    /// endpoints need, see `Directions`) and a `Validate` impl
     /// that checks the spec's limits and cross-field rules.
     Json { rules: &'a [Rule] },
     /// A pushed event's XML elements: the `EVENT`/`ELEMENTS` constants and an `EventBody` impl.
