@@ -4,6 +4,7 @@
 #   benches/build_cost.sh                 # this checkout, one run
 #   RUNS=3 benches/build_cost.sh          # medians of three interleaved runs
 #   benches/build_cost.sh OLD_CHECKOUT .  # two checkouts side by side (before/after), same runs
+#   WITHOUT_GENERATOR=1 benches/build_cost.sh   # what the generator's build costs (see below)
 #
 # In a temporary folder, builds from scratch (empty target folders, the registry already
 # downloaded) two consumer crates that each make one card/code/get call:
@@ -43,6 +44,27 @@ for src in "$@"; do
     names+=("$name")
     mkdir -p "$work/crate$i"
     (cd "$src" && tar --exclude=./target --exclude=./.git -cf - .) | (cd "$work/crate$i" && tar -xf -)
+    if [ -n "${WITHOUT_GENERATOR:-}" ]; then
+        # What the generator's own build costs users: the same crate with the generated code
+        # taken from the committed snapshots (codegen/tests/snapshots/spec, identical to what
+        # build.rs writes) and no build-dependency. An experiment, not a supported layout: a
+        # spec edit is then ignored until the snapshots are regenerated.
+        name="$name-without-generator"
+        names[$((${#names[@]} - 1))]=$name
+        sed -i '/^\[build-dependencies\]/,/^$/d' "$work/crate$i/Cargo.toml"
+        cat > "$work/crate$i/build.rs" <<'RS'
+//! Copies the committed generated code into OUT_DIR (build_cost.sh WITHOUT_GENERATOR=1).
+fn main() {
+    let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
+    let dir = std::fs::read_dir("codegen/tests/snapshots/spec").expect("snapshots");
+    for entry in dir.map(|e| e.expect("entry")) {
+        if entry.file_name().to_string_lossy().ends_with(".rs") {
+            std::fs::copy(entry.path(), out.join(entry.file_name())).expect("copy");
+        }
+    }
+}
+RS
+    fi
     mkdir -p "$work/consumer$i/src"
     cat > "$work/consumer$i/Cargo.toml" <<EOF
 [package]
