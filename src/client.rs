@@ -348,8 +348,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Longest time for one HTTP exchange, from connecting to the end of the answer body.
-    /// Retries each get this time again. Default 30 seconds.
+    /// Longest wait for the server: for each write of the request and each read of the answer
+    /// (its first byte included), and, plus 1 %, for the whole exchange from connecting to the
+    /// end of the answer body. Retries each get this time again. Default 30 seconds (30.3 s for
+    /// the whole exchange).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -502,7 +504,12 @@ impl ClientBuilder {
             // ureq starts the connect budget after the lookup: each gets `connect_timeout`.
             .timeout_resolve(Some(self.connect_timeout))
             .timeout_connect(Some(self.connect_timeout))
-            .timeout_global(Some(self.timeout))
+            .timeout_global(Some(crate::transport::exchange_deadline(self.timeout)))
+            // Each write and read waits at most `timeout`: a constant, so ureq sets the socket's
+            // timeout once per connection instead of before every read and write (three
+            // `setsockopt` per call when only the deadline, which shrinks, is set).
+            .timeout_per_read(Some(self.timeout))
+            .timeout_per_write(Some(self.timeout))
             .max_idle_connections(self.max_idle_connections)
             .max_idle_connections_per_host(self.max_idle_connections)
             .max_redirects(0)
@@ -879,8 +886,8 @@ impl Client {
                 inner.agent.get(&url).call()
             }
         };
-        let timeouts = inner.agent.config().timeouts();
-        let mut response = sent.map_err(|e| transport_error(path, e, &secrets, &timeouts))?;
+        let config = inner.agent.config();
+        let mut response = sent.map_err(|e| transport_error(path, e, &secrets, config))?;
         let status = response.status().as_u16();
         let limit = inner.max_response_bytes;
         let too_large = || {
@@ -903,7 +910,7 @@ impl Client {
             .read_to_vec()
             .map_err(|e| match e {
                 ureq::Error::BodyExceedsLimit(_) => too_large(),
-                e => transport_error(path, e, &secrets, &timeouts),
+                e => transport_error(path, e, &secrets, config),
             })?;
         Ok((status, body))
     }
@@ -1150,7 +1157,7 @@ fn transport_error(
     endpoint: &str,
     error: ureq::Error,
     secrets: &[&str],
-    timeouts: &ureq::config::Timeouts,
+    config: &ureq::config::Config,
 ) -> Error {
     match &error {
         // Errors about the request itself: nothing was sent. Not worth retrying.
@@ -1162,7 +1169,7 @@ fn transport_error(
         }
         _ => {}
     }
-    let described = crate::transport::describe(&error, timeouts);
+    let described = crate::transport::describe(&error, config);
     Error::Transport(TransportError {
         endpoint: endpoint.to_owned(),
         message: redact(&described.message, secrets),

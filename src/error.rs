@@ -41,8 +41,8 @@ pub struct ApiError {
 
 /// A failure to exchange the request and the answer.
 ///
-/// [`message`](TransportError::message) says what happened in plain words ("no complete answer
-/// within 30 s (the client's timeout)"); the underlying `ureq::Error` is the
+/// [`message`](TransportError::message) says what happened in plain words ("the server sent
+/// nothing for 30 s (the client's timeout)"); the underlying `ureq::Error` is the
 /// [`source`](std::error::Error::source) of the [`Error`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -1,12 +1,12 @@
 //! Transport failures in plain language: what ureq reports, said the way a user of the library
-//! thinks about it ("no complete answer within 30 s (the client's timeout)"), with the client's
+//! thinks about it ("the server sent nothing for 30 s (the client's timeout)"), with the client's
 //! own settings named where they decided the outcome.
 
 use std::io::ErrorKind;
 use std::time::Duration;
 
 use ureq::Timeout;
-use ureq::config::Timeouts;
+use ureq::config::Config;
 
 /// A transport failure, described.
 pub(crate) struct Described {
@@ -33,11 +33,26 @@ pub(crate) fn human(d: Duration) -> String {
     }
 }
 
-/// Describes `error` (which came from exchanging a request), given the client's timeouts.
-pub(crate) fn describe(error: &ureq::Error, timeouts: &Timeouts) -> Described {
+/// The deadline of a whole exchange for the client's `timeout`: 1 % more, so that a read or a
+/// write that starts early in the exchange is limited by the constant per-operation timeout
+/// (`timeout`), which ureq sets on the socket once per connection, rather than by the
+/// shrinking remainder of the deadline, which it would set before every read and write.
+pub(crate) fn exchange_deadline(timeout: Duration) -> Duration {
+    timeout.saturating_add(timeout / 100)
+}
+
+/// Describes `error` (which came from exchanging a request), given the client's configuration
+/// (its timeouts).
+pub(crate) fn describe(error: &ureq::Error, config: &Config) -> Described {
+    let timeouts = config.timeouts();
+    let (per_read, per_write) = (config.timeout_per_read(), config.timeout_per_write());
     let within = |limit: Option<Duration>, name: &str| match limit {
         Some(d) => format!("within {} (the client's {name})", human(d)),
         None => "in time".to_owned(),
+    };
+    let limit = |limit: Option<Duration>, name: &str| match limit {
+        Some(d) => format!("{} (the client's {name})", human(d)),
+        None => "too long".to_owned(),
     };
     let (message, maybe_sent, keep_source) = match error {
         ureq::Error::HostNotFound => (
@@ -61,18 +76,27 @@ pub(crate) fn describe(error: &ureq::Error, timeouts: &Timeouts) -> Described {
                 ),
                 Timeout::Global | Timeout::PerCall => format!(
                     "no complete answer {}",
-                    within(timeouts.global.or(timeouts.per_call), "timeout")
+                    within(timeouts.global.or(timeouts.per_call), "timeout, plus 1 %")
                 ),
-                Timeout::SendRequest | Timeout::SendBody | Timeout::Await100 => format!(
-                    "the request could not be sent {}",
-                    within(timeouts.global, "timeout")
-                ),
-                Timeout::RecvResponse => {
-                    format!("no answer {}", within(timeouts.global, "timeout"))
+                Timeout::PerRead => {
+                    format!("the server sent nothing for {}", limit(per_read, "timeout"))
                 }
+                Timeout::PerWrite
+                | Timeout::SendRequest
+                | Timeout::SendBody
+                | Timeout::Await100 => {
+                    format!(
+                        "the request could not be sent {}",
+                        within(per_write.or(timeouts.global), "timeout")
+                    )
+                }
+                Timeout::RecvResponse => format!(
+                    "no answer {}",
+                    within(per_read.or(timeouts.global), "timeout")
+                ),
                 Timeout::RecvBody => format!(
                     "the answer's body did not arrive completely {}",
-                    within(timeouts.global, "timeout")
+                    within(per_read.or(timeouts.global), "timeout")
                 ),
                 _ => format!(
                     "the connection stalled ({which} timeout of {})",
@@ -144,12 +168,15 @@ pub(crate) fn describe(error: &ureq::Error, timeouts: &Timeouts) -> Described {
 mod tests {
     use super::*;
 
-    fn timeouts() -> Timeouts {
-        let config = ureq::Agent::config_builder()
+    /// The timeouts the client sets with its defaults.
+    fn timeouts() -> Config {
+        let timeout = Duration::from_secs(30);
+        ureq::Agent::config_builder()
             .timeout_connect(Some(Duration::from_secs(5)))
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build();
-        config.timeouts()
+            .timeout_global(Some(exchange_deadline(timeout)))
+            .timeout_per_read(Some(timeout))
+            .timeout_per_write(Some(timeout))
+            .build()
     }
 
     #[test]
@@ -165,9 +192,26 @@ mod tests {
         let d = describe(&ureq::Error::Timeout(Timeout::Global), &timeouts());
         assert_eq!(
             d.message,
-            "no complete answer within 30 s (the client's timeout)"
+            "no complete answer within 30.3 s (the client's timeout, plus 1 %)"
         );
         assert!(d.maybe_sent);
+        let d = describe(&ureq::Error::Timeout(Timeout::PerRead), &timeouts());
+        assert_eq!(
+            d.message,
+            "the server sent nothing for 30 s (the client's timeout)"
+        );
+        assert!(d.maybe_sent);
+        let d = describe(&ureq::Error::Timeout(Timeout::PerWrite), &timeouts());
+        assert_eq!(
+            d.message,
+            "the request could not be sent within 30 s (the client's timeout)"
+        );
+        assert!(d.maybe_sent);
+        assert_eq!(
+            exchange_deadline(Duration::from_millis(1500)),
+            Duration::from_millis(1515)
+        );
+        assert_eq!(exchange_deadline(Duration::MAX), Duration::MAX);
         let d = describe(&ureq::Error::Timeout(Timeout::Connect), &timeouts());
         assert_eq!(
             d.message,
