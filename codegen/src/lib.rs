@@ -19,6 +19,7 @@
 
 pub mod check;
 pub mod diag;
+pub mod digest;
 pub mod docs;
 pub mod emit;
 pub mod model;
@@ -129,6 +130,18 @@ pub fn generate_from(
     }
     let tables = tables::Tables::new(&spec);
     let api = render::render(&format!("{display_dir}/"), tables.api(&names)).map_err(internal)?;
+    // The digest goes right under the `@generated` line: outside the repository, `build.rs`
+    // uses the committed code only if it was generated from the spec at hand.
+    let digest = digest::spec_digest(files.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+    let api = match api.split_once('\n') {
+        Some((header, rest)) => {
+            format!(
+                "{header}\n{}{digest:016x}\n{rest}",
+                digest::DIGEST_LINE_PREFIX
+            )
+        }
+        None => api,
+    };
     out.push(GeneratedFile {
         name: "api.rs".to_owned(),
         text: api,
