@@ -6,8 +6,8 @@
 //! once.
 //!
 //! Everywhere else (a crate that depends on wechat-card, docs.rs) the generator is not built:
-//! the committed output for `spec/` (`codegen/tests/snapshots/spec`, which the generator's
-//! snapshot tests keep current) is copied, after checking that the digest it records is that
+//! the committed output for `spec/` (`src/generated`, which the generator's snapshot tests keep
+//! current) is copied, after checking that the digest it records is that
 //! of the `spec/` at hand. That spares every user the build of the generator and its
 //! dependencies (syn with `full`, prettyplease, the YAML parser): 7 s of CPU in debug and 11 s
 //! in release (benches/build_cost.sh).
@@ -61,7 +61,7 @@ fn generated() -> Vec<(String, String)> {
 /// printing what to do.
 #[cfg(not(wechat_card_dev))]
 fn generated() -> Vec<(String, String)> {
-    const COMMITTED: &str = "codegen/tests/snapshots/spec";
+    const COMMITTED: &str = "src/generated";
     println!("cargo::rerun-if-changed={COMMITTED}");
     let read = |dir: &str, ext: &str| -> Result<Vec<(String, String)>, String> {
         let mut files = Vec::new();

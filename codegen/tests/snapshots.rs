@@ -74,7 +74,7 @@ fn real_spec() {
                 .join("\n")
         )
     });
-    let dir = here().join("tests/snapshots/spec");
+    let dir = here().join("../src/generated");
     for file in files.iter().filter(|f| f.name.ends_with(".rs")) {
         assert_snapshot(&dir.join(&file.name), &file.text);
     }
