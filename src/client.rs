@@ -773,8 +773,9 @@ impl Client {
         let ticket = ticket.as_ref().map_or("", Secret::expose);
         loop {
             let result = self.with_retries(path, idempotent, || {
-                let (status, body) = self.exchange(path, payload, Some((kind, &token)))?;
                 let secrets = [token.expose(), self.inner.auth.app_secret(), ticket];
+                let (status, body) =
+                    self.exchange(path, payload, Some((kind, &token)), &secrets)?;
                 check_envelope(path, status, &body, &secrets)?;
                 decode(status, &body, &secrets)
             });
@@ -840,19 +841,17 @@ impl Client {
     }
 
     /// One HTTP exchange: the status and the body (at most `max_response_bytes`).
+    ///
+    /// `secrets` are masked in its errors: the caller's, which already holds them (no second
+    /// look at the ticket per call).
     fn exchange(
         &self,
         path: &str,
         payload: &Payload,
         token: Option<(TokenKind, &Secret)>,
+        secrets: &[&str],
     ) -> Result<(u16, Vec<u8>), Error> {
         let inner = &*self.inner;
-        let ticket = inner.ticket.peek();
-        let secrets = [
-            token.map(|(_, t)| t.expose()).unwrap_or(""),
-            inner.auth.app_secret(),
-            ticket.as_ref().map_or("", Secret::expose),
-        ];
         let mut url = String::with_capacity(inner.base_url.len() + path.len() + 200);
         url.push_str(&inner.base_url);
         url.push('/');
@@ -887,7 +886,7 @@ impl Client {
             }
         };
         let config = inner.agent.config();
-        let mut response = sent.map_err(|e| transport_error(path, e, &secrets, config))?;
+        let mut response = sent.map_err(|e| transport_error(path, e, secrets, config))?;
         let status = response.status().as_u16();
         let limit = inner.max_response_bytes;
         let too_large = || {
@@ -910,7 +909,7 @@ impl Client {
             .read_to_vec()
             .map_err(|e| match e {
                 ureq::Error::BodyExceedsLimit(_) => too_large(),
-                e => transport_error(path, e, &secrets, config),
+                e => transport_error(path, e, secrets, config),
             })?;
         Ok((status, body))
     }
@@ -1000,7 +999,7 @@ impl Client {
         // A repeated normal fetch only hands out a token we never received. A forced refresh is
         // limited by WeChat: never repeat it.
         let answer: TokenAnswer = self.with_retries(path, !force_refresh, || {
-            let (status, body) = self.exchange(path, &payload, None)?;
+            let (status, body) = self.exchange(path, &payload, None, &secrets)?;
             decode_with(path, status, &body, &secrets)
         })?;
         if answer.access_token.is_empty() {
