@@ -14,11 +14,11 @@
 //!
 //! Not a test: nothing here asserts on time.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/suite/support/mod.rs"]
 #[allow(dead_code)]
 mod support;
 
-#[path = "../tests/redis_support/mod.rs"]
+#[path = "../tests/suite/redis_support/mod.rs"]
 #[allow(dead_code)]
 mod redis_support;
 

@@ -325,7 +325,7 @@ impl Connector<()> for ForgetOnConnectFailure {
 
 /// The runtime tests' scripted loopback server, for the client-level tests below.
 #[cfg(test)]
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/suite/support/mod.rs"]
 mod test_server;
 
 #[cfg(test)]

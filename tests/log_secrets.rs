@@ -13,6 +13,7 @@
 //!
 //! One test function: the logger is global to the process.
 
+#[path = "suite/support/mod.rs"]
 mod support;
 
 use std::sync::Mutex;

@@ -7,6 +7,7 @@
 //! asks for `trace` on ureq's targets.
 #![cfg(feature = "sandbox")]
 
+#[path = "suite/sandbox_support/mod.rs"]
 mod sandbox_support;
 
 use std::sync::Mutex;

@@ -2,7 +2,7 @@
 //! to it) and through the typed client.
 #![cfg(feature = "sandbox")]
 
-mod sandbox_support;
+use crate::sandbox_support;
 
 use std::time::Duration;
 

@@ -7,7 +7,7 @@
 //! last line on stdout. Without `WCS_CHILD`, `child` does nothing.
 #![cfg(all(feature = "redis", feature = "sandbox"))]
 
-mod redis_support;
+use crate::redis_support;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -193,7 +193,12 @@ impl Fleet {
     fn spawn(&mut self, n: usize) {
         for _ in 0..n {
             let child = Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "child", "--nocapture", "--test-threads=1"])
+                .args([
+                    "--exact",
+                    "shared_store_processes::child",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())

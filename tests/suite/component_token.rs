@@ -1,7 +1,7 @@
 //! Endpoints the spec marks `auth: component_access_token` carry the open platform's token, as
 //! `?component_access_token=`, and need one configured — checked before any network I/O.
 
-mod support;
+use crate::support;
 
 use support::{Reply, Server};
 use wechat_card::{Client, Error, GetCardMerchantRequest, GetCodeRequest};

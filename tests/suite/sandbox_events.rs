@@ -3,7 +3,7 @@
 //! merchant's server and checks every push with `events::Callback`, as a handler would.
 #![cfg(all(feature = "sandbox", feature = "events"))]
 
-mod sandbox_support;
+use crate::sandbox_support;
 
 use std::io::{BufReader, Write};
 use std::net::TcpListener;

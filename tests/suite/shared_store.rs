@@ -1,10 +1,10 @@
 //! The Redis-backed token store (feature `redis`) against a real `redis-server`, in one process:
 //! keys and values, the local cache in front, compare-and-invalidate, the stale-writer race
 //! driven deterministically, Redis down and back, and redaction. The multi-process cases are in
-//! `tests/shared_store_processes.rs`.
+//! `tests/suite/shared_store_processes.rs`.
 #![cfg(all(feature = "redis", feature = "sandbox"))]
 
-mod redis_support;
+use crate::redis_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;

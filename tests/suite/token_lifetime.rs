@@ -2,7 +2,7 @@
 //! a thread blocked: an `expires_in` near `i64::MAX` is clamped to a day, a negative one is taken
 //! as zero, and a panicking `TokenProvider` fails every call that needs it with an error.
 
-mod support;
+use crate::support;
 
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};

@@ -2,7 +2,7 @@
 //! sandbox's own clock.
 #![cfg(feature = "sandbox")]
 
-mod sandbox_support;
+use crate::sandbox_support;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! Calls go through the escape hatch `Client::call_json` and through `Client::execute` with the
 //! spec's endpoint descriptors, so these tests do not depend on any generated method.
 
-mod support;
+use crate::support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};

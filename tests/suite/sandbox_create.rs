@@ -6,7 +6,7 @@
 //! edit only.
 #![cfg(feature = "sandbox")]
 
-mod sandbox_support;
+use crate::sandbox_support;
 
 use std::collections::BTreeSet;
 

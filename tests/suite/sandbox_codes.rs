@@ -3,7 +3,7 @@
 //! gifting, deletion and expiry — all through the typed client over HTTP on 127.0.0.1.
 #![cfg(feature = "sandbox")]
 
-mod sandbox_support;
+use crate::sandbox_support;
 
 use std::time::Duration;
 

@@ -24,7 +24,7 @@ fn unknown_response_fields_are_ignored() {
 /// WeChat sometimes writes response integers as numeric strings (`"total_num": "3"`); they decode
 /// like numbers in every type an answer holds, at any depth, the card body included (the list
 /// forms are unit-tested in `wire`). Requests still send numbers, and the sandbox refuses strings
-/// in them as WeChat does (`tests/sandbox_fidelity.rs`).
+/// in them as WeChat does (`tests/suite/sandbox_fidelity.rs`).
 #[test]
 fn response_integers_may_be_numeric_strings() {
     let decoded: BatchGetCardsResponse =

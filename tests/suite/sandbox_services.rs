@@ -4,7 +4,7 @@
 //! what users and WeChat do push their events to a listener on 127.0.0.1.
 #![cfg(all(feature = "sandbox", feature = "events"))]
 
-mod sandbox_support;
+use crate::sandbox_support;
 
 use std::io::{BufReader, Write};
 use std::net::TcpListener;

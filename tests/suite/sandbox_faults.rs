@@ -2,7 +2,7 @@
 //! No test here asserts on wall-clock time.
 #![cfg(feature = "sandbox")]
 
-mod sandbox_support;
+use crate::sandbox_support;
 
 use std::sync::{Arc, Barrier};
 use std::thread;

@@ -2,7 +2,7 @@
 //! `card/update` and `send_check`, stock changes, deletion — through the typed client.
 #![cfg(feature = "sandbox")]
 
-mod sandbox_support;
+use crate::sandbox_support;
 
 use sandbox_support::{approved, discount_card, errcode, gift_card, member_card, setup};
 use serde_json::json;

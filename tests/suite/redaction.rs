@@ -1,7 +1,7 @@
 //! Secrets in errors: the escape hatch's path check, JSON-escaped secrets in a body excerpt, a
 //! secret cut by a server's excerpt, and an `errmsg` of any size (issue 10 item 4).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The README (which is also the crate docs) stays true to the spec, and its links work wherever
 //! it is read: in rustdoc, on crates.io, on docs.rs and in a clone.
 
-const README: &str = include_str!("../README.md");
+const README: &str = include_str!("../../README.md");
 
 /// The numbers the README states are the spec's.
 #[test]
@@ -40,7 +40,7 @@ fn links_are_absolute_or_anchors() {
 /// The files the README links to on docs.rs are in the package.
 #[test]
 fn linked_files_are_packaged() {
-    let manifest = include_str!("../Cargo.toml");
+    let manifest = include_str!("../../Cargo.toml");
     let prefix = "https://docs.rs/crate/wechat-card/latest/source/";
     let mut rest = README;
     while let Some(at) = rest.find(prefix) {

@@ -2,7 +2,7 @@
 //! for a token and a `card/code/get`.
 #![cfg(feature = "sandbox")]
 
-mod sandbox_support;
+use crate::sandbox_support;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -102,7 +102,7 @@ fn help_and_bad_options() {
 
     // Every control the server routes is documented in --help (read from the router's source,
     // so a new control without a help line fails here).
-    let router = include_str!("../src/sandbox/control.rs");
+    let router = include_str!("../../src/sandbox/control.rs");
     let controls: Vec<&str> = router
         .lines()
         .filter_map(|line| line.trim().strip_prefix("\"sandbox/"))

@@ -2,7 +2,7 @@
 //! hatch, or raw HTTP) is answered the way WeChat would; every endpoint of the spec is served.
 #![cfg(feature = "sandbox")]
 
-mod sandbox_support;
+use crate::sandbox_support;
 
 use sandbox_support::{http, http_json};
 use serde_json::{Value, json};

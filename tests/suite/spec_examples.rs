@@ -5,7 +5,7 @@
 
 #![cfg(feature = "tooling")]
 
-mod support;
+use crate::support;
 
 use serde_json::{Map, Value};
 use support::{Reply, Server};

@@ -2,7 +2,7 @@
 //! a time, refreshed ahead of `expires_in`, fetched again after a token rejection, and never
 //! shown in errors or `Debug`.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
