@@ -23,9 +23,10 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::error::{ApiError, DecodeError, Error, TransportError, is_token_errcode};
 use crate::logging;
+use crate::percent::percent_encode;
 use crate::resolve::{self, CachingResolver, ForgetOnConnectFailure};
 use crate::schema::{Call, HttpMethod};
-use crate::secret::{Secret, excerpt, percent_encode, redact};
+use crate::secret::{Secret, excerpt, redact};
 use crate::token::{
     Fetched, TokenCache, TokenProvider, TokenSource, provider_invalidate, provider_token,
 };
@@ -424,27 +425,37 @@ impl ClientBuilder {
         if self.connect_timeout.is_zero() || self.timeout.is_zero() {
             return Err(Error::Config("timeouts must be longer than zero".into()));
         }
-        let sources = usize::from(self.credentials.is_some())
-            + usize::from(self.fixed_token.is_some())
-            + usize::from(self.token_provider.is_some());
-        if sources != 1 {
-            return Err(Error::Config(format!(
-                "configure exactly one access token source (credentials, fixed_token or \
-                 token_provider); {sources} configured"
-            )));
-        }
-        if self.token_source.is_some() && self.credentials.is_none() {
+        // The one source of access tokens; the match leaves no case without one.
+        let source = match (self.credentials, self.fixed_token, self.token_provider) {
+            (Some((appid, secret)), None, None) => TokenSourceGiven::Credentials(appid, secret),
+            (None, Some(token), None) => TokenSourceGiven::Fixed(token),
+            (None, None, Some(provider)) => TokenSourceGiven::Provider(provider),
+            (credentials, fixed, provider) => {
+                let sources = usize::from(credentials.is_some())
+                    + usize::from(fixed.is_some())
+                    + usize::from(provider.is_some());
+                return Err(Error::Config(format!(
+                    "configure exactly one access token source (credentials, fixed_token or \
+                     token_provider); {sources} configured"
+                )));
+            }
+        };
+        if self.token_source.is_some() && !matches!(source, TokenSourceGiven::Credentials(..)) {
             return Err(Error::Config(
                 "token_source applies to credentials, which are not set".into(),
             ));
         }
-        let appid = match (&self.credentials, self.appid) {
-            (Some((from_credentials, _)), Some(given)) if *from_credentials != given => {
+        let from_credentials = match &source {
+            TokenSourceGiven::Credentials(appid, _) => Some(appid),
+            _ => None,
+        };
+        let appid = match (from_credentials, self.appid) {
+            (Some(from_credentials), Some(given)) if *from_credentials != given => {
                 return Err(Error::Config(format!(
                     "appid {given:?} differs from the credentials' appid {from_credentials:?}"
                 )));
             }
-            (Some((from_credentials, _)), _) => Some(from_credentials.clone()),
+            (Some(from_credentials), _) => Some(from_credentials.clone()),
             (None, Some(given)) if given.trim().is_empty() => {
                 return Err(Error::Config("the appid must not be empty".into()));
             }
@@ -476,27 +487,27 @@ impl ClientBuilder {
             }
             None => (token_cache, ticket_cache),
         };
-        let auth = if let Some((appid, secret)) = self.credentials {
-            if appid.trim().is_empty() || secret.is_empty() {
-                return Err(Error::Config(
-                    "the appid and the secret must not be empty".into(),
-                ));
+        let auth = match source {
+            TokenSourceGiven::Credentials(appid, secret) => {
+                if appid.trim().is_empty() || secret.is_empty() {
+                    return Err(Error::Config(
+                        "the appid and the secret must not be empty".into(),
+                    ));
+                }
+                Auth::Credentials {
+                    appid,
+                    secret,
+                    source: self.token_source.unwrap_or_default(),
+                    cache: Box::new(token_cache),
+                }
             }
-            Auth::Credentials {
-                appid,
-                secret,
-                source: self.token_source.unwrap_or_default(),
-                cache: Box::new(token_cache),
+            TokenSourceGiven::Fixed(token) => {
+                if token.is_empty() {
+                    return Err(Error::Config("the fixed token must not be empty".into()));
+                }
+                Auth::Fixed(token)
             }
-        } else if let Some(token) = self.fixed_token {
-            if token.is_empty() {
-                return Err(Error::Config("the fixed token must not be empty".into()));
-            }
-            Auth::Fixed(token)
-        } else if let Some(provider) = self.token_provider {
-            Auth::Provider(provider)
-        } else {
-            return Err(Error::Config("no access token source configured".into()));
+            TokenSourceGiven::Provider(provider) => Auth::Provider(provider),
         };
 
         let mut config = ureq::Agent::config_builder()
@@ -568,6 +579,13 @@ enum Payload {
     Body(Vec<u8>),
     /// Query parameters (`GET`).
     Query(Vec<(String, String)>),
+}
+
+/// The access token source a [`ClientBuilder`] was given: exactly one.
+enum TokenSourceGiven {
+    Credentials(String, Secret),
+    Fixed(Secret),
+    Provider(Arc<dyn TokenProvider>),
 }
 
 impl Client {
@@ -1131,23 +1149,9 @@ fn backoff(base: Duration, retry: u32) -> Duration {
     let jitter = if half_nanos == 0 {
         0
     } else {
-        random_u64() % half_nanos
+        crate::random::random_u64() % half_nanos
     };
     exp + Duration::from_nanos(jitter)
-}
-
-/// A random number from the standard library's randomly keyed hasher (no extra dependency;
-/// good enough to spread retries).
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos().into())
-            .unwrap_or(0),
-    );
-    hasher.finish()
 }
 
 /// Maps a ureq error without ever formatting the URL (which carries the token) unredacted; the

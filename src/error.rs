@@ -192,8 +192,11 @@ impl Error {
     }
 
     /// Whether WeChat rejected the access token: `errcode` 40001 (invalid credential), 40014
-    /// (invalid access_token) or 42001 (access_token expired). The client has already fetched a
-    /// new token and retried once before returning such an error.
+    /// (invalid access_token) or 42001 (access_token expired). Before returning such an error
+    /// the client has tried to renew the token: with credentials or a token provider that gave a
+    /// different token, the call was sent once more and was rejected again; with a fixed token,
+    /// or when no different token could be had, the first rejection is returned as it is (the
+    /// call was sent once). A fixed token's owner renews it and builds a new client.
     pub fn is_token_error(&self) -> bool {
         matches!(self, Error::Api(e) if is_token_errcode(e.errcode))
     }

@@ -9,6 +9,8 @@ mod errcode;
 mod error;
 pub mod events;
 mod logging;
+mod percent;
+mod random;
 mod resolve;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;

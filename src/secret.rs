@@ -8,6 +8,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::percent::percent_encode;
+
 /// A secret string: an access token, an app secret, a ticket.
 ///
 /// `Debug` and `Display` print `***`, so a `Secret` can sit in structs that derive `Debug`
@@ -352,23 +354,6 @@ fn mask_json_values(text: &str, key: &str) -> String {
     out
 }
 
-/// Percent-encodes everything but the unreserved characters of RFC 3986
-/// (`A-Z a-z 0-9 - . _ ~`), for query strings.
-pub(crate) fn percent_encode(value: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(value.len());
-    for &b in value.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
-    out
-}
-
 /// The first `max` bytes of `body` as text (invalid UTF-8 replaced, cut at a character
 /// boundary), with secrets removed. The whole body is redacted before it is cut, so a secret
 /// straddling the cut cannot leave a visible prefix.
@@ -482,11 +467,5 @@ mod tests {
         let body = format!("{}SECRETVALUE", "x".repeat(5));
         assert_eq!(excerpt(body.as_bytes(), 8, &["SECRETVALUE"]), "xxxxx***");
         assert_eq!(excerpt(b"\xff\xfeok", 100, &[]), "\u{fffd}\u{fffd}ok");
-    }
-
-    #[test]
-    fn percent_encoding() {
-        assert_eq!(percent_encode("a-b_c.d~e"), "a-b_c.d~e");
-        assert_eq!(percent_encode("a b/中"), "a%20b%2F%E4%B8%AD");
     }
 }

@@ -26,8 +26,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::random::random_u64;
 
 use serde::Serialize;
 
@@ -65,22 +64,6 @@ pub(crate) fn same_signature(expected: &str, given: &str) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| {
         acc | (x.to_ascii_lowercase() ^ y.to_ascii_lowercase())
     }) == 0
-}
-
-/// A hard-to-predict 64-bit number: the standard library's randomly keyed hasher over the time
-/// and a counter. Not a CSPRNG; enough for nonces and the random prefix of encrypted messages,
-/// which WeChat requires to differ, not to be secret.
-pub(crate) fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    hasher.finish()
 }
 
 /// A fresh `nonce_str`: 32 characters of `[0-9A-Za-z]` (WeChat's limit is 32).

@@ -54,10 +54,7 @@
 //!
 //! Needs Redis 6.0 or later (Lua scripting and `SET … KEEPTTL`); tested with 7.0.
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -716,19 +713,10 @@ impl Slot {
     }
 }
 
-/// A random lock owner id, unique across processes and machines with near certainty.
+/// A random lock owner id (32 hex digits), unique across processes and machines with near
+/// certainty.
 fn owner_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        hasher.write_u128(t.as_nanos());
-    }
-    let high = hasher.finish();
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(high);
-    format!("{high:016x}{:016x}", hasher.finish())
+    crate::random::random_hex(32)
 }
 
 /// A [`TokenProvider`] whose tokens are shared through a [`RedisStore`]

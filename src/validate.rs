@@ -135,8 +135,11 @@ pub enum Rule {
         /// Items in all of them.
         actual: usize,
     },
-    /// A value the request type cannot hold (wrong JSON type, missing required field, …).
-    /// Only raised when a JSON body is checked against the spec (the sandbox, `schema::*::check`).
+    /// A value the request type cannot hold (wrong JSON type, missing required field, …) when a
+    /// JSON body is checked against the spec (the sandbox, `schema::TypeInfo::check`), or a
+    /// request the client cannot encode (a user's `Serialize` impl that fails, a map with
+    /// non-string keys, a `GET` request that is not a JSON object). The client raises it before
+    /// sending: nothing was sent.
     Decode {
         /// What serde said.
         message: String,

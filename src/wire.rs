@@ -1,5 +1,10 @@
-//! Helpers called by the generated code: serde helpers for enums and unions, and the XML element readers and writers of the event structs. Public only so the
-//! generated code in this crate and its tests can reach them; not part of the stable API.
+//! Helpers called by the generated code: serde helpers for enums and unions, and the XML element
+//! readers and writers of the event structs.
+//!
+//! The module is public (and hidden from the docs) because [`Empty`], the request or response of
+//! an endpoint without fields, appears in the signatures of public generated items; the other
+//! helpers are called only from the generated code inside this crate. Nothing here is part of
+//! the stable API.
 
 use std::borrow::Cow;
 

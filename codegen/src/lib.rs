@@ -1,7 +1,8 @@
 //! The generator of wechat-card: the YAML spec in, Rust source out.
 //!
-//! Stages (see DESIGN.md §2), each module's doc says what it takes and gives:
-//! 1. [`yaml`] reads a file into a positioned tree; [`types`] parses the field-type grammar;
+//! Stages, each module's doc says what it takes and gives:
+//! 1. [`yaml`] reads a file into an ordered tree (positions are found again from the text only
+//!    when an error is reported, see [`yaml::locate`]); [`types`] parses the field-type grammar;
 //!    [`parse`] turns each tree into the [`model`], hoisting inline types and interning type
 //!    names (every error collected, positioned by its path through [`diag`]).
 //! 2. [`model::Spec::link`] binds each name to its definition and computes, once, which types

@@ -251,7 +251,7 @@ impl Callback {
     pub fn push(&self, message: &Message, timestamp: &str, nonce: &str) -> (String, String) {
         let xml = message.to_xml();
         let signature = super::callback_signature(self.token.expose(), timestamp, nonce);
-        let encode = crate::secret::percent_encode;
+        let encode = crate::percent::percent_encode;
         let mut query = format!(
             "signature={signature}&timestamp={}&nonce={}&openid={}",
             encode(timestamp),

@@ -126,8 +126,8 @@ impl MessageCrypto {
     /// Encrypts `xml` with a random 16-byte prefix: the `Encrypt` text.
     pub fn encrypt_content(&self, xml: &str) -> String {
         let mut random = [0u8; 16];
-        random[..8].copy_from_slice(&crate::signature::random_u64().to_be_bytes());
-        random[8..].copy_from_slice(&crate::signature::random_u64().to_be_bytes());
+        random[..8].copy_from_slice(&crate::random::random_u64().to_be_bytes());
+        random[8..].copy_from_slice(&crate::random::random_u64().to_be_bytes());
         self.encrypt_content_with(xml, &random)
     }
 

@@ -151,7 +151,7 @@ fn deliver(url: &str, callback: &Callback, events: &mpsc::Receiver<Message>) {
     let separator = if url.contains('?') { '&' } else { '?' };
     while let Ok(message) = events.recv() {
         let timestamp = message.create_time.to_string();
-        let nonce = (crate::signature::random_u64() % 10_000_000_000).to_string();
+        let nonce = (crate::random::random_u64() % 10_000_000_000).to_string();
         let (query, body) = callback.push(&message, &timestamp, &nonce);
         let target = format!("{url}{separator}{query}");
         for attempt in 0..3 {

@@ -21,11 +21,12 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::api::typed;
-use super::distribute::{biz, percent_encode, to_value};
+use super::distribute::{biz, to_value};
 use super::state::{
     CardRecord, CodeRecord, CodeStatus, EventKind, INVALID_ARGS, INVALID_CARD_TYPE, INVALID_TIME,
     INVALID_USER_CARD_STATUS, Outcome, Refusal, State,
 };
+use crate::percent::percent_encode;
 use crate::{
     ActivateMemberCardRequest, GetActivateUrlRequest, GetActivateUrlResponse,
     GetMemberCardUserInfoRequest, GetMemberCardUserInfoResponse, MemberCardUserInfo,

@@ -312,7 +312,7 @@ impl SandboxBuilder {
                 return Err(SandboxError::Config("the secret must not be empty".into()));
             }
             Some(secret) => secret,
-            None => Secret::new(random_secret()),
+            None => Secret::new(crate::random::random_hex(32)),
         };
         let ttl = i64::try_from(self.token_ttl.as_secs()).unwrap_or(i64::MAX);
         if ttl <= 0 {
@@ -827,22 +827,4 @@ fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
-}
-
-/// 32 random hex digits.
-fn random_secret() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut text = String::with_capacity(32);
-    for round in 0..2u64 {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(round);
-        hasher.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
-        );
-        text.push_str(&format!("{:016x}", hasher.finish()));
-    }
-    text
 }

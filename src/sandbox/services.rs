@@ -1064,7 +1064,7 @@ pub(crate) fn add_gift_card_pay_whitelist(state: &mut State, request: &Value) ->
     let sub_mch_id = text(request, "sub_mch_id").to_owned();
     let url = format!(
         "https://mp.weixin.qq.com/sandbox/giftcard/pay?sub_mch_id={}",
-        super::distribute::percent_encode(&sub_mch_id)
+        crate::percent::percent_encode(&sub_mch_id)
     );
     state.services.pay_whitelist.insert(sub_mch_id);
     Ok(json!({ "url": url }))

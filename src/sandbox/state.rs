@@ -402,7 +402,7 @@ impl State {
                 since: Instant::now(),
                 running: running_clock,
             },
-            rng: crate::signature::random_u64(),
+            rng: crate::random::random_u64(),
             tokens: HashMap::new(),
             stable_current: None,
             classic_current: None,
