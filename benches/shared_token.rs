@@ -53,9 +53,12 @@ fn main() {
         child();
         return;
     }
-    let Some(redis) = Redis::shared() else {
-        eprintln!("no Redis: nothing measured");
-        return;
+    let redis = match Redis::try_shared() {
+        Ok(redis) => redis,
+        Err(how) => {
+            eprintln!("nothing measured: {how}");
+            std::process::exit(1);
+        }
     };
     steady_state(&redis);
     for n in [1, 4, 8] {

@@ -8,7 +8,8 @@
 //! and cross-checked with Python's `cryptography` (AES, CBC); `msg_signature` is
 //! `hashlib.sha1("".join(sorted([token, timestamp, nonce, encrypt])))`.
 //! `tests/vectors/event_crypto.py` re-derives every vector that way and compares it with the
-//! constants below (`.ci/run` runs it when python3 is installed).
+//! constants below; [`vectors_agree_with_an_independent_implementation`] runs it, and fails
+//! with how to get them when python3 or its `cryptography` package is missing.
 
 #![cfg(feature = "events")]
 
@@ -417,4 +418,31 @@ fn arbitrary_input_never_panics() {
         ));
         let _ = callback.receive(&q, &bytes);
     }
+}
+
+/// Runs `tests/vectors/event_crypto.py`: Python's `cryptography` derives every constant above
+/// again. Without python3 or the package the test fails and says how to get them
+/// (`scripts/test.sh`, the README's test command, installs both).
+#[test]
+fn vectors_agree_with_an_independent_implementation() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/event_crypto.py");
+    let output = match std::process::Command::new("python3").arg(script).output() {
+        Ok(output) => output,
+        Err(e) => panic!(
+            "this test needs python3 ({e}): install it with its `cryptography` package \
+             (Debian: `apt-get install python3 python3-cryptography`), or run the README's test \
+             command, scripts/test.sh, which does"
+        ),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{stdout}{stderr}"
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("ok  ")).count(),
+        7,
+        "{stdout}"
+    );
 }

@@ -3,8 +3,8 @@
 //! [`Redis::shared`] uses the server `.ci/run` started (its URL in `WECHAT_CARD_TEST_REDIS_URL`);
 //! otherwise, and for tests that stop and start their server, [`Redis::start`] runs
 //! `redis-server` from PATH on a free port in a temporary folder, stopped when dropped. Without
-//! either, a test prints how to get one and returns early, except under CI (`CI` set), where
-//! it fails: the tests never skip silently there.
+//! either the test **fails** with a message that says how to get one (`scripts/test.sh`, the
+//! README's test command, installs and starts it): a test that did not run never reports `ok`.
 #![allow(unused)]
 
 use std::net::TcpListener;
@@ -24,40 +24,47 @@ pub struct Redis {
 }
 
 impl Redis {
-    /// The server of the run (`WECHAT_CARD_TEST_REDIS_URL`), or one of this test's own.
-    /// `None` (after saying how to get one) when there is neither, outside CI.
-    pub fn shared() -> Option<Redis> {
+    /// The server of the run (`WECHAT_CARD_TEST_REDIS_URL`), or one of this test's own; panics
+    /// (the test fails) with how to get one when there is neither.
+    pub fn shared() -> Redis {
+        Redis::try_shared().unwrap_or_else(|how| panic!("{how}"))
+    }
+
+    /// A server of this test's own, from `redis-server` on PATH; panics (the test fails) with how
+    /// to get one when there is none.
+    pub fn start() -> Redis {
+        Redis::try_start().unwrap_or_else(|how| panic!("{how}"))
+    }
+
+    /// [`shared`](Redis::shared), or how to get a server (for the benchmark, which reports it
+    /// and stops).
+    pub fn try_shared() -> Result<Redis, String> {
         if let Ok(url) = std::env::var(URL_VAR) {
             let port = url
                 .rsplit(':')
                 .next()
                 .and_then(|p| p.trim_end_matches('/').parse().ok())
                 .unwrap_or(6379);
-            return Some(Redis {
+            return Ok(Redis {
                 url,
                 port,
                 own: None,
             });
         }
-        Redis::start()
+        Redis::try_start()
     }
 
-    /// A server of this test's own, from `redis-server` on PATH.
-    pub fn start() -> Option<Redis> {
-        let port = free_port();
-        match Redis::start_on(port) {
-            Some(redis) => Some(redis),
-            None => {
-                let how = "the shared-store tests need redis-server: install it (Debian/Ubuntu: \
-                           `apt-get install redis-server`) so that it is on PATH, or start one \
-                           and set WECHAT_CARD_TEST_REDIS_URL=redis://127.0.0.1:<port>/";
-                if std::env::var_os("CI").is_some() {
-                    panic!("{how}");
-                }
-                eprintln!("SKIPPED: {how}");
-                None
-            }
-        }
+    /// [`start`](Redis::start), or how to get a server.
+    pub fn try_start() -> Result<Redis, String> {
+        Redis::start_on(free_port()).ok_or_else(|| {
+            format!(
+                "this test needs a real Redis and none could be started: redis-server is not on \
+                 PATH and {URL_VAR} is not set. Run the README's test command, \
+                 `scripts/test.sh`, which installs redis-server (apt-get) and starts it, or \
+                 install it yourself (Debian/Ubuntu: `apt-get install redis-server`), or start \
+                 one and set {URL_VAR}=redis://127.0.0.1:<port>/"
+            )
+        })
     }
 
     /// Starts `redis-server` on `port` (again, after [`stop`](Redis::stop)).
