@@ -1,9 +1,9 @@
 //! The crate's one source of unpredictable numbers: nonces (`signature`), the random prefix of
 //! encrypted event messages (`events`), retry jitter (`client`), Redis lock owner ids (`store`)
-//! and the sandbox's generated secrets.
+//! and the sandbox's generated secrets, ids and codes.
 //!
 //! It is the standard library's randomly keyed SipHash (`RandomState`, keyed from the operating
-//! system's random source once per process and stepped per instance) over a process-wide counter,
+//! system's random source once per thread and stepped per instance) over a process-wide counter,
 //! the process id and the time. Not a CSPRNG, and nothing here needs one: WeChat requires nonces
 //! and message prefixes to differ, not to be secret; jitter and owner ids need only to differ
 //! between processes and calls. A crate such as `getrandom` or `fastrand` would add a dependency

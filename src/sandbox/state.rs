@@ -371,7 +371,6 @@ pub(crate) struct Event {
 pub(crate) struct State {
     pub config: Config,
     clock: Clock,
-    rng: u64,
     tokens: HashMap<String, Token>,
     stable_current: Option<String>,
     classic_current: Option<String>,
@@ -402,7 +401,6 @@ impl State {
                 since: Instant::now(),
                 running: running_clock,
             },
-            rng: crate::random::random_u64(),
             tokens: HashMap::new(),
             stable_current: None,
             classic_current: None,
@@ -477,20 +475,11 @@ impl State {
     // Identifiers
     // ----------------------------------------------------------------------------------------
 
-    fn next_random(&mut self) -> u64 {
-        // splitmix64
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
     pub(crate) fn random_text(&mut self, len: usize) -> String {
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let mut out = String::with_capacity(len);
         while out.len() < len {
-            let mut bits = self.next_random();
+            let mut bits = crate::random::random_u64();
             for _ in 0..10 {
                 if out.len() == len {
                     break;
@@ -520,7 +509,7 @@ impl State {
     /// A new 12-digit code.
     fn new_code(&mut self) -> String {
         loop {
-            let code = format!("{:012}", self.next_random() % 1_000_000_000_000);
+            let code = format!("{:012}", crate::random::random_u64() % 1_000_000_000_000);
             if !self.codes.contains_key(&code) {
                 return code;
             }
