@@ -28,7 +28,9 @@ pub(crate) fn random_u64() -> u64 {
     hasher.finish()
 }
 
-/// `digits` random lowercase hexadecimal digits.
+/// `digits` random lowercase hexadecimal digits (the Redis store's lock owners, the sandbox's
+/// secrets).
+#[cfg(any(feature = "redis", feature = "sandbox", test))]
 pub(crate) fn random_hex(digits: usize) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(digits);
