@@ -153,9 +153,9 @@ for run in $(seq 1 "$RUNS"); do
             measure "${names[$idx]}|$profile" "$dir" ${flag[@]+"${flag[@]}"}
         done
     done
-    # A maintainer's rebuilds, inside the crate's own folder: there its .cargo/config.toml turns
-    # the generator on (a consumer compiles the committed generated code instead, and would
-    # refuse an edited spec). An unmeasured build first, then the two rebuilds; the spec is put
+    # A maintainer's rebuilds, inside the crate's own folder: there codegen/ is present, so a
+    # spec edit runs the generator (a consumer of the published package compiles the committed
+    # generated code instead, and would refuse an edited spec). An unmeasured build first, then the two rebuilds; the spec is put
     # back afterwards, for the consumers of the next run.
     for idx in $(seq 0 $((n - 2))); do
         crate=$work/crate$((idx + 1))

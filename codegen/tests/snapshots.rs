@@ -1,8 +1,9 @@
 //! Snapshot tests of the generator: the generated code for the real spec and for an edge-case
 //! fixture, and the error messages for broken specs.
 //!
-//! A deliberate change to the generator or the spec changes these files: run
-//! `UPDATE_SNAPSHOTS=1 cargo test -p wechat-card-codegen` and review the diff in the commit.
+//! A deliberate change to the generator or the spec changes these files: run the project's one
+//! refresh command, `UPDATE_SNAPSHOTS=1 cargo test --all-features` at the repository's root
+//! (which runs these tests too), and review the diff in the commit.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -36,7 +37,7 @@ fn assert_snapshot(path: &Path, actual: &str) {
             .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
         panic!(
             "{} is out of date (first difference at line {}):\n  snapshot:  {:?}\n  generated: {:?}\n\
-             If the change is deliberate, run `UPDATE_SNAPSHOTS=1 cargo test -p wechat-card-codegen` \
+             If the change is deliberate, run `UPDATE_SNAPSHOTS=1 cargo test --all-features` \
              and review the diff.",
             path.display(),
             first + 1,
@@ -78,13 +79,19 @@ fn real_spec() {
     for file in files.iter().filter(|f| f.name.ends_with(".rs")) {
         assert_snapshot(&dir.join(&file.name), &file.text);
     }
-    // No stale snapshot of a file that is no longer generated.
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_none() {
-        for entry in fs::read_dir(&dir).unwrap().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            assert!(
-                files.iter().any(|f| f.name == name),
-                "stale snapshot {name}: delete it"
+    // No stale copy of a file that is no longer generated (the refresh deletes it).
+    let refresh = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    for entry in fs::read_dir(&dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if files.iter().any(|f| f.name == name) {
+            continue;
+        }
+        if refresh {
+            fs::remove_file(entry.path()).unwrap();
+        } else {
+            panic!(
+                "stale {name} in src/generated: the spec no longer generates it; run \
+                 `UPDATE_SNAPSHOTS=1 cargo test --all-features`"
             );
         }
     }

@@ -1,8 +1,10 @@
 //! The digest of a spec: which spec the committed generated code was made from.
 //!
-//! Also compiled into the crate's `build.rs` (through `#[path]`), which has no dependency on
-//! the generator outside the repository: there it checks that the committed code matches
-//! `spec/` before using it. So this file uses nothing but `std`.
+//! Compiled into the crate's `build.rs`, which checks with it that the committed code in
+//! `src/generated` was generated from the `spec/` at hand, and into the generator
+//! (`codegen/src/lib.rs` includes this file by path), which records the digest in the
+//! generated `api.rs`. It ships in the wechat-card package (the generator does not), so it
+//! uses nothing but `std`.
 
 /// The line of the generated `api.rs` that records the digest: `// spec digest: 0123…`.
 pub const DIGEST_LINE_PREFIX: &str = "// spec digest: ";
