@@ -13,7 +13,7 @@
 //!   directory of its own (`target/codegen`, so that the two cargo processes never wait for each
 //!   other's lock), and writes into `OUT_DIR`. Spec errors fail the build with `cargo::error=`
 //!   lines, one per error, all at once. A warning says that the committed copy is now stale
-//!   until `UPDATE_SNAPSHOTS=1 cargo test --all-features` refreshes it.
+//!   until `UPDATE_SNAPSHOTS=1 cargo test --all-features --no-fail-fast` refreshes it.
 //! - **They differ, anywhere else** (a package whose `spec/` was edited): the build fails and
 //!   says why. No code that does not match `spec/` is ever compiled, whatever the environment
 //!   (`RUSTFLAGS` and the like play no part in the choice).
@@ -77,7 +77,7 @@ fn main() {
         println!(
             "cargo::error=spec/ differs from the spec the committed code in {COMMITTED} was \
              generated from. Regenerate it inside the wechat-card repository: edit spec/ there \
-             and run `UPDATE_SNAPSHOTS=1 cargo test --all-features`."
+             and run `UPDATE_SNAPSHOTS=1 cargo test --all-features --no-fail-fast`."
         );
     }
 }
@@ -126,7 +126,7 @@ fn generate(out: &Path) {
         Ok(done) if done.status.success() => println!(
             "cargo::warning=spec/ changed: the API was generated from it, and the committed copy \
              in {COMMITTED} (what crates that depend on wechat-card compile) is stale until \
-             `UPDATE_SNAPSHOTS=1 cargo test --all-features` refreshes it"
+             `UPDATE_SNAPSHOTS=1 cargo test --all-features --no-fail-fast` refreshes it"
         ),
         Ok(done) => {
             let stderr = String::from_utf8_lossy(&done.stderr);

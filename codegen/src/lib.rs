@@ -13,8 +13,9 @@
 //!    [`text`] holds their shared source-writing helpers.
 //! 5. [`render`] formats the tokens.
 //!
-//! Writing the files (only when they changed) is the caller's job: `build.rs` and the snapshot
-//! tests. Modules only import from stages before them (and the leaf helpers `yaml`, `types`,
+//! Writing the files (only when they changed) is the caller's job: the binary (`src/main.rs`,
+//! which the crate's `build.rs` runs on an edited spec) and the snapshot tests (which refresh the
+//! committed copy). Modules only import from stages before them (and the leaf helpers `yaml`, `types`,
 //! `text`, `diag`): there is no import circle.
 #![forbid(unsafe_code)]
 
@@ -133,8 +134,8 @@ pub fn generate_from(
     }
     let tables = tables::Tables::new(&spec);
     let api = render::render(&format!("{display_dir}/"), tables.api(&names)).map_err(internal)?;
-    // The digest goes right under the `@generated` line: outside the repository, `build.rs`
-    // uses the committed code only if it was generated from the spec at hand.
+    // The digest goes right under the `@generated` line: `build.rs` uses the committed code only
+    // if it was generated from the spec at hand (and runs the generator otherwise).
     let digest = digest::spec_digest(files.iter().map(|(n, t)| (n.as_str(), t.as_str())));
     let api = match api.split_once('\n') {
         Some((header, rest)) => {

@@ -2,7 +2,7 @@
 //! fixture, and the error messages for broken specs.
 //!
 //! A deliberate change to the generator or the spec changes these files: run the project's one
-//! refresh command, `UPDATE_SNAPSHOTS=1 cargo test --all-features` at the repository's root
+//! refresh command, `UPDATE_SNAPSHOTS=1 cargo test --all-features --no-fail-fast` at the repository's root
 //! (which runs these tests too), and review the diff in the commit.
 
 use std::fs;
@@ -37,7 +37,7 @@ fn assert_snapshot(path: &Path, actual: &str) {
             .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
         panic!(
             "{} is out of date (first difference at line {}):\n  snapshot:  {:?}\n  generated: {:?}\n\
-             If the change is deliberate, run `UPDATE_SNAPSHOTS=1 cargo test --all-features` \
+             If the change is deliberate, run `UPDATE_SNAPSHOTS=1 cargo test --all-features --no-fail-fast` \
              and review the diff.",
             path.display(),
             first + 1,
@@ -91,7 +91,7 @@ fn real_spec() {
         } else {
             panic!(
                 "stale {name} in src/generated: the spec no longer generates it; run \
-                 `UPDATE_SNAPSHOTS=1 cargo test --all-features`"
+                 `UPDATE_SNAPSHOTS=1 cargo test --all-features --no-fail-fast`"
             );
         }
     }

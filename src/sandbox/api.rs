@@ -217,7 +217,7 @@ pub(crate) fn coverage_markdown() -> String {
         .filter(|e| !matches!(served(e.path), Served::Examples(_)))
         .count();
     let mut out = String::from(
-        "<!-- @generated from the sandbox's handlers and the spec by its coverage test. Do not edit: change the spec or the sandbox and run `UPDATE_SNAPSHOTS=1 cargo test --all-features`. -->\n\n",
+        "<!-- @generated from the sandbox's handlers and the spec by its coverage test. Do not edit: change the spec or the sandbox and run `UPDATE_SNAPSHOTS=1 cargo test --all-features --no-fail-fast`. -->\n\n",
     );
     out.push_str("# Sandbox coverage\n\n");
     out.push_str(&format!(
@@ -1165,7 +1165,7 @@ mod tests {
     }
 
     /// The committed coverage table `docs/sandbox.md` is the generated one
-    /// (`UPDATE_SNAPSHOTS=1 cargo test --all-features`, the one refresh command, rewrites it).
+    /// (`UPDATE_SNAPSHOTS=1 cargo test --all-features --no-fail-fast`, the one refresh command, rewrites it).
     #[test]
     fn coverage_table_is_up_to_date() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/sandbox.md");
@@ -1177,7 +1177,7 @@ mod tests {
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         assert!(
             committed == generated,
-            "docs/sandbox.md is out of date: run UPDATE_SNAPSHOTS=1 cargo test --all-features and review the diff"
+            "docs/sandbox.md is out of date: run UPDATE_SNAPSHOTS=1 cargo test --all-features --no-fail-fast and review the diff"
         );
     }
 
