@@ -626,8 +626,10 @@ impl Sandbox {
     /// User `openid` adds `card_id` through the JS-SDK's `wx.addCard` with `card_ext`, the
     /// signed cardExt text ([`SignedCardExt::card_ext`](crate::signature::SignedCardExt)):
     /// refused with 40080 "invalid CardExt" unless it is signed with the sandbox's current
-    /// `wx_card` api_ticket over the `card_id`, `timestamp`, `nonce_str`, `code` and `openid`
-    /// (the user's, required for `bind_openid` cards); then received as
+    /// `wx_card` api_ticket over the `card_id`, the `timestamp` (a string or a number) and the
+    /// `nonce_str`, `code` and `openid` that are given (each optional, an empty one counts as
+    /// absent, as in WeChat's own wx.addCard example; `openid` must be the user's and is required
+    /// for `bind_openid` cards); then received as
     /// [`receive_card`](Sandbox::receive_card) does, with the cardExt's `code`, `outer_str` and
     /// `outer_id`. Returns the code.
     pub fn add_card_by_jsapi(

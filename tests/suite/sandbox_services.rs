@@ -642,6 +642,49 @@ fn gift_card_pages_orders_and_cards_are_kept() {
     );
 }
 
+/// wx.addCard's cardExt in the shapes WeChat documents and other SDKs send: WeChat's own example
+/// (`"code": ""`, `"openid": ""`, no `nonce_str`), a numeric `timestamp`, and the signature over
+/// the values present. Empty `code` and `openid` mean none (not a custom code, not a user "").
+#[test]
+fn card_ext_in_wechat_example_shape_is_accepted() {
+    use wechat_card::signature::sha1_sorted;
+    let (sandbox, client, rx) = setup();
+    let card_id = card(&sandbox, "MEMBER_CARD", true);
+    let _ = next(&rx);
+    let ticket = client.api_ticket().unwrap();
+    // `{"code": "", "openid": "", "timestamp": "…", "signature": "…"}`, as in WeChat's example.
+    let signature = sha1_sorted(&[ticket.expose(), "1418301401", card_id.as_str()]);
+    let example =
+        json!({"code": "", "openid": "", "timestamp": "1418301401", "signature": signature})
+            .to_string();
+    let code = sandbox
+        .add_card_by_jsapi("o-example", &card_id, &example)
+        .unwrap();
+    assert!(!code.is_empty());
+    let CardEvent::UserGetCard(got) = next(&rx) else {
+        panic!("not user_get_card")
+    };
+    assert_eq!(got.user_card_code.as_deref(), Some(code.as_str()));
+
+    // A numeric timestamp and a nonce_str: signed over the number's text.
+    let signature = sha1_sorted(&[ticket.expose(), "1418301402", card_id.as_str(), "n0nce"]);
+    let numeric =
+        json!({"timestamp": 1418301402, "nonce_str": "n0nce", "signature": signature}).to_string();
+    sandbox
+        .add_card_by_jsapi("o-numeric", &card_id, &numeric)
+        .unwrap();
+    // The signature still covers what is present: the nonce left out of it is refused.
+    let unsigned_nonce =
+        json!({"timestamp": 1418301402, "nonce_str": "other", "signature": signature}).to_string();
+    assert_eq!(
+        sandbox
+            .add_card_by_jsapi("o-numeric2", &card_id, &unsigned_nonce)
+            .unwrap_err()
+            .errcode(),
+        Some(40080)
+    );
+}
+
 /// wx.addCard: the cardExt is checked against the sandbox's wx_card ticket; `outer_id` (here and
 /// on QR codes) is kept and pushed in `user_get_card`.
 #[test]
