@@ -301,7 +301,12 @@ pub(crate) fn dispatch(
             Ok(fields) => Answer::ok(envelope(endpoint, fields)),
             Err(refusal) => Answer::refusal(&refusal),
         },
-        None => Answer::ok(example_answer(endpoint, &request)),
+        // No handler: faithful all the same. Validated like every request (above), and every
+        // entity the request names must exist before the spec's example answers.
+        None => match state.check_references(&request) {
+            Ok(()) => Answer::ok(example_answer(endpoint, &request)),
+            Err(refusal) => Answer::refusal(&refusal),
+        },
     }
 }
 

@@ -64,6 +64,35 @@ pub(crate) struct Services {
     refunded: HashSet<String>,
 }
 
+impl Services {
+    /// Whether the entity a request field names exists, for the fields that name one of the
+    /// entities kept here (`rule_id`, `merchant_id`, `page_id`, `order_id`); `None` for any
+    /// other field. Endpoints without a handler are checked with it (`State::check_references`).
+    pub(crate) fn knows(&self, field: &str, value: &Value) -> Option<bool> {
+        let number = || value.as_u64().or_else(|| value.as_str()?.parse().ok());
+        let text = || {
+            value
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| value.as_u64().map(|n| n.to_string()))
+        };
+        Some(match field {
+            "rule_id" => number().is_some_and(|id| self.rules.contains_key(&id)),
+            "merchant_id" => number().is_some_and(|id| self.merchants.contains_key(&id)),
+            "page_id" => text().is_some_and(|id| self.pages.contains_key(&id)),
+            "order_id" => text().is_some_and(|id| {
+                self.quotes.contains_key(&id)
+                    || self
+                        .coin_orders
+                        .iter()
+                        .chain(&self.orders)
+                        .any(|o| o.get("order_id").and_then(Value::as_str) == Some(id.as_str()))
+            }),
+            _ => return None,
+        })
+    }
+}
+
 /// The refusal for something that does not exist (see the module docs).
 fn unknown(what: &str, value: impl std::fmt::Display) -> Refusal {
     Refusal::new(
