@@ -7,7 +7,9 @@
 #   on a free port of 127.0.0.1 in a temporary folder for the length of the run, its URL in
 #   WECHAT_CARD_TEST_REDIS_URL;
 # - python3 and its `cryptography` package (safe-mode vectors re-derived outside the library):
-#   installed with apt-get when missing.
+#   installed with apt-get when missing;
+# - chromium and chromedriver (the sandbox console's browser test, tests/suite/sandbox_console.rs):
+#   Debian's `chromium` and `chromium-driver`, installed with apt-get when missing.
 # A plain `cargo test --all-features` without them fails those tests and says how to get them;
 # no test reports `ok` without having run.
 set -euo pipefail
@@ -19,6 +21,8 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import cryptography' 2>/dev/null; then
     missing+=(python3-cryptography)
 fi
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "== installing ${missing[*]} (apt-get)"
     if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi

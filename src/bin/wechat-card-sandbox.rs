@@ -206,6 +206,8 @@ fn main() -> ExitCode {
         sandbox.appid(),
         sandbox.secret()
     );
+    // A page to look at the sandbox's state in a browser (and act on it).
+    println!("console {}", sandbox.console_url());
     if !options.host.is_loopback() {
         eprintln!(
             "warning: listening on {}, not only on loopback",

@@ -134,6 +134,7 @@
 //! `/sandbox/fault`, … (no token needed; `--help` lists every control with its body).
 
 mod api;
+mod console;
 mod control;
 mod dates;
 mod distribute;
@@ -447,6 +448,14 @@ impl Sandbox {
     /// The base URL to give clients: `http://127.0.0.1:<port>`.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The console's address, `http://127.0.0.1:<port>/sandbox/console`: a page to open in a
+    /// browser that shows the cards, codes, users, clock, faults and last calls, live, and lets
+    /// a person approve or reject a card, give it to a user, expire or delete a code, advance the
+    /// clock and arm a fault.
+    pub fn console_url(&self) -> String {
+        format!("{}/sandbox/console", self.base_url)
     }
 
     /// The address the sandbox listens on.

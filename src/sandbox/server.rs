@@ -26,17 +26,22 @@ use serde_json::{Value, json};
 
 use super::Fault;
 use super::api::{self, Answer, DATA_FORMAT_ERROR};
-use super::control;
 use super::state::{Refusal, State};
+use super::{console, control};
 
 /// Largest request body accepted (WeChat's own limit is not documented; card bodies are small).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How many of the last API calls the console shows.
+const RECENT_CALLS: usize = 50;
 
 /// What the handlers and the handle share.
 pub(crate) struct Shared {
     state: Mutex<State>,
     faults: Mutex<HashMap<String, VecDeque<Fault>>>,
     calls: Mutex<HashMap<String, u64>>,
+    /// The last [`RECENT_CALLS`] API calls and their errcode, newest last, for the console.
+    recent: Mutex<VecDeque<(String, i64)>>,
     connections: AtomicU64,
     requests: AtomicU64,
 }
@@ -53,6 +58,7 @@ impl Shared {
             state: Mutex::new(state),
             faults: Mutex::new(HashMap::new()),
             calls: Mutex::new(HashMap::new()),
+            recent: Mutex::new(VecDeque::with_capacity(RECENT_CALLS)),
             connections: AtomicU64::new(0),
             requests: AtomicU64::new(0),
         }
@@ -91,6 +97,36 @@ impl Shared {
     fn count(&self, path: &str) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         *lock(&self.calls).entry(path.to_owned()).or_default() += 1;
+    }
+
+    /// Remembers an API call's outcome for the console (bounded: the oldest is forgotten).
+    fn remember(&self, path: &str, answer: &Value) {
+        let errcode = answer.get("errcode").and_then(Value::as_i64).unwrap_or(0);
+        let mut recent = lock(&self.recent);
+        if recent.len() == RECENT_CALLS {
+            recent.pop_front();
+        }
+        recent.push_back((path.to_owned(), errcode));
+    }
+
+    /// For the console: the faults armed per path, the calls per path (both sorted by path)
+    /// and the last calls with their errcode.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn console_counters(
+        &self,
+    ) -> (Vec<(String, usize)>, Vec<(String, u64)>, Vec<(String, i64)>) {
+        let mut faults: Vec<(String, usize)> = lock(&self.faults)
+            .iter()
+            .map(|(path, queue)| (path.clone(), queue.len()))
+            .collect();
+        faults.sort();
+        let mut calls: Vec<(String, u64)> = lock(&self.calls)
+            .iter()
+            .map(|(path, n)| (path.clone(), *n))
+            .collect();
+        calls.sort();
+        let recent = lock(&self.recent).iter().cloned().collect();
+        (faults, calls, recent)
     }
 
     pub(crate) fn calls(&self, path: &str) -> u64 {
@@ -254,6 +290,9 @@ async fn handle(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let path = normalize(uri.path()).to_owned();
+    if let Some(page) = console::serve(&shared, &method, &path) {
+        return page;
+    }
     shared.count(&path);
     if control::is_control(&path) {
         let answer = match body {
@@ -267,10 +306,9 @@ async fn handle(
     let mut drop_after = false;
     match shared.take_fault(&path) {
         Some(Fault::Errcode(errcode)) => {
-            return json_response(
-                200,
-                &json!({ "errcode": errcode, "errmsg": fault_errmsg(errcode) }),
-            );
+            let body = json!({ "errcode": errcode, "errmsg": fault_errmsg(errcode) });
+            shared.remember(&path, &body);
+            return json_response(200, &body);
         }
         Some(Fault::Delay(pause)) => tokio::time::sleep(pause).await,
         Some(Fault::Drop) => return close_connection(),
@@ -296,6 +334,7 @@ async fn handle(
             format!("data format error: {}", rejection.body_text()),
         )),
     };
+    shared.remember(&path, &answer.body);
     if drop_after {
         return close_connection();
     }

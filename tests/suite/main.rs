@@ -32,6 +32,7 @@ mod runtime_client;
 mod sandbox_binary;
 mod sandbox_cards;
 mod sandbox_codes;
+mod sandbox_console;
 mod sandbox_create;
 mod sandbox_distribute;
 mod sandbox_events;

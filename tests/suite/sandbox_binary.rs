@@ -53,6 +53,11 @@ fn the_binary_serves_plain_http_clients() {
         ),
         "the startup line names the credentials the sandbox accepts"
     );
+    assert_eq!(
+        next("console "),
+        format!("http://{base}/sandbox/console"),
+        "the startup lines name the console"
+    );
     let appid = wechat_card::sandbox::DEFAULT_APPID.to_owned();
     let _card_id = next("demo card_id ");
     let code = next("demo code ");

@@ -1,0 +1,225 @@
+//! The sandbox's console in a real browser: headless Chromium driven through chromedriver's
+//! WebDriver protocol (plain JSON over HTTP on 127.0.0.1, spoken with ureq). The test
+//! opens the console, finds a card waiting for review, clicks "通过审核 Approve", and waits for
+//! the page to show the new status; it fails when the page does not update.
+//!
+//! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`;
+//! `scripts/test.sh` installs them). Without them the test fails and says so.
+//! `WECHAT_CARD_CONSOLE_SCREENSHOT=docs/console.png` also saves a screenshot of the page (the
+//! one in the README was made so).
+#![cfg(feature = "sandbox")]
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use wechat_card::CardStatus;
+use wechat_card::sandbox::Sandbox;
+
+use crate::sandbox_support::complete::Generator;
+
+/// WebDriver's key for an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// chromedriver, stopped (with its browser) when dropped.
+struct Driver {
+    child: Child,
+    addr: SocketAddr,
+    session: Option<String>,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "this test needs a real browser and none could be started: chromedriver: {e}. \
+                     Run `scripts/test.sh`, which installs chromium and chromium-driver (apt-get), \
+                     or install them yourself (Debian: `apt-get install chromium chromium-driver`)"
+                )
+            });
+        let mut driver = Driver {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            session: None,
+        };
+        // chromedriver listens a moment after it starts: wait for its status (a guard only).
+        let ready = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            std::net::TcpStream::connect(driver.addr).is_ok()
+                && driver.call("GET", "/status", None)["value"]["ready"] == true
+        });
+        assert!(
+            ready,
+            "chromedriver did not become ready on {}",
+            driver.addr
+        );
+        let session = driver.call(
+            "POST",
+            "/session",
+            Some(
+                json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {"args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--window-size=1280,900", "--lang=zh-CN"
+                ]}}}}),
+            ),
+        );
+        let id = session["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("chromedriver did not start a browser: {session}"))
+            .to_owned();
+        driver.session = Some(id);
+        driver
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        // ureq (keep-alive, Content-Length): chromedriver keeps connections open.
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .proxy(None)
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let url = format!("http://{}{path}", self.addr);
+        let answer = match (method, body) {
+            ("POST", body) => agent
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .send(body.unwrap_or_else(|| json!({})).to_string()),
+            ("DELETE", _) => agent.delete(&url).call(),
+            _ => agent.get(&url).call(),
+        };
+        let text = answer
+            .and_then(|mut a| a.body_mut().read_to_string())
+            .unwrap_or_else(|e| panic!("chromedriver {method} {path}: {e}"));
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("chromedriver: not JSON ({e}): {text}"))
+    }
+
+    fn session(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let id = self.session.as_deref().expect("a session");
+        self.call(method, &format!("/session/{id}{path}"), body)
+    }
+
+    /// The element `css` selects, if the page has one now.
+    fn find(&self, css: &str) -> Option<String> {
+        let found = self.session(
+            "POST",
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        found["value"][ELEMENT].as_str().map(str::to_owned)
+    }
+
+    /// The text of the element `css` selects, if there is one now (the page re-renders every
+    /// second, so an element is looked up again each time).
+    fn text(&self, css: &str) -> Option<String> {
+        let element = self.find(css)?;
+        self.session("GET", &format!("/element/{element}/text"), None)["value"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// Waits (up to 200 looks, a guard only) for the element `css` to show `want`.
+    fn wait_for_text(&self, css: &str, want: &str) -> bool {
+        (0..200).any(|_| {
+            let seen = self.text(css);
+            if seen.as_deref() == Some(want) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            false
+        })
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if self.session.is_some() {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.session("DELETE", "", None)
+            }));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_click_in_the_console_approves_a_card_and_the_page_shows_it() {
+    let sandbox = Sandbox::builder().auto_approve(false).start().unwrap();
+    let card_id = sandbox
+        .add_card(&Generator::new(0).card("MEMBER_CARD"))
+        .unwrap();
+    sandbox.receive_card("o-console-user", &card_id).ok();
+    assert_eq!(sandbox.card_status(&card_id), Some(CardStatus::NotVerify));
+    // Something in every table: an approved card held by two users, and calls, one refused.
+    let other = sandbox
+        .add_card(&Generator::new(1).card("MEMBER_CARD"))
+        .unwrap();
+    sandbox.approve_card(&other).unwrap();
+    let code = sandbox.receive_card("o-alice", &other).unwrap();
+    sandbox.receive_card("o-bob", &other).unwrap();
+    let client = sandbox.client().unwrap();
+    client
+        .get_code(&wechat_card::GetCodeRequest::new(code.as_str()))
+        .unwrap();
+    let unknown = client.get_code(&wechat_card::GetCodeRequest::new("999999999999"));
+    assert!(unknown.is_err());
+
+    let driver = Driver::start();
+    let opened = driver.session("POST", "/url", Some(json!({"url": sandbox.console_url()})));
+    assert!(opened["value"].is_null(), "navigation failed: {opened}");
+    let status = format!("tr[data-card='{card_id}'] td.status");
+    assert!(
+        driver.wait_for_text(&status, "CARD_STATUS_NOT_VERIFY"),
+        "the console does not list card {card_id} as waiting for review: {:?}",
+        driver.text(&status)
+    );
+    eprintln!("console: card {card_id} shown as CARD_STATUS_NOT_VERIFY");
+
+    let approve = driver
+        .find(&format!(
+            "button[data-action='approve'][data-card='{card_id}']"
+        ))
+        .expect("an approve button for the card");
+    let clicked = driver.session(
+        "POST",
+        &format!("/element/{approve}/click"),
+        Some(json!({})),
+    );
+    assert!(clicked["value"].is_null(), "the click failed: {clicked}");
+    assert!(
+        driver.wait_for_text(&status, "CARD_STATUS_VERIFY_OK"),
+        "the page did not update after the click: it shows {:?}",
+        driver.text(&status)
+    );
+    assert_eq!(sandbox.card_status(&card_id), Some(CardStatus::VerifyOk));
+    eprintln!(
+        "console: clicked Approve; the page shows CARD_STATUS_VERIFY_OK, as the sandbox does"
+    );
+    // The click went through the control, which the page lists as done.
+    assert_eq!(
+        driver.text("#message").as_deref(),
+        Some("完成 done: sandbox/card/approve")
+    );
+
+    if let Some(path) = std::env::var_os("WECHAT_CARD_CONSOLE_SCREENSHOT") {
+        let shot = driver.session("GET", "/screenshot", None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["value"].as_str().expect("a screenshot"))
+            .expect("base64");
+        std::fs::write(&path, png).expect("write the screenshot");
+        eprintln!("console: screenshot saved to {}", path.to_string_lossy());
+    }
+}
