@@ -450,6 +450,14 @@ impl Sandbox {
         &self.base_url
     }
 
+    /// Whether the sandbox has a stateful handler for the endpoint `path` (`card/code/get`).
+    /// Every other endpoint of the spec is validated like the others, refused when its request
+    /// names a card_id, code, rule_id, merchant_id, page_id or order_id that does not exist, and
+    /// otherwise answered from the spec's documented examples (docs/sandbox.md lists which).
+    pub fn serves_statefully(path: &str) -> bool {
+        api::stateful(server::normalize(path)).is_some()
+    }
+
     /// The console's address, `http://127.0.0.1:<port>/sandbox/console`: a page to open in a
     /// browser that shows the cards, codes, users, clock, faults and last calls, live, and lets
     /// a person approve or reject a card, give it to a user, expire or delete a code, advance the

@@ -300,6 +300,18 @@ fn every_endpoint_of_the_spec_is_served() {
             .find(|(path, _, _)| *path == endpoint.path)
         {
             Some((_, codes, _)) => codes.to_vec(),
+            // Without a handler, an example is answered as documented unless it names an
+            // entity a fresh sandbox does not have (unknown card 40073, code 40056, other 40097).
+            None if !Sandbox::serves_statefully(endpoint.path) => answers
+                .iter()
+                .map(|&a| {
+                    if [40073, 40056, 40097].contains(&a) {
+                        a
+                    } else {
+                        0
+                    }
+                })
+                .collect(),
             None => vec![0; answers.len()],
         };
         if answers != expected {
