@@ -35,6 +35,10 @@ OPTIONS:
     --frozen-clock      Keep the sandbox clock still (the default follows the wall clock)
     --demo              Add an approved demo card and give one code to the user o-demo-user,
                         and print the card id and the code
+    --state <FILE>      Keep the whole state in FILE (versioned JSON): loaded at start (a
+                        missing file is an empty start), written after every call and control,
+                        so the server can be stopped at any time and resumed. A corrupt file
+                        or one of a newer version is refused and left as it is
     -h, --help          Print this help
 
 The first line printed is `listening on <base URL>`, the second `credentials appid=<appid>
@@ -94,6 +98,7 @@ struct Options {
     coupon_creation: bool,
     frozen_clock: bool,
     demo: bool,
+    state: Option<std::path::PathBuf>,
 }
 
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
@@ -106,6 +111,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
         coupon_creation: false,
         frozen_clock: false,
         demo: false,
+        state: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -141,6 +147,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
             "--allow-coupon-create" => options.coupon_creation = true,
             "--frozen-clock" => options.frozen_clock = true,
             "--demo" => options.demo = true,
+            "--state" => options.state = Some(value("a file")?.into()),
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }
     }
@@ -183,7 +190,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let started = Sandbox::builder()
+    let mut builder = Sandbox::builder();
+    if let Some(path) = &options.state {
+        builder = builder.state(path);
+    }
+    let started = builder
         .host(options.host)
         .port(options.port)
         .appid(options.appid)

@@ -40,7 +40,7 @@ const INVALID_ACTION_INFO: i64 = 40053;
 const DEFAULT_QR_SECONDS: u32 = 365 * 24 * 3600;
 
 /// Everything distribution keeps.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Distribution {
     /// QR codes by ticket.
     qrcodes: HashMap<String, QrCode>,
@@ -55,6 +55,7 @@ pub(crate) struct Distribution {
 }
 
 /// A QR code of `card/qrcode/create`.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct QrCode {
     expires_at: i64,
     cards: Vec<QrItem>,
@@ -64,7 +65,7 @@ struct QrCode {
 }
 
 /// One card of a QR code, as the merchant asked for it.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct QrItem {
     card_id: String,
     code: Option<String>,
@@ -74,7 +75,7 @@ struct QrItem {
 }
 
 /// The imported codes of a deposit-mode card.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Deposit {
     /// Every code imported, received or not (`getdepositcount`, `checkcode`).
     imported: HashSet<String>,

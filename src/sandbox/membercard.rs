@@ -35,7 +35,7 @@ use crate::{
 };
 
 /// The member data of one code.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Member {
     pub active: bool,
     pub membership_number: Option<String>,
@@ -54,7 +54,7 @@ impl Member {
 }
 
 /// What member cards keep besides the codes' data.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct MemberCards {
     /// The 一键开卡 form of each card (the `activateuserform/set` request).
     forms: HashMap<String, Value>,

@@ -141,6 +141,7 @@ mod distribute;
 mod errcodes;
 mod events;
 mod membercard;
+mod saved;
 mod server;
 mod services;
 mod state;
@@ -198,6 +199,7 @@ pub struct SandboxBuilder {
     start_time: Option<i64>,
     running_clock: bool,
     worker_threads: usize,
+    state_file: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for SandboxBuilder {
@@ -213,6 +215,7 @@ impl fmt::Debug for SandboxBuilder {
             .field("start_time", &self.start_time)
             .field("running_clock", &self.running_clock)
             .field("worker_threads", &self.worker_threads)
+            .field("state_file", &self.state_file)
             .finish()
     }
 }
@@ -230,6 +233,7 @@ impl Default for SandboxBuilder {
             start_time: None,
             running_clock: false,
             worker_threads: 2,
+            state_file: None,
         }
     }
 }
@@ -303,6 +307,16 @@ impl SandboxBuilder {
         self
     }
 
+    /// Keeps the sandbox's state in `path`: loaded at start (a missing file is an empty start),
+    /// written back after each call and control over HTTP, on [`Sandbox::save_state`] and when
+    /// the sandbox stops. Versioned JSON; a file that is corrupt or of a newer version is refused
+    /// at start ([`SandboxError::State`]) and never overwritten. The settings (appid, secret,
+    /// …) are the builder's, not the file's; the clock continues from the time saved.
+    pub fn state(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+
     /// Binds the address and starts serving.
     pub fn start(self) -> Result<Sandbox, SandboxError> {
         if self.appid.trim().is_empty() {
@@ -333,9 +347,13 @@ impl SandboxBuilder {
             start,
             self.running_clock,
         );
+        let mut state = state;
+        if let Some(path) = &self.state_file {
+            saved::load(path, &mut state).map_err(SandboxError::State)?;
+        }
         let listener = TcpListener::bind((self.host, self.port)).map_err(SandboxError::Start)?;
         let addr = listener.local_addr().map_err(SandboxError::Start)?;
-        let shared = Arc::new(Shared::new(state));
+        let shared = Arc::new(Shared::new(state, self.state_file));
         let server = Server::start(listener, shared.clone(), self.worker_threads)
             .map_err(SandboxError::Start)?;
         let host = match addr.ip() {
@@ -383,6 +401,8 @@ pub enum SandboxError {
     Start(std::io::Error),
     /// The builder's settings are not usable.
     Config(String),
+    /// The saved state ([`SandboxBuilder::state`]) could not be read, or written.
+    State(String),
     /// The control was refused the way WeChat would refuse it (`errcode` as WeChat's: 40073
     /// unknown card, 40078 card status, 45031 out of stock, 45033 `get_limit` reached, 40056
     /// unknown code, 40127 code state, …).
@@ -409,6 +429,7 @@ impl fmt::Display for SandboxError {
         match self {
             SandboxError::Start(e) => write!(f, "the sandbox could not start: {e}"),
             SandboxError::Config(message) => write!(f, "sandbox configuration: {message}"),
+            SandboxError::State(message) => write!(f, "sandbox state: {message}"),
             SandboxError::Refused { errcode, errmsg } => {
                 write!(f, "refused with errcode {errcode}: {errmsg}")
             }
@@ -456,6 +477,12 @@ impl Sandbox {
     /// otherwise answered from the spec's documented examples (docs/sandbox.md lists which).
     pub fn serves_statefully(path: &str) -> bool {
         api::stateful(server::normalize(path)).is_some()
+    }
+
+    /// Writes the state to the file given to [`SandboxBuilder::state`] now (it is written after
+    /// each control call over HTTP and when the sandbox stops anyway). Without a file: nothing.
+    pub fn save_state(&self) -> Result<(), SandboxError> {
+        self.shared.save_state().map_err(SandboxError::State)
     }
 
     /// The console's address, `http://127.0.0.1:<port>/sandbox/console`: a page to open in a
@@ -834,9 +861,20 @@ impl Sandbox {
         self.shared.calls(path)
     }
 
-    /// Stops the server now (what dropping the handle does).
+    /// Stops the server now (what dropping the handle does), then writes the state to its
+    /// file if it has one ([`SandboxBuilder::state`]).
     pub fn shutdown(mut self) {
         self.server.shutdown();
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.server.shutdown();
+        // Nothing to return an error to: a failed save is logged (and the previous file kept).
+        if let Err(e) = self.shared.save_state() {
+            log::warn!(target: "wechat_card::sandbox", "{e}");
+        }
     }
 }
 

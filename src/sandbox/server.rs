@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     recent: Mutex<VecDeque<(String, i64)>>,
     connections: AtomicU64,
     requests: AtomicU64,
+    /// Where the state is saved ([`super::saved`]), if anywhere.
+    state_file: Option<std::path::PathBuf>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -53,7 +55,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub(crate) fn new(state: State) -> Shared {
+    pub(crate) fn new(state: State, state_file: Option<std::path::PathBuf>) -> Shared {
         Shared {
             state: Mutex::new(state),
             faults: Mutex::new(HashMap::new()),
@@ -61,11 +63,20 @@ impl Shared {
             recent: Mutex::new(VecDeque::with_capacity(RECENT_CALLS)),
             connections: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            state_file,
         }
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
+    }
+
+    /// Writes the state to its file, if it has one.
+    pub(crate) fn save_state(&self) -> Result<(), String> {
+        match &self.state_file {
+            Some(path) => super::saved::save(path, &self.state()),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn push_fault(&self, path: &str, fault: Fault, times: usize) {
@@ -301,6 +312,9 @@ async fn handle(
             }
             _ => Answer::refusal(&Refusal::of(DATA_FORMAT_ERROR)),
         };
+        if let Err(e) = shared.save_state() {
+            log::warn!(target: "wechat_card::sandbox", "{e}");
+        }
         return json_response(answer.status, &answer.body);
     }
     let mut drop_after = false;
@@ -335,6 +349,11 @@ async fn handle(
         )),
     };
     shared.remember(&path, &answer.body);
+    // A saved state follows every call, so that a server stopped at any moment resumes where it
+    // was (`--state`); nothing is written without a state file.
+    if let Err(e) = shared.save_state() {
+        log::warn!(target: "wechat_card::sandbox", "{e}");
+    }
     if drop_after {
         return close_connection();
     }

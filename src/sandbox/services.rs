@@ -38,7 +38,7 @@ use super::state::{CardRecord, Outcome, Refusal, State};
 use crate::CardEvent;
 
 /// What the endpoints of this module keep.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Services {
     pay_cells: HashMap<String, bool>,
     self_consume_cells: HashMap<String, Value>,
@@ -53,6 +53,8 @@ pub(crate) struct Services {
     tickets: HashMap<String, Map<String, Value>>,
     activate_tickets: HashMap<String, Value>,
     merchants: BTreeMap<u64, Value>,
+    /// Saved beside the rest (`State::saved_value`): serde would borrow a `&str` field.
+    #[serde(skip)]
     agent_qualification: Option<&'static str>,
     qualifications: BTreeMap<String, Value>,
     pages: BTreeMap<String, Value>,
@@ -64,7 +66,19 @@ pub(crate) struct Services {
     refunded: HashSet<String>,
 }
 
+/// The results an agent qualification's review can have.
+pub(crate) const QUALIFICATION_RESULTS: &[&str] =
+    &["RESULT_CHECKING", "RESULT_PASS", "RESULT_NOT_PASS"];
+
 impl Services {
+    pub(crate) fn agent_qualification(&self) -> Option<&'static str> {
+        self.agent_qualification
+    }
+
+    pub(crate) fn set_agent_qualification(&mut self, result: Option<&'static str>) {
+        self.agent_qualification = result;
+    }
+
     /// Whether the entity a request field names exists, for the fields that name one of the
     /// entities kept here (`rule_id`, `merchant_id`, `page_id`, `order_id`); `None` for any
     /// other field. Endpoints without a handler are checked with it (`State::check_references`).

@@ -82,6 +82,7 @@ impl Clock {
 }
 
 /// One issued access token or ticket.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Token {
     expires_at: i64,
     /// From this time on the token is "not latest" (40001): replaced by a newer one.
@@ -95,12 +96,15 @@ impl Token {
 }
 
 /// A card (template).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct CardRecord {
     pub id: String,
     pub card_type: String,
     /// `{"card_type": …, "<type>": {…}}` as created (normalized by the typed `Card`), updated by
     /// `card/update`. Read-only fields are added when answering.
     pub card: Value,
+    /// Saved beside the card (`Saved::card_status`): serde would borrow a `&str` field.
+    #[serde(skip)]
     pub status: &'static str,
     pub quantity: u64,
     pub total_quantity: u64,
@@ -269,7 +273,7 @@ pub(crate) const DEPOSIT_MODE: &str = "GET_CUSTOM_CODE_MODE_DEPOSIT";
 pub(crate) const MARK_TTL: i64 = 300;
 
 /// The state of a user's code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum CodeStatus {
     Normal,
     Consumed,
@@ -298,6 +302,7 @@ impl CodeStatus {
 }
 
 /// A code a user received.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct CodeRecord {
     pub code: String,
     pub card_id: String,
@@ -331,7 +336,7 @@ pub(crate) struct Channel {
 }
 
 /// A mark on a code (`card/code/mark`): `openid` holds it until `until` (sandbox clock).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Mark {
     pub openid: String,
     pub until: i64,
@@ -349,7 +354,7 @@ pub(crate) enum CodeSource {
 }
 
 /// What happened, for the statistics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum EventKind {
     View,
     Receive,
@@ -360,6 +365,7 @@ pub(crate) enum EventKind {
 }
 
 /// One event of the statistics' log.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Event {
     pub day: i64,
     pub kind: EventKind,
@@ -1431,5 +1437,150 @@ impl CodeRecord {
     /// The day the code was received.
     pub(crate) fn received_day(&self) -> i64 {
         self.received_day
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Saved state (`Sandbox::builder().state(path)`, `--state FILE`, see `saved.rs`)
+// ---------------------------------------------------------------------------------------------
+
+/// The one of `known` that `text` is, or why not.
+pub(crate) fn known_static(
+    text: &str,
+    known: &[&'static str],
+    what: &str,
+) -> Result<&'static str, String> {
+    known
+        .iter()
+        .copied()
+        .find(|k| *k == text)
+        .ok_or_else(|| format!("{text:?} is not a {what} (one of {known:?})"))
+}
+
+/// The card review statuses a saved state may hold.
+const SAVED_CARD_STATUSES: &[&str] = &[
+    CARD_NOT_VERIFY,
+    CARD_VERIFY_FAIL,
+    CARD_VERIFY_OK,
+    CARD_DELETE,
+];
+
+/// What a saved state holds: everything the sandbox knows except its settings (the builder's:
+/// appid, secret, token lifetime, review and coupon switches) and the callback registration.
+/// The clock is saved as the time it showed.
+#[derive(serde::Serialize)]
+struct SavedRef<'a> {
+    now: i64,
+    tokens: &'a HashMap<String, Token>,
+    stable_current: &'a Option<String>,
+    classic_current: &'a Option<String>,
+    tickets: &'a HashMap<String, (String, i64)>,
+    cards: &'a HashMap<String, CardRecord>,
+    card_status: HashMap<&'a str, &'a str>,
+    codes: &'a HashMap<String, CodeRecord>,
+    encrypted: &'a HashMap<String, String>,
+    events: &'a Vec<Event>,
+    expiries: &'a BTreeSet<(i64, String)>,
+    seq: u64,
+    distribution: &'a Distribution,
+    member_cards: &'a MemberCards,
+    services: &'a super::services::Services,
+    agent_qualification: Option<&'static str>,
+}
+
+/// [`SavedRef`], read back.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Saved {
+    now: i64,
+    tokens: HashMap<String, Token>,
+    stable_current: Option<String>,
+    classic_current: Option<String>,
+    tickets: HashMap<String, (String, i64)>,
+    cards: HashMap<String, CardRecord>,
+    card_status: HashMap<String, String>,
+    codes: HashMap<String, CodeRecord>,
+    encrypted: HashMap<String, String>,
+    events: Vec<Event>,
+    expiries: BTreeSet<(i64, String)>,
+    seq: u64,
+    distribution: Distribution,
+    member_cards: MemberCards,
+    services: super::services::Services,
+    agent_qualification: Option<String>,
+}
+
+impl State {
+    /// Everything to save, as JSON.
+    pub(crate) fn saved_value(&self) -> Result<Value, String> {
+        serde_json::to_value(SavedRef {
+            now: self.now(),
+            tokens: &self.tokens,
+            stable_current: &self.stable_current,
+            classic_current: &self.classic_current,
+            tickets: &self.tickets,
+            cards: &self.cards,
+            card_status: self
+                .cards
+                .iter()
+                .map(|(id, card)| (id.as_str(), card.status))
+                .collect(),
+            codes: &self.codes,
+            encrypted: &self.encrypted,
+            events: &self.events,
+            expiries: &self.expiries,
+            seq: self.seq,
+            distribution: &self.distribution,
+            member_cards: &self.member_cards,
+            services: &self.services,
+            agent_qualification: self.services.agent_qualification(),
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    /// Replaces everything but the settings with a saved state (from [`saved_value`]); the
+    /// clock continues from the time saved. Nothing changes when the value is not one.
+    ///
+    /// [`saved_value`]: State::saved_value
+    pub(crate) fn restore(&mut self, value: Value) -> Result<(), String> {
+        let mut saved: Saved = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        for (id, card) in &mut saved.cards {
+            let status = saved
+                .card_status
+                .get(id)
+                .ok_or_else(|| format!("card {id:?} has no status"))?;
+            card.status = known_static(status, SAVED_CARD_STATUSES, "card status")?;
+        }
+        let qualification = saved
+            .agent_qualification
+            .as_deref()
+            .map(|q| {
+                known_static(
+                    q,
+                    super::services::QUALIFICATION_RESULTS,
+                    "qualification result",
+                )
+            })
+            .transpose()?;
+        saved.services.set_agent_qualification(qualification);
+        self.clock = Clock {
+            base: saved.now,
+            since: Instant::now(),
+            running: self.clock.running,
+        };
+        self.tokens = saved.tokens;
+        self.stable_current = saved.stable_current;
+        self.classic_current = saved.classic_current;
+        self.tickets = saved.tickets;
+        self.cards = saved.cards;
+        self.codes = saved.codes;
+        self.encrypted = saved.encrypted;
+        self.events = saved.events;
+        self.expiries = saved.expiries;
+        self.seq = saved.seq;
+        self.distribution = saved.distribution;
+        self.member_cards = saved.member_cards;
+        self.services = saved.services;
+        Ok(())
     }
 }

@@ -40,6 +40,7 @@ mod sandbox_faults;
 mod sandbox_fidelity;
 mod sandbox_membercard;
 mod sandbox_services;
+mod sandbox_state;
 mod sandbox_stats;
 mod sandbox_tokens;
 mod sandbox_validation;
