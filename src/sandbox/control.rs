@@ -54,7 +54,7 @@ pub(crate) fn is_control(path: &str) -> bool {
 /// Runs a control.
 pub(crate) fn dispatch(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
     if method != Method::POST {
-        return Answer::refusal(&Refusal::of(43002));
+        return Answer::refusal(&Refusal::of(super::errcodes::REQUIRE_POST));
     }
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Map::new())
@@ -274,7 +274,7 @@ fn run(shared: &Shared, path: &str, request: &Value) -> Outcome<Value> {
             done
         }
         other => Err(Refusal::new(
-            40066,
+            super::errcodes::INVALID_URL,
             format!("invalid url: /{other} is not a sandbox control"),
         )),
     }

@@ -35,7 +35,7 @@ use crate::{
 };
 
 /// `errcode` of a QR code whose `action_name` and `action_info` disagree.
-const INVALID_ACTION_INFO: i64 = 40053;
+const INVALID_ACTION_INFO: i64 = crate::ErrorCode::InvalidActionInfo.code();
 /// Lifetime of a QR code created without `expire_seconds` (365 days).
 const DEFAULT_QR_SECONDS: u32 = 365 * 24 * 3600;
 
@@ -173,7 +173,7 @@ impl State {
         for item in &items {
             if item.openid.as_deref().is_some_and(|only| only != openid) {
                 return Err(Refusal::new(
-                    40003,
+                    super::errcodes::INVALID_OPENID,
                     "invalid openid: the QR code is for another user",
                 ));
             }
