@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde_json::Value;
 
-use super::api::typed;
+use super::request::typed;
 use super::state::{
     CARD_VERIFY_OK, INVALID_ARGS, INVALID_CARD_STATUS, INVALID_CODE, INVALID_TIME, MISSING_FIELD,
     NO_CUSTOM_CODE_PERMISSION, Outcome, Refusal, STOCK_EMPTY, State,

@@ -5,6 +5,8 @@
 //! exception is [`SANDBOX_COUPON_CREATION_CLOSED`], the sandbox's own and named as such. A
 //! refusal's `errmsg` starts with [`errmsg`]`(code)` and may add what exactly was wrong.
 
+use serde_json::{Value, json};
+
 use crate::ErrorCode;
 
 pub(crate) const INVALID_CREDENTIAL: i64 = ErrorCode::InvalidCredential.code();
@@ -53,6 +55,56 @@ pub(crate) const MCHID_OCCUPIED: i64 = ErrorCode::MchidOccupied.code();
 /// for that refusal is not documented anywhere the project could find, so the sandbox does not
 /// pretend to know it.
 pub(crate) const SANDBOX_COUPON_CREATION_CLOSED: i64 = 99_001;
+
+/// A request the sandbox refuses the way WeChat would: an `errcode` and an `errmsg`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub errcode: i64,
+    pub errmsg: String,
+}
+
+impl Refusal {
+    pub(crate) fn new(errcode: i64, errmsg: impl Into<String>) -> Refusal {
+        Refusal {
+            errcode,
+            errmsg: errmsg.into(),
+        }
+    }
+
+    /// A refusal with WeChat's errmsg for `errcode`, from the errcode catalog (`spec/errors.yaml`).
+    pub(crate) fn of(errcode: i64) -> Refusal {
+        Refusal::new(errcode, errmsg(errcode))
+    }
+}
+
+/// The result of a sandbox operation.
+pub(crate) type Outcome<T> = Result<T, Refusal>;
+
+/// An answer: HTTP status and JSON body.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    pub(crate) fn ok(body: Value) -> Answer {
+        Answer { status: 200, body }
+    }
+
+    /// WeChat's answer to a refused request.
+    pub(crate) fn refusal(refusal: &Refusal) -> Answer {
+        Answer::ok(json!({ "errcode": refusal.errcode, "errmsg": refusal.errmsg }))
+    }
+}
+
+impl From<Outcome<Value>> for Answer {
+    fn from(outcome: Outcome<Value>) -> Answer {
+        match outcome {
+            Ok(body) => Answer::ok(body),
+            Err(refusal) => Answer::refusal(&refusal),
+        }
+    }
+}
 
 /// WeChat's message for `errcode`: from the errcode catalog (`spec/errors.yaml`), except for
 /// `0` and the sandbox's own [`SANDBOX_COUPON_CREATION_CLOSED`].

@@ -20,8 +20,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::api::typed;
 use super::distribute::{biz, to_value};
+use super::request::typed;
 use super::state::{
     CardRecord, CodeRecord, CodeStatus, EventKind, INVALID_ARGS, INVALID_CARD_TYPE, INVALID_TIME,
     INVALID_USER_CARD_STATUS, Outcome, Refusal, State,

@@ -134,6 +134,8 @@
 //! `/sandbox/fault`, … (no token needed; `--help` lists every control with its body).
 
 mod api;
+mod cards;
+mod codes;
 mod console;
 mod control;
 mod dates;
@@ -141,11 +143,13 @@ mod distribute;
 mod errcodes;
 mod events;
 mod membercard;
+mod request;
 mod saved;
 mod server;
 mod services;
 mod state;
 mod stats;
+mod tokens;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};

@@ -747,7 +747,7 @@ fn known_category(primary: u64, secondary: u64) -> bool {
     let Some(endpoint) = crate::schema::endpoint("card/getapplyprotocol") else {
         return true;
     };
-    let categories = super::api::example_answer(endpoint, &json!({}));
+    let categories = super::request::example_answer(endpoint, &json!({}));
     categories
         .get("category")
         .and_then(Value::as_array)

@@ -13,37 +13,14 @@ use super::membercard::{Member, MemberCards};
 use crate::Secret;
 use crate::validate::{Rule, Validate, ValidationError};
 
-/// A request the sandbox refuses the way WeChat would: an `errcode` and an `errmsg`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Refusal {
-    pub errcode: i64,
-    pub errmsg: String,
-}
-
-impl Refusal {
-    pub(crate) fn new(errcode: i64, errmsg: impl Into<String>) -> Refusal {
-        Refusal {
-            errcode,
-            errmsg: errmsg.into(),
-        }
-    }
-
-    /// A refusal with WeChat's errmsg for `errcode`, from the errcode catalog (`spec/errors.yaml`).
-    pub(crate) fn of(errcode: i64) -> Refusal {
-        Refusal::new(errcode, super::errcodes::errmsg(errcode))
-    }
-}
-
-/// The result of a sandbox operation.
-pub(crate) type Outcome<T> = Result<T, Refusal>;
+pub(crate) use super::errcodes::{Outcome, Refusal};
 
 // WeChat's error codes used by the sandbox: all of them live in `errcodes.rs`.
 pub(crate) use super::errcodes::{
-    APPID_MISSING, CODE_CONSUMED, GET_LIMIT, INVALID_APPID, INVALID_APPSECRET, INVALID_ARGS,
-    INVALID_CARD_ID, INVALID_CARD_STATUS, INVALID_CARD_TYPE, INVALID_CODE, INVALID_CREDENTIAL,
-    INVALID_ENCRYPT_CODE, INVALID_GRANT_TYPE, INVALID_OPENID, INVALID_SERIAL_CODE, INVALID_STOCK,
-    INVALID_TIME, INVALID_USER_CARD_STATUS, MISSING_FIELD, NO_CUSTOM_CODE_PERMISSION,
-    SECRET_MISSING, STOCK_EMPTY, TOKEN_EXPIRED, TOKEN_MISSING,
+    CODE_CONSUMED, GET_LIMIT, INVALID_ARGS, INVALID_CARD_ID, INVALID_CARD_STATUS,
+    INVALID_CARD_TYPE, INVALID_CODE, INVALID_CREDENTIAL, INVALID_OPENID, INVALID_SERIAL_CODE,
+    INVALID_STOCK, INVALID_TIME, INVALID_USER_CARD_STATUS, MISSING_FIELD,
+    NO_CUSTOM_CODE_PERMISSION, STOCK_EMPTY, TOKEN_EXPIRED,
 };
 
 /// Longest stock WeChat accepts (`sku.quantity`).
@@ -640,7 +617,7 @@ impl State {
     /// generated `Card` type like `card/create` would be.
     pub(crate) fn create_card(&mut self, card: &Value) -> Outcome<String> {
         let mut card = card.clone();
-        super::api::accept_numeric_timestamps(&mut card);
+        super::request::accept_numeric_timestamps(&mut card);
         let card = &card;
         let typed: crate::Card = match serde_json::from_value(card.clone()) {
             Ok(typed) => typed,
@@ -651,7 +628,7 @@ impl State {
                         message: e.to_string(),
                     },
                 );
-                return Err(super::api::validation_refusal(
+                return Err(super::request::validation_refusal(
                     &error,
                     Some(("Card", card, "card")),
                 ));
@@ -665,14 +642,14 @@ impl State {
         }
         typed
             .validate()
-            .map_err(|e| super::api::validation_refusal(&e.within("card"), None))?;
+            .map_err(|e| super::request::validation_refusal(&e.within("card"), None))?;
         let normalized = serde_json::to_value(&typed).map_err(|e| {
             Refusal::new(
                 super::errcodes::DATA_FORMAT_ERROR,
                 format!("data format error: {e}"),
             )
         })?;
-        super::api::check_values("Card", &normalized, "card")?;
+        super::request::check_values("Card", &normalized, "card")?;
         let card_type = typed.tag().to_owned();
         let now = self.now();
         let id = self.new_card_id();

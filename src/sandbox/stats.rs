@@ -8,8 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use super::api::{matches_source, period};
 use super::dates::format_day;
+use super::dates::parse_day;
+use super::errcodes::{DATE_FORMAT_ERROR, DATE_RANGE_ERROR};
+use super::request::{number, text};
 use super::state::{CardRecord, Event, EventKind, INVALID_CARD_ID, Outcome, Refusal, State};
 
 /// Counts and distinct users per event kind.
@@ -256,4 +258,32 @@ pub(crate) fn member_card_detail(state: &mut State, request: &Value) -> Outcome<
         })
         .collect();
     Ok(json!({ "list": list }))
+}
+
+/// The period of a datacube request as day numbers, refusing periods that do not end before
+/// today (WeChat has no data for today; the sandbox answers 61501 "date range error").
+pub(crate) fn period(state: &State, request: &Value) -> Outcome<(i64, i64)> {
+    let day = |key: &str| {
+        text(request, key)
+            .and_then(parse_day)
+            .ok_or_else(|| Refusal::new(DATE_FORMAT_ERROR, format!("date format error: {key}")))
+    };
+    let (begin, end) = (day("begin_date")?, day("end_date")?);
+    let today = state.today();
+    if end >= today {
+        return Err(Refusal::new(
+            DATE_RANGE_ERROR,
+            format!(
+                "date range error: end_date must be before today ({}, Beijing time); today's data is not available yet",
+                format_day(today)
+            ),
+        ));
+    }
+    Ok((begin, end))
+}
+
+/// Whether the events of a card count for `cond_source` (0: created on the 公众平台, 1: through
+/// the API). Every sandbox card counts as created through the API.
+pub(crate) fn matches_source(_card: &CardRecord, request: &Value) -> bool {
+    number(request, "cond_source").is_none_or(|source| source == 1)
 }
