@@ -15,7 +15,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::dates::format_day;
-use super::server::Shared;
+use super::shared::Shared;
 
 /// The page: one self-contained HTML file.
 pub(crate) const PAGE: &str = include_str!("console.html");

@@ -41,7 +41,7 @@ use serde_json::{Map, Value, json};
 use super::Fault;
 use super::api::{Answer, DATA_FORMAT_ERROR};
 use super::dates::format_day;
-use super::server::Shared;
+use super::shared::Shared;
 use super::state::{
     CARD_VERIFY_FAIL, CARD_VERIFY_OK, INVALID_ARGS, MISSING_FIELD, Outcome, Refusal,
 };
@@ -369,7 +369,7 @@ fn fault_request(request: &Value) -> Outcome<(String, Fault, usize)> {
     known.extend_from_slice(FAULTS);
     only_keys(CONTROL, request, &known)?;
     let target = text(request, "path")?;
-    let normalized = super::server::normalize(target);
+    let normalized = super::shared::normalize(target);
     if normalized != "*" && !super::api::is_served_path(normalized) {
         return Err(bad_input(
             CONTROL,

@@ -17,11 +17,12 @@
 //! received). A QR code of several cards is received all or nothing. `outer_str` is kept with
 //! the code (`card/code/get` returns it), and so is `outer_id` (both are pushed in `user_get_card`).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
 use super::request::typed;
+use super::state::distribution::{QrCode, QrItem};
 use super::state::{
     CARD_VERIFY_OK, INVALID_ARGS, INVALID_CARD_STATUS, INVALID_CODE, INVALID_TIME, MISSING_FIELD,
     NO_CUSTOM_CODE_PERMISSION, Outcome, Refusal, STOCK_EMPTY, State,
@@ -38,97 +39,6 @@ use crate::{
 const INVALID_ACTION_INFO: i64 = crate::ErrorCode::InvalidActionInfo.code();
 /// Lifetime of a QR code created without `expire_seconds` (365 days).
 const DEFAULT_QR_SECONDS: u32 = 365 * 24 * 3600;
-
-/// Everything distribution keeps.
-#[derive(Default, serde::Serialize, serde::Deserialize)]
-pub(crate) struct Distribution {
-    /// QR codes by ticket.
-    qrcodes: HashMap<String, QrCode>,
-    /// The ticket of each QR code's `url` (what the QR image encodes).
-    qr_urls: HashMap<String, String>,
-    /// The requests of the card shelves, `page_id` = index + 1.
-    pages: Vec<Value>,
-    /// Imported codes by card.
-    deposits: HashMap<String, Deposit>,
-    whitelist_openids: Vec<String>,
-    whitelist_usernames: Vec<String>,
-}
-
-/// A QR code of `card/qrcode/create`.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct QrCode {
-    expires_at: i64,
-    cards: Vec<QrItem>,
-    /// `is_unique_code` on any card: one scan only.
-    unique: bool,
-    scanned: bool,
-}
-
-/// One card of a QR code, as the merchant asked for it.
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
-struct QrItem {
-    card_id: String,
-    code: Option<String>,
-    openid: Option<String>,
-    outer_str: Option<String>,
-    outer_id: Option<u64>,
-}
-
-/// The imported codes of a deposit-mode card.
-#[derive(Default, serde::Serialize, serde::Deserialize)]
-struct Deposit {
-    /// Every code imported, received or not (`getdepositcount`, `checkcode`).
-    imported: HashSet<String>,
-    /// Imported codes not yet received, in import order (entries no longer in `unused` are
-    /// skipped).
-    queue: VecDeque<String>,
-    unused: HashSet<String>,
-}
-
-impl Distribution {
-    /// Whether `openid` is on the test whitelist.
-    pub(crate) fn whitelisted(&self, openid: &str) -> bool {
-        self.whitelist_openids.iter().any(|o| o == openid)
-    }
-
-    /// Imported codes of `card_id` not yet received (0 for other cards).
-    pub(crate) fn available(&self, card_id: &str) -> u64 {
-        self.deposits
-            .get(card_id)
-            .map_or(0, |d| d.unused.len() as u64)
-    }
-
-    /// Whether `code` is an imported code of `card_id` not yet received.
-    pub(crate) fn is_available(&self, card_id: &str, code: &str) -> bool {
-        self.deposits
-            .get(card_id)
-            .is_some_and(|d| d.unused.contains(code))
-    }
-
-    /// Takes an imported code of `card_id` out of the unused ones: `code`, or the next one in
-    /// import order. `None` when there is none.
-    pub(crate) fn take_deposited(&mut self, card_id: &str, code: Option<&str>) -> Option<String> {
-        let deposit = self.deposits.get_mut(card_id)?;
-        match code {
-            Some(code) => deposit.unused.remove(code).then(|| code.to_owned()),
-            None => {
-                while let Some(next) = deposit.queue.pop_front() {
-                    if deposit.unused.remove(&next) {
-                        return Some(next);
-                    }
-                }
-                None
-            }
-        }
-    }
-
-    /// Whether `code` was imported for a card other than `card_id`.
-    fn imported_elsewhere(&self, card_id: &str, code: &str) -> bool {
-        self.deposits
-            .iter()
-            .any(|(id, d)| id != card_id && d.imported.contains(code))
-    }
-}
 
 impl State {
     /// A user scans a QR code (by its `ticket` or its `url`): receives every card of it, all or

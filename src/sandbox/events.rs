@@ -34,13 +34,12 @@
 //! given. They are POSTed in order by a background thread, so the sandbox never waits for the
 //! callback; a failed delivery is tried three times (WeChat retries too), then dropped.
 
-use std::collections::HashMap;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::server::Shared;
+use super::shared::Shared;
 use super::state::{INVALID_ARGS, Outcome, Refusal, State};
 use super::{Sandbox, SandboxError};
 use crate::events::{Callback, Message};
@@ -49,14 +48,6 @@ use crate::{
     UpdateMemberCardEvent, UserConsumeCardEvent, UserDelCardEvent, UserGetCardEvent,
     UserGiftingCardEvent, UserViewCardEvent,
 };
-
-/// Where events go: nowhere until a callback is registered.
-#[derive(Default)]
-pub(crate) struct Outbox {
-    sender: Option<mpsc::Sender<Message>>,
-    /// When the last low-stock reminder of each card was pushed (sandbox clock).
-    reminded: HashMap<String, i64>,
-}
 
 /// A stock reminder at most this often per card (WeChat: every 12 hours).
 const REMIND_EVERY: i64 = 12 * 3600;

@@ -16,8 +16,6 @@
 //! previous ones. The records (`record_bonus`, …) and notification options are accepted and not
 //! kept.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
 use super::distribute::{biz, to_value};
@@ -33,34 +31,6 @@ use crate::{
     SetActivateUserFormRequest, UpdateMemberCardUserRequest, UpdateMemberCardUserResponse,
     UserCardStatus,
 };
-
-/// The member data of one code.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct Member {
-    pub active: bool,
-    pub membership_number: Option<String>,
-    pub bonus: i64,
-    pub balance: i64,
-    pub custom_field_values: [Option<String>; 3],
-    pub background_pic_url: Option<String>,
-}
-
-impl Member {
-    /// Activation on receipt (`auto_activate`): the code is the membership number.
-    pub(crate) fn activate(&mut self, membership_number: &str) {
-        self.active = true;
-        self.membership_number = Some(membership_number.to_owned());
-    }
-}
-
-/// What member cards keep besides the codes' data.
-#[derive(Default, serde::Serialize, serde::Deserialize)]
-pub(crate) struct MemberCards {
-    /// The 一键开卡 form of each card (the `activateuserform/set` request).
-    forms: HashMap<String, Value>,
-    /// The `encrypt_card_id` of each card's activation URL.
-    encrypted_ids: HashMap<String, String>,
-}
 
 /// A member card (40073 unknown, 40071 another type).
 fn member_card<'a>(state: &'a State, card_id: &str) -> Outcome<&'a CardRecord> {

@@ -147,6 +147,7 @@ mod request;
 mod saved;
 mod server;
 mod services;
+mod shared;
 mod state;
 mod stats;
 mod tokens;
@@ -159,7 +160,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use self::server::{Server, Shared};
+use self::server::Server;
+use self::shared::Shared;
 use self::state::{CARD_VERIFY_FAIL, CARD_VERIFY_OK, Config, Refusal, State};
 use crate::{CardStatus, Client, ClientBuilder, Secret, UserCardStatus};
 
@@ -480,7 +482,7 @@ impl Sandbox {
     /// names a card_id, code, rule_id, merchant_id, page_id or order_id that does not exist, and
     /// otherwise answered from the spec's documented examples (docs/sandbox.md lists which).
     pub fn serves_statefully(path: &str) -> bool {
-        api::stateful(server::normalize(path)).is_some()
+        api::stateful(shared::normalize(path)).is_some()
     }
 
     /// Writes the state to the file given to [`SandboxBuilder::state`] now (it is written after

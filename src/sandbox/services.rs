@@ -26,9 +26,7 @@
 //! | `card/giftcard/order/*` | orders (bought with the `sandbox/giftcard/buy` control) | 40097 unknown `order_id`, refunding twice |
 //! | `card/generalcard/activate`, `unactivate`, `updateuser` | the gift card's activation, bonus and balance | 40056, 40071 not a GENERAL_CARD, 40127 activating twice or unactivating an inactive card |
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::errcodes::{
     CAN_NOT_RESUBMIT, INVALID_ARGS, INVALID_CARD_TYPE, INVALID_USER_CARD_STATUS, MCHID_OCCUPIED,
@@ -36,76 +34,6 @@ use super::errcodes::{
 };
 use super::state::{CardRecord, Outcome, Refusal, State};
 use crate::CardEvent;
-
-/// What the endpoints of this module keep.
-#[derive(Default, serde::Serialize, serde::Deserialize)]
-pub(crate) struct Services {
-    pay_cells: HashMap<String, bool>,
-    self_consume_cells: HashMap<String, Value>,
-    rules: BTreeMap<u64, Value>,
-    next_rule: u64,
-    coin_account: bool,
-    free_coin: u64,
-    pay_coin: u64,
-    quotes: HashMap<String, (String, u64, u64)>,
-    coin_orders: Vec<Value>,
-    store_cards: HashMap<u64, String>,
-    tickets: HashMap<String, Map<String, Value>>,
-    activate_tickets: HashMap<String, Value>,
-    merchants: BTreeMap<u64, Value>,
-    /// Saved beside the rest (`State::saved_value`): serde would borrow a `&str` field.
-    #[serde(skip)]
-    agent_qualification: Option<&'static str>,
-    qualifications: BTreeMap<String, Value>,
-    pages: BTreeMap<String, Value>,
-    maintained: HashSet<String>,
-    pay_whitelist: HashSet<String>,
-    bound_wxa: HashMap<String, String>,
-    page_wxa: HashMap<String, String>,
-    orders: Vec<Value>,
-    refunded: HashSet<String>,
-}
-
-/// The results an agent qualification's review can have.
-pub(crate) const QUALIFICATION_RESULTS: &[&str] =
-    &["RESULT_CHECKING", "RESULT_PASS", "RESULT_NOT_PASS"];
-
-impl Services {
-    pub(crate) fn agent_qualification(&self) -> Option<&'static str> {
-        self.agent_qualification
-    }
-
-    pub(crate) fn set_agent_qualification(&mut self, result: Option<&'static str>) {
-        self.agent_qualification = result;
-    }
-
-    /// Whether the entity a request field names exists, for the fields that name one of the
-    /// entities kept here (`rule_id`, `merchant_id`, `page_id`, `order_id`); `None` for any
-    /// other field. Endpoints without a handler are checked with it (`State::check_references`).
-    pub(crate) fn knows(&self, field: &str, value: &Value) -> Option<bool> {
-        let number = || value.as_u64().or_else(|| value.as_str()?.parse().ok());
-        let text = || {
-            value
-                .as_str()
-                .map(str::to_owned)
-                .or_else(|| value.as_u64().map(|n| n.to_string()))
-        };
-        Some(match field {
-            "rule_id" => number().is_some_and(|id| self.rules.contains_key(&id)),
-            "merchant_id" => number().is_some_and(|id| self.merchants.contains_key(&id)),
-            "page_id" => text().is_some_and(|id| self.pages.contains_key(&id)),
-            "order_id" => text().is_some_and(|id| {
-                self.quotes.contains_key(&id)
-                    || self
-                        .coin_orders
-                        .iter()
-                        .chain(&self.orders)
-                        .any(|o| o.get("order_id").and_then(Value::as_str) == Some(id.as_str()))
-            }),
-            _ => return None,
-        })
-    }
-}
 
 /// The refusal for something that does not exist (see the module docs).
 fn unknown(what: &str, value: impl std::fmt::Display) -> Refusal {

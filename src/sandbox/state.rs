@@ -8,12 +8,21 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::dates::{DAY, day_of, start_of_day};
-use super::distribute::Distribution;
-use super::membercard::{Member, MemberCards};
 use crate::Secret;
 use crate::validate::{Rule, Validate, ValidationError};
 
 pub(crate) use super::errcodes::{Outcome, Refusal};
+
+// One typed struct per domain, each in a file of its own; the handlers that change them are the
+// domain modules (`distribute.rs`, `membercard.rs`, `services.rs`), which import this one.
+pub(crate) mod distribution;
+mod members;
+mod outbox;
+mod services;
+pub(crate) use distribution::Distribution;
+pub(crate) use members::{Member, MemberCards};
+pub(crate) use outbox::Outbox;
+pub(crate) use services::{QUALIFICATION_RESULTS, Services};
 
 // WeChat's error codes used by the sandbox: all of them live in `errcodes.rs`.
 pub(crate) use super::errcodes::{
@@ -370,9 +379,9 @@ pub(crate) struct State {
     /// Member-card activation forms and plug-in URLs.
     pub member_cards: MemberCards,
     /// Card events for the registered callback (`sandbox/events.rs`).
-    pub(crate) outbox: super::events::Outbox,
+    pub(crate) outbox: Outbox,
     /// Cells, pay-gift rules, coins, sub-merchants, gift-card pages and orders, … (`services.rs`).
-    pub(crate) services: super::services::Services,
+    pub(crate) services: Services,
 }
 
 impl State {
@@ -396,8 +405,8 @@ impl State {
             seq: 0,
             distribution: Distribution::default(),
             member_cards: MemberCards::default(),
-            outbox: super::events::Outbox::default(),
-            services: super::services::Services::default(),
+            outbox: Outbox::default(),
+            services: Services::default(),
         }
     }
 
@@ -1461,7 +1470,7 @@ struct SavedRef<'a> {
     seq: u64,
     distribution: &'a Distribution,
     member_cards: &'a MemberCards,
-    services: &'a super::services::Services,
+    services: &'a Services,
     agent_qualification: Option<&'static str>,
 }
 
@@ -1483,7 +1492,7 @@ struct Saved {
     seq: u64,
     distribution: Distribution,
     member_cards: MemberCards,
-    services: super::services::Services,
+    services: Services,
     agent_qualification: Option<String>,
 }
 
@@ -1531,13 +1540,7 @@ impl State {
         let qualification = saved
             .agent_qualification
             .as_deref()
-            .map(|q| {
-                known_static(
-                    q,
-                    super::services::QUALIFICATION_RESULTS,
-                    "qualification result",
-                )
-            })
+            .map(|q| known_static(q, QUALIFICATION_RESULTS, "qualification result"))
             .transpose()?;
         saved.services.set_agent_qualification(qualification);
         self.clock = Clock {
