@@ -25,6 +25,7 @@ mod event_crypto;
 mod event_examples;
 mod event_limits;
 mod fuzz;
+mod hostile_answers;
 mod limits;
 mod readme;
 mod redaction;
