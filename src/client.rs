@@ -473,16 +473,18 @@ impl ClientBuilder {
                     ));
                 };
                 (
-                    token_cache.shared(Some(Box::new(store.slot(
-                        appid,
-                        "access_token",
-                        "access token",
-                    )?))),
-                    ticket_cache.shared(Some(Box::new(store.slot(
-                        appid,
-                        "api_ticket",
-                        "api_ticket",
-                    )?))),
+                    // A call never waits for another process's lock longer than the
+                    // client's own timeout.
+                    token_cache.shared(Some(Box::new(
+                        store
+                            .slot(appid, "access_token", "access token")?
+                            .waiting_at_most(self.timeout),
+                    ))),
+                    ticket_cache.shared(Some(Box::new(
+                        store
+                            .slot(appid, "api_ticket", "api_ticket")?
+                            .waiting_at_most(self.timeout),
+                    ))),
                 )
             }
             None => (token_cache, ticket_cache),

@@ -47,5 +47,6 @@ mod shared_store;
 mod shared_store_processes;
 mod signatures;
 mod spec_examples;
+mod store_hostile;
 mod token_lifetime;
 mod transport_messages;
