@@ -473,16 +473,18 @@ impl ClientBuilder {
                     ));
                 };
                 (
-                    token_cache.shared(Some(Box::new(store.slot(
-                        appid,
-                        "access_token",
-                        "access token",
-                    )?))),
-                    ticket_cache.shared(Some(Box::new(store.slot(
-                        appid,
-                        "api_ticket",
-                        "api_ticket",
-                    )?))),
+                    // A call never waits for another process's lock longer than the
+                    // client's own timeout.
+                    token_cache.shared(Some(Box::new(
+                        store
+                            .slot(appid, "access_token", "access token")?
+                            .waiting_at_most(self.timeout),
+                    ))),
+                    ticket_cache.shared(Some(Box::new(
+                        store
+                            .slot(appid, "api_ticket", "api_ticket")?
+                            .waiting_at_most(self.timeout),
+                    ))),
                 )
             }
             None => (token_cache, ticket_cache),
@@ -649,6 +651,9 @@ impl Client {
                 message: "the answer has an empty ticket".into(),
                 excerpt: String::new(),
             }));
+        }
+        if let Some(why) = crate::token::implausible_token(answer.ticket.expose()) {
+            return Err(implausible("cgi-bin/ticket/getticket", "ticket", &why));
         }
         logging::fetched(
             "the card api_ticket",
@@ -1028,6 +1033,9 @@ impl Client {
                 excerpt: String::new(),
             }));
         }
+        if let Some(why) = crate::token::implausible_token(&answer.access_token) {
+            return Err(implausible(path, "access_token", &why));
+        }
         logging::fetched("an access token", path, answer.expires_in, force_refresh);
         Ok(Fetched {
             token: Secret::new(answer.access_token),
@@ -1048,8 +1056,20 @@ struct StableTokenRequest<'a> {
 #[derive(serde::Deserialize)]
 struct TokenAnswer {
     access_token: String,
-    #[serde(default)]
+    /// A number or a numeric string, like the integers of every other answer.
+    #[serde(default, deserialize_with = "crate::wire::lenient_int")]
     expires_in: Option<i64>,
+}
+
+/// The error for a fetched token or ticket that is not a plausible one (`why` never shows the
+/// value): not cached, not shared.
+fn implausible(endpoint: &str, field: &str, why: &str) -> Error {
+    Error::Decode(DecodeError {
+        endpoint: endpoint.to_owned(),
+        status: 200,
+        message: format!("the answer's {field} is refused: {why}"),
+        excerpt: String::new(),
+    })
 }
 
 /// A request that serde could not encode (a map with non-string keys in a `Json` field, a
@@ -1187,9 +1207,77 @@ type DecodeAnswer<'a> = dyn FnMut(u16, &[u8], &[&str]) -> Result<(), Error> + 'a
 
 /// The `errcode`/`errmsg` envelope of every WeChat answer. Only a JSON object is accepted
 /// (serde's derive would also take an array); other keys are skipped without allocating.
+///
+/// WeChat's answers are read as leniently as they come and as strictly as matters: `errcode`
+/// as an integer or a numeric string (`"40099"`), `errmsg` as a string whose invalid UTF-8 is
+/// replaced by U+FFFD (the code still counts), either of them `null` as absent. A key that
+/// comes twice is refused: which of two `errcode`s holds is a guess, and guessing `0` would turn
+/// a refused call into a success.
 struct Envelope {
     errcode: Option<i64>,
     errmsg: Option<String>,
+}
+
+/// `errcode`: an integer or a numeric string.
+struct Errcode(i64);
+
+impl<'de> serde::Deserialize<'de> for Errcode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Errcode;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("errcode as an integer or a string of one")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Errcode, E> {
+                Ok(Errcode(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Errcode, E> {
+                i64::try_from(v)
+                    .map(Errcode)
+                    .map_err(|_| E::custom(format_args!("errcode {v} is out of range")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Errcode, E> {
+                parse_errcode(v)
+                    .map(Errcode)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// `errcode` written as a string: an optional `-` and digits, in range.
+fn parse_errcode(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// `errmsg`: a string, its invalid UTF-8 replaced.
+struct Errmsg(String);
+
+impl<'de> serde::Deserialize<'de> for Errmsg {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Errmsg;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("errmsg as a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Errmsg, E> {
+                Ok(Errmsg(v.to_owned()))
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Errmsg, E> {
+                Ok(Errmsg(String::from_utf8_lossy(v).into_owned()))
+            }
+        }
+        // serde_json hands a string over as its bytes (escapes decoded) without checking
+        // their UTF-8, which `visit_bytes` then repairs.
+        deserializer.deserialize_bytes(Visitor)
+    }
 }
 
 impl<'de> serde::Deserialize<'de> for Envelope {
@@ -1204,17 +1292,31 @@ impl<'de> serde::Deserialize<'de> for Envelope {
                 self,
                 mut map: A,
             ) -> Result<Envelope, A::Error> {
+                use serde::de::Error as _;
                 let mut envelope = Envelope {
                     errcode: None,
                     errmsg: None,
                 };
+                let (mut seen_code, mut seen_msg) = (false, false);
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    match &*key {
-                        "errcode" => envelope.errcode = map.next_value()?,
-                        "errmsg" => envelope.errmsg = map.next_value()?,
+                    let seen = match &*key {
+                        "errcode" => &mut seen_code,
+                        "errmsg" => &mut seen_msg,
                         _ => {
                             map.next_value::<IgnoredAny>()?;
+                            continue;
                         }
+                    };
+                    if std::mem::replace(seen, true) {
+                        return Err(A::Error::custom(format_args!(
+                            "duplicate key {:?}: the answer is ambiguous",
+                            &*key
+                        )));
+                    }
+                    if &*key == "errcode" {
+                        envelope.errcode = map.next_value::<Option<Errcode>>()?.map(|c| c.0);
+                    } else {
+                        envelope.errmsg = map.next_value::<Option<Errmsg>>()?.map(|m| m.0);
                     }
                 }
                 Ok(envelope)
@@ -1271,13 +1373,7 @@ fn decode_error(
 fn check_envelope(endpoint: &str, status: u16, body: &[u8], secrets: &[&str]) -> Result<(), Error> {
     let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
         if (200..300).contains(&status) {
-            decode_error(
-                endpoint,
-                status,
-                body,
-                secrets,
-                &format!("the answer is not a JSON object: {e}"),
-            )
+            decode_error(endpoint, status, body, secrets, &envelope_problem(body, &e))
         } else {
             decode_error(
                 endpoint,
@@ -1308,6 +1404,21 @@ fn check_envelope(endpoint: &str, status: u16, body: &[u8], secrets: &[&str]) ->
         ));
     }
     Ok(())
+}
+
+/// What is wrong with an answer whose envelope did not decode: not JSON, not an object, or
+/// which of `errcode`/`errmsg` is not as expected (serde's message names it).
+fn envelope_problem(body: &[u8], e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            format!("the answer is not valid JSON: {e}")
+        }
+        Category::Data if body.trim_ascii_start().first() != Some(&b'{') => {
+            format!("the answer is not a JSON object: {e}")
+        }
+        Category::Data => format!("the answer's errcode/errmsg envelope is not valid: {e}"),
+    }
 }
 
 /// Decodes an answer whose envelope was checked into `Resp`; the only part of the call path

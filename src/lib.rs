@@ -32,7 +32,9 @@ pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use errcode::ErrorCodeInfo;
 pub use error::{ApiError, DecodeError, Error, TransportError};
 pub use secret::Secret;
-pub use token::{TokenProvider, TokenSource};
+pub use token::{
+    FIRST_FAILURE_PAUSE, MAX_FAILURE_PAUSE, MAX_TOKEN_LEN, TokenProvider, TokenSource,
+};
 pub use validate::{Validate, ValidationError};
 
 /// The generated API: request/response types, enums and the endpoint tables.

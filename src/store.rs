@@ -32,16 +32,30 @@
 //!   Redis while that copy is fresh (the same refresh rule as without a store, see
 //!   [`TokenSource`](crate::TokenSource)).
 //! - **Single flight across processes.** When the shared value is missing, expired or close to
-//!   expiry, a process takes the lock key `<key>:lock` with `SET NX PX` holding a random owner id,
+//!   expiry, a process takes the lock key `<key>:lock` (a Lua script: `SET PX` if it is free or
+//!   stale, see below) holding a random owner id,
 //!   fetches, writes the value and releases the lock by compare-and-delete in a Lua script (it
 //!   never deletes a lock another process took after its own expired). The others poll the value
 //!   with a backoff (5 ms doubling to 100 ms) and use what the holder wrote; while the old value
-//!   is still valid they keep using it without waiting. A holder that dies blocks the others for
-//!   at most the lock's TTL ([`RedisStoreBuilder::lock_ttl`]): then the lock expires and one of
-//!   them fetches.
+//!   is still valid they keep using it without waiting. A waiter's budget is the lock's TTL
+//!   ([`RedisStoreBuilder::lock_ttl`]), or the client's own timeout if that is shorter: a holder
+//!   that keeps the lock half the budget without a value appearing (it died, or hangs) is taken
+//!   over by one of the waiters (compare-and-set on its owner id), which fetches; a waiter
+//!   whose whole budget is spent fetches in its own process (a warning is logged). So a dead
+//!   holder blocks the others at most half the lock's TTL, and no call waits for locks longer
+//!   than the lock's TTL nor the client's timeout in all.
 //! - **Never an older token over a newer one.** A value is written by a Lua script that compares
 //!   fetch times: a slow holder whose lock expired while it was fetching cannot replace the value
 //!   of the process that fetched after it; it uses the newer value instead.
+//! - **Values and locks this store did not write.** Redis may be shared with other software
+//!   or hold leftovers. A value that does not parse as the store's JSON, is not a string, has
+//!   no TTL, was "fetched" more than a second ahead of Redis's own clock (`TIME`: a clock that
+//!   went back, another writer), or holds something that is not a plausible token (empty only
+//!   when invalidated, at most [`MAX_TOKEN_LEN`](crate::MAX_TOKEN_LEN) bytes of printable
+//!   ASCII) is not used and is overwritten by the next fetch. A lock key that is not a string
+//!   or has no TTL is stale and taken over at once; a lock with a TTL longer than this
+//!   process's lock TTL is cut down to it. A fetched token that is not plausible is refused
+//!   before it reaches Redis.
 //! - **Rejections.** After WeChat refused a token (40001, 40014, 42001), the client marks the
 //!   shared value invalid only if it still holds the refused token (compare in a Lua script; the
 //!   invalid value keeps its fetch time, so an older token cannot come back either), then gets a
@@ -76,24 +90,76 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// otherwise.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
-/// Writes a value unless the stored one was fetched at the same time or later. Returns 1 when
-/// written, 0 when refused.
+/// How far past Redis's clock a stored `fetched_at_us` may be and still count as ours (a
+/// failover to a replica whose clock is a little ahead). A value from further in the future was
+/// not written by this store against this Redis: it is overwritten.
+const FUTURE_TOLERANCE_US: u64 = 1_000_000;
+
+/// Writes a value (ARGV[1], fetched at ARGV[2], TTL ARGV[3] ms) unless the stored one is ours
+/// and was fetched at the same time or later. The stored one counts as ours only if it is a
+/// string with a TTL whose `fetched_at_us` is not in Redis's future (more than ARGV[4] µs
+/// ahead of `TIME`): a value without TTL, of another type or "fetched" in the future (a clock
+/// that went back, another writer) never blocks the write. Returns 1 when written, 0 when
+/// refused. The same rule as [`blocks_writes`].
 const WRITE_SCRIPT: &str = r"
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local ok, v = pcall(cjson.decode, cur)
-  if ok and type(v) == 'table' and tonumber(v.fetched_at_us)
-     and tonumber(v.fetched_at_us) >= tonumber(ARGV[2]) then
-    return 0
+if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('PTTL', KEYS[1]) > 0 then
+  local ok, v = pcall(cjson.decode, redis.call('GET', KEYS[1]))
+  if ok and type(v) == 'table' and tonumber(v.fetched_at_us) then
+    local at = tonumber(v.fetched_at_us)
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    if at >= tonumber(ARGV[2]) and at <= now + tonumber(ARGV[4]) then
+      return 0
+    end
   end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
 ";
 
+/// Reads the value (nil unless the key is a string), its PTTL and Redis's `TIME`.
+const READ_SCRIPT: &str = r"
+local v = false
+if redis.call('TYPE', KEYS[1]).ok == 'string' then v = redis.call('GET', KEYS[1]) end
+local t = redis.call('TIME')
+return {v, redis.call('PTTL', KEYS[1]), t[1], t[2]}
+";
+
+/// Takes the lock (owner ARGV[1], TTL ARGV[2] ms) if it is free or stale. A lock key that is
+/// not a string or has no TTL was not set by this store (its locks always expire): it is
+/// stale and taken over at once. A lock with a TTL longer than this process's lock TTL (a
+/// foreign writer, a process configured otherwise) is cut down to it, so that no process
+/// waits for a lock longer than its own lock TTL. Returns `{1, owner}` when taken, else
+/// `{0, the holder's owner id}`.
+const LOCK_SCRIPT: &str = r"
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'none' then
+  local pttl = redis.call('PTTL', KEYS[1])
+  if kind == 'string' and pttl > 0 then
+    if pttl > tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+    return {0, redis.call('GET', KEYS[1])}
+  end
+  redis.call('DEL', KEYS[1])
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {1, ARGV[1]}
+";
+
+/// Takes the lock over (owner ARGV[2], TTL ARGV[3] ms) if it is still held by ARGV[1] (the
+/// holder a waiter gave up on): of several waiters giving up on one holder, one takes over.
+/// Returns 1 when taken.
+const TAKE_OVER_SCRIPT: &str = r"
+if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+";
+
 /// Marks the value invalid (empty token, same fetch time and TTL) if it still holds the
 /// rejected token. Returns 1 when it did.
 const INVALIDATE_SCRIPT: &str = r#"
+if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return 0 end
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
 local ok, v = pcall(cjson.decode, cur)
@@ -107,7 +173,7 @@ return 1
 
 /// Deletes the lock only if this owner still holds it.
 const RELEASE_SCRIPT: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
@@ -243,6 +309,7 @@ impl RedisStore {
             lock_key: format!("{key}:lock"),
             key,
             what,
+            max_wait: self.inner.lock_ttl,
         })
     }
 
@@ -319,8 +386,10 @@ impl RedisStoreBuilder {
     }
 
     /// How long the lock of a fetch lives (default [`DEFAULT_LOCK_TTL`], at least 10 ms): the
-    /// longest the others wait for a holder that died. Keep it above the time one fetch takes;
-    /// a holder slower than that is overtaken, harmlessly (its older token is not written).
+    /// longest a call waits for other processes' locks in all (never longer than the client's
+    /// own timeout either). A holder that keeps the lock half of it is taken over by one of the
+    /// waiters. Keep it above twice the time one fetch takes; a holder slower than that is
+    /// overtaken, harmlessly (its older token is not written).
     pub fn lock_ttl(mut self, ttl: Duration) -> Self {
         self.lock_ttl = ttl;
         self
@@ -479,12 +548,74 @@ pub(crate) struct Slot {
     lock_key: String,
     /// For log messages.
     what: &'static str,
+    /// The longest a fetch waits for another process's lock before taking it over.
+    max_wait: Duration,
+}
+
+/// How long a fetch waits for other processes' locks in all: the lock's TTL, but never longer
+/// than the client's `timeout` (a call must not outlive the client's own timeout because of the
+/// store).
+pub(crate) fn wait_budget(lock_ttl: Duration, timeout: Duration) -> Duration {
+    lock_ttl.min(timeout)
+}
+
+/// What a waiter does about a lock another process holds.
+#[derive(Debug, PartialEq, Eq)]
+enum OnHeld {
+    /// Poll again.
+    Wait,
+    /// Take the lock over from its holder, who held it half the budget: dead or stuck.
+    TakeOver,
+    /// The whole budget is spent: fetch in this process without the store.
+    GiveUp,
+}
+
+/// The waiter's decision, `waited` after it started waiting and `this_holder` after it first
+/// saw the current holder: a holder gets half the budget, so that a waiter that takes over
+/// from a dead one still has the other half for its successor; the budget is never exceeded.
+fn on_held(waited: Duration, this_holder: Duration, budget: Duration) -> OnHeld {
+    if waited >= budget {
+        OnHeld::GiveUp
+    } else if this_holder >= budget / 2 {
+        OnHeld::TakeOver
+    } else {
+        OnHeld::Wait
+    }
+}
+
+/// Whether a value read from Redis can be one this store wrote: it parses, has a TTL
+/// (`pttl_ms` above zero; the store always sets one), was not "fetched" further in Redis's
+/// future than [`FUTURE_TOLERANCE_US`], and holds a plausible token or the empty token of an
+/// invalidated value ([`crate::token::implausible_token`]). Anything else is not ours: not
+/// used, overwritten by the next fetch.
+fn plausible(stored: &Stored, pttl_ms: i64, now_us: u64) -> bool {
+    pttl_ms > 0
+        && stored.fetched_at_us <= now_us.saturating_add(FUTURE_TOLERANCE_US)
+        && (stored.token.is_empty() || crate::token::implausible_token(&stored.token).is_none())
+}
+
+/// Whether a stored value refuses a write of a value fetched at `fetched_at_us` (what
+/// `WRITE_SCRIPT` decides inside Redis): only a value of ours (with a TTL, not from the future)
+/// fetched at the same time or later.
+#[cfg(test)]
+fn blocks_writes(stored_at_us: u64, pttl_ms: i64, fetched_at_us: u64, now_us: u64) -> bool {
+    pttl_ms > 0
+        && stored_at_us >= fetched_at_us
+        && stored_at_us <= now_us.saturating_add(FUTURE_TOLERANCE_US)
 }
 
 impl fmt::Debug for Slot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Slot").field("key", &self.key).finish()
     }
+}
+
+/// The outcome of an attempt to take the lock.
+enum Lock {
+    /// Taken, with this owner id.
+    Taken(String),
+    /// Held by the process with this owner id.
+    Held(String),
 }
 
 /// What a poll of the shared value decided.
@@ -537,10 +668,18 @@ impl SharedSlot for Slot {
 }
 
 impl Slot {
+    /// The same slot, waiting for another process's lock at most `timeout` (the client's).
+    pub(crate) fn waiting_at_most(mut self, timeout: Duration) -> Self {
+        self.max_wait = wait_budget(self.store.inner.lock_ttl, timeout);
+        self
+    }
+
     /// Polls until the shared value can be used or this process holds the lock.
     fn wait_or_hold(&self, avoid: Option<&Secret>) -> Result<Step, StoreError> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(5);
+        // The holder of the lock and when this waiter first saw it.
+        let mut seen: Option<(String, Instant)> = None;
         loop {
             if let Some(read) = self.read()? {
                 if read.usable(avoid) {
@@ -548,24 +687,47 @@ impl Slot {
                         return Ok(Step::Use(read.fetched()));
                     }
                     // Close to expiry: refresh it if nobody does, else keep using it.
-                    return Ok(match self.try_lock()? {
-                        Some(owner) => Step::Hold(owner),
-                        None => Step::Use(read.fetched()),
+                    return Ok(match self.lock()? {
+                        Lock::Taken(owner) => Step::Hold(owner),
+                        Lock::Held(_) => Step::Use(read.fetched()),
                     });
                 }
             }
-            if let Some(owner) = self.try_lock()? {
-                return Ok(Step::Hold(owner));
+            let holder = match self.lock()? {
+                Lock::Taken(owner) => return Ok(Step::Hold(owner)),
+                Lock::Held(holder) => holder,
+            };
+            // Someone fetches. Their lock expires after lock_ttl at the latest (LOCK_SCRIPT
+            // cuts longer ones down), then one of the waiters takes it; a holder that keeps it
+            // half the budget is taken over; no call waits longer than the budget in all.
+            let now = Instant::now();
+            if seen.as_ref().is_none_or(|(h, _)| *h != holder) {
+                seen = Some((holder.clone(), now));
             }
-            // Someone fetches. Their lock expires after lock_ttl at the latest, then one of the
-            // waiters takes it; three TTLs without a value means something else is wrong.
-            if started.elapsed() > self.store.inner.lock_ttl * 3 {
-                return Err(StoreError(format!(
-                    "no value appeared in {:?} while the lock was held",
-                    started.elapsed()
-                )));
+            let since = seen.as_ref().map_or(now, |(_, at)| *at);
+            match on_held(now - started, now - since, self.max_wait) {
+                OnHeld::Wait => {}
+                OnHeld::TakeOver => {
+                    if let Some(owner) = self.take_over(&holder)? {
+                        log::warn!(
+                            target: "wechat_card::store",
+                            "the {} lock {} was held {:?} without a value appearing: taken over",
+                            self.what,
+                            self.lock_key,
+                            now - since
+                        );
+                        return Ok(Step::Hold(owner));
+                    }
+                }
+                OnHeld::GiveUp => {
+                    return Err(StoreError(format!(
+                        "no value appeared in {:?} while other processes held the lock",
+                        now - started
+                    )));
+                }
             }
-            std::thread::sleep(pause);
+            let left = self.max_wait.saturating_sub(started.elapsed());
+            std::thread::sleep(pause.min(left).max(Duration::from_millis(1)));
             pause = (pause * 2).min(Duration::from_millis(100));
         }
     }
@@ -631,6 +793,7 @@ impl Slot {
                 .arg(&json)
                 .arg(fetched_at_us)
                 .arg(ttl_ms)
+                .arg(FUTURE_TOLERANCE_US)
                 .query::<i64>(con)
         });
         match written {
@@ -653,19 +816,24 @@ impl Slot {
 
     /// The shared value and its remaining TTL.
     fn read(&self) -> Result<Option<Read>, StoreError> {
-        let (value, pttl): (Option<String>, i64) = self.store.run(|con| {
-            redis::pipe()
-                .cmd("GET")
-                .arg(&self.key)
-                .cmd("PTTL")
-                .arg(&self.key)
-                .query(con)
-        })?;
+        let (value, pttl, secs, micros): (Option<String>, i64, u64, u64) =
+            self.store.run(|con| {
+                redis::cmd("EVAL")
+                    .arg(READ_SCRIPT)
+                    .arg(1)
+                    .arg(&self.key)
+                    .query(con)
+            })?;
         let Some(value) = value else { return Ok(None) };
-        // A value that does not parse or has no TTL is not ours: overwritten by the next fetch.
+        // A value that does not parse, has no TTL, comes from the future or holds no plausible
+        // token is not ours: not used, overwritten by the next fetch.
         let Ok(stored) = serde_json::from_str::<Stored>(&value) else {
             return Ok(None);
         };
+        let now_us = secs.saturating_mul(1_000_000).saturating_add(micros);
+        if !plausible(&stored, pttl, now_us) {
+            return Ok(None);
+        }
         let Ok(pttl) = u64::try_from(pttl) else {
             return Ok(None);
         };
@@ -675,20 +843,43 @@ impl Slot {
         }))
     }
 
-    /// Takes the lock if it is free: `Some(owner id)`.
-    fn try_lock(&self) -> Result<Option<String>, StoreError> {
+    fn lock_ttl_ms(&self) -> u64 {
+        u64::try_from(self.store.inner.lock_ttl.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Takes the lock if it is free or stale (see `LOCK_SCRIPT`).
+    fn lock(&self) -> Result<Lock, StoreError> {
         let owner = owner_id();
-        let ttl_ms = u64::try_from(self.store.inner.lock_ttl.as_millis()).unwrap_or(u64::MAX);
-        let taken: Option<String> = self.store.run(|con| {
-            redis::cmd("SET")
+        let (taken, holder): (i64, String) = self.store.run(|con| {
+            redis::cmd("EVAL")
+                .arg(LOCK_SCRIPT)
+                .arg(1)
                 .arg(&self.lock_key)
                 .arg(&owner)
-                .arg("NX")
-                .arg("PX")
-                .arg(ttl_ms)
+                .arg(self.lock_ttl_ms())
                 .query(con)
         })?;
-        Ok(taken.map(|_| owner))
+        Ok(if taken == 1 {
+            Lock::Taken(owner)
+        } else {
+            Lock::Held(holder)
+        })
+    }
+
+    /// Takes the lock over if `holder` still holds it: `Some(owner id)`.
+    fn take_over(&self, holder: &str) -> Result<Option<String>, StoreError> {
+        let owner = owner_id();
+        let taken: i64 = self.store.run(|con| {
+            redis::cmd("EVAL")
+                .arg(TAKE_OVER_SCRIPT)
+                .arg(1)
+                .arg(&self.lock_key)
+                .arg(holder)
+                .arg(&owner)
+                .arg(self.lock_ttl_ms())
+                .query(con)
+        })?;
+        Ok((taken == 1).then_some(owner))
     }
 
     /// Deletes the lock if `owner` still holds it.
@@ -778,6 +969,67 @@ mod tests {
         let slot = store.slot("wx1", "access_token", "access token").unwrap();
         let err = slot.read().err().expect("nothing listens on port 1");
         assert!(!err.0.contains("hunter2secret"), "{}", err.0);
+    }
+
+    fn stored(token: &str, fetched_at_us: u64) -> Stored {
+        Stored {
+            token: token.to_owned(),
+            fetched_at_us,
+            expires_at_us: fetched_at_us + 7_200_000_000,
+            lifetime_s: 7200,
+        }
+    }
+
+    #[test]
+    fn only_plausible_values_are_ours() {
+        let now = 1_700_000_000_000_000;
+        assert!(plausible(&stored("TOKEN_1-a", now - 5), 7_000_000, now));
+        // An invalidated value (empty token) is ours too: it keeps older tokens out.
+        assert!(plausible(&stored("", now), 7_000_000, now));
+        assert!(plausible(&stored("T", now + FUTURE_TOLERANCE_US), 1, now));
+        // No TTL (-1), no key (-2), from the future, not a token.
+        assert!(!plausible(&stored("T", now), -1, now));
+        assert!(!plausible(&stored("T", now), -2, now));
+        assert!(!plausible(
+            &stored("T", now + FUTURE_TOLERANCE_US + 1),
+            1,
+            now
+        ));
+        assert!(!plausible(&stored("T", 4_102_444_800_000_000), 1, now));
+        assert!(!plausible(&stored(&"T".repeat(513), now), 1, now));
+        assert!(!plausible(&stored("has space", now), 1, now));
+    }
+
+    #[test]
+    fn only_a_newer_value_of_ours_blocks_a_write() {
+        let now = 1_700_000_000_000_000;
+        assert!(blocks_writes(now, 1000, now - 1, now));
+        assert!(blocks_writes(now - 1, 1000, now - 1, now));
+        assert!(!blocks_writes(now - 2, 1000, now - 1, now));
+        // Without TTL, or from Redis's future: not ours, overwritten.
+        assert!(!blocks_writes(now, -1, now - 1, now));
+        assert!(!blocks_writes(4_102_444_800_000_000, 1000, now - 1, now));
+    }
+
+    #[test]
+    fn a_holder_gets_half_the_budget_and_the_budget_is_never_exceeded() {
+        let ms = Duration::from_millis;
+        let budget = ms(1000);
+        assert_eq!(on_held(ms(0), ms(0), budget), OnHeld::Wait);
+        assert_eq!(on_held(ms(499), ms(499), budget), OnHeld::Wait);
+        assert_eq!(on_held(ms(500), ms(500), budget), OnHeld::TakeOver);
+        // Another holder took over after the first: it gets its own half, within the budget.
+        assert_eq!(on_held(ms(700), ms(200), budget), OnHeld::Wait);
+        assert_eq!(on_held(ms(999), ms(499), budget), OnHeld::Wait);
+        assert_eq!(on_held(ms(1000), ms(500), budget), OnHeld::GiveUp);
+        assert_eq!(on_held(ms(1000), ms(0), budget), OnHeld::GiveUp);
+    }
+
+    #[test]
+    fn waits_are_bounded_by_the_lock_ttl_and_the_client_timeout() {
+        let s = Duration::from_secs;
+        assert_eq!(wait_budget(s(15), s(30)), s(15));
+        assert_eq!(wait_budget(s(600), s(1)), s(1));
     }
 
     #[test]

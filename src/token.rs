@@ -36,6 +36,22 @@ use crate::secret::Secret;
 /// token is being refreshed ahead of expiry, other threads keep using the still-valid current
 /// one; if the refresh fails, the current token keeps being used until it expires.
 ///
+/// # Failed fetches
+///
+/// A failed fetch (an error answer, an answer without a usable token, a transport failure
+/// after the client's retries) pauses the next ones, so that a broken token endpoint or proxy
+/// does not burn the daily token quota: after the first failure the next call may fetch at
+/// once, after the second the client waits [`FIRST_FAILURE_PAUSE`](crate::FIRST_FAILURE_PAUSE)
+/// (1 s), doubling with each further failure up to
+/// [`MAX_FAILURE_PAUSE`](crate::MAX_FAILURE_PAUSE) (60 s). During a pause a call that needs a
+/// new token fails at once with the last fetch's error (a still valid token is used as
+/// before). One successful fetch ends the pauses. They apply per client, to the access token;
+/// the api_ticket is fetched by an ordinary call.
+///
+/// A fetched value longer than [`MAX_TOKEN_LEN`](crate::MAX_TOKEN_LEN) (512) bytes, or with
+/// characters other than printable ASCII, is refused with an [`Error::Decode`](crate::Error)
+/// naming the field and the rule: it is never cached nor shared.
+///
 /// # Renewal after a rejection
 ///
 /// The rejected token is dropped from the cache only if it is still the cached one: a thread that
@@ -127,6 +143,69 @@ pub(crate) struct Fetched {
     pub remaining: Option<Duration>,
 }
 
+/// The longest token or ticket accepted, in bytes. WeChat's documentation of `access_token`
+/// says to reserve at least 512 characters for storing it; its tokens and tickets are far
+/// shorter (about 136 and 86 characters today). A longer value is refused when fetched (it is
+/// not cached nor written to a shared store) and ignored when read from one: it is not a token
+/// WeChat issued, and in a URL it would make every call fail.
+pub const MAX_TOKEN_LEN: usize = 512;
+
+/// Why `value` is not a plausible access token, ticket or component token, or `None` when it
+/// is one: not empty, at most [`MAX_TOKEN_LEN`] bytes, printable ASCII without spaces (WeChat's
+/// are letters, digits, `-` and `_`). The message never shows the value (it is a secret).
+pub(crate) fn implausible_token(value: &str) -> Option<String> {
+    if value.is_empty() {
+        return Some("it is empty".to_owned());
+    }
+    if value.len() > MAX_TOKEN_LEN {
+        return Some(format!(
+            "it is {} bytes long, more than the {MAX_TOKEN_LEN} WeChat documents",
+            value.len()
+        ));
+    }
+    value
+        .char_indices()
+        .find(|(_, c)| !c.is_ascii_graphic())
+        .map(|(at, c)| {
+            format!(
+                "it has U+{:04X} at byte {at}, where only printable ASCII without spaces is \
+                 expected",
+                u32::from(c)
+            )
+        })
+}
+
+/// The pause after `failures` failed fetches in a row, during which callers that need a new
+/// token get the last fetch's error at once instead of fetching: none after the first failure
+/// (one transient failure costs nothing), then [`FIRST_FAILURE_PAUSE`] doubling with each
+/// further failure up to [`MAX_FAILURE_PAUSE`]. So a token endpoint that keeps failing sees at
+/// most two fetches, then one per pause, from each client.
+pub(crate) fn failure_pause(failures: u32) -> Duration {
+    match failures {
+        0 | 1 => Duration::ZERO,
+        n => FIRST_FAILURE_PAUSE
+            .checked_mul(1u32.checked_shl(n - 2).unwrap_or(u32::MAX))
+            .unwrap_or(MAX_FAILURE_PAUSE)
+            .min(MAX_FAILURE_PAUSE),
+    }
+}
+
+/// The first pause after failed access-token fetches (see [`TokenSource`], "Failed fetches").
+pub const FIRST_FAILURE_PAUSE: Duration = Duration::from_secs(1);
+/// The longest pause after failed access-token fetches (see [`TokenSource`], "Failed
+/// fetches"): at most 1440 failed fetches a day from one client, below WeChat's daily quota
+/// of 2000 for `cgi-bin/token`.
+pub const MAX_FAILURE_PAUSE: Duration = Duration::from_secs(60);
+
+/// Whether a fetch may be made at `now` after `failures` failed fetches in a row, the last
+/// one finished at `failed_at`.
+pub(crate) fn may_fetch(failures: u32, failed_at: Option<Instant>, now: Instant) -> bool {
+    match failed_at {
+        Some(at) => now.saturating_duration_since(at) >= failure_pause(failures),
+        None => true,
+    }
+}
+
 /// WeChat's documented token lifetime, assumed when an answer does not say.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(7200);
 
@@ -191,6 +270,9 @@ struct CacheState {
     last_forced: Option<Instant>,
     /// Threads blocked until the fetch under way finishes (lets a test know they all wait).
     waiting: usize,
+    /// Failed fetches in a row, and when the last one finished.
+    failures: u32,
+    failed_at: Option<Instant>,
 }
 
 /// The cache of a fetched access token (or of the card api_ticket), single-flight.
@@ -204,6 +286,8 @@ pub(crate) struct TokenCache {
     what: &'static str,
     /// The shared store fetches go through, if any.
     shared: Option<Box<dyn SharedSlot>>,
+    /// Whether failed fetches pause the next ones ([`failure_pause`]).
+    pauses: bool,
 }
 
 /// How a fetch is made: `fetch(force_refresh)`.
@@ -234,6 +318,7 @@ impl TokenCache {
             force_interval,
             what: "access token",
             shared: None,
+            pauses: true,
         }
     }
 
@@ -269,6 +354,7 @@ impl TokenCache {
     pub(crate) fn for_ticket() -> Self {
         TokenCache {
             what: "api_ticket",
+            pauses: false,
             ..TokenCache::new(Duration::MAX)
         }
     }
@@ -331,6 +417,16 @@ impl TokenCache {
                     _ => {}
                 }
             }
+            if !state.fetching && self.pauses && !may_fetch(state.failures, state.failed_at, now) {
+                // Failed fetches pause the next ones: the valid token if there is one, else
+                // the last fetch's error at once.
+                if let Some(token) = state.token.as_ref().filter(|t| t.usable(now, avoid)) {
+                    return Ok(token.value.clone());
+                }
+                if let Some(Err(e)) = &state.last {
+                    return Err(e.clone());
+                }
+            }
             if state.fetching {
                 waited_since = Some(state.generation);
                 state.waiting += 1;
@@ -368,6 +464,13 @@ impl TokenCache {
                     Some(Err(e)) => Some(Err(e.clone())),
                     None => Some(Err(panicked(self.0.what))),
                 };
+                if matches!(state.last, Some(Ok(_))) {
+                    state.failures = 0;
+                    state.failed_at = None;
+                } else {
+                    state.failures = state.failures.saturating_add(1);
+                    state.failed_at = Some(now);
+                }
                 drop(state);
                 self.0.done.notify_all();
             }
@@ -408,9 +511,20 @@ impl TokenCache {
         avoid: Option<&Secret>,
         force: bool,
     ) -> Result<Fetched, Error> {
+        // Every fetched value is checked before it is cached or written to a shared store.
+        let checked = |force: bool| {
+            let fetched = fetch(force)?;
+            match implausible_token(fetched.token.expose()) {
+                None => Ok(fetched),
+                Some(why) => Err(Error::Config(format!(
+                    "the fetched {} is not a plausible one: {why}",
+                    self.what
+                ))),
+            }
+        };
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &self.shared {
-            Some(slot) => slot.fetch(avoid, force, fetch),
-            None => fetch(force),
+            Some(slot) => slot.fetch(avoid, force, &checked),
+            None => checked(force),
         }))
         .unwrap_or_else(|_| Err(panicked(self.what)))
     }
