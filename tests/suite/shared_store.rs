@@ -11,46 +11,16 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis_support::{Redis, free_port, unique_prefix};
+use redis_support::{Redis, call, client, free_port, get, unique_prefix};
 use wechat_card::sandbox::Sandbox;
 use wechat_card::store::RedisStore;
-use wechat_card::{Client, Error, GetCodeRequest, Secret};
+use wechat_card::{Client, Error, Secret};
 
 const STABLE: &str = "cgi-bin/stable_token";
 const TICKET: &str = "cgi-bin/ticket/getticket";
 
-fn store(redis: &Redis, prefix: &str) -> RedisStore {
-    RedisStore::builder(redis.url())
-        .prefix(prefix)
-        .lock_ttl(Duration::from_secs(2))
-        .retry_after(Duration::from_millis(100))
-        .build()
-        .unwrap()
-}
-
-fn client(sandbox: &Sandbox, store: &RedisStore) -> Client {
-    sandbox
-        .client_builder()
-        .shared_store(store.clone())
-        .build()
-        .unwrap()
-}
-
-fn get(con: &mut redis::Connection, key: &str) -> Option<String> {
-    redis::cmd("GET").arg(key).query(con).unwrap()
-}
-
 fn pttl(con: &mut redis::Connection, key: &str) -> i64 {
     redis::cmd("PTTL").arg(key).query(con).unwrap()
-}
-
-/// A call that needs the token; the sandbox answers 40056 (unknown code) once the token passed.
-fn call(client: &Client) -> Result<(), Error> {
-    match client.get_code(&GetCodeRequest::new("000000000000")) {
-        Err(Error::Api(e)) if e.errcode == 40056 => Ok(()),
-        Err(e) => Err(e),
-        Ok(_) => Ok(()),
-    }
 }
 
 #[test]
@@ -58,7 +28,7 @@ fn one_key_per_appid_and_kind_with_token_times_and_ttl() {
     let redis = Redis::shared();
     let sandbox = Sandbox::start().unwrap();
     let prefix = unique_prefix("keys");
-    let store = store(&redis, &prefix);
+    let store = redis_support::store(&redis, &prefix, Duration::from_secs(2));
     let client = client(&sandbox, &store);
     let token = client.access_token().unwrap();
     let ticket = client.api_ticket().unwrap();
@@ -92,12 +62,15 @@ fn a_second_client_reads_the_shared_token_and_a_fresh_copy_never_touches_redis()
     let redis = Redis::shared();
     let sandbox = Sandbox::start().unwrap();
     let prefix = unique_prefix("local");
-    let store = store(&redis, &prefix);
+    let store = redis_support::store(&redis, &prefix, Duration::from_secs(2));
     let first = client(&sandbox, &store);
     let token = first.access_token().unwrap();
     let ticket = first.api_ticket().unwrap();
     // Another client (another process, as far as caches go) reads both from Redis.
-    let second = client(&sandbox, &self::store(&redis, &prefix));
+    let second = client(
+        &sandbox,
+        &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
+    );
     assert_eq!(second.access_token().unwrap(), token);
     assert_eq!(second.api_ticket().unwrap(), ticket);
     assert_eq!(sandbox.calls(STABLE), 1);
@@ -124,8 +97,14 @@ fn a_rejected_token_is_replaced_once_and_a_newer_one_never_deleted() {
     let redis = Redis::shared();
     let sandbox = Sandbox::start().unwrap();
     let prefix = unique_prefix("invalidate");
-    let a = client(&sandbox, &store(&redis, &prefix));
-    let b = client(&sandbox, &store(&redis, &prefix));
+    let a = client(
+        &sandbox,
+        &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
+    );
+    let b = client(
+        &sandbox,
+        &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
+    );
     let old = a.access_token().unwrap();
     assert_eq!(b.access_token().unwrap(), old);
     sandbox.expire_tokens();
@@ -166,7 +145,7 @@ fn a_stale_writer_never_replaces_a_newer_token() {
         .lock_ttl(Duration::from_millis(200))
         .build()
         .unwrap();
-    let store_b = store(&redis, &prefix);
+    let store_b = redis_support::store(&redis, &prefix, Duration::from_secs(2));
     let key = store_a.key("wxCOMPONENT0001", "component_access_token");
     let mut con = redis.connection();
 
@@ -200,7 +179,10 @@ fn a_stale_writer_never_replaces_a_newer_token() {
     assert_eq!(slow.join().unwrap().unwrap().expose(), "NEWER-TOKEN");
     assert!(get(&mut con, &key).unwrap().contains("NEWER-TOKEN"));
     // A third process reads the newer token.
-    let c = provider(&store(&redis, &prefix), || panic!("no fetch expected"));
+    let c = provider(
+        &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
+        || panic!("no fetch expected"),
+    );
     assert_eq!(c.token().unwrap().expose(), "NEWER-TOKEN");
 
     // An invalidated value keeps its fetch time: an older token cannot come back through it.
@@ -209,10 +191,13 @@ fn a_stale_writer_never_replaces_a_newer_token() {
     assert_eq!(value["token"], "");
     let fetches = Arc::new(AtomicUsize::new(0));
     let f = fetches.clone();
-    let d = provider(&store(&redis, &prefix), move || {
-        f.fetch_add(1, Ordering::SeqCst);
-        Ok((Secret::new("NEWEST-TOKEN"), 7200))
-    });
+    let d = provider(
+        &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
+        move || {
+            f.fetch_add(1, Ordering::SeqCst);
+            Ok((Secret::new("NEWEST-TOKEN"), 7200))
+        },
+    );
     assert_eq!(d.token().unwrap().expose(), "NEWEST-TOKEN");
     assert_eq!(fetches.load(Ordering::SeqCst), 1);
 }
@@ -222,8 +207,14 @@ fn redis_down_means_local_fetches_a_warning_and_redis_again_when_back() {
     let mut redis = Redis::start();
     let sandbox = Sandbox::start().unwrap();
     let prefix = unique_prefix("down");
-    let a = client(&sandbox, &store(&redis, &prefix));
-    let b = client(&sandbox, &store(&redis, &prefix));
+    let a = client(
+        &sandbox,
+        &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
+    );
+    let b = client(
+        &sandbox,
+        &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
+    );
     let token = a.access_token().unwrap();
     assert_eq!(b.access_token().unwrap(), token);
     assert_eq!(sandbox.calls(STABLE), 1);

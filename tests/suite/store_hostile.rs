@@ -8,32 +8,15 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use redis_support::{Redis, unique_prefix};
+use redis_support::{Redis, call, client, get, unique_prefix};
 use support::{Reply, Server};
 use wechat_card::sandbox::Sandbox;
 use wechat_card::store::RedisStore;
-use wechat_card::{Client, Error, GetCodeRequest, TokenSource};
+use wechat_card::{Client, TokenSource};
 
 const STABLE: &str = "cgi-bin/stable_token";
 const CLASSIC: &str = "cgi-bin/token";
 const LOCK_TTL: Duration = Duration::from_secs(1);
-
-fn store(redis: &Redis, prefix: &str) -> RedisStore {
-    RedisStore::builder(redis.url())
-        .prefix(prefix)
-        .lock_ttl(LOCK_TTL)
-        .retry_after(Duration::from_millis(100))
-        .build()
-        .unwrap()
-}
-
-fn client(sandbox: &Sandbox, store: &RedisStore) -> Client {
-    sandbox
-        .client_builder()
-        .shared_store(store.clone())
-        .build()
-        .unwrap()
-}
 
 fn classic(sandbox: &Sandbox, store: &RedisStore) -> Client {
     sandbox
@@ -42,19 +25,6 @@ fn classic(sandbox: &Sandbox, store: &RedisStore) -> Client {
         .shared_store(store.clone())
         .build()
         .unwrap()
-}
-
-fn get(con: &mut redis::Connection, key: &str) -> Option<String> {
-    redis::cmd("GET").arg(key).query(con).unwrap()
-}
-
-/// A call that needs the token; the sandbox answers 40056 (unknown code) once the token passed.
-fn call(client: &Client) -> Result<(), Error> {
-    match client.get_code(&GetCodeRequest::new("000000000000")) {
-        Err(Error::Api(e)) if e.errcode == 40056 => Ok(()),
-        Err(e) => Err(e),
-        Ok(_) => Ok(()),
-    }
 }
 
 /// Writes a foreign lock of some shape.
@@ -89,7 +59,7 @@ fn a_foreign_lock_without_ttl_of_another_type_or_too_long_is_stale() {
     for shape in ["no ttl", "list", "one hour"] {
         let sandbox = Sandbox::start().unwrap();
         let prefix = unique_prefix("foreign-lock");
-        let store = store(&redis, &prefix);
+        let store = redis_support::store(&redis, &prefix, LOCK_TTL);
         let key = store.key(sandbox.appid(), "access_token");
         foreign_lock(&mut con, &format!("{key}:lock"), shape);
         let a = client(&sandbox, &store);
@@ -104,7 +74,7 @@ fn a_foreign_lock_without_ttl_of_another_type_or_too_long_is_stale() {
             get(&mut con, &key).unwrap().contains(token.expose()),
             "{shape}"
         );
-        let b = client(&sandbox, &self::store(&redis, &prefix));
+        let b = client(&sandbox, &redis_support::store(&redis, &prefix, LOCK_TTL));
         assert_eq!(b.access_token().unwrap(), token);
         assert_eq!(sandbox.calls(STABLE), 1, "{shape}");
         // The foreign lock is gone (it was taken over and released).
@@ -173,7 +143,7 @@ fn a_value_from_the_future_or_without_ttl_is_overwritten_by_the_next_fetch() {
     ] {
         let sandbox = Sandbox::start().unwrap();
         let prefix = unique_prefix("future");
-        let store = store(&redis, &prefix);
+        let store = redis_support::store(&redis, &prefix, LOCK_TTL);
         let key = store.key(sandbox.appid(), "access_token");
         let mut set = redis::cmd("SET");
         set.arg(&key).arg(value(token, YEAR_2100_US));
@@ -200,7 +170,7 @@ fn two_classic_clients_alternating_fetch_once_per_expiry() {
     let redis = Redis::shared();
     let sandbox = Sandbox::start().unwrap();
     let prefix = unique_prefix("alternating");
-    let store = store(&redis, &prefix);
+    let store = redis_support::store(&redis, &prefix, LOCK_TTL);
     let key = store.key(sandbox.appid(), "access_token");
     let mut con = redis.connection();
     // Someone left an invalidated value "fetched in 2100" (a clock that went back).
@@ -212,7 +182,7 @@ fn two_classic_clients_alternating_fetch_once_per_expiry() {
         .query(&mut con)
         .unwrap();
     let a = classic(&sandbox, &store);
-    let b = classic(&sandbox, &self::store(&redis, &prefix));
+    let b = classic(&sandbox, &redis_support::store(&redis, &prefix, LOCK_TTL));
     const EXPIRIES: u64 = 10;
     let mut calls = 0;
     for _ in 0..EXPIRIES {
@@ -240,7 +210,7 @@ fn a_shared_value_that_is_not_a_plausible_token_is_not_used() {
     for bad in ["X".repeat(1 << 20), "has spaces in it".to_owned()] {
         let sandbox = Sandbox::start().unwrap();
         let prefix = unique_prefix("implausible");
-        let store = store(&redis, &prefix);
+        let store = redis_support::store(&redis, &prefix, LOCK_TTL);
         let key = store.key(sandbox.appid(), "access_token");
         let now: (u64, u64) = redis::cmd("TIME").query(&mut con).unwrap();
         let _: () = redis::cmd("SET")
@@ -265,7 +235,7 @@ fn a_token_too_long_is_never_written_to_redis() {
     let server = Server::start();
     server.reply("/cgi-bin/stable_token", Reply::token(&"A".repeat(1 << 20)));
     let prefix = unique_prefix("long-token");
-    let store = store(&redis, &prefix);
+    let store = redis_support::store(&redis, &prefix, LOCK_TTL);
     let client = Client::builder()
         .base_url(server.url())
         .credentials("wxAPPID0000000001", "APP-SECRET-0123456789")

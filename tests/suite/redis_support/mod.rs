@@ -160,3 +160,39 @@ pub fn unique_prefix(test: &str) -> String {
         N.fetch_add(1, Ordering::SeqCst)
     )
 }
+
+/// A store on `redis` under `prefix` with this lock TTL, retrying a held lock every 100 ms.
+pub fn store(redis: &Redis, prefix: &str, lock_ttl: Duration) -> wechat_card::store::RedisStore {
+    wechat_card::store::RedisStore::builder(redis.url())
+        .prefix(prefix)
+        .lock_ttl(lock_ttl)
+        .retry_after(Duration::from_millis(100))
+        .build()
+        .unwrap()
+}
+
+/// A client of `sandbox` that shares its tokens through `store`.
+pub fn client(
+    sandbox: &wechat_card::sandbox::Sandbox,
+    store: &wechat_card::store::RedisStore,
+) -> wechat_card::Client {
+    sandbox
+        .client_builder()
+        .shared_store(store.clone())
+        .build()
+        .unwrap()
+}
+
+/// `GET key`.
+pub fn get(con: &mut redis::Connection, key: &str) -> Option<String> {
+    redis::cmd("GET").arg(key).query(con).unwrap()
+}
+
+/// A call that needs the token; the sandbox answers 40056 (unknown code) once the token passed.
+pub fn call(client: &wechat_card::Client) -> Result<(), wechat_card::Error> {
+    match client.get_code(&wechat_card::GetCodeRequest::new("000000000000")) {
+        Err(wechat_card::Error::Api(e)) if e.errcode == 40056 => Ok(()),
+        Err(e) => Err(e),
+        Ok(_) => Ok(()),
+    }
+}
