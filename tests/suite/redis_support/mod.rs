@@ -39,7 +39,7 @@ impl Redis {
     /// [`shared`](Redis::shared), or how to get a server (for the benchmark, which reports it
     /// and stops).
     pub fn try_shared() -> Result<Redis, String> {
-        if let Ok(url) = std::env::var(URL_VAR) {
+        if let Some(url) = std::env::var(URL_VAR).ok().filter(|u| !u.trim().is_empty()) {
             let port = url
                 .rsplit(':')
                 .next()
