@@ -173,6 +173,7 @@ pub fn check(spec: &Spec, problems: &mut Problems) {
         }
     }
     check_excluded(spec, &paths, problems);
+    check_pages(spec, problems);
     check_events(spec, problems);
     check_errors(spec, problems);
     check_required_names(spec, problems);
@@ -188,6 +189,105 @@ fn check_excluded(spec: &Spec, paths: &HashMap<&str, &Origin>, problems: &mut Pr
                     format!("`{path}` is both an endpoint and excluded"),
                 );
             }
+        }
+    }
+}
+
+/// Every endpoint names the official page it comes from (its own `page:` or its file's), and
+/// that page is defined once; every page and source tag is defined once, and every page is used
+/// (a page no endpoint names is a leftover of a rename).
+fn check_pages(spec: &Spec, problems: &mut Problems) {
+    let mut pages: HashMap<&str, &Origin> = HashMap::new();
+    for page in spec.pages() {
+        if let Some(first) = pages.insert(&page.key, &page.origin) {
+            problems.at(
+                &page.origin,
+                At::Key,
+                format!(
+                    "page `{}` is defined twice (first in {})",
+                    page.key, spec.files[first.file].display
+                ),
+            );
+        }
+        match &page.url {
+            Some(url) if !url.starts_with("https://") => problems.at_key(
+                &page.origin,
+                "url",
+                At::Value,
+                format!("the page's address `{url}` must be an https:// URL"),
+            ),
+            None if page.note.is_none() => problems.at(
+                &page.origin,
+                At::Key,
+                format!(
+                    "page `{}` has no `url`; add `note:` saying why no address is known",
+                    page.key
+                ),
+            ),
+            _ => {}
+        }
+    }
+    let mut tags: HashMap<&str, &Origin> = HashMap::new();
+    for source in spec.sources() {
+        if let Some(first) = tags.insert(&source.tag, &source.origin) {
+            problems.at(
+                &source.origin,
+                At::Key,
+                format!(
+                    "source `{}` is defined twice (first in {})",
+                    source.tag, spec.files[first.file].display
+                ),
+            );
+        }
+    }
+    let mut known: Vec<&str> = pages.keys().copied().collect();
+    known.sort_unstable();
+    let known = if known.is_empty() {
+        "none is defined; define pages under `pages:` in spec/sources.yaml".to_owned()
+    } else {
+        format!("known pages: {}", known.join(", "))
+    };
+    let mut used: Vec<&str> = Vec::new();
+    for file in &spec.files {
+        if let Some((key, origin)) = &file.page {
+            used.push(key);
+            if !pages.contains_key(key.as_str()) {
+                problems.at(origin, At::Value, format!("unknown page `{key}` ({known})"));
+            }
+        }
+        for ep in &file.endpoints {
+            match &ep.page {
+                Some(key) => {
+                    used.push(key);
+                    if !pages.contains_key(key.as_str()) {
+                        problems.at_key(
+                            &ep.origin,
+                            "page",
+                            At::Value,
+                            format!("unknown page `{key}` ({known})"),
+                        );
+                    }
+                }
+                None if file.page.is_none() => problems.at(
+                    &ep.origin,
+                    At::Key,
+                    format!(
+                        "endpoint `{}` names no official page: add `page:` (to the endpoint, or \
+                         once at the top of {} for all its endpoints; {known})",
+                        ep.path, file.display
+                    ),
+                ),
+                None => {}
+            }
+        }
+    }
+    for page in spec.pages() {
+        if !used.contains(&page.key.as_str()) {
+            problems.at(
+                &page.origin,
+                At::Key,
+                format!("page `{}` is defined but no endpoint names it", page.key),
+            );
         }
     }
 }

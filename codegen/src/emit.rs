@@ -144,7 +144,7 @@ impl<'a> Emitter<'a> {
             });
         }
         if !file.endpoints.is_empty() {
-            let methods = file.endpoints.iter().map(|e| self.method(e));
+            let methods = file.endpoints.iter().map(|e| self.method(file, e));
             out.extend(quote! {
                 impl crate::Client {
                     #(#methods)*
@@ -868,7 +868,7 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn method(&self, ep: &Endpoint) -> TokenStream {
+    fn method(&self, file: &SpecFile, ep: &Endpoint) -> TokenStream {
         let name = ident(&ep.name);
         let konst = format_ident!("{}", ep.name.to_ascii_uppercase());
         let method = match ep.method {
@@ -886,6 +886,18 @@ impl<'a> Emitter<'a> {
         if !ep.doc.trim().is_empty() {
             text.push_str("\n\n");
             text.push_str(&escape_doc(ep.doc.trim()));
+        }
+        if let Some(page) = self.spec.page_of(file, ep) {
+            match &page.url {
+                Some(url) => text.push_str(&format!(
+                    "\n\nOfficial page: [{}]({url}).",
+                    escape_doc(&page.title)
+                )),
+                None => text.push_str(&format!(
+                    "\n\nOfficial page: {} (no address known).",
+                    escape_doc(&page.title)
+                )),
+            }
         }
         text.push_str(&format!(
             "\n\nThe request is validated against the spec before any network I/O. {retry}"

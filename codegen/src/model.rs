@@ -153,6 +153,40 @@ pub struct SpecFile {
     pub events: Vec<EventDef>,
     /// WeChat's error codes (`errors:`), the catalog behind the generated `ErrorCode`.
     pub errors: Vec<ErrorDef>,
+    /// The file's default official page (`page:`) for endpoints that name none, with where it
+    /// was written.
+    pub page: Option<(String, Origin)>,
+    /// The official pages endpoints come from (`pages:`, in `spec/sources.yaml`).
+    pub pages: Vec<PageDef>,
+    /// The sources the spec's comments cite by tag (`sources:`, in `spec/sources.yaml`).
+    pub sources: Vec<SourceDef>,
+}
+
+/// An official documentation page, keyed by a short name endpoints refer to (`page: manage`).
+#[derive(Debug)]
+pub struct PageDef {
+    pub key: String,
+    /// The page's title as WeChat shows it: `管理卡券`.
+    pub title: String,
+    /// Its address; `None` when no address is known (the note says why).
+    pub url: Option<String>,
+    pub note: Option<String>,
+    pub origin: Origin,
+}
+
+/// A source the spec's comments cite by tag (`W`, `M1`, …).
+#[derive(Debug)]
+pub struct SourceDef {
+    pub tag: String,
+    /// What it is, in one line.
+    pub name: String,
+    /// Where to find it (a repository or page address), if it has one.
+    pub url: Option<String>,
+    /// The version looked at (a commit, a date).
+    pub snapshot: Option<String>,
+    /// What the spec takes from it.
+    pub used_for: Option<String>,
+    pub origin: Origin,
 }
 
 /// One entry of the errcode catalog (`errors:`), keyed by its code.
@@ -324,6 +358,9 @@ pub struct Endpoint {
     pub auth: Auth,
     pub idempotent: bool,
     pub title: String,
+    /// The key of the official page it comes from, when the endpoint names one (`page:`);
+    /// otherwise its file's default applies (see [`Spec::page_of`]).
+    pub page: Option<String>,
     pub doc: String,
     /// The request type, if the request has fields.
     pub request: Option<TypeId>,
@@ -352,6 +389,27 @@ impl Spec {
         self.files
             .iter()
             .flat_map(|f| f.endpoints.iter().map(move |e| (f, e)))
+    }
+
+    pub fn pages(&self) -> impl Iterator<Item = &PageDef> {
+        self.files.iter().flat_map(|f| f.pages.iter())
+    }
+
+    pub fn sources(&self) -> impl Iterator<Item = &SourceDef> {
+        self.files.iter().flat_map(|f| f.sources.iter())
+    }
+
+    /// The key of the official page `ep` comes from: its own `page:`, else its file's.
+    pub fn page_key<'s>(&self, file: &'s SpecFile, ep: &'s Endpoint) -> Option<&'s str> {
+        ep.page
+            .as_deref()
+            .or(file.page.as_ref().map(|(key, _)| key.as_str()))
+    }
+
+    /// The official page `ep` comes from (`None` only for a spec [`crate::check`] refused).
+    pub fn page_of(&self, file: &SpecFile, ep: &Endpoint) -> Option<&PageDef> {
+        let key = self.page_key(file, ep)?;
+        self.pages().find(|p| p.key == key)
     }
 
     pub fn errors(&self) -> impl Iterator<Item = &ErrorDef> {

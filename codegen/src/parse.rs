@@ -34,6 +34,9 @@ pub fn parse_file(
                 excluded: Vec::new(),
                 events: Vec::new(),
                 errors: Vec::new(),
+                page: None,
+                pages: Vec::new(),
+                sources: Vec::new(),
             });
             return;
         }
@@ -48,6 +51,9 @@ pub fn parse_file(
     let mut excluded = Vec::new();
     let mut events = Vec::new();
     let mut errors = Vec::new();
+    let mut page = None;
+    let mut pages = Vec::new();
+    let mut sources = Vec::new();
     let root_path = Path::default();
     if let Some(mut top) = cx.obj(&root, &root_path) {
         if let Some(types) = top.take("types") {
@@ -79,6 +85,18 @@ pub fn parse_file(
         if let Some(node) = top.take("errors") {
             errors = cx.errors(node, &root_path.key("errors"));
         }
+        if let Some(node) = top.take("page") {
+            let p = root_path.key("page");
+            if let Some(key) = cx.string(Some(node), &p) {
+                page = Some((key, cx.origin(&p)));
+            }
+        }
+        if let Some(node) = top.take("pages") {
+            pages = cx.pages(node, &root_path.key("pages"));
+        }
+        if let Some(node) = top.take("sources") {
+            sources = cx.sources(node, &root_path.key("sources"));
+        }
         top.finish(&mut cx);
     }
     let types = std::mem::take(&mut cx.types);
@@ -91,6 +109,9 @@ pub fn parse_file(
         excluded,
         events,
         errors,
+        page,
+        pages,
+        sources,
     });
 }
 
@@ -767,6 +788,7 @@ impl Cx<'_> {
             node => self.boolean(node, &path.key("idempotent")),
         };
         let title = self.required_string(&mut obj, "title");
+        let page = self.string(obj.take("page"), &path.key("page"));
         let doc = self
             .string(obj.take("doc"), &path.key("doc"))
             .unwrap_or_default();
@@ -794,6 +816,7 @@ impl Cx<'_> {
             auth,
             idempotent: idempotent.unwrap_or(false),
             title: title.unwrap_or_default(),
+            page,
             doc,
             request,
             response,
@@ -990,6 +1013,58 @@ impl Cx<'_> {
 
 impl Cx<'_> {
     /// The `errors:` mapping of one file.
+    /// `pages:`: key -> `{title, url?, note?}`.
+    fn pages(&mut self, node: &Node, path: &Path) -> Vec<PageDef> {
+        let mut out = Vec::new();
+        for (key, node) in self.entries(node, path) {
+            let p = path.key(key);
+            let Some(mut obj) = self.obj(node, &p) else {
+                continue;
+            };
+            let title = self.required_string(&mut obj, "title");
+            let url = self.string(obj.take("url"), &p.key("url"));
+            let note = self.string(obj.take("note"), &p.key("note"));
+            obj.finish(self);
+            if let Some(title) = title {
+                out.push(PageDef {
+                    key: key.clone(),
+                    title,
+                    url,
+                    note,
+                    origin: self.origin(&p),
+                });
+            }
+        }
+        out
+    }
+
+    /// `sources:`: tag -> `{name, url?, snapshot?, used_for?}`.
+    fn sources(&mut self, node: &Node, path: &Path) -> Vec<SourceDef> {
+        let mut out = Vec::new();
+        for (tag, node) in self.entries(node, path) {
+            let p = path.key(tag);
+            let Some(mut obj) = self.obj(node, &p) else {
+                continue;
+            };
+            let name = self.required_string(&mut obj, "name");
+            let url = self.string(obj.take("url"), &p.key("url"));
+            let snapshot = self.string(obj.take("snapshot"), &p.key("snapshot"));
+            let used_for = self.string(obj.take("used_for"), &p.key("used_for"));
+            obj.finish(self);
+            if let Some(name) = name {
+                out.push(SourceDef {
+                    tag: tag.clone(),
+                    name,
+                    url,
+                    snapshot,
+                    used_for,
+                    origin: self.origin(&p),
+                });
+            }
+        }
+        out
+    }
+
     fn errors(&mut self, node: &Node, path: &Path) -> Vec<ErrorDef> {
         let mut out = Vec::new();
         for (key, node) in self.entries(node, path) {

@@ -214,6 +214,8 @@ impl crate::Client {
     /// Fetch the card api_ticket. Prefer `Client::api_ticket()`, which caches it (one fetch at a
     /// time, refreshed ahead of `expires_in`); the answer's `ticket` is a `Secret`.
     ///
+    /// Official page: [JS-SDK说明 (附录4 卡券扩展字段及签名生成算法)](https://developers.weixin.qq.com/doc/offiaccount/OA_Web_Apps/JS-SDK.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`GetApiTicketRequest`] and returns a [`GetApiTicketResponse`].

@@ -892,6 +892,8 @@ impl crate::Client {
     /// succeeds and `user_card_status` tells the state. A code that was never added, or was taken by
     /// gifting, is always answered with 40056 "invalid serial code".
     ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`GetCodeRequest`] and returns a [`GetCodeResponse`].
@@ -911,6 +913,8 @@ impl crate::Client {
     /// because the first attempt may have consumed the code; check with `get_code` instead.
     /// Consuming an already consumed code is answered with errcode 40099.
     ///
+    /// Official page: [核销卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Redeeming_a_coupon_voucher_or_card.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`ConsumeCodeRequest`] and returns a [`ConsumeCodeResponse`].
@@ -928,6 +932,8 @@ impl crate::Client {
     /// Decrypt the `encrypt_code` that wx.chooseCard and card outbound links carry into the real
     /// code. An invalid input is answered with errcode 40075 "invalid encrypt code".
     ///
+    /// Official page: [核销卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Redeeming_a_coupon_voucher_or_card.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`DecryptCodeRequest`] and returns a [`DecryptCodeResponse`].
@@ -944,8 +950,10 @@ impl crate::Client {
     ///
     /// Mark (occupy, `is_mark: true`) or release (`is_mark: false`) a code for the user who is about
     /// to redeem it, before consuming it (朋友的券 / shared cards). A mark is released by WeChat after
-    /// about 5 minutes. Sources: W and M3 only (card-api.md §1, §2.3; F, P, E and S lack it).
+    /// about 5 minutes. Sources: W and M3 only (F, P, E and S lack it).
     /// Never retried by the library: it takes or releases a code.
+    ///
+    /// Official page: not on a current official page (no address known).
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///

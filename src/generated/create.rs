@@ -500,6 +500,8 @@ impl crate::Client {
     ///
     /// Never retried by the library: a repeated request would create a second card.
     ///
+    /// Official page: [创建卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Create_a_Coupon_Voucher_or_Card.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`CreateCardRequest`] and returns a [`CreateCardResponse`].
@@ -518,6 +520,8 @@ impl crate::Client {
     /// (POI), otherwise WeChat answers 43017 "require location id". Payments through the cell are
     /// pushed as `user_pay_from_pay_cell` events.
     ///
+    /// Official page: [创建卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Create_a_Coupon_Voucher_or_Card.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`SetPayCellRequest`]; the answer has no fields besides `errcode` and `errmsg`.
@@ -532,6 +536,8 @@ impl crate::Client {
     /// Turn the self-redeem (自助核销) cell of a card on or off: the user redeems the card in the
     /// store by themselves, optionally entering a verification code and/or the amount spent. The
     /// card must have stores (POI). Redemptions are pushed as `user_consume_card` events.
+    ///
+    /// Official page: [创建卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Create_a_Coupon_Voucher_or_Card.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
@@ -549,6 +555,8 @@ impl crate::Client {
     ///
     /// List the background colours a card may use: `base_info.color` takes a colour *name* such as
     /// `Color010` at creation, while `card/get` returns the hex value. No request fields.
+    ///
+    /// Official page: not on a current official page (no address known).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///

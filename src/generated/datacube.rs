@@ -2340,6 +2340,8 @@ impl crate::Client {
     /// Daily card statistics of the whole merchant over at most 62 days (both ends included),
     /// yesterday at the latest.
     ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`GetCardBizuinInfoRequest`] and returns a [`GetCardBizuinInfoResponse`].
@@ -2355,6 +2357,8 @@ impl crate::Client {
     /// 支持开发者调用该接口拉取免费券(优惠券、团购券、折扣券、礼品券)在固定时间区间内的相关数据。暂不支持特殊票券(电影票、会议门票、景区门票、飞机票)数据。查询时间区间需\<=62天;该接口只能拉取非当天的数据。
     ///
     /// Daily statistics of free coupons (optionally of one card) over at most 62 days.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
@@ -2373,6 +2377,8 @@ impl crate::Client {
     /// Daily member-card statistics over at most 62 days (both ends included), yesterday at the
     /// latest.
     ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`GetCardMemberCardInfoRequest`] and returns a [`GetCardMemberCardInfoResponse`].
@@ -2388,6 +2394,8 @@ impl crate::Client {
     /// 支持开发者调用该接口拉取API创建的会员卡数据情况。
     ///
     /// Daily statistics of one member card created through the API, over at most 62 days.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///

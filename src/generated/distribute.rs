@@ -1898,6 +1898,8 @@ impl crate::Client {
     /// answers 40053 "invalid action_info" otherwise. The maximum length of `card_list` is not
     /// documented. Never retried by the library: every call creates a new QR code.
     ///
+    /// Official page: [投放卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Distributing_Coupons_Vouchers_and_Cards.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`CreateQrcodeRequest`] and returns a [`CreateQrcodeResponse`].
@@ -1915,6 +1917,8 @@ impl crate::Client {
     /// Create a card shelf (货架): a web page listing several cards, for the given distribution
     /// scene. Returns the page URL and its id. Never retried by the library: every call creates a
     /// new page.
+    ///
+    /// Official page: [投放卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Distributing_Coupons_Vouchers_and_Cards.html).
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
@@ -1936,6 +1940,8 @@ impl crate::Client {
     /// the number of imported codes. Codes already imported come back in `duplicate_code` and are
     /// not imported twice. Never retried by the library (check with `check_codes` instead).
     ///
+    /// Official page: [投放卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Distributing_Coupons_Vouchers_and_Cards.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`DepositCodesRequest`] and returns a [`DepositCodesResponse`].
@@ -1951,6 +1957,8 @@ impl crate::Client {
     /// 支持开发者调用该接口查询code导入微信后台成功的数目。
     ///
     /// Count the custom codes imported into a deposit-mode card.
+    ///
+    /// Official page: [投放卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Distributing_Coupons_Vouchers_and_Cards.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
@@ -1968,6 +1976,8 @@ impl crate::Client {
     ///
     /// Check which of the given codes were imported into a deposit-mode card (at most 100 per
     /// call).
+    ///
+    /// Official page: [投放卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Distributing_Coupons_Vouchers_and_Cards.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
@@ -1987,6 +1997,8 @@ impl crate::Client {
     /// `content`). Only for cards without custom codes, or custom-code cards whose codes were
     /// imported (M3).
     ///
+    /// Official page: [投放卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Distributing_Coupons_Vouchers_and_Cards.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`GetMpnewsHtmlRequest`] and returns a [`GetMpnewsHtmlResponse`].
@@ -2003,6 +2015,8 @@ impl crate::Client {
     ///
     /// Set the test whitelist: these users may receive cards that have not passed review. Each call
     /// **replaces** the whole list; `openid` and `username` (微信号) together hold at most 10 users.
+    ///
+    /// Official page: [投放卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Distributing_Coupons_Vouchers_and_Cards.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///

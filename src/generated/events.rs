@@ -1286,8 +1286,8 @@ impl crate::events::EventBody for CardSkuRemindEvent {
 /// 当商户朋友的券券点发生变动时,微信服务器会推送消息给商户服务器。
 ///
 /// A coin (券点) order changed: a recharge, a stock exchange, a refund. `Status` and
-/// `OrderType` are the coin endpoints' enums (card-api.md §8 item 13: the Event is
-/// card_pay_order; ORDER_STATUS_FINANCE_SUCC is a status).
+/// `OrderType` are the coin endpoints' enums (the Event is card_pay_order;
+/// ORDER_STATUS_FINANCE_SUCC is a status, although S models it as the event's name).
 ///
 /// The common header (`ToUserName`, `FromUserName`, `CreateTime`, …) is on the enclosing `events::Message`.
 #[derive(Debug, Clone, PartialEq, Eq)]

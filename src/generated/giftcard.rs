@@ -4136,6 +4136,8 @@ impl crate::Client {
     /// Create a gift-card shelf (货架) and get its `page_id`. Never retried by the library: a second
     /// call would create a second shelf.
     ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`AddGiftCardPageRequest`] and returns a [`AddGiftCardPageResponse`].
@@ -4151,6 +4153,8 @@ impl crate::Client {
     /// 查询礼品卡货架信息。
     ///
     /// Get a shelf by its `page_id`.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
@@ -4168,6 +4172,8 @@ impl crate::Client {
     ///
     /// Change fields of a shelf (`page.page_id` names it). Repeating the same update is harmless, so
     /// the library may retry it.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
@@ -4187,6 +4193,8 @@ impl crate::Client {
     /// request has no fields (the official change log moved this call from GET to POST on
     /// 2016-12-21).
     ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends no fields and returns a [`BatchGetGiftCardPagesResponse`].
@@ -4202,6 +4210,8 @@ impl crate::Client {
     ///
     /// Take one shelf (`page_id`) or all of them (`all: true`) offline; exactly one of the two is
     /// sent, with `maintain: true`.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
@@ -4220,6 +4230,8 @@ impl crate::Client {
     /// Apply for the WeChat Pay gift-card permission of a sub-merchant number (`sub_mch_id`). Not
     /// retried by the library.
     ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`AddGiftCardPayWhitelistRequest`] and returns a [`AddGiftCardPayWhitelistResponse`].
@@ -4237,6 +4249,8 @@ impl crate::Client {
     /// Bind a WeChat Pay sub-merchant number to the gift-card mini program. Not retried by the
     /// library.
     ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`BindGiftCardSubMerchantRequest`]; the answer has no fields besides `errcode` and `errmsg`.
@@ -4252,6 +4266,8 @@ impl crate::Client {
     /// 本接口用于上传礼品卡小程序代码,并将货架与小程序关联。
     ///
     /// Upload the gift-card mini program's code and point it at a shelf. Not retried by the library.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
@@ -4269,6 +4285,8 @@ impl crate::Client {
     ///
     /// Get one gift-card order by its id.
     ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`GetGiftCardOrderRequest`] and returns a [`GetGiftCardOrderResponse`].
@@ -4284,9 +4302,11 @@ impl crate::Client {
     /// 批量查询礼品卡订单信息。查询的时间区间(end_time - begin_time)不得超过31天;count不得超过100。
     ///
     /// List gift-card orders created between `begin_time` and `end_time` (Unix seconds). **The span
-    /// may be at most 31 days** (card-api.md §2.9, M3): `validate()` refuses an `end_time` before
+    /// may be at most 31 days** (M3): `validate()` refuses an `end_time` before
     /// `begin_time` or more than 31 × 86400 seconds after it, before any I/O. At most 100 orders
     /// per call (`count`), paged with `offset`.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
@@ -4304,6 +4324,8 @@ impl crate::Client {
     ///
     /// Refund a gift-card order. **Moves money**: never retried by the library; check the order with
     /// `get_gift_card_order` after a failure.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
@@ -4323,6 +4345,8 @@ impl crate::Client {
     /// background and whether it can still be given to a friend. Never retried by the library:
     /// it changes balances.
     ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`UpdateGeneralCardUserRequest`] and returns a [`UpdateGeneralCardUserResponse`].
@@ -4340,6 +4364,8 @@ impl crate::Client {
     /// Activate a gift card (GENERAL_CARD) by card_id and code. **The request body is unconfirmed**:
     /// no source documents it beyond these two fields. Not retried by the library.
     ///
+    /// Official page: not on a current official page (no address known).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`ActivateGeneralCardRequest`]; the answer has no fields besides `errcode` and `errmsg`.
@@ -4354,8 +4380,10 @@ impl crate::Client {
     ///
     /// 撤销礼品卡(通用卡)的激活状态。
     ///
-    /// Deactivate a gift card (GENERAL_CARD). Only E has this call (card-api.md §1 row 54), with
+    /// Deactivate a gift card (GENERAL_CARD). Only E has this call (no other peer), with
     /// `card_id` and `code`. Not retried by the library.
+    ///
+    /// Official page: not on a current official page (no address known).
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///

@@ -1367,6 +1367,8 @@ impl crate::Client {
     ///
     /// List the usable cards (normal and not yet valid) of this appid in a user's card bag.
     ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`GetUserCardListRequest`] and returns a [`GetUserCardListResponse`].
@@ -1384,6 +1386,8 @@ impl crate::Client {
     /// Get a card's body, review status and stock. 由于卡券字段会持续更新,实际返回字段包含但不限于文档中的字段:
     /// unknown fields are ignored and an unknown card type keeps its JSON.
     ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`GetCardRequest`] and returns a [`GetCardResponse`].
@@ -1399,6 +1403,8 @@ impl crate::Client {
     /// 批量查询卡券列表。未传入筛选条件时,该接口默认传回该商户名下所有状态的卡券;开发者可以请求之后调用查看卡券详情接口确定卡券状态。
     ///
     /// List the card ids of this merchant, at most 50 per call, optionally filtered by status.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
@@ -1419,6 +1425,8 @@ impl crate::Client {
     /// to clear a field). Sending a field marked `review` (提审) puts the card back into review:
     /// `send_check` then comes back true. Call `get_card` afterwards to check the result.
     ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`UpdateCardRequest`] and returns a [`UpdateCardResponse`].
@@ -1436,6 +1444,8 @@ impl crate::Client {
     /// Increase and/or decrease a card's stock. Never retried by the library: a repeated call would
     /// change the stock twice.
     ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`ModifyStockRequest`]; the answer has no fields besides `errcode` and `errmsg`.
@@ -1452,6 +1462,8 @@ impl crate::Client {
     ///
     /// Replace a custom code that was already given out with a new one. Never retried by the library.
     ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`UpdateCodeRequest`]; the answer has no fields besides `errcode` and `errmsg`.
@@ -1465,6 +1477,8 @@ impl crate::Client {
     ///
     /// Delete a card. Its QR codes and add-to-card-bag links stop working; cards users already
     /// received stay valid. Never retried by the library.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
@@ -1480,6 +1494,8 @@ impl crate::Client {
     /// Make a user's code unavailable (for refunds, ticket changes…). **Irreversible**: the code can
     /// never be made valid again. The library never sends this request twice (no retry on `-1` or
     /// on a transport failure). Get the customer's consent first.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///

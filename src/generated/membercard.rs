@@ -2387,6 +2387,8 @@ impl crate::Client {
     /// created without `auto_activate` / `wx_activate`. Never retried by the library: it activates
     /// the card and sets the initial values.
     ///
+    /// Official page: [创建会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Create_a_membership_card.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`ActivateMemberCardRequest`]; the answer has no fields besides `errcode` and `errmsg`.
@@ -2406,6 +2408,8 @@ impl crate::Client {
     /// fields and up to five custom choice fields in each part, a terms-of-service link and a link
     /// for existing members. Malformed JSON is answered with 47001.
     ///
+    /// Official page: [创建会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Create_a_membership_card.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`SetActivateUserFormRequest`]; the answer has no fields besides `errcode` and `errmsg`.
@@ -2422,6 +2426,8 @@ impl crate::Client {
     ///
     /// Get a member's data by card id and code: the activation form data, bonus, balance (fen),
     /// the card's state and whether it was activated.
+    ///
+    /// Official page: [管理会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Manage_Member_Card.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
@@ -2449,6 +2455,8 @@ impl crate::Client {
     /// this request twice (no retry on `-1` or on a transport failure). Check the result with
     /// `get_member_card_user_info` instead.
     ///
+    /// Official page: [创建会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Create_a_membership_card.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`UpdateMemberCardUserRequest`] and returns a [`UpdateMemberCardUserResponse`].
@@ -2466,6 +2474,8 @@ impl crate::Client {
     /// Get the URL of the activation plug-in (开卡组件) of a card. Its query string carries
     /// `encrypt_card_id`, `outer_str` and `biz`, which the plug-in page needs (W parses them).
     ///
+    /// Official page: [卡券-小程序打通](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Coupons-Mini_Program_Start_Up.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`GetActivateUrlRequest`] and returns a [`GetActivateUrlResponse`].
@@ -2482,6 +2492,8 @@ impl crate::Client {
     ///
     /// Get the form data a user submitted in the jump-type activation component (跳转型开卡组件),
     /// using the `activate_ticket` passed to your page.
+    ///
+    /// Official page: [卡券-小程序打通](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Coupons-Mini_Program_Start_Up.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///

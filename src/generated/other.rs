@@ -1932,6 +1932,8 @@ impl crate::Client {
     /// Open the coin (券点) account of this appid; a new account is rewarded with free coins. Not
     /// retried by the library.
     ///
+    /// Official page: not on a current official page (no address known).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends no fields and returns a [`ActivateCoinAccountResponse`].
@@ -1947,6 +1949,8 @@ impl crate::Client {
     ///
     /// Price a stock increase of a card in coins. The answer's `order_id` is valid for 60 seconds
     /// and for one `confirm_coin_pay` only.
+    ///
+    /// Official page: not on a current official page (no address known).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
@@ -1964,6 +1968,8 @@ impl crate::Client {
     ///
     /// The coin balance: free, paid and total coins.
     ///
+    /// Official page: not on a current official page (no address known).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends no fields and returns a [`GetCoinsInfoResponse`].
@@ -1977,6 +1983,8 @@ impl crate::Client {
     ///
     /// Exchange coins for stock, with the `order_id` of `get_coin_pay_price` (within 60 s).
     /// **Irreversible**, and it spends coins: never retried by the library.
+    ///
+    /// Official page: not on a current official page (no address known).
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
@@ -1995,6 +2003,8 @@ impl crate::Client {
     /// Start a coin recharge (1 coin = 1 yuan): the answer carries a WeChat Pay QR-code link to pay
     /// with. Not retried by the library: each call creates a payment order.
     ///
+    /// Official page: not on a current official page (no address known).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`RechargeCoinsRequest`] and returns a [`RechargeCoinsResponse`].
@@ -2010,6 +2020,8 @@ impl crate::Client {
     /// 本接口用于查询充值订单的状态。
     ///
     /// Get one coin order (a recharge's state, for instance).
+    ///
+    /// Official page: not on a current official page (no address known).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
@@ -2028,6 +2040,8 @@ impl crate::Client {
     /// List coin orders (the coin ledger), paged with `offset`/`count`, optionally restricted to an
     /// order type and a period, leaving out a status, sorted by time.
     ///
+    /// Official page: not on a current official page (no address known).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`GetCoinOrderListRequest`] and returns a [`GetCoinOrderListResponse`].
@@ -2045,6 +2059,8 @@ impl crate::Client {
     /// The card configured for a store (`poi_id`) of this account's store mini program; no
     /// `card_id` in the answer when the store has none.
     ///
+    /// Official page: [门店小程序](https://developers.weixin.qq.com/doc/offiaccount/WeChat_Stores/WeChat_Shop_Miniprogram_Interface.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`GetStoreWxaCardRequest`] and returns a [`GetStoreWxaCardResponse`].
@@ -2061,6 +2077,8 @@ impl crate::Client {
     ///
     /// Set the card of a store (`poi_id`) of the store mini program. The card must not use custom
     /// codes (`use_custom_code` false). A full replace of one setting, so the library may retry it.
+    ///
+    /// Official page: [门店小程序](https://developers.weixin.qq.com/doc/offiaccount/WeChat_Stores/WeChat_Shop_Miniprogram_Interface.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///

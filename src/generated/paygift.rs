@@ -1281,6 +1281,8 @@ impl crate::Client {
     /// already used by another rule comes back in `fail_mchid_list` with the occupying rule and
     /// appid. Never retried by the library: every call creates a rule.
     ///
+    /// Official page: [管理会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Manage_Member_Card.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`AddPayGiftRuleRequest`] and returns a [`AddPayGiftRuleResponse`].
@@ -1296,6 +1298,8 @@ impl crate::Client {
     /// 删除之前已经设置的支付即会员规则。
     ///
     /// Delete a pay-gift rule. Never retried by the library.
+    ///
+    /// Official page: [管理会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Manage_Member_Card.html).
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
@@ -1313,6 +1317,8 @@ impl crate::Client {
     ///
     /// Get one pay-gift rule, with its status and creation/update times.
     ///
+    /// Official page: [管理会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Manage_Member_Card.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`GetPayGiftRuleRequest`] and returns a [`GetPayGiftRuleResponse`].
@@ -1329,6 +1335,8 @@ impl crate::Client {
     ///
     /// List pay-gift rules of a type, optionally only those in effect, by page (`offset`, `count`).
     /// No maximum `count` is documented.
+    ///
+    /// Official page: [管理会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Manage_Member_Card.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///

@@ -2852,6 +2852,8 @@ impl crate::Client {
     /// (`status` CHECKING). Never retried by the library: a second call would submit a second
     /// sub-merchant.
     ///
+    /// Official page: [第三方开发者模式](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Third-party_developer_mode.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`SubmitSubMerchantRequest`] and returns a [`SubmitSubMerchantResponse`].
@@ -2869,6 +2871,8 @@ impl crate::Client {
     /// Update a sub-merchant's data (`info.merchant_id` names it). The changed data goes back to
     /// review. Not retried by the library.
     ///
+    /// Official page: [第三方开发者模式](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Third-party_developer_mode.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`UpdateSubMerchantRequest`] and returns a [`UpdateSubMerchantResponse`].
@@ -2884,6 +2888,8 @@ impl crate::Client {
     /// 通过指定的子商户merchant_id,拉取该子商户的基础信息。
     ///
     /// Get one sub-merchant by its `merchant_id`.
+    ///
+    /// Official page: [第三方开发者模式](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Third-party_developer_mode.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
@@ -2902,6 +2908,8 @@ impl crate::Client {
     /// List sub-merchants, at most 100 per call (`limit`), starting after `begin_id` (0 for the
     /// first page; then the `next_begin_id` of the previous answer), optionally filtered by status.
     ///
+    /// Official page: [第三方开发者模式](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Third-party_developer_mode.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`BatchGetSubMerchantsRequest`] and returns a [`BatchGetSubMerchantsResponse`].
@@ -2919,6 +2927,8 @@ impl crate::Client {
     /// List the card categories (类目) currently open to sub-merchants, with the qualification
     /// documents each one needs. Query it each time: the categories change.
     ///
+    /// Official page: [第三方开发者模式](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Third-party_developer_mode.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends no fields and returns a [`GetApplyProtocolResponse`].
@@ -2933,6 +2943,8 @@ impl crate::Client {
     /// The open platform (第三方平台) applies for the 开发者协助制券 capability with its own
     /// qualification documents (media_ids of uploaded scans). Called with the
     /// component_access_token. Not retried by the library: a repeat is refused while under review.
+    ///
+    /// Official page: not on a current official page (no address known).
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
@@ -2954,6 +2966,8 @@ impl crate::Client {
     /// component_access_token; no request fields. The response shape is unconfirmed (see
     /// SubMerchantQualificationResult).
     ///
+    /// Official page: not on a current official page (no address known).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Called with the open platform's `component_access_token` (第三方平台), which the client must be given with `ClientBuilder::component_token` or `ClientBuilder::component_token_provider`.
@@ -2972,6 +2986,8 @@ impl crate::Client {
     /// The open platform submits a sub-merchant account's qualification. Called with the
     /// component_access_token. Not retried by the library: a repeat is refused while under review
     /// (a PHP SDK quotes errcode 61022 "can't resubmit").
+    ///
+    /// Official page: not on a current official page (no address known).
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
@@ -2992,6 +3008,8 @@ impl crate::Client {
     /// The review result of a sub-merchant account's qualification. Called with the open
     /// platform's component_access_token, with the sub-merchant's appid in the body.
     ///
+    /// Official page: not on a current official page (no address known).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Called with the open platform's `component_access_token` (第三方平台), which the client must be given with `ClientBuilder::component_token` or `ClientBuilder::component_token_provider`.
@@ -3011,6 +3029,8 @@ impl crate::Client {
     /// One sub-merchant account of the open platform, by its appid. Called with the
     /// component_access_token. The response shape is unconfirmed (see SubMerchantAccount).
     ///
+    /// Official page: not on a current official page (no address known).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Called with the open platform's `component_access_token` (第三方平台), which the client must be given with `ClientBuilder::component_token` or `ClientBuilder::component_token_provider`.
@@ -3029,7 +3049,9 @@ impl crate::Client {
     ///
     /// List the open platform's sub-merchant accounts, page by page: send the `next_get` of the
     /// previous answer (empty or absent the first time). Called with the component_access_token.
-    /// The shapes are unconfirmed (card-api.md §9).
+    /// The shapes are unconfirmed.
+    ///
+    /// Official page: not on a current official page (no address known).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///

@@ -606,6 +606,8 @@ impl crate::Client {
     /// Update one user's meeting ticket: meeting time, zone, entrance and seat. A reminder is sent
     /// to the user 2 hours before `begin_time`.
     ///
+    /// Official page: [特殊票券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Special_ticket.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`UpdateMeetingTicketUserRequest`]; the answer has no fields besides `errcode` and `errmsg`.
@@ -622,6 +624,8 @@ impl crate::Client {
     ///
     /// Update one user's movie ticket: ticket class (2D/3D…), show time, duration (minutes),
     /// screening room and seats.
+    ///
+    /// Official page: [特殊票券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Special_ticket.html).
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
@@ -640,6 +644,8 @@ impl crate::Client {
     /// Send a passenger's check-in data to their boarding pass: name, cabin class, seat,
     /// e-ticket number and the boarding QR code data. `is_cancel: true` undoes the check-in, and
     /// the other fields are then ignored.
+    ///
+    /// Official page: [特殊票券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Special_ticket.html).
     ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///

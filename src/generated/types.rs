@@ -2694,7 +2694,7 @@ impl crate::Validate for GeneralCard {
     }
 }
 
-/// 基本的卡券数据,所有卡券通用。 Fields shared by every card type (card-api.md §3.2; card/get adds the read-only id, status, total_quantity, create_time, update_time, area_code_list).
+/// 基本的卡券数据,所有卡券通用。 Fields shared by every card type (M1 and M4; card/get adds the read-only id, status, total_quantity, create_time, update_time, area_code_list).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct BaseInfo {
@@ -2859,7 +2859,7 @@ pub struct BaseInfo {
     /// Optional.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub use_limit: Option<u32>,
-    /// 卡券领取页面是否可分享(001查看卡券详情表写作“卡券是否可转赠,填写true或false,true代表可转赠 默认为true”)。
+    /// 卡券领取页面是否可分享(官方管理卡券页的查看卡券详情表写作“卡券是否可转赠,填写true或false,true代表可转赠 默认为true”)。
     ///
     /// Optional.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -3195,7 +3195,7 @@ impl BaseInfo {
         self
     }
 
-    /// Sets `can_share`: 卡券领取页面是否可分享(001查看卡券详情表写作“卡券是否可转赠,填写true或false,true代表可转赠 默认为true”)。
+    /// Sets `can_share`: 卡券领取页面是否可分享(官方管理卡券页的查看卡券详情表写作“卡券是否可转赠,填写true或false,true代表可转赠 默认为true”)。
     pub fn can_share(mut self, value: bool) -> Self {
         self.can_share = Some(value);
         self
@@ -4286,7 +4286,7 @@ impl crate::Validate for GeneralCardGiftInfo {
     }
 }
 
-/// 卡券高级信息。 Optional advanced card information (card-api.md §3.3).
+/// 卡券高级信息。 Optional advanced card information (M1, M4 and W).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct AdvancedInfo {

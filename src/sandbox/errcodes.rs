@@ -24,7 +24,7 @@ pub(crate) const INVALID_TIME: i64 = ErrorCode::InvalidTime.code();
 pub(crate) const INVALID_CARD_EXT: i64 = ErrorCode::InvalidCardExt.code();
 pub(crate) const INVALID_ARGS: i64 = ErrorCode::InvalidArgs.code();
 pub(crate) const CODE_CONSUMED: i64 = ErrorCode::CodeConsumed.code();
-/// "invalid time range" in the official error-code list (card-api.md §5): the datacube's 61501
+/// "invalid time range" in the official error-code list (ERR in spec/sources.yaml): the datacube's 61501
 /// is about `date` strings, so a `time_span` of timestamps gets this general code.
 pub(crate) const TIME_RANGE_ERROR: i64 = ErrorCode::InvalidTimeRange.code();
 pub(crate) const INVALID_CODE: i64 = ErrorCode::InvalidCode.code();

@@ -49,6 +49,7 @@ mod shared_store;
 mod shared_store_processes;
 mod signatures;
 mod spec_examples;
+mod standalone_docs;
 mod store_hostile;
 mod token_lifetime;
 mod transport_messages;

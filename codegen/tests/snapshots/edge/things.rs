@@ -1265,6 +1265,8 @@ impl crate::Client {
     ///
     /// Every field kind.
     ///
+    /// Official page: [测试页](https://example.invalid/p.html).
+    ///
     /// The request is validated against the spec before any network I/O. Not idempotent: the library never sends this request twice (the one exception is a rejected access token, which WeChat refuses before running the call).
     ///
     /// Sends a [`PutThingRequest`] and returns a [`PutThingResponse`].
@@ -1277,6 +1279,8 @@ impl crate::Client {
 
     /// List things — `GET thing/list`.
     ///
+    /// Official page: [测试页](https://example.invalid/p.html).
+    ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     ///
     /// Sends a [`ListThingsRequest`] and returns a [`ListThingsResponse`].
@@ -1288,6 +1292,8 @@ impl crate::Client {
     }
 
     /// Ping, no request and no response fields — `POST thing/ping`.
+    ///
+    /// Official page: [测试页](https://example.invalid/p.html).
     ///
     /// The request is validated against the spec before any network I/O. Idempotent: on `-1` (system busy), an HTTP 5xx or a transport failure the call is retried with bounded backoff.
     pub fn ping(&self) -> Result<(), crate::Error> {
