@@ -57,6 +57,7 @@ CONTROLS (POST, JSON body, no token; answered {\"errcode\":0,\"errmsg\":\"ok\",.
     /sandbox/code/gift_timeout {\"code\"}   nobody accepted the gift (GIFT_TIMEOUT)
     /sandbox/code/delete       {\"code\"}   the user deleted it (DELETE)
     /sandbox/code/expire       {\"code\"}   it expired (EXPIRE)
+    /sandbox/code/consume      {\"code\"}   staff consumed it in the admin site (FROM_MP) -> card_id, openid
     /sandbox/code/accept_gift  {\"code\", \"openid\"}                      -> code
     /sandbox/code/encrypt      {\"code\"}                                 -> encrypt_code
     /sandbox/jsapi/add_card    {\"openid\", \"card_id\", \"card_ext\"}  wx.addCard with a signed

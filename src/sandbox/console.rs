@@ -3,10 +3,11 @@
 //! `GET /sandbox/console` serves the page (HTML, CSS and script in one file compiled into the
 //! binary, [`PAGE`]: no build step, nothing fetched from elsewhere); the page reads
 //! `GET /sandbox/console/state` (a JSON snapshot, [`snapshot`]) once a second and renders the
-//! cards (type, title, review status, stock), the codes (owner, status), the users, the clock,
-//! the faults armed, the calls per path and the last calls with their errcode. Its buttons call
-//! the controls (`POST /sandbox/…`, see the `control` module): approve or reject a card, give a
-//! card to a user, expire or delete a code, advance the clock, arm a fault, clear the faults.
+//! cards (type, title, review status, stock), the codes (owner, status and its history), the
+//! users, the QR tickets, the clock, the faults armed, the calls per path and the last calls with
+//! their errcode. Its buttons call the controls (`POST /sandbox/…`, see the `control` module):
+//! approve or reject a card, give a card to a user, consume, expire or delete a code, advance the
+//! clock, arm a fault, clear the faults.
 //! Neither path is counted as a call or faulted.
 
 use axum::body::Body;
@@ -89,11 +90,30 @@ pub(crate) fn snapshot(shared: &Shared) -> Value {
                 "openid": c.openid,
                 "status": c.status.as_str(),
                 "outer_str": c.outer_str,
+                "history": c.history.iter().map(|(at, status)| json!({"at": at, "status": status.as_str()})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut qrcodes: Vec<(&String, &super::state::distribution::QrCode)> =
+        state.distribution.qrcodes.iter().collect();
+    qrcodes.sort_by(|a, b| (a.1.expires_at, a.0).cmp(&(b.1.expires_at, b.0)));
+    let now = state.now();
+    let qrcodes: Vec<Value> = qrcodes
+        .into_iter()
+        .map(|(ticket, qr)| {
+            json!({
+                "ticket": ticket,
+                "cards": qr.cards.iter().map(|c| json!({"card_id": c.card_id, "code": c.code, "openid": c.openid})).collect::<Vec<_>>(),
+                "expires_at": qr.expires_at,
+                "expired": qr.expires_at <= now,
+                "unique": qr.unique,
+                "scanned": qr.scanned,
             })
         })
         .collect();
     json!({
         "now": state.now(),
+        "qrcodes": qrcodes,
         "today": format_day(state.today()),
         "appid": state.config.appid,
         "cards": cards,

@@ -11,6 +11,7 @@
 //! | `sandbox/code/receive` | `openid`, `card_id`, `code` (custom-code cards) | `code` |
 //! | `sandbox/qrcode/scan` | `openid`, and `ticket` or `url` of a `card/qrcode/create` QR code | `card_list`: `[{card_id, code}]` |
 //! | `sandbox/code/gift`, `sandbox/code/gift_timeout`, `sandbox/code/delete`, `sandbox/code/expire` | `code` | |
+//! | `sandbox/code/consume` | `code`: staff consume it in the official account's admin site; pushes `user_consume_card` with `ConsumeSource` `FROM_MP` | `card_id`, `openid` |
 //! | `sandbox/code/accept_gift` | `code`, `openid` (the friend) | `code` |
 //! | `sandbox/code/encrypt` | `code` | `encrypt_code` |
 //! | `sandbox/clock` | `set` (Unix seconds, an integer) and/or `advance` (seconds, an integer ≥ 0); any other key is refused | `now`, `today` |
@@ -154,6 +155,14 @@ fn run(shared: &Shared, path: &str, request: &Value) -> Outcome<Value> {
         "sandbox/code/delete" => {
             shared.state().delete_by_user(text(request, "code")?)?;
             done
+        }
+        "sandbox/code/consume" => {
+            let (card_id, openid) = shared.state().consume_from(
+                text(request, "code")?,
+                None,
+                crate::ConsumeSource::Mp,
+            )?;
+            Ok(json!({ "card_id": card_id, "openid": openid }))
         }
         "sandbox/code/expire" => {
             shared.state().expire(text(request, "code")?)?;

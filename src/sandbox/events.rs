@@ -250,11 +250,17 @@ impl State {
         self.push_event(&self.config.appid, CardEvent::CardSkuRemind(event));
     }
 
-    /// `code` was consumed through the API.
-    pub(crate) fn notify_consume(&self, openid: &str, card_id: &str, code: &str) {
+    /// `code` was consumed, through the API or by `source`.
+    pub(crate) fn notify_consume(
+        &self,
+        openid: &str,
+        card_id: &str,
+        code: &str,
+        source: ConsumeSource,
+    ) {
         let event = UserConsumeCardEvent::new(card_id)
             .user_card_code(code)
-            .consume_source(ConsumeSource::Api);
+            .consume_source(source);
         self.push_event(openid, CardEvent::UserConsumeCard(event));
     }
 

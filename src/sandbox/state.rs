@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::dates::{DAY, day_of, start_of_day};
+use crate::ConsumeSource;
 use crate::Secret;
 use crate::validate::{Rule, Validate, ValidationError};
 
@@ -309,6 +310,10 @@ pub(crate) struct CodeRecord {
     pub member: Member,
     /// Who marked the code (`card/code/mark`) and until when.
     pub mark: Option<Mark>,
+    /// Every status the code had, with the time it got it (the console shows it). Absent in a
+    /// state saved before it was kept.
+    #[serde(default)]
+    pub history: Vec<(i64, CodeStatus)>,
 }
 
 /// Where a receipt came from, for statistics: kept with the code and pushed in
@@ -451,6 +456,9 @@ impl State {
                 continue;
             }
             record.status = CodeStatus::Expire;
+            record
+                .history
+                .push((end.saturating_add(1), CodeStatus::Expire));
             let day = day_of(end.saturating_add(1));
             record.removed_day.get_or_insert(day);
             let (card_id, openid) = (record.card_id.clone(), record.openid.clone());
@@ -979,6 +987,7 @@ impl State {
             self.expiries.insert((end, code.clone()));
         }
         let received_day = self.today();
+        let now = self.now();
         self.codes.insert(
             code.clone(),
             CodeRecord {
@@ -995,6 +1004,7 @@ impl State {
                 removed_day: None,
                 member: Member::default(),
                 mark: None,
+                history: vec![(now, CodeStatus::Normal)],
             },
         );
         self.sweep();
@@ -1073,6 +1083,17 @@ impl State {
         code: &str,
         card_id: Option<&str>,
     ) -> Outcome<(String, String)> {
+        self.consume_from(code, card_id, ConsumeSource::Api)
+    }
+
+    /// Consumes `code` as `source` did it: the API (`card/code/consume`), or staff in the
+    /// official account's admin site (`FROM_MP`, the `sandbox/code/consume` control).
+    pub(crate) fn consume_from(
+        &mut self,
+        code: &str,
+        card_id: Option<&str>,
+        source: ConsumeSource,
+    ) -> Outcome<(String, String)> {
         let record = self.find_code(code, card_id)?;
         if !self.can_consume(record) {
             return Err(Self::not_consumable(record));
@@ -1081,7 +1102,7 @@ impl State {
         let (card_id, openid) = (record.card_id.clone(), record.openid.clone());
         self.set_status(code, CodeStatus::Consumed, Some(day));
         self.log(day, EventKind::Consume, &card_id, &openid);
-        self.notify_consume(&openid, &card_id, code);
+        self.notify_consume(&openid, &card_id, code, source);
         Ok((card_id, openid))
     }
 
@@ -1140,8 +1161,10 @@ impl State {
 
     /// Changes a code's status; `removed` records the day it stopped being held.
     pub(crate) fn set_status(&mut self, code: &str, status: CodeStatus, removed: Option<i64>) {
+        let now = self.now();
         if let Some(record) = self.codes.get_mut(code) {
             record.status = status;
+            record.history.push((now, status));
             if let Some(day) = removed {
                 record.removed_day.get_or_insert(day);
             }

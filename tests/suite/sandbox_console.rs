@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use wechat_card::CardStatus;
 use wechat_card::sandbox::Sandbox;
+use wechat_card::{CardStatus, UserCardStatus};
 
 use crate::sandbox_support::complete::Generator;
 
@@ -212,6 +212,53 @@ fn a_click_in_the_console_approves_a_card_and_the_page_shows_it() {
     assert_eq!(
         driver.text("#message").as_deref(),
         Some("完成 done: sandbox/card/approve")
+    );
+
+    // Consuming a code with a click: its status and history change on the page.
+    let code_status = format!("tr[data-code='{code}'] td.status");
+    assert!(driver.wait_for_text(&code_status, "NORMAL"));
+    let consume = driver
+        .find(&format!(
+            "button[data-action='consume'][data-code='{code}']"
+        ))
+        .expect("a consume button for the code");
+    let clicked = driver.session(
+        "POST",
+        &format!("/element/{consume}/click"),
+        Some(json!({})),
+    );
+    assert!(clicked["value"].is_null(), "the click failed: {clicked}");
+    assert!(
+        driver.wait_for_text(&code_status, "CONSUMED"),
+        "the page did not show the consumed code: {:?}",
+        driver.text(&code_status)
+    );
+    assert_eq!(sandbox.code_status(&code), Some(UserCardStatus::Consumed));
+    let history = driver
+        .text(&format!("tr[data-code='{code}'] td.history"))
+        .unwrap_or_default();
+    assert!(
+        history.starts_with("NORMAL @") && history.contains("→ CONSUMED @"),
+        "the code's history reads {history:?}"
+    );
+    eprintln!("console: clicked Consume; code {code} shows CONSUMED, history {history:?}");
+
+    // A QR ticket the merchant created is listed.
+    let qr = client
+        .create_qrcode(
+            &serde_json::from_value(json!({
+                "action_name": "QR_CARD",
+                "action_info": {"card": {"card_id": other}}
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+    let ticket = qr.ticket.expect("a QR ticket");
+    let ticket_cell = format!("tr[data-ticket='{ticket}'] td");
+    assert!(
+        driver.wait_for_text(&ticket_cell, &ticket),
+        "the QR ticket is not listed: {:?}",
+        driver.text(&ticket_cell)
     );
 
     if let Some(path) = std::env::var_os("WECHAT_CARD_CONSOLE_SCREENSHOT") {

@@ -394,6 +394,43 @@ fn callbacks_are_registered_over_http_too() {
     assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
 }
 
+/// Staff consume a code in the official account's admin site (the console's Consume button):
+/// pushed with ConsumeSource FROM_MP, and the code cannot be consumed again.
+#[test]
+fn a_code_consumed_in_the_admin_site_is_pushed_from_mp() {
+    use sandbox_support::http_json;
+    let sandbox = Sandbox::builder().auto_approve(true).start().unwrap();
+    let (url, rx) = listener();
+    sandbox.register_callback(&url, TOKEN, None).unwrap();
+    let callback = Callback::new(TOKEN);
+    let card_id = sandbox.add_card(&gift_card(3)).unwrap();
+    let _ = next(&rx);
+    let code = sandbox.receive_card("o-alice", &card_id).unwrap();
+    let _ = next(&rx);
+    let body = serde_json::json!({ "code": code });
+    let answer = http_json(
+        sandbox.addr(),
+        "POST",
+        "/sandbox/code/consume",
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(answer["errcode"], 0, "{answer}");
+    assert_eq!(answer["card_id"], card_id.as_str());
+    let m = receive(&callback, &next(&rx));
+    let CardEvent::UserConsumeCard(consume) = &m.event else {
+        panic!("{:?}", m.event)
+    };
+    assert_eq!(consume.consume_source, Some(ConsumeSource::Mp));
+    assert_eq!(m.from_user_name, "o-alice");
+    let again = http_json(
+        sandbox.addr(),
+        "POST",
+        "/sandbox/code/consume",
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(again["errcode"], 40099, "{again}");
+}
+
 #[test]
 fn member_updates_are_pushed() {
     use wechat_card::UpdateMemberCardUserRequest;
