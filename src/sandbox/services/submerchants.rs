@@ -1,0 +1,257 @@
+//! Sub-merchants (子商户) and qualifications.
+
+use super::*;
+
+/// The category ids `card/getapplyprotocol` lists (its documented answer).
+fn known_category(primary: u64, secondary: u64) -> bool {
+    let Some(endpoint) = crate::schema::endpoint("card/getapplyprotocol") else {
+        return true;
+    };
+    let categories = crate::sandbox::request::example_answer(endpoint, &json!({}));
+    categories
+        .get("category")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| c.get("primary_category_id").and_then(Value::as_u64) == Some(primary))
+        .flat_map(|c| {
+            c.get("secondary_category")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .any(|s| s.get("secondary_category_id").and_then(Value::as_u64) == Some(secondary))
+}
+
+fn check_category(info: &Value) -> Outcome<()> {
+    let (primary, secondary) = (
+        number(info, "primary_category_id"),
+        number(info, "secondary_category_id"),
+    );
+    if known_category(primary, secondary) {
+        Ok(())
+    } else {
+        Err(unknown(
+            "the category",
+            format!("{primary}/{secondary} (card/getapplyprotocol)"),
+        ))
+    }
+}
+
+/// `card/submerchant/submit`: `CHECKING` until reviewed.
+pub(crate) fn submit_sub_merchant(state: &mut State, request: &Value) -> Outcome<Value> {
+    let mut info = request.get("info").cloned().unwrap_or_else(|| json!({}));
+    check_category(&info)?;
+    let merchant_id = state.next_seq();
+    let now = state.now();
+    if let Some(object) = info.as_object_mut() {
+        object.insert("merchant_id".into(), json!(merchant_id));
+        object.entry("app_id").or_insert_with(|| json!(""));
+        object.insert("create_time".into(), json!(now));
+        object.insert("update_time".into(), json!(now));
+        object.insert("begin_time".into(), json!(now));
+        object.insert("status".into(), json!("CHECKING"));
+        for media in ["protocol", "agreement_media_id", "operator_media_id"] {
+            object.remove(media);
+        }
+    }
+    state.services.merchants.insert(merchant_id, info.clone());
+    Ok(json!({ "info": info }))
+}
+
+fn merchant(state: &mut State, merchant_id: u64) -> Outcome<&mut Value> {
+    state
+        .services
+        .merchants
+        .get_mut(&merchant_id)
+        .ok_or_else(|| unknown("sub-merchant merchant_id", merchant_id))
+}
+
+/// `card/submerchant/update`: back to `CHECKING`.
+pub(crate) fn update_sub_merchant(state: &mut State, request: &Value) -> Outcome<Value> {
+    let update = request.get("info").cloned().unwrap_or_else(|| json!({}));
+    let now = state.now();
+    let stored = merchant(state, number(&update, "merchant_id"))?;
+    let mut merged = stored.clone();
+    for (key, value) in update.as_object().into_iter().flatten() {
+        if !matches!(
+            key.as_str(),
+            "protocol" | "agreement_media_id" | "operator_media_id"
+        ) {
+            merged[key] = value.clone();
+        }
+    }
+    check_category(&merged)?;
+    merged["update_time"] = json!(now);
+    merged["status"] = json!("CHECKING");
+    *stored = merged.clone();
+    Ok(json!({ "info": merged }))
+}
+
+/// `card/submerchant/get`.
+pub(crate) fn get_sub_merchant(state: &mut State, request: &Value) -> Outcome<Value> {
+    let info = merchant(state, number(request, "merchant_id"))?.clone();
+    Ok(json!({ "info": info }))
+}
+
+/// `card/submerchant/batchget`: from `begin_id` on, `limit` of them.
+pub(crate) fn batch_get_sub_merchants(state: &mut State, request: &Value) -> Outcome<Value> {
+    let status = request.get("status").and_then(Value::as_str);
+    let limit = usize::try_from(number(request, "limit")).unwrap_or(usize::MAX);
+    let list: Vec<(u64, Value)> = state
+        .services
+        .merchants
+        .range(number(request, "begin_id")..)
+        .filter(|(_, m)| status.is_none_or(|s| m.get("status").and_then(Value::as_str) == Some(s)))
+        .take(limit)
+        .map(|(id, m)| (*id, m.clone()))
+        .collect();
+    let next = list.last().map_or(0, |(id, _)| id.saturating_add(1));
+    let info_list: Vec<Value> = list.into_iter().map(|(_, m)| m).collect();
+    Ok(json!({ "info_list": info_list, "next_begin_id": next }))
+}
+
+impl State {
+    /// A sub-merchant's review ends: `APPROVED` or `REJECTED`, and
+    /// `card_merchant_check_result` is pushed.
+    pub(crate) fn review_sub_merchant(
+        &mut self,
+        merchant_id: u64,
+        pass: bool,
+        reason: &str,
+    ) -> Outcome<()> {
+        let now = self.now();
+        let stored = merchant(self, merchant_id)?;
+        stored["status"] = json!(if pass { "APPROVED" } else { "REJECTED" });
+        stored["update_time"] = json!(now);
+        let mut event = crate::CardMerchantCheckResultEvent::new(
+            i64::try_from(merchant_id).unwrap_or(i64::MAX),
+        )
+        .is_pass(i64::from(pass));
+        if !reason.is_empty() {
+            event = event.reason(reason);
+        }
+        let appid = self.config.appid.clone();
+        self.push_event(&appid, CardEvent::CardMerchantCheckResult(event));
+        Ok(())
+    }
+
+    /// A qualification's review ends: the agent's (`appid` `None`) or a sub-merchant's.
+    pub(crate) fn review_qualification(&mut self, appid: Option<&str>, pass: bool) -> Outcome<()> {
+        let result = if pass {
+            "RESULT_PASS"
+        } else {
+            "RESULT_NOT_PASS"
+        };
+        match appid {
+            None => {
+                if self.services.agent_qualification.is_none() {
+                    return Err(invalid(
+                        "the agent has submitted no qualification (upload_card_agent_qualification)",
+                    ));
+                }
+                self.services.agent_qualification = Some(result);
+            }
+            Some(appid) => {
+                let account = self
+                    .services
+                    .qualifications
+                    .get_mut(appid)
+                    .ok_or_else(|| unknown("sub-merchant appid", format!("{appid:?}")))?;
+                account["result"] = json!(result);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `cgi-bin/component/upload_card_agent_qualification`.
+pub(crate) fn upload_agent_qualification(state: &mut State, _request: &Value) -> Outcome<Value> {
+    if state.services.agent_qualification == Some("RESULT_CHECKING") {
+        return Err(Refusal::new(CAN_NOT_RESUBMIT, errmsg(CAN_NOT_RESUBMIT)));
+    }
+    state.services.agent_qualification = Some("RESULT_CHECKING");
+    ok()
+}
+
+/// `cgi-bin/component/check_card_agent_qualification`.
+pub(crate) fn check_agent_qualification(state: &mut State, _request: &Value) -> Outcome<Value> {
+    let result = state
+        .services
+        .agent_qualification
+        .unwrap_or("RESULT_NOTHING_TO_CHECK");
+    Ok(json!({ "result": result }))
+}
+
+/// `cgi-bin/component/upload_card_merchant_qualification`: 61022 while one is being checked.
+pub(crate) fn upload_merchant_qualification(state: &mut State, request: &Value) -> Outcome<Value> {
+    check_category(request)?;
+    let appid = text(request, "appid").to_owned();
+    let checking = state
+        .services
+        .qualifications
+        .get(&appid)
+        .and_then(|a| a.get("result"))
+        .and_then(Value::as_str)
+        == Some("RESULT_CHECKING");
+    if checking {
+        return Err(Refusal::new(CAN_NOT_RESUBMIT, errmsg(CAN_NOT_RESUBMIT)));
+    }
+    let now = state.now();
+    let account = json!({
+        "appid": appid, "name": text(request, "name"),
+        "primary_category_id": number(request, "primary_category_id"),
+        "secondary_category_id": number(request, "secondary_category_id"),
+        "submit_time": now.to_string(), "result": "RESULT_CHECKING",
+    });
+    state.services.qualifications.insert(appid, account);
+    ok()
+}
+
+/// `cgi-bin/component/check_card_merchant_qualification`.
+pub(crate) fn check_merchant_qualification(state: &mut State, request: &Value) -> Outcome<Value> {
+    let result = state
+        .services
+        .qualifications
+        .get(text(request, "appid"))
+        .and_then(|a| a.get("result").cloned())
+        .unwrap_or_else(|| json!("RESULT_NOTHING_TO_CHECK"));
+    Ok(json!({ "result": result }))
+}
+
+/// `cgi-bin/component/get_card_merchant`.
+pub(crate) fn get_card_merchant(state: &mut State, request: &Value) -> Outcome<Value> {
+    let appid = text(request, "appid");
+    state
+        .services
+        .qualifications
+        .get(appid)
+        .cloned()
+        .ok_or_else(|| unknown("sub-merchant appid", format!("{appid:?}")))
+}
+
+/// Sub-merchant accounts per page of `cgi-bin/component/batchget_card_merchant`.
+const MERCHANTS_PER_PAGE: usize = 100;
+
+/// `cgi-bin/component/batchget_card_merchant`: `next_get` is the last appid of the previous
+/// page.
+pub(crate) fn batch_get_card_merchants(state: &mut State, request: &Value) -> Outcome<Value> {
+    let after = text(request, "next_get");
+    let list: Vec<&Value> = state
+        .services
+        .qualifications
+        .iter()
+        .filter(|(appid, _)| after.is_empty() || appid.as_str() > after)
+        .map(|(_, account)| account)
+        .take(MERCHANTS_PER_PAGE)
+        .collect();
+    let next = if list.len() == MERCHANTS_PER_PAGE {
+        list.last()
+            .and_then(|a| a.get("appid"))
+            .cloned()
+            .unwrap_or_else(|| json!(""))
+    } else {
+        json!("")
+    };
+    Ok(json!({ "list": list, "next_get": next }))
+}
