@@ -27,6 +27,8 @@ mod event_limits;
 mod fuzz;
 mod hostile_answers;
 mod limits;
+mod push_dedup;
+mod push_dedup_redis;
 mod readme;
 mod redaction;
 mod runtime_client;
