@@ -60,7 +60,9 @@ use super::{EventError, Message, clip};
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
 
 /// How many keys a [`MemoryDedup`] keeps unless [`MemoryDedup::with_capacity`] says
-/// otherwise: 100,000 (about 4 MiB), enough for 333 pushes a second over the default window.
+/// otherwise: 100,000, enough for 333 pushes a second over the default window. Full, such a
+/// store has about 13 MB allocated (measured: 13.1 MB for the entries of its two tables; the
+/// hash table keeps up to about twice the slots of its keys after many removals).
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
 /// What identifies a push: a SHA-1 of `ToUserName`, `FromUserName`, `CreateTime`, the `Event`
@@ -363,6 +365,14 @@ impl MemoryDedup {
                 memory.seen.remove(&front);
                 memory.evicted_early += 1;
             }
+        }
+        // Grow the queue by doubling, but never past the capacity (a plain push_back could
+        // double it to almost twice the capacity).
+        if memory.order.len() == memory.order.capacity() {
+            let len = memory.order.len();
+            memory
+                .order
+                .reserve_exact(len.max(16).min(self.capacity - len));
         }
         let ends = now.checked_add(window).unwrap_or(now);
         memory.seen.insert(*key, ends);
