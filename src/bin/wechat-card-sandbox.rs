@@ -80,13 +80,16 @@ CONTROLS (POST, JSON body, no token; answered {\"errcode\":0,\"errmsg\":\"ok\",.
     /sandbox/callback          {\"url\", \"token\", \"encoding_aes_key\"?}  card events are POSTed
                                to url (loopback only; encrypted when the key is given);
                                no url, or {\"url\": \"\"}, stops them
+    /sandbox/callback/repush   {}  pushes the last event again, the same message (WeChat's retry)
+    /sandbox/callback/delay_answers {\"times\"?}  the callback's next answers count as later
+                               than WeChat's 5 s: each push is sent again, at most 3 retries
     /sandbox/fault             {\"path\", \"times\"?, and \"errcode\" | \"delay_ms\" | \"drop\": true |
                                 \"drop_after\": true | \"http_status\" | \"expire_token\": true}
                                (path: an endpoint, a token path or *; http_status 100-599)
+    /sandbox/fault/clear       {}
 
 Bad input to a control (an unknown key, a value of the wrong type or out of range) is refused
 with errcode 40097 naming the key; an unknown path gets HTTP 200 with errcode 40066.
-    /sandbox/fault/clear       {}
 ";
 
 struct Options {

@@ -29,6 +29,7 @@ mod hostile_answers;
 mod limits;
 mod push_dedup;
 mod push_dedup_redis;
+mod push_dedup_sandbox;
 mod readme;
 mod redaction;
 mod runtime_client;
