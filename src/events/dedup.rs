@@ -1,52 +1,5 @@
-//! Handling each push once: WeChat's retries and several instances (feature `events`).
-//!
-//! WeChat retries a push it got no answer to within 5 seconds, up to three times, and a retry
-//! may reach another instance behind the load balancer. Pushed events carry no `MsgId`; WeChat
-//! says to drop repeats by `FromUserName` + `CreateTime`. [`Dedup`] does that before a handler
-//! acts: [`Dedup::check`] answers [`Seen::First`] for the first arrival of a push and
-//! [`Seen::Repeat`] for the others within [the window](Dedup::window).
-//!
-//! - **The key** ([`PushKey`]): `ToUserName`, `FromUserName`, `CreateTime`, the `Event` name
-//!   and the `UserCardCode` where the event has one, so that two events of one user in one
-//!   second (a card received and consumed at once, two codes received together) stay distinct.
-//!   Only a SHA-1 of these is kept (20 bytes, no openid in memory or in Redis).
-//! - **The window** ([`DEFAULT_WINDOW`], 5 minutes): WeChat's last retry comes about 15–20 s
-//!   after the first push (three retries, each after 5 s without an answer, plus the time the
-//!   sending takes). A window of 5 minutes covers that with a wide margin for queues on
-//!   WeChat's side and for a load balancer's own retries, and still forgets a key long before
-//!   WeChat could send another push with the same `FromUserName`, `CreateTime`, event and code
-//!   (it cannot: a new push has a new `CreateTime` or another event). A longer window costs
-//!   memory (the in-memory store) or Redis keys, nothing else.
-//! - **The stores** ([`DedupStore`]): [`MemoryDedup`] for one process, bounded in memory
-//!   ([`DEFAULT_CAPACITY`] keys unless set; the oldest key is forgotten first), and
-//!   `RedisDedup` (feature `redis`) shared by every instance: one `SET key 1 NX PX window`
-//!   per push.
-//! - **Times** ([`Dedup::max_age`], opt-in): a push whose `CreateTime` is older than the max
-//!   age, or further than it ahead of now, is refused with [`EventError::ImplausibleTime`]
-//!   naming the element and value; a negative `CreateTime` is always refused (it is no Unix
-//!   time). A `CreateTime` that is not a number (`"abc"`, `""`) is refused when the message is
-//!   parsed ([`EventError::InvalidElement`]).
-//!
-//! Answer WeChat within 5 s (`success`), and do slow work after answering (a queue, a thread):
-//! de-duplication makes a retry harmless, a fast answer makes it rare.
-//!
-//! ```
-//! # #[cfg(feature = "events")]
-//! # fn main() -> Result<(), wechat_card::events::EventError> {
-//! use wechat_card::events::{Dedup, Message, Seen};
-//!
-//! let dedup = Dedup::in_memory(); // or Dedup::new(RedisDedup::new(store)) on several instances
-//! let xml = "<xml><ToUserName>gh_1</ToUserName><FromUserName>o-user</FromUserName>\
-//!     <CreateTime>1700000000</CreateTime><MsgType>event</MsgType>\
-//!     <Event>user_consume_card</Event><CardId>pCard</CardId>\
-//!     <UserCardCode>12312312</UserCardCode></xml>";
-//! let message = Message::parse(xml)?;
-//! assert_eq!(dedup.check(&message)?, Seen::First); // handle it
-//! assert_eq!(dedup.check(&message)?, Seen::Repeat); // WeChat's retry: answer `success`, do nothing
-//! # Ok(()) }
-//! # #[cfg(not(feature = "events"))]
-//! # fn main() {}
-//! ```
+//! Handling each push once: [`Dedup`] and its stores (feature `events`; `RedisDedup` also
+//! needs `redis`).
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -56,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::{EventError, Message, clip};
 
 /// How long a push is remembered unless [`Dedup::window`] says otherwise: 5 minutes (see the
-/// [module documentation](self) for the reasoning).
+/// [`Dedup`] for the reasoning).
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
 
 /// How many keys a [`MemoryDedup`] keeps unless [`MemoryDedup::with_capacity`] says
@@ -149,8 +102,57 @@ pub enum Seen {
     Repeat,
 }
 
-/// The de-duplication step: a [`DedupStore`], the window and the optional max age. Cheap to
-/// clone (clones share the store).
+/// The de-duplication step, handling each push once across WeChat's retries and several
+/// instances: a [`DedupStore`], the window and the optional max age. Cheap to clone (clones
+/// share the store).
+///
+/// WeChat retries a push it got no answer to within 5 seconds, up to three times, and a retry
+/// may reach another instance behind the load balancer. Pushed events carry no `MsgId`; WeChat
+/// says to drop repeats by `FromUserName` + `CreateTime`. [`Dedup`] does that before a handler
+/// acts: [`Dedup::check`] answers [`Seen::First`] for the first arrival of a push and
+/// [`Seen::Repeat`] for the others within [the window](Dedup::window).
+///
+/// - **The key** ([`PushKey`]): `ToUserName`, `FromUserName`, `CreateTime`, the `Event` name
+///   and the `UserCardCode` where the event has one, so that two events of one user in one
+///   second (a card received and consumed at once, two codes received together) stay distinct.
+///   Only a SHA-1 of these is kept (20 bytes, no openid in memory or in Redis).
+/// - **The window** ([`DEFAULT_WINDOW`], 5 minutes): WeChat's last retry comes about 15–20 s
+///   after the first push (three retries, each after 5 s without an answer, plus the time the
+///   sending takes). A window of 5 minutes covers that with a wide margin for queues on
+///   WeChat's side and for a load balancer's own retries, and still forgets a key long before
+///   WeChat could send another push with the same `FromUserName`, `CreateTime`, event and code
+///   (it cannot: a new push has a new `CreateTime` or another event). A longer window costs
+///   memory (the in-memory store) or Redis keys, nothing else.
+/// - **The stores** ([`DedupStore`]): [`MemoryDedup`] for one process, bounded in memory
+///   ([`DEFAULT_CAPACITY`] keys unless set; the oldest key is forgotten first), and
+///   `RedisDedup` (feature `redis`) shared by every instance: one `SET key 1 NX PX window`
+///   per push.
+/// - **Times** ([`Dedup::max_age`], opt-in): a push whose `CreateTime` is older than the max
+///   age, or further than it ahead of now, is refused with [`EventError::ImplausibleTime`]
+///   naming the element and value; a negative `CreateTime` is always refused (it is no Unix
+///   time). A `CreateTime` that is not a number (`"abc"`, `""`) is refused when the message is
+///   parsed ([`EventError::InvalidElement`]).
+///
+/// Answer WeChat within 5 s (`success`), and do slow work after answering (a queue, a thread):
+/// de-duplication makes a retry harmless, a fast answer makes it rare.
+///
+/// ```
+/// # #[cfg(feature = "events")]
+/// # fn main() -> Result<(), wechat_card::events::EventError> {
+/// use wechat_card::events::{Dedup, Message, Seen};
+///
+/// let dedup = Dedup::in_memory(); // or Dedup::new(RedisDedup::new(store)) on several instances
+/// let xml = "<xml><ToUserName>gh_1</ToUserName><FromUserName>o-user</FromUserName>\
+///     <CreateTime>1700000000</CreateTime><MsgType>event</MsgType>\
+///     <Event>user_consume_card</Event><CardId>pCard</CardId>\
+///     <UserCardCode>12312312</UserCardCode></xml>";
+/// let message = Message::parse(xml)?;
+/// assert_eq!(dedup.check(&message)?, Seen::First); // handle it
+/// assert_eq!(dedup.check(&message)?, Seen::Repeat); // WeChat's retry: answer `success`, do nothing
+/// # Ok(()) }
+/// # #[cfg(not(feature = "events"))]
+/// # fn main() {}
+/// ```
 #[derive(Clone)]
 pub struct Dedup {
     store: Arc<dyn DedupStore>,
