@@ -317,7 +317,8 @@ impl RedisStore {
         self.inner.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The key prefix.
+    /// The key prefix (of the push de-duplication's keys too).
+    #[cfg(feature = "events")]
     pub(crate) fn prefix(&self) -> &str {
         &self.inner.prefix
     }
@@ -378,7 +379,7 @@ impl RedisStore {
     /// `warn` on `wechat_card::store`: Redis failed for `what`, and what is done instead.
     pub(crate) fn warn_for(&self, error: &StoreError, what: &str, then: &str) {
         log::warn!(
-            target: "wechat_card::store",
+            target: crate::logging::STORE,
             "Redis at {} failed ({}) for {what}: {then}; Redis is tried again in {:?}",
             self.inner.shown_url,
             error.0,
@@ -720,7 +721,7 @@ impl Slot {
                 OnHeld::TakeOver => {
                     if let Some(owner) = self.take_over(&holder)? {
                         log::warn!(
-                            target: "wechat_card::store",
+                            target: crate::logging::STORE,
                             "the {} lock {} was held {:?} without a value appearing: taken over",
                             self.what,
                             self.lock_key,
