@@ -18,6 +18,10 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
 /// hash table keeps up to about twice the slots of its keys after many removals).
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
+/// The longest window a store of this crate keeps a key (longer ones are cut to it): about ten
+/// years, far beyond any reason, and within what Redis's `PX` and `Instant` accept.
+const LONGEST_WINDOW: Duration = Duration::from_secs(10 * 366 * 86_400);
+
 /// What identifies a push: a SHA-1 of `ToUserName`, `FromUserName`, `CreateTime`, the `Event`
 /// name and `UserCardCode` (empty when the event has none), each length-prefixed so that no
 /// two different pushes share a text. `Debug` and [`hex`](PushKey::hex) show the digest only.
@@ -246,10 +250,10 @@ impl Dedup {
                     "{age} s old, more than the max age of {max} s (now is {now})"
                 )));
             }
-            if -age > max {
+            let ahead = create_time.saturating_sub(now);
+            if ahead > max {
                 return Err(refuse(format!(
-                    "{} s ahead of now ({now}), more than the max age of {max} s",
-                    -age
+                    "{ahead} s ahead of now ({now}), more than the max age of {max} s"
                 )));
             }
         }
@@ -376,7 +380,10 @@ impl MemoryDedup {
                 .order
                 .reserve_exact(len.max(16).min(self.capacity - len));
         }
-        let ends = now.checked_add(window).unwrap_or(now);
+        let ends = now
+            .checked_add(window.min(LONGEST_WINDOW))
+            .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+            .unwrap_or(now);
         memory.seen.insert(*key, ends);
         memory.order.push_back((*key, ends));
         true
@@ -456,7 +463,9 @@ mod redis_store {
             if self.store.resting() {
                 return true;
             }
-            let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+            let ms = u64::try_from(window.min(super::LONGEST_WINDOW).as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1);
             let name = self.key(key);
             let set = self.store.run(|con| {
                 redis::cmd("SET")
@@ -522,6 +531,9 @@ mod tests {
         assert!(!store.first_seen_at(&key(1), window, t0 + Duration::from_secs(59)));
         assert!(store.first_seen_at(&key(1), window, t0 + Duration::from_secs(60)));
         assert_eq!(store.evicted_early(), 0);
+        // A window longer than any clock: cut to ten years, still remembered.
+        assert!(store.first_seen_at(&key(2), Duration::MAX, t0));
+        assert!(!store.first_seen_at(&key(2), Duration::MAX, t0 + Duration::from_secs(86_400)));
     }
 
     #[test]
@@ -559,6 +571,11 @@ mod tests {
             dedup.check_time(-5, now).unwrap_err().to_string(),
             "the message's <CreateTime> is -5: negative, not a Unix time"
         );
+        // Extreme clocks given to check_at: refused, no overflow.
+        assert!(dedup.check_time(i64::MAX, i64::MIN).is_err());
+        assert!(dedup.check_time(0, i64::MAX).is_err());
+        let forever = Dedup::in_memory().max_age(Duration::MAX);
+        assert!(forever.check_time(i64::MAX, i64::MIN).is_ok());
         // Without a max age only a negative time is refused.
         let lax = Dedup::in_memory();
         assert!(lax.check_time(0, now).is_ok());

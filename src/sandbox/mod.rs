@@ -71,7 +71,11 @@
 //!   `user_enter_session_from_card`, `submit_membercard_user_info`, `giftcard_pay_done`,
 //!   `giftcard_send_to_friend`, `giftcard_user_accept` and `card_merchant_check_result`, so a
 //!   handler built on
-//!   [`events::Callback`](crate::events::Callback) can be tested end to end.
+//!   [`events::Callback`](crate::events::Callback) can be tested end to end. As WeChat, a push
+//!   not answered within the [callback timeout](SandboxBuilder::callback_timeout) (5 s) is
+//!   retried up to three times; [`repush_last_event`](Sandbox::repush_last_event) and the fault
+//!   [`delay_callback_answers`](Sandbox::delay_callback_answers) make a handler meet those
+//!   repeats, to test its de-duplication ([`events::Dedup`](crate::events::Dedup)).
 //! - **Fault injection** ([`inject`](Sandbox::inject)): an errcode, a delay, a dropped connection
 //!   or an HTTP error page for the next N calls of a path, and token expiry.
 //!
