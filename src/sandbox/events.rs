@@ -239,10 +239,12 @@ fn deliver(
                 .header("Content-Type", "text/xml; charset=utf-8")
                 .send(body.as_bytes());
             let answered = matches!(&sent, Ok(response) if response.status().is_success());
-            // The fault: this answer counts as arriving after the timeout.
-            let too_late = late
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok();
+            // The fault: this answer counts as arriving after the timeout (only an answer
+            // uses it up; a failed attempt is retried anyway).
+            let too_late = answered
+                && late
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
             if answered && !too_late {
                 break;
             }
