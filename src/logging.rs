@@ -15,6 +15,10 @@ pub const CALL: &str = "wechat_card::call";
 pub const RETRY: &str = "wechat_card::retry";
 /// Access token and api_ticket fetches (info) and renewals (warn).
 pub const TOKEN: &str = "wechat_card::token";
+/// The shared store on Redis (feature `redis`): Redis failures, for the tokens and for the push
+/// de-duplication, with what is done instead (warn); locks taken over (warn).
+#[cfg(feature = "redis")]
+pub const STORE: &str = "wechat_card::store";
 
 /// What came of one attempt, for the record.
 fn outcome(result: Option<&Error>) -> String {

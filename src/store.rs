@@ -317,8 +317,14 @@ impl RedisStore {
         self.inner.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The key prefix (of the push de-duplication's keys too).
+    #[cfg(feature = "events")]
+    pub(crate) fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
     /// Whether Redis failed less than `retry_after` ago.
-    fn resting(&self) -> bool {
+    pub(crate) fn resting(&self) -> bool {
         self.conn()
             .down_until
             .is_some_and(|until| Instant::now() < until)
@@ -326,7 +332,7 @@ impl RedisStore {
 
     /// Runs `f` on the connection (connecting first if needed). Any error drops the
     /// connection (a reply may be in flight) and rests Redis for `retry_after`.
-    fn run<T>(
+    pub(crate) fn run<T>(
         &self,
         f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Result<T, StoreError> {
@@ -367,9 +373,14 @@ impl RedisStore {
     }
 
     fn warn(&self, what: &str, error: &StoreError, then: &str) {
+        self.warn_for(error, &format!("the {what}"), then);
+    }
+
+    /// `warn` on `wechat_card::store`: Redis failed for `what`, and what is done instead.
+    pub(crate) fn warn_for(&self, error: &StoreError, what: &str, then: &str) {
         log::warn!(
-            target: "wechat_card::store",
-            "Redis at {} failed ({}) for the {what}: {then}; Redis is tried again in {:?}",
+            target: crate::logging::STORE,
+            "Redis at {} failed ({}) for {what}: {then}; Redis is tried again in {:?}",
             self.inner.shown_url,
             error.0,
             self.inner.retry_after
@@ -494,7 +505,7 @@ fn redact_password_of(url: &str, text: &str) -> String {
 
 /// A failed Redis command, its text already redacted.
 #[derive(Debug)]
-struct StoreError(String);
+pub(crate) struct StoreError(String);
 
 /// A value as stored in Redis.
 #[derive(Debug, Serialize, Deserialize)]
@@ -710,7 +721,7 @@ impl Slot {
                 OnHeld::TakeOver => {
                     if let Some(owner) = self.take_over(&holder)? {
                         log::warn!(
-                            target: "wechat_card::store",
+                            target: crate::logging::STORE,
                             "the {} lock {} was held {:?} without a value appearing: taken over",
                             self.what,
                             self.lock_key,

@@ -35,6 +35,9 @@ OPTIONS:
     --frozen-clock      Keep the sandbox clock still (the default follows the wall clock)
     --demo              Add an approved demo card and give one code to the user o-demo-user,
                         and print the card id and the code
+    --callback-timeout-ms <MS>
+                        How long a push waits for the callback's answer before it is sent
+                        again, up to three retries, as WeChat does [default: 5000, WeChat's 5 s]
     --state <FILE>      Keep the whole state in FILE (versioned JSON): loaded at start (a
                         missing file is an empty start), written after every call and control,
                         so the server can be stopped at any time and resumed. A corrupt file
@@ -81,13 +84,16 @@ CONTROLS (POST, JSON body, no token; answered {\"errcode\":0,\"errmsg\":\"ok\",.
     /sandbox/callback          {\"url\", \"token\", \"encoding_aes_key\"?}  card events are POSTed
                                to url (loopback only; encrypted when the key is given);
                                no url, or {\"url\": \"\"}, stops them
+    /sandbox/callback/repush   {}  pushes the last event again, the same message (WeChat's retry)
+    /sandbox/callback/delay_answers {\"times\"?}  the callback's next answers count as later
+                               than WeChat's 5 s: each push is sent again, at most 3 retries
     /sandbox/fault             {\"path\", \"times\"?, and \"errcode\" | \"delay_ms\" | \"drop\": true |
                                 \"drop_after\": true | \"http_status\" | \"expire_token\": true}
                                (path: an endpoint, a token path or *; http_status 100-599)
+    /sandbox/fault/clear       {}
 
 Bad input to a control (an unknown key, a value of the wrong type or out of range) is refused
 with errcode 40097 naming the key; an unknown path gets HTTP 200 with errcode 40066.
-    /sandbox/fault/clear       {}
 ";
 
 struct Options {
@@ -100,6 +106,7 @@ struct Options {
     frozen_clock: bool,
     demo: bool,
     state: Option<std::path::PathBuf>,
+    callback_timeout: std::time::Duration,
 }
 
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
@@ -113,6 +120,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
         frozen_clock: false,
         demo: false,
         state: None,
+        callback_timeout: wechat_card::sandbox::DEFAULT_CALLBACK_TIMEOUT,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -149,6 +157,17 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
             "--frozen-clock" => options.frozen_clock = true,
             "--demo" => options.demo = true,
             "--state" => options.state = Some(value("a file")?.into()),
+            "--callback-timeout-ms" => {
+                let text = value("milliseconds")?;
+                let ms: u64 = text
+                    .parse()
+                    .ok()
+                    .filter(|ms| (1..=600_000).contains(ms))
+                    .ok_or_else(|| {
+                        format!("--callback-timeout-ms: {text:?} is not 1 to 600000 milliseconds")
+                    })?;
+                options.callback_timeout = std::time::Duration::from_millis(ms);
+            }
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }
     }
@@ -203,6 +222,7 @@ fn main() -> ExitCode {
         .auto_approve(options.auto_approve)
         .allow_coupon_creation(options.coupon_creation)
         .running_clock(!options.frozen_clock)
+        .callback_timeout(options.callback_timeout)
         .start();
     let sandbox = match started {
         Ok(sandbox) => sandbox,

@@ -1,7 +1,8 @@
 //! The merchant's side of a callback: query parameters in, verified (and decrypted) message out.
 
 use super::{
-    ElementKind, EventError, EventFields, Message, MessageCrypto, verify_callback_signature,
+    Dedup, ElementKind, EventError, EventFields, Message, MessageCrypto, Seen,
+    verify_callback_signature,
 };
 use crate::Secret;
 
@@ -99,6 +100,9 @@ fn percent_decode(text: &str) -> String {
 /// a streaming read that keeps only its text; the decrypted message is parsed only after
 /// `msg_signature` matched, and a parse takes memory within a small multiple of the body.
 ///
+/// With [`deduplicate`](Callback::deduplicate), [`receive_once`](Callback::receive_once)
+/// also drops WeChat's retries of a push already received (see [`Dedup`]).
+///
 /// `Debug` shows neither the token nor the key.
 #[derive(Debug, Clone)]
 pub struct Callback {
@@ -106,6 +110,7 @@ pub struct Callback {
     crypto: Option<MessageCrypto>,
     accept_plain: bool,
     max_body: usize,
+    dedup: Option<Dedup>,
 }
 
 impl Callback {
@@ -116,6 +121,7 @@ impl Callback {
             crypto: None,
             accept_plain: true,
             max_body: DEFAULT_MAX_BODY,
+            dedup: None,
         }
     }
 
@@ -133,6 +139,7 @@ impl Callback {
             crypto: Some(crypto),
             accept_plain: false,
             max_body: DEFAULT_MAX_BODY,
+            dedup: None,
         })
     }
 
@@ -150,6 +157,18 @@ impl Callback {
     pub fn max_body(mut self, bytes: usize) -> Callback {
         self.max_body = bytes;
         self
+    }
+
+    /// De-duplicates in [`receive_once`](Callback::receive_once) with `dedup` (an in-memory
+    /// store for one instance, `RedisDedup` with feature `redis` for several).
+    pub fn deduplicate(mut self, dedup: Dedup) -> Callback {
+        self.dedup = Some(dedup);
+        self
+    }
+
+    /// The de-duplication step, if one is set.
+    pub fn dedup(&self) -> Option<&Dedup> {
+        self.dedup.as_ref()
     }
 
     /// The encryption, in safe mode.
@@ -236,6 +255,27 @@ impl Callback {
     /// Verifies, decrypts (safe mode) and parses a pushed message.
     pub fn receive(&self, query: &CallbackQuery, body: &[u8]) -> Result<Message, EventError> {
         Message::parse(&self.open(query, body)?)
+    }
+
+    /// [`receive`](Callback::receive), then the de-duplication step
+    /// ([`deduplicate`](Callback::deduplicate)): `Some(message)` the first time a push arrives,
+    /// `None` for a repeat (WeChat's retry, here or at another instance sharing the store),
+    /// which is answered [`ack`](Callback::ack) like the first and handled no further. The
+    /// push's `CreateTime` is judged too ([`Dedup::max_age`]). Without a de-duplication step
+    /// every push is `Some`.
+    pub fn receive_once(
+        &self,
+        query: &CallbackQuery,
+        body: &[u8],
+    ) -> Result<Option<Message>, EventError> {
+        let message = self.receive(query, body)?;
+        match &self.dedup {
+            Some(dedup) => Ok(match dedup.check(&message)? {
+                Seen::First => Some(message),
+                Seen::Repeat => None,
+            }),
+            None => Ok(Some(message)),
+        }
     }
 
     /// What to answer a pushed event with: `success` (WeChat then neither retries nor tells the

@@ -12,6 +12,10 @@
 //!   [`Message`] with a typed [`CardEvent`].
 //! - `Message::parse` (feature `events`) and [`Message::to_xml`] read and write the XML alone;
 //!   `MessageCrypto` (feature `events`) is the AES-256-CBC scheme alone.
+//! - `Dedup` (feature `events`) handles each push once, across WeChat's retries and several
+//!   instances: an in-memory store, and a Redis one with feature `redis` (see its
+//!   documentation for the key, the window and what happens when Redis is down);
+//!   `Callback::deduplicate` applies it in `Callback::receive_once`.
 //! - The event types, [`EventFields`] and [`callback_signature`] need no feature.
 //!
 //! ```
@@ -49,6 +53,8 @@ mod callback;
 #[cfg(feature = "events")]
 mod crypto;
 #[cfg(feature = "events")]
+mod dedup;
+#[cfg(feature = "events")]
 mod xml;
 
 use std::fmt;
@@ -58,6 +64,10 @@ use std::str::FromStr;
 pub use callback::{Callback, CallbackQuery, DEFAULT_MAX_BODY};
 #[cfg(feature = "events")]
 pub use crypto::MessageCrypto;
+#[cfg(all(feature = "events", feature = "redis"))]
+pub use dedup::RedisDedup;
+#[cfg(feature = "events")]
+pub use dedup::{DEFAULT_CAPACITY, DEFAULT_WINDOW, Dedup, DedupStore, MemoryDedup, PushKey, Seen};
 #[cfg(feature = "events")]
 pub use xml::MAX_ELEMENTS;
 
@@ -237,6 +247,17 @@ pub enum EventError {
     BadPadding,
     /// The decrypted content is not `random(16) + length(4) + message + appid`.
     BadContent(&'static str),
+    /// A time element is a number but not a plausible time for the push: a negative
+    /// `CreateTime` (no Unix time), or one outside the de-duplication step's max age
+    /// (`Dedup::max_age`, feature `events`).
+    ImplausibleTime {
+        /// The element's name (`CreateTime`).
+        element: String,
+        /// Its text (the first 64 characters).
+        value: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The message was encrypted for another official account.
     WrongAppId {
         /// The appid this callback is configured for.
@@ -286,6 +307,11 @@ impl fmt::Display for EventError {
                 "the decrypted message has no valid PKCS#7 padding (wrong EncodingAESKey or a corrupted message)",
             ),
             EventError::BadContent(why) => write!(f, "the decrypted message is malformed: {why}"),
+            EventError::ImplausibleTime {
+                element,
+                value,
+                why,
+            } => write!(f, "the message's <{element}> is {value}: {why}"),
             EventError::WrongAppId { expected, found } => write!(
                 f,
                 "the message was encrypted for appid {found:?}, not {expected:?}"
@@ -447,6 +473,18 @@ impl Message {
         let header = |name: &str| required("", name, fields.get(name)).map(str::to_owned);
         let to_user_name = header("ToUserName")?;
         let from_user_name = header("FromUserName")?;
+        // An empty CreateTime is not "absent" (as an empty optional number is): it names the
+        // element and its value.
+        if fields
+            .get("CreateTime")
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            return Err(EventError::InvalidElement {
+                event: String::new(),
+                element: "CreateTime".to_owned(),
+                value: String::new(),
+            });
+        }
         let create_time = required("", "CreateTime", number::<i64>(&fields, "", "CreateTime")?)?;
         let msg_type = header("MsgType")?;
         let name = if msg_type == "event" {

@@ -27,12 +27,14 @@
 //! | `sandbox/code/ticket` | `code`: what the ticket endpoints set for it | `ticket` |
 //! | `sandbox/token/expire` | | |
 //! | `sandbox/callback` | `url` (127.0.0.1), `token`, `encoding_aes_key` (safe mode); `url` absent or empty: stop | |
+//! | `sandbox/callback/repush` | (nothing): pushes the last event again, the same message (same `CreateTime`, `FromUserName`, …), as WeChat's retry; refused without a callback or an event pushed | |
+//! | `sandbox/callback/delay_answers` | `times` (0 to 1000, default 1; 0 clears): the callback's next answers count as arriving after the callback timeout (WeChat's 5 s), so each of those pushes is sent again as WeChat retries, at most three retries per push | |
 //! | `sandbox/fault` | `path` (an endpoint of the spec, `cgi-bin/token`, `cgi-bin/stable_token`, or `*`), `times` (1 to 1000000, default 1) and exactly one of `errcode`, `delay_ms` (≤ 600000), `drop: true`, `drop_after: true`, `http_status` (100–599), `expire_token: true`; any other key is refused | |
+//! | `sandbox/fault/clear` | | |
 //!
 //! Bad input to a control (a key it does not know, a value of the wrong type or out of range, a
 //! fault for a path no endpoint has) is refused with 40097 "invalid args" naming the key, the rule
 //! and the value; nothing is changed.
-//! | `sandbox/fault/clear` | | |
 
 use std::time::Duration;
 
@@ -269,6 +271,25 @@ fn run(shared: &Shared, path: &str, request: &Value) -> Outcome<Value> {
             Ok(json!({ "ticket": state.ticket_details(code).unwrap_or_else(|| json!({})) }))
         }
         "sandbox/callback" => super::events::control(shared, request),
+        "sandbox/callback/repush" => {
+            only_keys("sandbox/callback/repush", request, &[])?;
+            super::events::repush_control(shared)
+        }
+        "sandbox/callback/delay_answers" => {
+            const CONTROL: &str = "sandbox/callback/delay_answers";
+            only_keys(CONTROL, request, &["times"])?;
+            let times = match request.get("times") {
+                None => 1,
+                Some(value) => value
+                    .as_u64()
+                    .filter(|n| *n <= 1000)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| {
+                        bad_input(CONTROL, "times", "must be an integer from 0 to 1000", value)
+                    })?,
+            };
+            super::events::delay_control(shared, times)
+        }
         "sandbox/token/expire" => {
             shared.state().expire_tokens();
             done

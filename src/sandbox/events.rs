@@ -32,10 +32,22 @@
 //! Messages are built with the same [`Callback::push`] a handler's tests would use: signed
 //! with the token, and encrypted (safe mode, `encrypt_type=aes`) when an EncodingAESKey is
 //! given. They are POSTed in order by a background thread, so the sandbox never waits for the
-//! callback; a failed delivery is tried three times (WeChat retries too), then dropped.
+//! callback.
+//!
+//! **Retries, as WeChat does.** A push the callback did not answer with a 2xx within the
+//! callback timeout (WeChat's 5 s, [`SandboxBuilder::callback_timeout`](super::SandboxBuilder::callback_timeout)
+//! for a shorter one in tests) is sent again, the same message (same `CreateTime`,
+//! `FromUserName`, event and elements; a new `nonce` and signature), up to three times, then
+//! dropped. Two controls make a handler meet those repeats on purpose:
+//! [`Sandbox::repush_last_event`] (`POST /sandbox/callback/repush`) pushes the last event again,
+//! and [`Sandbox::delay_callback_answers`] (`POST /sandbox/callback/delay_answers`, `times`) is a
+//! fault: the callback's next answers count as arriving after the timeout, so the sandbox
+//! retries each push as WeChat retries a slow server's (the callback did handle it each time).
+//! A handler de-duplicates them with [`Dedup`](crate::events::Dedup).
 
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -71,6 +83,62 @@ impl Sandbox {
     pub fn unregister_callback(&self) {
         self.shared.state().outbox.sender = None;
     }
+
+    /// Pushes the last event pushed again: the same message (same `CreateTime`,
+    /// `FromUserName`, event and elements), as WeChat does when it retries. Refused when no
+    /// callback is registered or nothing was pushed since it was.
+    pub fn repush_last_event(&self) -> Result<(), SandboxError> {
+        repush(&self.shared).map_err(|why| SandboxError::Config(why.to_owned()))
+    }
+
+    /// A fault of the callback: its next `times` answers count as arriving after the callback
+    /// timeout ([`SandboxBuilder::callback_timeout`](super::SandboxBuilder::callback_timeout),
+    /// WeChat's 5 s). The sandbox waits out the timeout, then sends the same push again, as
+    /// WeChat retries a server that answers too slowly; a push is sent at most four times (three
+    /// retries). `0` clears the fault.
+    pub fn delay_callback_answers(&self, times: usize) {
+        self.shared
+            .state()
+            .outbox
+            .late_answers
+            .store(times, Ordering::SeqCst);
+    }
+}
+
+/// Queues the last message again.
+fn repush(shared: &Shared) -> Result<(), &'static str> {
+    let state = shared.state();
+    let Some(sender) = &state.outbox.sender else {
+        return Err("no callback is registered (sandbox/callback)");
+    };
+    let last = state
+        .outbox
+        .last
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let Some(message) = last else {
+        return Err("no event was pushed since the callback was registered");
+    };
+    sender
+        .send(message)
+        .map_err(|_| "the callback's delivery thread is gone")
+}
+
+/// The `sandbox/callback/repush` control.
+pub(crate) fn repush_control(shared: &Shared) -> Outcome<Value> {
+    repush(shared).map_err(|why| Refusal::new(INVALID_ARGS, format!("invalid args: {why}")))?;
+    Ok(json!({}))
+}
+
+/// The `sandbox/callback/delay_answers` control: `times` (0 to 1000) answers count as late.
+pub(crate) fn delay_control(shared: &Shared, times: usize) -> Outcome<Value> {
+    shared
+        .state()
+        .outbox
+        .late_answers
+        .store(times, Ordering::SeqCst);
+    Ok(json!({}))
 }
 
 fn register(
@@ -83,7 +151,14 @@ fn register(
     if token.is_empty() {
         return Err(SandboxError::Config("the token must not be empty".into()));
     }
-    let appid = shared.state().config.appid.clone();
+    let (appid, timeout, late) = {
+        let state = shared.state();
+        (
+            state.config.appid.clone(),
+            state.config.callback_timeout,
+            state.outbox.late_answers.clone(),
+        )
+    };
     let callback = match encoding_aes_key {
         None => Callback::new(token),
         Some(key) => Callback::with_aes_key(token, key, appid)
@@ -92,10 +167,12 @@ fn register(
     let (sender, receiver) = mpsc::channel();
     std::thread::Builder::new()
         .name("wechat-card-sandbox-events".into())
-        .spawn(move || deliver(&url, &callback, &receiver))
+        .spawn(move || deliver(&url, &callback, &receiver, timeout, &late))
         .map_err(SandboxError::Start)?;
     // The previous thread ends when its sender is dropped here.
-    shared.state().outbox.sender = Some(sender);
+    let mut state = shared.state();
+    state.outbox.sender = Some(sender);
+    *state.outbox.last.lock().unwrap_or_else(|p| p.into_inner()) = None;
     Ok(())
 }
 
@@ -128,13 +205,23 @@ fn check_url(url: &str) -> Result<String, SandboxError> {
     }
 }
 
+/// WeChat sends a push at most this often: once and three retries.
+const ATTEMPTS: u32 = 4;
+
 /// The delivery thread: one POST per event, in order, until the sandbox or the registration
-/// goes away.
-fn deliver(url: &str, callback: &Callback, events: &mpsc::Receiver<Message>) {
+/// goes away. A push without a 2xx answer within `timeout` (or whose answer the
+/// `late` fault counts as too late) is sent again, at most [`ATTEMPTS`] times in all.
+fn deliver(
+    url: &str,
+    callback: &Callback,
+    events: &mpsc::Receiver<Message>,
+    timeout: Duration,
+    late: &Arc<AtomicUsize>,
+) {
     let agent = ureq::Agent::new_with_config(
         ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(5)))
+            .timeout_global(Some(timeout))
             .max_redirects(0)
             .proxy(None)
             .build(),
@@ -142,19 +229,36 @@ fn deliver(url: &str, callback: &Callback, events: &mpsc::Receiver<Message>) {
     let separator = if url.contains('?') { '&' } else { '?' };
     while let Ok(message) = events.recv() {
         let timestamp = message.create_time.to_string();
-        let nonce = (crate::random::random_u64() % 10_000_000_000).to_string();
-        let (query, body) = callback.push(&message, &timestamp, &nonce);
-        let target = format!("{url}{separator}{query}");
-        for attempt in 0..3 {
+        for attempt in 1..=ATTEMPTS {
+            let nonce = (crate::random::random_u64() % 10_000_000_000).to_string();
+            let (query, body) = callback.push(&message, &timestamp, &nonce);
+            let target = format!("{url}{separator}{query}");
+            let started = Instant::now();
             let sent = agent
                 .post(&target)
                 .header("Content-Type", "text/xml; charset=utf-8")
                 .send(body.as_bytes());
-            match sent {
-                Ok(response) if response.status().is_success() => break,
-                _ if attempt < 2 => std::thread::sleep(Duration::from_millis(100)),
-                _ => {}
+            let answered = matches!(&sent, Ok(response) if response.status().is_success());
+            // The fault: this answer counts as arriving after the timeout (only an answer
+            // uses it up; a failed attempt is retried anyway).
+            let too_late = answered
+                && late
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+            if answered && !too_late {
+                break;
             }
+            if attempt == ATTEMPTS {
+                break;
+            }
+            // WeChat sends the retry once the timeout has passed; an error that came at once
+            // is retried after a short pause.
+            let pause = if too_late {
+                timeout.saturating_sub(started.elapsed())
+            } else {
+                Duration::from_millis(100).min(timeout)
+            };
+            std::thread::sleep(pause);
         }
     }
 }
@@ -171,6 +275,7 @@ impl State {
     pub(crate) fn push_event(&self, from: &str, event: CardEvent) {
         if let Some(sender) = &self.outbox.sender {
             let message = Message::new(original_id(&self.config.appid), from, self.now(), event);
+            *self.outbox.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.clone());
             // The delivery thread is gone only when the registration was replaced.
             let _ = sender.send(message);
         }

@@ -71,7 +71,11 @@
 //!   `user_enter_session_from_card`, `submit_membercard_user_info`, `giftcard_pay_done`,
 //!   `giftcard_send_to_friend`, `giftcard_user_accept` and `card_merchant_check_result`, so a
 //!   handler built on
-//!   [`events::Callback`](crate::events::Callback) can be tested end to end.
+//!   [`events::Callback`](crate::events::Callback) can be tested end to end. As WeChat, a push
+//!   not answered within the [callback timeout](SandboxBuilder::callback_timeout) (5 s) is
+//!   retried up to three times; [`repush_last_event`](Sandbox::repush_last_event) and the fault
+//!   [`delay_callback_answers`](Sandbox::delay_callback_answers) make a handler meet those
+//!   repeats, to test its de-duplication ([`events::Dedup`](crate::events::Dedup)).
 //! - **Fault injection** ([`inject`](Sandbox::inject)): an errcode, a delay, a dropped connection
 //!   or an HTTP error page for the next N calls of a path, and token expiry.
 //!
@@ -206,6 +210,7 @@ pub struct SandboxBuilder {
     running_clock: bool,
     worker_threads: usize,
     state_file: Option<std::path::PathBuf>,
+    callback_timeout: Duration,
 }
 
 impl fmt::Debug for SandboxBuilder {
@@ -221,6 +226,7 @@ impl fmt::Debug for SandboxBuilder {
             .field("start_time", &self.start_time)
             .field("running_clock", &self.running_clock)
             .field("worker_threads", &self.worker_threads)
+            .field("callback_timeout", &self.callback_timeout)
             .field("state_file", &self.state_file)
             .finish()
     }
@@ -239,6 +245,7 @@ impl Default for SandboxBuilder {
             start_time: None,
             running_clock: false,
             worker_threads: 2,
+            callback_timeout: DEFAULT_CALLBACK_TIMEOUT,
             state_file: None,
         }
     }
@@ -307,6 +314,15 @@ impl SandboxBuilder {
         self
     }
 
+    /// How long the sandbox waits for the callback's answer to a push before it counts as
+    /// none ([`DEFAULT_CALLBACK_TIMEOUT`], WeChat's 5 s, by default). A push without an answer
+    /// in time (or answered with an error) is sent again, the same message, up to three times,
+    /// as WeChat does. Tests set a short one so that a retry does not take 5 s (at least 1 ms).
+    pub fn callback_timeout(mut self, timeout: Duration) -> Self {
+        self.callback_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
     /// Threads of the server's tokio runtime. Default 2.
     pub fn worker_threads(mut self, n: usize) -> Self {
         self.worker_threads = n.max(1);
@@ -349,6 +365,7 @@ impl SandboxBuilder {
                 token_ttl: ttl,
                 auto_approve: self.auto_approve,
                 coupon_creation: self.coupon_creation,
+                callback_timeout: self.callback_timeout,
             },
             start,
             self.running_clock,
@@ -398,6 +415,10 @@ pub enum Fault {
     /// Expire every access token and ticket, then handle the call (which gets 42001).
     ExpireToken,
 }
+
+/// How long the sandbox waits for a callback's answer unless
+/// [`SandboxBuilder::callback_timeout`] says otherwise: WeChat's 5 seconds.
+pub const DEFAULT_CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a sandbox did not start, or why a control was refused.
 #[derive(Debug)]

@@ -48,6 +48,8 @@ pub(crate) struct Config {
     pub auto_approve: bool,
     /// Whether `card/create` creates coupon-type cards (WeChat stopped on 2021-04-01).
     pub coupon_creation: bool,
+    /// How long a push waits for the callback's answer.
+    pub callback_timeout: std::time::Duration,
 }
 
 /// The sandbox clock: Unix seconds, standing still unless moved, or following the wall clock.

@@ -132,6 +132,18 @@ fn help_and_bad_options() {
         .output()
         .expect("run");
     assert_eq!(bad.status.code(), Some(2));
+    assert!(text.contains("--callback-timeout-ms"), "{text}");
+    for ms in ["0", "soon", "600001"] {
+        let bad = Command::new(BINARY)
+            .args(["--callback-timeout-ms", ms])
+            .output()
+            .expect("run");
+        assert_eq!(bad.status.code(), Some(2), "{ms}");
+        assert!(
+            String::from_utf8_lossy(&bad.stderr).contains("--callback-timeout-ms"),
+            "{ms}"
+        );
+    }
 }
 
 /// The controls over HTTP, as a client in another language would drive the sandbox.

@@ -284,7 +284,7 @@ fn shared_store_needs_an_appid() {
 }
 
 /// Every log record of this test binary.
-mod log_capture {
+pub(crate) mod log_capture {
     use std::sync::{Mutex, Once};
 
     static RECORDS: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
