@@ -4,10 +4,12 @@
 //! binary, [`PAGE`]: no build step, nothing fetched from elsewhere); the page reads
 //! `GET /sandbox/console/state` (a JSON snapshot, [`snapshot`]) once a second and renders the
 //! cards (type, title, review status, stock), the codes (owner, status and its history), the
-//! users, the QR tickets, the clock, the faults armed, the calls per path and the last calls with
+//! users, the QR tickets, the pushed events with each attempt's answer from the callback, the
+//! clock, the faults armed, the calls per path and the last calls with
 //! their errcode. Its buttons call the controls (`POST /sandbox/…`, see the `control` module):
 //! approve or reject a card, give a card to a user, consume, expire or delete a code, advance the
-//! clock, arm a fault, clear the faults.
+//! clock, arm a fault, clear the faults, push the last event again, make the callback's next
+//! answer count as late (WeChat then retries).
 //! Neither path is counted as a call or faulted.
 
 use axum::body::Body;
@@ -111,9 +113,30 @@ pub(crate) fn snapshot(shared: &Shared) -> Value {
             })
         })
         .collect();
+    let registered = state.outbox.sender.is_some();
+    let late_answers = state
+        .outbox
+        .late_answers
+        .load(std::sync::atomic::Ordering::SeqCst);
+    let events: Vec<Value> = state
+        .outbox
+        .deliveries
+        .list()
+        .into_iter()
+        .map(|d| {
+            json!({
+                "event": d.event,
+                "from": d.from,
+                "create_time": d.create_time,
+                "attempts": d.attempts.iter().map(|a| json!({"status": a.status, "answer": a.answer, "late": a.late})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
     json!({
         "now": state.now(),
         "qrcodes": qrcodes,
+        "callback": {"registered": registered, "late_answers": late_answers},
+        "events": events,
         "today": format_day(state.today()),
         "appid": state.config.appid,
         "cards": cards,

@@ -53,6 +53,9 @@ use serde_json::{Value, json};
 
 use super::shared::Shared;
 use super::state::{INVALID_ARGS, Outcome, Refusal, State};
+use std::io::Read as _;
+
+use super::state::outbox::{Attempt, Deliveries, Delivery};
 use super::{Sandbox, SandboxError};
 use crate::events::{Callback, Message};
 use crate::{
@@ -151,12 +154,13 @@ fn register(
     if token.is_empty() {
         return Err(SandboxError::Config("the token must not be empty".into()));
     }
-    let (appid, timeout, late) = {
+    let (appid, timeout, late, log) = {
         let state = shared.state();
         (
             state.config.appid.clone(),
             state.config.callback_timeout,
             state.outbox.late_answers.clone(),
+            state.outbox.deliveries.clone(),
         )
     };
     let callback = match encoding_aes_key {
@@ -167,7 +171,7 @@ fn register(
     let (sender, receiver) = mpsc::channel();
     std::thread::Builder::new()
         .name("wechat-card-sandbox-events".into())
-        .spawn(move || deliver(&url, &callback, &receiver, timeout, &late))
+        .spawn(move || deliver(&url, &callback, &receiver, timeout, &late, &log))
         .map_err(SandboxError::Start)?;
     // The previous thread ends when its sender is dropped here.
     let mut state = shared.state();
@@ -217,6 +221,7 @@ fn deliver(
     events: &mpsc::Receiver<Message>,
     timeout: Duration,
     late: &Arc<AtomicUsize>,
+    log: &Deliveries,
 ) {
     let agent = ureq::Agent::new_with_config(
         ureq::Agent::config_builder()
@@ -229,26 +234,49 @@ fn deliver(
     let separator = if url.contains('?') { '&' } else { '?' };
     while let Ok(message) = events.recv() {
         let timestamp = message.create_time.to_string();
+        let mut delivery = Delivery {
+            event: message.event.name().to_owned(),
+            from: message.from_user_name.clone(),
+            create_time: message.create_time,
+            attempts: Vec::new(),
+        };
         for attempt in 1..=ATTEMPTS {
             let nonce = (crate::random::random_u64() % 10_000_000_000).to_string();
             let (query, body) = callback.push(&message, &timestamp, &nonce);
             let target = format!("{url}{separator}{query}");
             let started = Instant::now();
-            let sent = agent
+            let mut sent = agent
                 .post(&target)
                 .header("Content-Type", "text/xml; charset=utf-8")
                 .send(body.as_bytes());
             let answered = matches!(&sent, Ok(response) if response.status().is_success());
+            let (status, answer) = match &mut sent {
+                Ok(response) => (Some(response.status().as_u16()), {
+                    let mut start = Vec::new();
+                    match response
+                        .body_mut()
+                        .as_reader()
+                        .take(ANSWER_SHOWN)
+                        .read_to_end(&mut start)
+                    {
+                        Ok(_) => String::from_utf8_lossy(&start).into_owned(),
+                        Err(e) => format!("(the answer could not be read: {e})"),
+                    }
+                }),
+                Err(e) => (None, format!("(no answer: {e})")),
+            };
             // The fault: this answer counts as arriving after the timeout (only an answer
             // uses it up; a failed attempt is retried anyway).
             let too_late = answered
                 && late
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                     .is_ok();
-            if answered && !too_late {
-                break;
-            }
-            if attempt == ATTEMPTS {
+            delivery.attempts.push(Attempt {
+                status,
+                answer,
+                late: too_late,
+            });
+            if (answered && !too_late) || attempt == ATTEMPTS {
                 break;
             }
             // WeChat sends the retry once the timeout has passed; an error that came at once
@@ -260,8 +288,13 @@ fn deliver(
             };
             std::thread::sleep(pause);
         }
+        log.record(delivery);
     }
 }
+
+/// How much of a callback's answer the console shows (WeChat wants `success` or an empty body;
+/// a passive reply message is longer, its start is enough to see what it is).
+const ANSWER_SHOWN: u64 = 512;
 
 /// The `ToUserName` of the sandbox's messages: an original id (`gh_…`) derived from the appid.
 fn original_id(appid: &str) -> String {

@@ -18,7 +18,7 @@ pub(crate) use super::errcodes::{Outcome, Refusal};
 // domain modules (`distribute.rs`, `membercard.rs`, `services.rs`), which import this one.
 pub(crate) mod distribution;
 mod members;
-mod outbox;
+pub(crate) mod outbox;
 mod services;
 pub(crate) use distribution::Distribution;
 pub(crate) use members::{Member, MemberCards};

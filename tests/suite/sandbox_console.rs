@@ -130,6 +130,28 @@ impl Driver {
             .map(str::to_owned)
     }
 
+    /// Clicks the element `css` selects. The page re-renders its tables every second, so an
+    /// element found just before a re-render is stale by the click: it is then looked up again
+    /// (up to 50 times, a guard only). The driver's answer to the last click.
+    fn click(&self, css: &str) -> Value {
+        let mut answer = Value::Null;
+        for _ in 0..50 {
+            let Some(element) = self.find(css) else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            answer = self.session(
+                "POST",
+                &format!("/element/{element}/click"),
+                Some(json!({})),
+            );
+            if answer["value"]["error"] != "stale element reference" {
+                return answer;
+            }
+        }
+        answer
+    }
+
     /// Waits (up to 200 looks, a guard only) for the element `css` to show `want`.
     fn wait_for_text(&self, css: &str, want: &str) -> bool {
         (0..200).any(|_| {
@@ -155,6 +177,27 @@ impl Drop for Driver {
     }
 }
 
+/// A callback server on 127.0.0.1 that answers every request `success`; its URL.
+fn success_callback() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/callback", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+                let mut stream = stream;
+                while crate::sandbox_support::read_request(&mut reader).is_some() {
+                    let answer = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nsuccess";
+                    if std::io::Write::write_all(&mut stream, answer.as_bytes()).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
 #[test]
 fn a_click_in_the_console_approves_a_card_and_the_page_shows_it() {
     let sandbox = Sandbox::builder().auto_approve(false).start().unwrap();
@@ -177,6 +220,11 @@ fn a_click_in_the_console_approves_a_card_and_the_page_shows_it() {
     let unknown = client.get_code(&wechat_card::GetCodeRequest::new("999999999999"));
     assert!(unknown.is_err());
 
+    // A callback that answers every push with `success`: its answers show on the page.
+    sandbox
+        .register_callback(&success_callback(), "console-token", None)
+        .unwrap();
+
     let driver = Driver::start();
     let opened = driver.session("POST", "/url", Some(json!({"url": sandbox.console_url()})));
     assert!(opened["value"].is_null(), "navigation failed: {opened}");
@@ -188,16 +236,9 @@ fn a_click_in_the_console_approves_a_card_and_the_page_shows_it() {
     );
     eprintln!("console: card {card_id} shown as CARD_STATUS_NOT_VERIFY");
 
-    let approve = driver
-        .find(&format!(
-            "button[data-action='approve'][data-card='{card_id}']"
-        ))
-        .expect("an approve button for the card");
-    let clicked = driver.session(
-        "POST",
-        &format!("/element/{approve}/click"),
-        Some(json!({})),
-    );
+    let clicked = driver.click(&format!(
+        "button[data-action='approve'][data-card='{card_id}']"
+    ));
     assert!(clicked["value"].is_null(), "the click failed: {clicked}");
     assert!(
         driver.wait_for_text(&status, "CARD_STATUS_VERIFY_OK"),
@@ -214,19 +255,24 @@ fn a_click_in_the_console_approves_a_card_and_the_page_shows_it() {
         Some("完成 done: sandbox/card/approve")
     );
 
+    // The approval was pushed (card_pass_check) and the callback's answer is listed.
+    let pushed = "tr[data-event='card_pass_check'] td.attempts";
+    assert!(
+        driver.wait_for_text(pushed, "#1 HTTP 200 \"success\""),
+        "the page does not show the push and the callback's answer: {:?}",
+        driver.text(pushed)
+    );
+    eprintln!(
+        "console: card_pass_check pushed; the callback answered {:?}",
+        driver.text(pushed)
+    );
+
     // Consuming a code with a click: its status and history change on the page.
     let code_status = format!("tr[data-code='{code}'] td.status");
     assert!(driver.wait_for_text(&code_status, "NORMAL"));
-    let consume = driver
-        .find(&format!(
-            "button[data-action='consume'][data-code='{code}']"
-        ))
-        .expect("a consume button for the code");
-    let clicked = driver.session(
-        "POST",
-        &format!("/element/{consume}/click"),
-        Some(json!({})),
-    );
+    let clicked = driver.click(&format!(
+        "button[data-action='consume'][data-code='{code}']"
+    ));
     assert!(clicked["value"].is_null(), "the click failed: {clicked}");
     assert!(
         driver.wait_for_text(&code_status, "CONSUMED"),
