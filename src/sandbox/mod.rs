@@ -137,6 +137,7 @@
 //! `/sandbox/code/receive`, `/sandbox/qrcode/scan`, `/sandbox/clock`, `/sandbox/callback`,
 //! `/sandbox/fault`, … (no token needed; `--help` lists every control with its body).
 
+mod acting;
 mod api;
 mod cards;
 mod codes;
@@ -145,6 +146,7 @@ mod control;
 mod dates;
 mod distribute;
 mod errcodes;
+mod error;
 mod events;
 mod membercard;
 mod request;
@@ -164,10 +166,15 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use self::error::{Fault, SandboxError};
 use self::server::Server;
 use self::shared::Shared;
 use self::state::{CARD_VERIFY_FAIL, CARD_VERIFY_OK, Config, Refusal, State};
 use crate::{CardStatus, Client, ClientBuilder, Secret, UserCardStatus};
+
+/// How long the sandbox waits for a callback's answer unless
+/// [`SandboxBuilder::callback_timeout`] says otherwise: WeChat's 5 seconds.
+pub const DEFAULT_CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The appid of a sandbox unless [`SandboxBuilder::appid`] says otherwise.
 pub const DEFAULT_APPID: &str = "wx00000sandbox0001";
@@ -394,94 +401,6 @@ impl SandboxBuilder {
     }
 }
 
-/// A fault to inject into the answers of a path, see [`Sandbox::inject`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Fault {
-    /// Answer `{"errcode": n, "errmsg": …}` (WeChat's message for `n`) without running the call:
-    /// `-1` (system busy), `40001`/`42001` (token rejected), `45009` (quota), `40164` (IP not
-    /// whitelisted), …
-    Errcode(i64),
-    /// Wait this long, then answer normally.
-    Delay(Duration),
-    /// Close the connection without answering and without running the call.
-    Drop,
-    /// Run the call, then close the connection without answering: the call took effect but its
-    /// answer is lost (what a client sees when a connection breaks at the worst moment).
-    DropAfterHandling,
-    /// Answer an HTML error page with this HTTP status (a gateway in trouble), without running
-    /// the call.
-    HttpStatus(u16),
-    /// Expire every access token and ticket, then handle the call (which gets 42001).
-    ExpireToken,
-}
-
-/// How long the sandbox waits for a callback's answer unless
-/// [`SandboxBuilder::callback_timeout`] says otherwise: WeChat's 5 seconds.
-pub const DEFAULT_CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Why a sandbox did not start, or why a control was refused.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum SandboxError {
-    /// The listener could not be bound or the server not started.
-    Start(std::io::Error),
-    /// The builder's settings are not usable.
-    Config(String),
-    /// The saved state ([`SandboxBuilder::state`]) could not be read, or written.
-    State(String),
-    /// The control was refused the way WeChat would refuse it (`errcode` as WeChat's: 40073
-    /// unknown card, 40078 card status, 45031 out of stock, 45033 `get_limit` reached, 40056
-    /// unknown code, 40127 code state, …).
-    Refused {
-        /// WeChat's error code.
-        errcode: i64,
-        /// What was wrong.
-        errmsg: String,
-    },
-}
-
-impl SandboxError {
-    /// The WeChat error code of a refused control.
-    pub fn errcode(&self) -> Option<i64> {
-        match self {
-            SandboxError::Refused { errcode, .. } => Some(*errcode),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for SandboxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SandboxError::Start(e) => write!(f, "the sandbox could not start: {e}"),
-            SandboxError::Config(message) => write!(f, "sandbox configuration: {message}"),
-            SandboxError::State(message) => write!(f, "sandbox state: {message}"),
-            SandboxError::Refused { errcode, errmsg } => {
-                write!(f, "refused with errcode {errcode}: {errmsg}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for SandboxError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            SandboxError::Start(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<Refusal> for SandboxError {
-    fn from(refusal: Refusal) -> Self {
-        SandboxError::Refused {
-            errcode: refusal.errcode,
-            errmsg: refusal.errmsg,
-        }
-    }
-}
-
 impl Sandbox {
     /// Starts a sandbox on `127.0.0.1` with a free port and the default settings.
     pub fn start() -> Result<Sandbox, SandboxError> {
@@ -549,260 +468,6 @@ impl Sandbox {
     /// A client from [`client_builder`](Sandbox::client_builder).
     pub fn client(&self) -> Result<Client, crate::Error> {
         self.client_builder().build()
-    }
-
-    // ----------------------------------------------------------------------------------------
-    // Cards
-    // ----------------------------------------------------------------------------------------
-
-    /// Adds a card (what `card/create` does) and returns its `card_id`, whatever its type: a
-    /// coupon (GROUPON, CASH, DISCOUNT, GIFT, GENERAL_COUPON) is added as if it had been created
-    /// before 2021-04-01, when WeChat still created them. The card is a typed
-    /// [`Card`](crate::Card) or its JSON (`{"card_type": "GIFT", "gift": {…}}`; the body of
-    /// `card/create`, `{"card": {…}}`, is accepted too), checked with the spec like a
-    /// `card/create` request. It waits for review (`CARD_STATUS_NOT_VERIFY`) unless the sandbox
-    /// auto-approves; its stock is `sku.quantity`.
-    pub fn add_card<C: Serialize + ?Sized>(&self, card: &C) -> Result<String, SandboxError> {
-        let mut value = serde_json::to_value(card).map_err(|e| SandboxError::Refused {
-            errcode: api::DATA_FORMAT_ERROR,
-            errmsg: format!("data format error: {e}"),
-        })?;
-        if let Value::Object(object) = &mut value {
-            if !object.contains_key("card_type") && object.len() == 1 {
-                if let Some(inner) = object.remove("card") {
-                    value = inner;
-                }
-            }
-        }
-        Ok(self.shared.state().create_card(&value)?)
-    }
-
-    /// Passes a card's review: `CARD_STATUS_VERIFY_OK`.
-    pub fn approve_card(&self, card_id: &str) -> Result<(), SandboxError> {
-        Ok(self.shared.state().set_review(card_id, CARD_VERIFY_OK)?)
-    }
-
-    /// Fails a card's review: `CARD_STATUS_VERIFY_FAIL`.
-    pub fn reject_card(&self, card_id: &str) -> Result<(), SandboxError> {
-        Ok(self.shared.state().set_review(card_id, CARD_VERIFY_FAIL)?)
-    }
-
-    /// A card's status, `None` for an unknown card.
-    pub fn card_status(&self, card_id: &str) -> Option<CardStatus> {
-        let state = self.shared.state();
-        let status = state.cards.get(card_id)?.status;
-        serde_json::from_value(Value::from(status)).ok()
-    }
-
-    // ----------------------------------------------------------------------------------------
-    // Codes
-    // ----------------------------------------------------------------------------------------
-
-    /// User `openid` receives card `card_id` (from a QR code, a shelf, wx.addCard…): the card
-    /// must be approved (40078; users of the test whitelist, `card/testwhitelist/set`, may
-    /// receive cards under review), in stock (45031) and under the user's `get_limit` (45033).
-    /// Returns the code WeChat generated, or for a deposit-mode card the next code imported
-    /// with `card/code/deposit`. Stock goes down by one.
-    pub fn receive_card(&self, openid: &str, card_id: &str) -> Result<String, SandboxError> {
-        Ok(self.shared.state().receive(openid, card_id, None, None)?)
-    }
-
-    /// Like [`receive_card`](Sandbox::receive_card) for a card with `use_custom_code`: the
-    /// merchant's own `code` (unique, at most 20 bytes; for a deposit-mode card, one of its
-    /// imported codes not yet received, 40116 otherwise).
-    pub fn receive_card_with_code(
-        &self,
-        openid: &str,
-        card_id: &str,
-        code: &str,
-    ) -> Result<String, SandboxError> {
-        Ok(self
-            .shared
-            .state()
-            .receive(openid, card_id, Some(code), None)?)
-    }
-
-    /// User `openid` scans a QR code of `card/qrcode/create`, named by its `ticket` or its `url`
-    /// (what the QR image encodes), and receives every card of it, all or nothing, as
-    /// [`receive_card`](Sandbox::receive_card) would (approved card unless the user is on the
-    /// test whitelist, stock, `get_limit`): with the QR code's `code` for custom-code cards, the
-    /// next imported code (`card/code/deposit`) for deposit-mode cards, a generated one
-    /// otherwise; its `outer_str` is kept (`card/code/get` returns it). Returns the codes in the
-    /// QR code's order.
-    ///
-    /// Refused with 40097 for an unknown ticket or an `is_unique_code` QR code already
-    /// scanned, 40079 once the QR code expired (`expire_seconds`, by default 365 days on the
-    /// sandbox clock), 40003 when it names another `openid`.
-    pub fn scan_qrcode(
-        &self,
-        openid: &str,
-        ticket_or_url: &str,
-    ) -> Result<Vec<String>, SandboxError> {
-        let received = self.shared.state().scan_qrcode(openid, ticket_or_url)?;
-        Ok(received.into_iter().map(|(_, code)| code).collect())
-    }
-
-    /// User `openid` opens the card's page: counted as a view in the statistics.
-    pub fn view_card(&self, openid: &str, card_id: &str) -> Result<(), SandboxError> {
-        Ok(self.shared.state().view(openid, card_id)?)
-    }
-
-    /// The user starts giving the code to a friend: `GIFTING` (counted as "given").
-    pub fn gift_code(&self, code: &str) -> Result<(), SandboxError> {
-        Ok(self.shared.state().gift(code)?)
-    }
-
-    /// The friend did not accept the gift in time: `GIFT_TIMEOUT`.
-    pub fn gift_timeout(&self, code: &str) -> Result<(), SandboxError> {
-        Ok(self.shared.state().gift_timeout(code)?)
-    }
-
-    /// The friend `friend_openid` accepts the gift. The giver's code is gone (`card/code/get`
-    /// answers 40056); the friend holds the card under the returned code (a new one; for
-    /// custom-code cards the same code, which the merchant may change with `card/code/update`).
-    pub fn accept_gift(&self, code: &str, friend_openid: &str) -> Result<String, SandboxError> {
-        Ok(self.shared.state().accept_gift(code, friend_openid)?)
-    }
-
-    /// The user deletes the card from the card bag: `DELETE`.
-    pub fn delete_code(&self, code: &str) -> Result<(), SandboxError> {
-        Ok(self.shared.state().delete_by_user(code)?)
-    }
-
-    /// The code expires now: `EXPIRE` (counted as an expiry). Codes also expire by themselves
-    /// when the sandbox clock passes the end of their validity.
-    pub fn expire_code(&self, code: &str) -> Result<(), SandboxError> {
-        Ok(self.shared.state().expire(code)?)
-    }
-
-    /// A code's state, `None` for a code never given out. A code a friend accepted as a gift is
-    /// `GiftSucc` for its giver.
-    pub fn code_status(&self, code: &str) -> Option<UserCardStatus> {
-        let mut state = self.shared.state();
-        state.sweep();
-        let status = state.codes.get(code)?.status;
-        serde_json::from_value(Value::from(status.as_str())).ok()
-    }
-
-    /// The `encrypt_code` wx.chooseCard or a card's outbound link would carry for `code`;
-    /// `card/code/decrypt` turns it back.
-    pub fn encrypt_code(&self, code: &str) -> String {
-        self.shared.state().encrypt_code(code)
-    }
-
-    // ----------------------------------------------------------------------------------------
-    // Around the cards: what users and WeChat do that the API only reads
-    // ----------------------------------------------------------------------------------------
-
-    /// User `openid` adds `card_id` through the JS-SDK's `wx.addCard` with `card_ext`, the
-    /// signed cardExt text ([`SignedCardExt::card_ext`](crate::signature::SignedCardExt)):
-    /// refused with 40080 "invalid CardExt" unless it is signed with the sandbox's current
-    /// `wx_card` api_ticket over the `card_id`, the `timestamp` (a string or a number) and the
-    /// `nonce_str`, `code` and `openid` that are given (each optional, an empty one counts as
-    /// absent, as in WeChat's own wx.addCard example; `openid` must be the user's and is required
-    /// for `bind_openid` cards); then received as
-    /// [`receive_card`](Sandbox::receive_card) does, with the cardExt's `code`, `outer_str` and
-    /// `outer_id`. Returns the code.
-    pub fn add_card_by_jsapi(
-        &self,
-        openid: &str,
-        card_id: &str,
-        card_ext: &str,
-    ) -> Result<String, SandboxError> {
-        Ok(self
-            .shared
-            .state()
-            .receive_by_card_ext(openid, card_id, card_ext)?)
-    }
-
-    /// The holder of `code` pays `fee` (fen; the bill was `original_fee`) through the card's
-    /// pay cell (买单), which `card/paycell/set` must have opened: `user_pay_from_pay_cell` is
-    /// pushed. Returns the payment's `trans_id`.
-    pub fn pay_with_pay_cell(
-        &self,
-        code: &str,
-        fee: i64,
-        original_fee: i64,
-    ) -> Result<String, SandboxError> {
-        Ok(self
-            .shared
-            .state()
-            .pay_with_pay_cell(code, fee, original_fee)?)
-    }
-
-    /// The holder of `code` enters the account's chat from the card:
-    /// `user_enter_session_from_card` is pushed.
-    pub fn enter_session(&self, code: &str) -> Result<(), SandboxError> {
-        Ok(self.shared.state().enter_session(code)?)
-    }
-
-    /// The holder of member-card `code` submits the activation form (跳转型开卡组件) with `info`
-    /// (`{"common_field_list": [{"name", "value"}], "custom_field_list": […]}`, or `null`):
-    /// `submit_membercard_user_info` is pushed. Returns the `activate_ticket` that
-    /// `card/membercard/activatetempinfo/get` answers with `info`.
-    pub fn submit_member_info(&self, code: &str, info: &Value) -> Result<String, SandboxError> {
-        Ok(self.shared.state().submit_member_info(code, info.clone())?)
-    }
-
-    /// The merchant pays a `card/pay/recharge` order: its coins are added and `card_pay_order`
-    /// is pushed.
-    pub fn pay_coin_order(&self, order_id: &str) -> Result<(), SandboxError> {
-        Ok(self.shared.state().pay_coin_order(order_id)?)
-    }
-
-    /// WeChat ends a sub-merchant's review (`card/submerchant/submit`): `APPROVED` or
-    /// `REJECTED`, and `card_merchant_check_result` is pushed.
-    pub fn review_sub_merchant(
-        &self,
-        merchant_id: u64,
-        pass: bool,
-        reason: &str,
-    ) -> Result<(), SandboxError> {
-        Ok(self
-            .shared
-            .state()
-            .review_sub_merchant(merchant_id, pass, reason)?)
-    }
-
-    /// WeChat ends the review of a qualification: the agent's (`appid` `None`,
-    /// `upload_card_agent_qualification`) or a sub-merchant's
-    /// (`upload_card_merchant_qualification`).
-    pub fn review_qualification(
-        &self,
-        appid: Option<&str>,
-        pass: bool,
-    ) -> Result<(), SandboxError> {
-        Ok(self.shared.state().review_qualification(appid, pass)?)
-    }
-
-    /// User `openid` buys a gift card on page `page_id` (`card/giftcard/page/add`; `card_id`,
-    /// by default the page's first card): the user receives the card, the order is kept
-    /// (`card/giftcard/order/get`) and `giftcard_pay_done` is pushed. Returns the order id.
-    pub fn buy_gift_card(
-        &self,
-        openid: &str,
-        page_id: &str,
-        card_id: Option<&str>,
-    ) -> Result<String, SandboxError> {
-        Ok(self
-            .shared
-            .state()
-            .buy_gift_card(openid, page_id, card_id)?)
-    }
-
-    /// The buyer of order `order_id` sends the gift card to `friend_openid`, who accepts it:
-    /// `giftcard_send_to_friend`, then `giftcard_user_accept`, are pushed.
-    pub fn give_gift_card(&self, order_id: &str, friend_openid: &str) -> Result<(), SandboxError> {
-        Ok(self
-            .shared
-            .state()
-            .give_gift_card(order_id, friend_openid)?)
-    }
-
-    /// What `card/meetingticket/updateuser`, `card/movieticket/updateuser` or
-    /// `card/boardingpass/checkin` set for `code`, as JSON; `None` if nothing was set.
-    pub fn ticket_details(&self, code: &str) -> Option<Value> {
-        self.shared.state().ticket_details(code)
     }
 
     // ----------------------------------------------------------------------------------------
