@@ -34,17 +34,19 @@ pub(crate) fn create_card(state: &mut State, request: &Value) -> Outcome<Value> 
 }
 
 pub(crate) fn get_card(state: &mut State, request: &Value) -> Outcome<Value> {
-    let card = state.card(required(request, "card_id")?)?;
+    let request: crate::GetCardRequest = typed(request)?;
+    let card = state.card(&request.card_id)?;
     Ok(json!({ "card": card.to_json() }))
 }
 
 pub(crate) fn batch_get_cards(state: &mut State, request: &Value) -> Outcome<Value> {
-    let offset = usize::try_from(number(request, "offset").unwrap_or(0)).unwrap_or(usize::MAX);
-    let count = usize::try_from(number(request, "count").unwrap_or(0)).unwrap_or(usize::MAX);
+    let request: crate::BatchGetCardsRequest = typed(request)?;
+    let offset = usize::try_from(request.offset).unwrap_or(usize::MAX);
+    let count = usize::try_from(request.count).unwrap_or(usize::MAX);
     let statuses: Option<Vec<&str>> = request
-        .get("status_list")
-        .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(Value::as_str).collect());
+        .status_list
+        .as_ref()
+        .map(|list| list.iter().map(crate::CardStatus::as_str).collect());
     let matching: Vec<&str> = state
         .card_ids_in_order()
         .into_iter()
@@ -62,7 +64,10 @@ pub(crate) fn batch_get_cards(state: &mut State, request: &Value) -> Outcome<Val
 /// `card/update`: overwrites the fields sent; `send_check` is true (and the card goes back to
 /// review) when a field marked `review` in the spec changes value.
 pub(crate) fn update_card(state: &mut State, request: &Value) -> Outcome<Value> {
-    let card_id = required(request, "card_id")?;
+    // The payload (the member of the card's type) is merged into the stored card as JSON, field
+    // by field as sent; the typed request gives the card.
+    let card_id = typed::<crate::UpdateCardRequest>(request)?.card_id;
+    let card_id = card_id.as_str();
     let now = state.now();
     let auto_approve = state.config.auto_approve;
     let card = state.live_card_mut(card_id)?;
@@ -209,17 +214,18 @@ pub(crate) fn check_date_update(payload: &Value, update: &Value) -> Outcome<()> 
 }
 
 pub(crate) fn modify_stock(state: &mut State, request: &Value) -> Outcome<Value> {
-    let card_id = required(request, "card_id")?;
+    let request: crate::ModifyStockRequest = typed(request)?;
     state.modify_stock(
-        card_id,
-        number(request, "increase_stock_value").unwrap_or(0),
-        number(request, "reduce_stock_value").unwrap_or(0),
+        &request.card_id,
+        request.increase_stock_value.map_or(0, u64::from),
+        request.reduce_stock_value.map_or(0, u64::from),
     )?;
     Ok(json!({}))
 }
 
 pub(crate) fn delete_card(state: &mut State, request: &Value) -> Outcome<Value> {
-    let card_id = required(request, "card_id")?;
+    let request: crate::DeleteCardRequest = typed(request)?;
+    let card_id = request.card_id.as_str();
     let now = state.now();
     let card = state.live_card_mut(card_id)?;
     card.status = super::state::CARD_DELETE;

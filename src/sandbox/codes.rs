@@ -10,12 +10,9 @@ use super::state::{CodeStatus, State};
 /// `card/code/get`. `check_consume` defaults to true: an abnormal code is then an error (40099
 /// consumed, 40127 otherwise); with `false` the state is reported with errcode 0.
 pub(crate) fn get_code(state: &mut State, request: &Value) -> Outcome<Value> {
-    let code = required(request, "code")?;
-    let check = request
-        .get("check_consume")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    let record = state.find_code(code, text(request, "card_id"))?;
+    let request: crate::GetCodeRequest = typed(request)?;
+    let check = request.check_consume.unwrap_or(true);
+    let record = state.find_code(&request.code, request.card_id.as_deref())?;
     let can_consume = state.can_consume(record);
     if check && !can_consume {
         return Err(State::not_consumable(record));
@@ -41,24 +38,25 @@ pub(crate) fn get_code(state: &mut State, request: &Value) -> Outcome<Value> {
 }
 
 pub(crate) fn consume_code(state: &mut State, request: &Value) -> Outcome<Value> {
-    let code = required(request, "code")?;
-    let (card_id, openid) = state.consume(code, text(request, "card_id"))?;
+    let request: crate::ConsumeCodeRequest = typed(request)?;
+    let (card_id, openid) = state.consume(&request.code, request.card_id.as_deref())?;
     Ok(json!({ "card": { "card_id": card_id }, "openid": openid }))
 }
 
 pub(crate) fn decrypt_code(state: &mut State, request: &Value) -> Outcome<Value> {
-    let encrypted = required(request, "encrypt_code")?;
+    let request: crate::DecryptCodeRequest = typed(request)?;
     let code = state
-        .decrypt_code(encrypted)
+        .decrypt_code(&request.encrypt_code)
         .ok_or_else(|| Refusal::of(INVALID_ENCRYPT_CODE))?;
     Ok(json!({ "code": code }))
 }
 
 pub(crate) fn update_code(state: &mut State, request: &Value) -> Outcome<Value> {
+    let request: crate::UpdateCodeRequest = typed(request)?;
     state.update_code(
-        required(request, "code")?,
-        text(request, "card_id"),
-        required(request, "new_code")?,
+        &request.code,
+        request.card_id.as_deref(),
+        &request.new_code,
     )?;
     Ok(json!({}))
 }
@@ -76,14 +74,16 @@ pub(crate) fn mark_code(state: &mut State, request: &Value) -> Outcome<Value> {
 }
 
 pub(crate) fn set_code_unavailable(state: &mut State, request: &Value) -> Outcome<Value> {
-    state.make_unavailable(required(request, "code")?, text(request, "card_id"))?;
+    let request: crate::SetCodeUnavailableRequest = typed(request)?;
+    state.make_unavailable(&request.code, request.card_id.as_deref())?;
     Ok(json!({}))
 }
 
 /// `card/user/getcardlist`: the user's usable codes (normal, including not yet valid).
 pub(crate) fn get_user_card_list(state: &mut State, request: &Value) -> Outcome<Value> {
-    let openid = required(request, "openid")?;
-    let card_id = text(request, "card_id");
+    let request: crate::GetUserCardListRequest = typed(request)?;
+    let openid = request.openid.as_str();
+    let card_id = request.card_id.as_deref();
     if let Some(card_id) = card_id {
         state.card(card_id)?;
     }

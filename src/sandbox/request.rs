@@ -344,11 +344,6 @@ pub(crate) fn text<'a>(request: &'a Value, key: &str) -> Option<&'a str> {
     request.get(key).and_then(Value::as_str)
 }
 
-pub(crate) fn required<'a>(request: &'a Value, key: &str) -> Outcome<&'a str> {
-    text(request, key)
-        .ok_or_else(|| Refusal::new(MISSING_FIELD, format!("missing required field `{key}`")))
-}
-
 pub(crate) fn number(request: &Value, key: &str) -> Option<u64> {
     request.get(key).and_then(Value::as_u64)
 }

@@ -32,7 +32,8 @@ impl State {
 
 /// `card/membercard/activatetempinfo/get`.
 pub(crate) fn get_activate_temp_info(state: &mut State, request: &Value) -> Outcome<Value> {
-    let ticket = text(request, "activate_ticket");
+    let request: crate::GetActivateTempInfoRequest = typed(request)?;
+    let ticket = request.activate_ticket.as_str();
     let info = state
         .services
         .activate_tickets

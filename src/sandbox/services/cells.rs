@@ -2,13 +2,9 @@
 
 use super::*;
 
-fn set_cell(state: &mut State, request: &Value, cell: &str, default_open: bool) -> Outcome<bool> {
-    let card_id = text(request, "card_id");
+fn set_cell(state: &State, card_id: &str, is_open: Option<bool>, cell: &str, default_open: bool) -> Outcome<bool> {
     let card = state.live_card(card_id)?;
-    let open = request
-        .get("is_open")
-        .and_then(Value::as_bool)
-        .unwrap_or(default_open);
+    let open = is_open.unwrap_or(default_open);
     if open && !has_store(card) {
         return Err(Refusal::new(
             REQUIRE_LOCATION,
@@ -23,21 +19,18 @@ fn set_cell(state: &mut State, request: &Value, cell: &str, default_open: bool) 
 
 /// `card/paycell/set` (`is_open` defaults to true).
 pub(crate) fn set_pay_cell(state: &mut State, request: &Value) -> Outcome<Value> {
-    let open = set_cell(state, request, "pay cell (买单)", true)?;
-    state
-        .services
-        .pay_cells
-        .insert(text(request, "card_id").to_owned(), open);
+    let request: crate::SetPayCellRequest = typed(request)?;
+    let open = set_cell(state, &request.card_id, request.is_open, "pay cell (买单)", true)?;
+    state.services.pay_cells.insert(request.card_id, open);
     ok()
 }
 
 /// `card/selfconsumecell/set` (`is_open` defaults to false).
 pub(crate) fn set_self_consume_cell(state: &mut State, request: &Value) -> Outcome<Value> {
-    set_cell(state, request, "self-consume cell (自助核销)", false)?;
-    state
-        .services
-        .self_consume_cells
-        .insert(text(request, "card_id").to_owned(), request.clone());
+    let raw = request.clone();
+    let request: crate::SetSelfConsumeCellRequest = typed(request)?;
+    set_cell(state, &request.card_id, request.is_open, "self-consume cell (自助核销)", false)?;
+    state.services.self_consume_cells.insert(request.card_id, raw);
     ok()
 }
 

@@ -34,6 +34,7 @@ use super::errcodes::{
 };
 use super::state::{CardRecord, Outcome, Refusal, State};
 use crate::CardEvent;
+use super::request::typed;
 
 /// The refusal for something that does not exist (see the module docs).
 fn unknown(what: &str, value: impl std::fmt::Display) -> Refusal {

@@ -4,31 +4,37 @@ use super::*;
 
 /// `card/storewxa/set`.
 pub(crate) fn set_store_wxa_card(state: &mut State, request: &Value) -> Outcome<Value> {
-    let card_id = text(request, "card_id").to_owned();
-    state.live_card(&card_id)?;
+    let request: crate::SetStoreWxaCardRequest = typed(request)?;
+    state.live_card(&request.card_id)?;
     state
         .services
         .store_cards
-        .insert(number(request, "poi_id"), card_id);
+        .insert(request.poi_id, request.card_id);
     ok()
 }
 
 /// `card/storewxa/get`.
 pub(crate) fn get_store_wxa_card(state: &mut State, request: &Value) -> Outcome<Value> {
-    let poi_id = number(request, "poi_id");
+    let request: crate::GetStoreWxaCardRequest = typed(request)?;
     let card_id = state
         .services
         .store_cards
-        .get(&poi_id)
-        .ok_or_else(|| unknown("a card for poi_id", poi_id))?;
+        .get(&request.poi_id)
+        .ok_or_else(|| unknown("a card for poi_id", request.poi_id))?;
     Ok(json!({ "card_id": card_id }))
 }
 
-fn update_ticket(state: &mut State, request: &Value, card_type: &str) -> Outcome<Value> {
-    let card_id = request.get("card_id").and_then(Value::as_str);
-    let (code, _, _) = code_of_type(state, text(request, "code"), card_id, card_type)?;
+/// Keeps a ticket update's fields for the code (`is_cancel` clears them). `request` is the
+/// validated body: its fields besides the code, the card and `is_cancel` are what is kept.
+fn update_ticket(
+    state: &mut State,
+    request: &Value,
+    (code, card_id, is_cancel): (&str, Option<&str>, bool),
+    card_type: &str,
+) -> Outcome<Value> {
+    let (code, _, _) = code_of_type(state, code, card_id, card_type)?;
     let details = state.services.tickets.entry(code).or_default();
-    if request.get("is_cancel").and_then(Value::as_bool) == Some(true) {
+    if is_cancel {
         details.clear();
         return ok();
     }
@@ -42,17 +48,24 @@ fn update_ticket(state: &mut State, request: &Value, card_type: &str) -> Outcome
 
 /// `card/meetingticket/updateuser`.
 pub(crate) fn update_meeting_ticket(state: &mut State, request: &Value) -> Outcome<Value> {
-    update_ticket(state, request, "MEETING_TICKET")
+    let req: crate::UpdateMeetingTicketUserRequest = typed(request)?;
+    let which = (req.code.as_str(), req.card_id.as_deref(), false);
+    update_ticket(state, request, which, "MEETING_TICKET")
 }
 
 /// `card/movieticket/updateuser`.
 pub(crate) fn update_movie_ticket(state: &mut State, request: &Value) -> Outcome<Value> {
-    update_ticket(state, request, "MOVIE_TICKET")
+    let req: crate::UpdateMovieTicketUserRequest = typed(request)?;
+    let which = (req.code.as_str(), req.card_id.as_deref(), false);
+    update_ticket(state, request, which, "MOVIE_TICKET")
 }
 
 /// `card/boardingpass/checkin` (`is_cancel` undoes the check-in).
 pub(crate) fn check_in_boarding_pass(state: &mut State, request: &Value) -> Outcome<Value> {
-    update_ticket(state, request, "BOARDING_PASS")
+    let req: crate::CheckInBoardingPassRequest = typed(request)?;
+    let cancel = req.is_cancel == Some(true);
+    let which = (req.code.as_str(), req.card_id.as_deref(), cancel);
+    update_ticket(state, request, which, "BOARDING_PASS")
 }
 
 impl State {
