@@ -53,11 +53,7 @@ pub(crate) fn decrypt_code(state: &mut State, request: &Value) -> Outcome<Value>
 
 pub(crate) fn update_code(state: &mut State, request: &Value) -> Outcome<Value> {
     let request: crate::UpdateCodeRequest = typed(request)?;
-    state.update_code(
-        &request.code,
-        request.card_id.as_deref(),
-        &request.new_code,
-    )?;
+    state.update_code(&request.code, request.card_id.as_deref(), &request.new_code)?;
     Ok(json!({}))
 }
 

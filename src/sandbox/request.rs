@@ -340,14 +340,6 @@ pub(crate) fn example_answer(endpoint: &EndpointInfo, request: &Value) -> Value 
 // Tokens
 // ---------------------------------------------------------------------------------------------
 
-pub(crate) fn text<'a>(request: &'a Value, key: &str) -> Option<&'a str> {
-    request.get(key).and_then(Value::as_str)
-}
-
-pub(crate) fn number(request: &Value, key: &str) -> Option<u64> {
-    request.get(key).and_then(Value::as_u64)
-}
-
 /// The (validated) request as its generated type.
 pub(crate) fn typed<T: serde::de::DeserializeOwned>(request: &Value) -> Outcome<T> {
     serde_json::from_value(request.clone())

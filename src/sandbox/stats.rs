@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::dates::format_day;
 use super::dates::parse_day;
 use super::errcodes::{DATE_FORMAT_ERROR, DATE_RANGE_ERROR};
-use super::request::{number, text};
+use super::request::typed;
 use super::state::{CardRecord, Event, EventKind, INVALID_CARD_ID, Outcome, Refusal, State};
 
 /// Counts and distinct users per event kind.
@@ -99,8 +99,10 @@ fn group<'a, K: Ord>(
 
 /// `datacube/getcardbizuininfo`: the whole merchant, per day.
 pub(crate) fn bizuin_info(state: &mut State, request: &Value) -> Outcome<Value> {
-    let span = period(state, request)?;
-    let days = group(state, span, |card| matches_source(card, request), |e| e.day);
+    let request: crate::GetCardBizuinInfoRequest = typed(request)?;
+    let span = period(state, &request.begin_date, &request.end_date)?;
+    let source = request.cond_source;
+    let days = group(state, span, |card| matches_source(card, source), |e| e.day);
     let list: Vec<Value> = days
         .iter()
         .map(|(day, t)| {
@@ -135,17 +137,19 @@ fn free_coupon_type(card: &CardRecord) -> Option<u32> {
 
 /// `datacube/getcardcardinfo`: free coupons, per day and card.
 pub(crate) fn card_info(state: &mut State, request: &Value) -> Outcome<Value> {
-    let only = request.get("card_id").and_then(Value::as_str);
+    let request: crate::GetCardCardInfoRequest = typed(request)?;
+    let only = request.card_id.as_deref();
     if let Some(card_id) = only {
         state.card(card_id)?;
     }
-    let span = period(state, request)?;
+    let span = period(state, &request.begin_date, &request.end_date)?;
+    let source = request.cond_source;
     let groups = group(
         state,
         span,
         |card| {
             free_coupon_type(card).is_some()
-                && matches_source(card, request)
+                && matches_source(card, source)
                 && only.is_none_or(|id| id == card.id)
         },
         |e| (e.day, e.card_id.as_str()),
@@ -192,8 +196,10 @@ fn members(state: &State, day: i64, keep: impl Fn(&CardRecord) -> bool) -> (u64,
 
 /// `datacube/getcardmembercardinfo`: member cards, per day.
 pub(crate) fn member_card_info(state: &mut State, request: &Value) -> Outcome<Value> {
-    let span = period(state, request)?;
-    let keep = |card: &CardRecord| card.is_member_card() && matches_source(card, request);
+    let request: crate::GetCardMemberCardInfoRequest = typed(request)?;
+    let span = period(state, &request.begin_date, &request.end_date)?;
+    let source = request.cond_source;
+    let keep = |card: &CardRecord| card.is_member_card() && matches_source(card, source);
     let days = group(state, span, keep, |e| e.day);
     let list: Vec<Value> = days
         .iter()
@@ -214,17 +220,15 @@ pub(crate) fn member_card_info(state: &mut State, request: &Value) -> Outcome<Va
 
 /// `datacube/getcardmembercarddetail`: one member card, per day.
 pub(crate) fn member_card_detail(state: &mut State, request: &Value) -> Outcome<Value> {
-    let card_id = request
-        .get("card_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let request: crate::GetCardMemberCardDetailRequest = typed(request)?;
+    let card_id = request.card_id.as_str();
     if !state.cards.contains_key(card_id) {
         return Err(Refusal::new(
             INVALID_CARD_ID,
             format!("invalid card id: {card_id:?}"),
         ));
     }
-    let span = period(state, request)?;
+    let span = period(state, &request.begin_date, &request.end_date)?;
     let keep = |card: &CardRecord| card.id == card_id && card.is_member_card();
     let days = group(state, span, keep, |e| e.day);
     let list: Vec<Value> = days
@@ -262,13 +266,12 @@ pub(crate) fn member_card_detail(state: &mut State, request: &Value) -> Outcome<
 
 /// The period of a datacube request as day numbers, refusing periods that do not end before
 /// today (WeChat has no data for today; the sandbox answers 61501 "date range error").
-pub(crate) fn period(state: &State, request: &Value) -> Outcome<(i64, i64)> {
-    let day = |key: &str| {
-        text(request, key)
-            .and_then(parse_day)
+pub(crate) fn period(state: &State, begin_date: &str, end_date: &str) -> Outcome<(i64, i64)> {
+    let day = |text: &str, key: &str| {
+        parse_day(text)
             .ok_or_else(|| Refusal::new(DATE_FORMAT_ERROR, format!("date format error: {key}")))
     };
-    let (begin, end) = (day("begin_date")?, day("end_date")?);
+    let (begin, end) = (day(begin_date, "begin_date")?, day(end_date, "end_date")?);
     let today = state.today();
     if end >= today {
         return Err(Refusal::new(
@@ -284,6 +287,6 @@ pub(crate) fn period(state: &State, request: &Value) -> Outcome<(i64, i64)> {
 
 /// Whether the events of a card count for `cond_source` (0: created on the 公众平台, 1: through
 /// the API). Every sandbox card counts as created through the API.
-pub(crate) fn matches_source(_card: &CardRecord, request: &Value) -> bool {
-    number(request, "cond_source").is_none_or(|source| source == 1)
+pub(crate) fn matches_source(_card: &CardRecord, cond_source: u32) -> bool {
+    cond_source == 1
 }

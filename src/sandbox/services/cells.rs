@@ -2,7 +2,13 @@
 
 use super::*;
 
-fn set_cell(state: &State, card_id: &str, is_open: Option<bool>, cell: &str, default_open: bool) -> Outcome<bool> {
+fn set_cell(
+    state: &State,
+    card_id: &str,
+    is_open: Option<bool>,
+    cell: &str,
+    default_open: bool,
+) -> Outcome<bool> {
     let card = state.live_card(card_id)?;
     let open = is_open.unwrap_or(default_open);
     if open && !has_store(card) {
@@ -20,7 +26,13 @@ fn set_cell(state: &State, card_id: &str, is_open: Option<bool>, cell: &str, def
 /// `card/paycell/set` (`is_open` defaults to true).
 pub(crate) fn set_pay_cell(state: &mut State, request: &Value) -> Outcome<Value> {
     let request: crate::SetPayCellRequest = typed(request)?;
-    let open = set_cell(state, &request.card_id, request.is_open, "pay cell (买单)", true)?;
+    let open = set_cell(
+        state,
+        &request.card_id,
+        request.is_open,
+        "pay cell (买单)",
+        true,
+    )?;
     state.services.pay_cells.insert(request.card_id, open);
     ok()
 }
@@ -29,8 +41,17 @@ pub(crate) fn set_pay_cell(state: &mut State, request: &Value) -> Outcome<Value>
 pub(crate) fn set_self_consume_cell(state: &mut State, request: &Value) -> Outcome<Value> {
     let raw = request.clone();
     let request: crate::SetSelfConsumeCellRequest = typed(request)?;
-    set_cell(state, &request.card_id, request.is_open, "self-consume cell (自助核销)", false)?;
-    state.services.self_consume_cells.insert(request.card_id, raw);
+    set_cell(
+        state,
+        &request.card_id,
+        request.is_open,
+        "self-consume cell (自助核销)",
+        false,
+    )?;
+    state
+        .services
+        .self_consume_cells
+        .insert(request.card_id, raw);
     ok()
 }
 

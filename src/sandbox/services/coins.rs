@@ -39,9 +39,9 @@ fn split_price(state: &State, price: u64) -> (u64, u64) {
 
 /// `card/pay/getpayprice`: a quote for `quantity` more codes of a card.
 pub(crate) fn get_coin_pay_price(state: &mut State, request: &Value) -> Outcome<Value> {
-    let card_id = text(request, "card_id").to_owned();
+    let crate::GetCoinPayPriceRequest { card_id, quantity } = typed(request)?;
+    let quantity = u64::from(quantity);
     state.live_card(&card_id)?;
-    let quantity = number(request, "quantity");
     let price = quantity.div_ceil(CODES_PER_COIN);
     let (free, pay) = split_price(state, price);
     let order_id = coin_order_id(state);
@@ -91,15 +91,16 @@ fn record_coin_order(state: &mut State, order: Value) {
 
 /// `card/pay/confirm`: spends the quote's coins and raises the stock.
 pub(crate) fn confirm_coin_pay(state: &mut State, request: &Value) -> Outcome<Value> {
-    state.live_card(text(request, "card_id"))?;
-    let order_id = text(request, "order_id").to_owned();
+    let request: crate::ConfirmCoinPayRequest = typed(request)?;
+    state.live_card(&request.card_id)?;
+    let order_id = request.order_id;
     let (card_id, quantity, price) = state
         .services
         .quotes
         .get(&order_id)
         .cloned()
         .ok_or_else(|| unknown("order_id", format!("{order_id:?} (card/pay/getpayprice)")))?;
-    if card_id != text(request, "card_id") || quantity != number(request, "quantity") {
+    if card_id != request.card_id || quantity != u64::from(request.quantity) {
         return Err(invalid(format!(
             "order {order_id:?} was priced for {quantity} codes of card {card_id:?}"
         )));
@@ -129,7 +130,7 @@ pub(crate) fn confirm_coin_pay(state: &mut State, request: &Value) -> Outcome<Va
 
 /// `card/pay/recharge`: a coin order waiting for payment (`sandbox/coin/pay`).
 pub(crate) fn recharge_coins(state: &mut State, request: &Value) -> Outcome<Value> {
-    let coins = number(request, "coin_count");
+    let coins = typed::<crate::RechargeCoinsRequest>(request)?.coin_count;
     if coins == 0 {
         return Err(invalid("coin_count must be at least 1"));
     }
@@ -177,7 +178,8 @@ impl State {
 
 /// `card/pay/getorder`.
 pub(crate) fn get_coin_order(state: &mut State, request: &Value) -> Outcome<Value> {
-    let order_id = text(request, "order_id");
+    let request: crate::GetCoinOrderRequest = typed(request)?;
+    let order_id = request.order_id.as_str();
     let order = state
         .services
         .coin_orders
@@ -189,12 +191,18 @@ pub(crate) fn get_coin_order(state: &mut State, request: &Value) -> Outcome<Valu
 
 /// `card/pay/getorderlist`.
 pub(crate) fn get_coin_order_list(state: &mut State, request: &Value) -> Outcome<Value> {
-    let kind = request.get("order_type").and_then(Value::as_str);
+    let request: crate::GetCoinOrderListRequest = typed(request)?;
+    let kind = request
+        .order_type
+        .as_ref()
+        .map(crate::CoinOrderType::as_str);
     let status = request
-        .pointer("/nor_filter/status")
-        .and_then(Value::as_str);
-    let begin = request.get("begin_time").and_then(Value::as_i64);
-    let end = request.get("end_time").and_then(Value::as_i64);
+        .nor_filter
+        .as_ref()
+        .and_then(|f| f.status.as_ref())
+        .map(crate::CoinOrderStatus::as_str);
+    let begin = request.begin_time.map(i64::from);
+    let end = request.end_time.map(i64::from);
     let mut matching: Vec<Value> = state
         .services
         .coin_orders
@@ -207,13 +215,14 @@ pub(crate) fn get_coin_order_list(state: &mut State, request: &Value) -> Outcome
         })
         .cloned()
         .collect();
-    if request
-        .pointer("/sort_info/sort_type")
-        .and_then(Value::as_str)
-        == Some("SORT_DESC")
-    {
+    let descending = request
+        .sort_info
+        .as_ref()
+        .and_then(|s| s.sort_type.as_ref())
+        .is_some_and(|t| t.as_str() == "SORT_DESC");
+    if descending {
         matching.reverse();
     }
-    let page = page_of(&matching, request, "offset", "count");
+    let page = page_of(&matching, request.offset, request.count);
     Ok(json!({ "total_num": matching.len(), "order_list": page }))
 }

@@ -32,7 +32,9 @@ fn page_mut<'a>(state: &'a mut State, page_id: &str) -> Outcome<&'a mut Value> {
 
 /// `card/giftcard/page/add`.
 pub(crate) fn add_gift_card_page(state: &mut State, request: &Value) -> Outcome<Value> {
-    let mut page = request.get("page").cloned().unwrap_or_else(|| json!({}));
+    let request: crate::AddGiftCardPageRequest = typed(request)?;
+    // The page is kept as sent (page/get answers it), with its new page_id.
+    let mut page = serde_json::to_value(&request.page).map_err(invalid)?;
     check_page_cards(state, &page)?;
     let page_id = format!("{}=", state.random_text(35));
     page["page_id"] = json!(page_id);
@@ -42,15 +44,17 @@ pub(crate) fn add_gift_card_page(state: &mut State, request: &Value) -> Outcome<
 
 /// `card/giftcard/page/get`.
 pub(crate) fn get_gift_card_page(state: &mut State, request: &Value) -> Outcome<Value> {
-    let page = page_mut(state, text(request, "page_id"))?.clone();
+    let request: crate::GetGiftCardPageRequest = typed(request)?;
+    let page = page_mut(state, &request.page_id)?.clone();
     Ok(json!({ "page": page }))
 }
 
 /// `card/giftcard/page/update`: the fields sent replace the page's.
 pub(crate) fn update_gift_card_page(state: &mut State, request: &Value) -> Outcome<Value> {
-    let update = request.get("page").cloned().unwrap_or_else(|| json!({}));
+    let request: crate::UpdateGiftCardPageRequest = typed(request)?;
+    let update = serde_json::to_value(&request.page).map_err(invalid)?;
     check_page_cards(state, &update)?;
-    let page = page_mut(state, text(&update, "page_id"))?;
+    let page = page_mut(state, &request.page.page_id)?;
     for (key, value) in update.as_object().into_iter().flatten() {
         page[key] = value.clone();
     }
@@ -65,18 +69,14 @@ pub(crate) fn batch_get_gift_card_pages(state: &mut State, _request: &Value) -> 
 
 /// `card/giftcard/maintain/set`: one page (`page_id`) or all of them (`all`).
 pub(crate) fn set_gift_card_maintain(state: &mut State, request: &Value) -> Outcome<Value> {
-    let maintain = request
-        .get("maintain")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let pages: Vec<String> = match request.get("page_id").and_then(Value::as_str) {
+    let request: crate::SetGiftCardMaintainRequest = typed(request)?;
+    let maintain = request.maintain;
+    let pages: Vec<String> = match request.page_id {
         Some(page_id) => {
-            page_mut(state, page_id)?;
-            vec![page_id.to_owned()]
+            page_mut(state, &page_id)?;
+            vec![page_id]
         }
-        None if request.get("all").and_then(Value::as_bool) == Some(true) => {
-            state.services.pages.keys().cloned().collect()
-        }
+        None if request.all == Some(true) => state.services.pages.keys().cloned().collect(),
         None => return Err(invalid("give page_id, or all: true")),
     };
     for page in &pages {
@@ -106,7 +106,7 @@ pub(crate) fn set_gift_card_maintain(state: &mut State, request: &Value) -> Outc
 
 /// `card/giftcard/pay/whitelist/add`.
 pub(crate) fn add_gift_card_pay_whitelist(state: &mut State, request: &Value) -> Outcome<Value> {
-    let sub_mch_id = text(request, "sub_mch_id").to_owned();
+    let sub_mch_id = typed::<crate::AddGiftCardPayWhitelistRequest>(request)?.sub_mch_id;
     let url = format!(
         "https://mp.weixin.qq.com/sandbox/giftcard/pay?sub_mch_id={}",
         crate::percent::percent_encode(&sub_mch_id)
@@ -117,35 +117,31 @@ pub(crate) fn add_gift_card_pay_whitelist(state: &mut State, request: &Value) ->
 
 /// `card/giftcard/pay/submch/bind`: the sub-merchant must be whitelisted first.
 pub(crate) fn bind_gift_card_sub_merchant(state: &mut State, request: &Value) -> Outcome<Value> {
-    let sub_mch_id = text(request, "sub_mch_id");
-    if !state.services.pay_whitelist.contains(sub_mch_id) {
+    let crate::BindGiftCardSubMerchantRequest {
+        sub_mch_id,
+        wxa_appid,
+    } = typed(request)?;
+    if !state.services.pay_whitelist.contains(&sub_mch_id) {
         return Err(unknown(
             "a whitelisted sub_mch_id",
             format!("{sub_mch_id:?} (card/giftcard/pay/whitelist/add)"),
         ));
     }
-    state
-        .services
-        .bound_wxa
-        .insert(sub_mch_id.to_owned(), text(request, "wxa_appid").to_owned());
+    state.services.bound_wxa.insert(sub_mch_id, wxa_appid);
     ok()
 }
 
 /// `card/giftcard/wxa/set`: the page and a mini program bound to a sub-merchant.
 pub(crate) fn set_gift_card_wxa(state: &mut State, request: &Value) -> Outcome<Value> {
-    let page_id = text(request, "page_id").to_owned();
+    let crate::SetGiftCardWxaRequest { wxa_appid, page_id } = typed(request)?;
     page_mut(state, &page_id)?;
-    let wxa_appid = text(request, "wxa_appid");
-    if !state.services.bound_wxa.values().any(|w| w == wxa_appid) {
+    if !state.services.bound_wxa.values().any(|w| *w == wxa_appid) {
         return Err(unknown(
             "a mini program bound to a sub-merchant: wxa_appid",
             format!("{wxa_appid:?} (card/giftcard/pay/submch/bind)"),
         ));
     }
-    state
-        .services
-        .page_wxa
-        .insert(page_id, wxa_appid.to_owned());
+    state.services.page_wxa.insert(page_id, wxa_appid);
     ok()
 }
 
@@ -160,19 +156,15 @@ fn order_index(state: &State, order_id: &str) -> Outcome<usize> {
 
 /// `card/giftcard/order/get`.
 pub(crate) fn get_gift_card_order(state: &mut State, request: &Value) -> Outcome<Value> {
-    let index = order_index(state, text(request, "order_id"))?;
+    let request: crate::GetGiftCardOrderRequest = typed(request)?;
+    let index = order_index(state, &request.order_id)?;
     Ok(json!({ "order": state.services.orders[index] }))
 }
 
 /// `card/giftcard/order/batchget`: orders created within the period.
 pub(crate) fn batch_get_gift_card_orders(state: &mut State, request: &Value) -> Outcome<Value> {
-    let (begin, end) = (
-        request
-            .get("begin_time")
-            .and_then(Value::as_i64)
-            .unwrap_or(0),
-        request.get("end_time").and_then(Value::as_i64).unwrap_or(0),
-    );
+    let request: crate::BatchGetGiftCardOrdersRequest = typed(request)?;
+    let (begin, end) = (i64::from(request.begin_time), i64::from(request.end_time));
     let mut matching: Vec<Value> = state
         .services
         .orders
@@ -183,16 +175,20 @@ pub(crate) fn batch_get_gift_card_orders(state: &mut State, request: &Value) -> 
         })
         .cloned()
         .collect();
-    if request.get("sort_type").and_then(Value::as_str) == Some("DESC") {
+    if request
+        .sort_type
+        .as_ref()
+        .is_some_and(|t| t.as_str() == "DESC")
+    {
         matching.reverse();
     }
-    let page = page_of(&matching, request, "offset", "count");
+    let page = page_of(&matching, request.offset, request.count);
     Ok(json!({ "order_list": page, "total_count": matching.len() }))
 }
 
 /// `card/giftcard/order/refund`: once; the order's gift cards become unavailable.
 pub(crate) fn refund_gift_card_order(state: &mut State, request: &Value) -> Outcome<Value> {
-    let order_id = text(request, "order_id").to_owned();
+    let order_id = typed::<crate::RefundGiftCardOrderRequest>(request)?.order_id;
     let index = order_index(state, &order_id)?;
     if state.services.refunded.contains(&order_id) {
         return Err(invalid(format!("order {order_id:?} was already refunded")));
@@ -306,21 +302,23 @@ impl State {
 
 /// `card/generalcard/activate`.
 pub(crate) fn activate_general_card(state: &mut State, request: &Value) -> Outcome<Value> {
-    set_general_card_active(state, request, true)
+    let request: crate::ActivateGeneralCardRequest = typed(request)?;
+    set_general_card_active(state, &request.code, &request.card_id, true)
 }
 
 /// `card/generalcard/unactivate`.
 pub(crate) fn unactivate_general_card(state: &mut State, request: &Value) -> Outcome<Value> {
-    set_general_card_active(state, request, false)
+    let request: crate::UnactivateGeneralCardRequest = typed(request)?;
+    set_general_card_active(state, &request.code, &request.card_id, false)
 }
 
-fn set_general_card_active(state: &mut State, request: &Value, active: bool) -> Outcome<Value> {
-    let (code, _, _) = code_of_type(
-        state,
-        text(request, "code"),
-        Some(text(request, "card_id")),
-        "GENERAL_CARD",
-    )?;
+fn set_general_card_active(
+    state: &mut State,
+    code: &str,
+    card_id: &str,
+    active: bool,
+) -> Outcome<Value> {
+    let (code, _, _) = code_of_type(state, code, Some(card_id), "GENERAL_CARD")?;
     let was_active = state.codes.get(&code).is_some_and(|r| r.member.active);
     if was_active == active {
         return Err(Refusal::new(
@@ -347,34 +345,22 @@ fn set_general_card_active(state: &mut State, request: &Value, active: bool) -> 
 
 /// `card/generalcard/updateuser`: full values of bonus and balance.
 pub(crate) fn update_general_card_user(state: &mut State, request: &Value) -> Outcome<Value> {
-    let (code, card_id, openid) = code_of_type(
-        state,
-        text(request, "code"),
-        Some(text(request, "card_id")),
-        "GENERAL_CARD",
-    )?;
+    let request: crate::UpdateGeneralCardUserRequest = typed(request)?;
+    let (code, card_id, openid) =
+        code_of_type(state, &request.code, Some(&request.card_id), "GENERAL_CARD")?;
     let Some(record) = state.codes.get_mut(&code) else {
         return Err(unknown("code", format!("{code:?}")));
     };
     let member = &mut record.member;
     let before = (member.bonus, member.balance);
-    if let Some(bonus) = request.get("bonus").and_then(Value::as_i64) {
-        member.bonus = bonus;
+    if let Some(bonus) = request.bonus {
+        member.bonus = i64::from(bonus);
     }
-    if let Some(balance) = request.get("balance").and_then(Value::as_i64) {
-        member.balance = balance;
+    if let Some(balance) = request.balance {
+        member.balance = i64::from(balance);
     }
-    for (slot, key) in member.custom_field_values.iter_mut().zip([
-        "custom_field_value1",
-        "custom_field_value2",
-        "custom_field_value3",
-    ]) {
-        if let Some(value) = request.get(key).and_then(Value::as_str) {
-            *slot = Some(value.to_owned());
-        }
-    }
-    if let Some(url) = request.get("background_pic_url").and_then(Value::as_str) {
-        member.background_pic_url = Some(url.to_owned());
+    if let Some(url) = request.background_pic_url {
+        member.background_pic_url = Some(url);
     }
     let after = (member.bonus, member.balance);
     state.notify_member_update(

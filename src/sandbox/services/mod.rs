@@ -32,9 +32,9 @@ use super::errcodes::{
     CAN_NOT_RESUBMIT, INVALID_ARGS, INVALID_CARD_TYPE, INVALID_USER_CARD_STATUS, MCHID_OCCUPIED,
     REQUIRE_LOCATION, errmsg,
 };
+use super::request::typed;
 use super::state::{CardRecord, Outcome, Refusal, State};
 use crate::CardEvent;
-use super::request::typed;
 
 /// The refusal for something that does not exist (see the module docs).
 fn unknown(what: &str, value: impl std::fmt::Display) -> Refusal {
@@ -110,9 +110,9 @@ fn code_of_type(
 }
 
 /// `items[offset..offset + count]`.
-fn page_of<T: Clone>(items: &[T], request: &Value, offset: &str, count: &str) -> Vec<T> {
-    let offset = usize::try_from(number(request, offset)).unwrap_or(usize::MAX);
-    let count = usize::try_from(number(request, count)).unwrap_or(usize::MAX);
+fn page_of<T: Clone>(items: &[T], offset: u32, count: u32) -> Vec<T> {
+    let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
     items.iter().skip(offset).take(count).cloned().collect()
 }
 

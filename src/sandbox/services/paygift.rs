@@ -8,25 +8,15 @@ fn rule_live(rule: &Value) -> bool {
 
 /// `card/paygiftcard/add`.
 pub(crate) fn add_pay_gift_rule(state: &mut State, request: &Value) -> Outcome<Value> {
-    let mut rule = request.get("rule_info").cloned().unwrap_or(Value::Null);
-    let card_id = rule
-        .pointer("/member_rule/card_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    if !card_id.is_empty() {
-        card_of_type(state, &card_id, "MEMBER_CARD")?;
+    let req: crate::AddPayGiftRuleRequest = typed(request)?;
+    // The rule is kept as it was sent (getbyid answers it), with the fields WeChat adds.
+    let mut rule = serde_json::to_value(&req.rule_info).map_err(invalid)?;
+    if let Some(member_rule) = &req.rule_info.member_rule {
+        if !member_rule.card_id.is_empty() {
+            card_of_type(state, &member_rule.card_id, "MEMBER_CARD")?;
+        }
     }
-    let wanted: Vec<String> = rule
-        .pointer("/base_info/mchid_list")
-        .and_then(Value::as_array)
-        .map(|l| {
-            l.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let wanted = req.rule_info.base_info.mchid_list;
     let appid = state.config.appid.clone();
     let mut succ = Vec::new();
     let mut fail = Vec::new();
@@ -68,8 +58,7 @@ pub(crate) fn add_pay_gift_rule(state: &mut State, request: &Value) -> Outcome<V
     Ok(json!({ "rule_id": rule_id, "succ_mchid_list": succ, "fail_mchid_list": fail }))
 }
 
-fn rule_mut<'a>(state: &'a mut State, request: &Value) -> Outcome<&'a mut Value> {
-    let rule_id = number(request, "rule_id");
+fn rule_mut(state: &mut State, rule_id: u64) -> Outcome<&mut Value> {
     state
         .services
         .rules
@@ -81,7 +70,8 @@ fn rule_mut<'a>(state: &'a mut State, request: &Value) -> Outcome<&'a mut Value>
 /// `card/paygiftcard/delete`.
 pub(crate) fn delete_pay_gift_rule(state: &mut State, request: &Value) -> Outcome<Value> {
     let now = state.now();
-    let rule = rule_mut(state, request)?;
+    let rule_id = typed::<crate::DeletePayGiftRuleRequest>(request)?.rule_id;
+    let rule = rule_mut(state, rule_id)?;
     if let Some(base) = rule.get_mut("base_info").and_then(Value::as_object_mut) {
         base.insert("status".into(), json!("RULE_STATUS_DELETE"));
         base.insert("update_time".into(), json!(now));
@@ -91,18 +81,17 @@ pub(crate) fn delete_pay_gift_rule(state: &mut State, request: &Value) -> Outcom
 
 /// `card/paygiftcard/getbyid`.
 pub(crate) fn get_pay_gift_rule(state: &mut State, request: &Value) -> Outcome<Value> {
-    let rule = rule_mut(state, request)?.clone();
+    let rule_id = typed::<crate::GetPayGiftRuleRequest>(request)?.rule_id;
+    let rule = rule_mut(state, rule_id)?.clone();
     Ok(json!({ "rule_info": rule }))
 }
 
 /// `card/paygiftcard/batchget`: `effective` true lists the rules in force now.
 pub(crate) fn batch_get_pay_gift_rules(state: &mut State, request: &Value) -> Outcome<Value> {
     let now = state.now();
-    let effective = request
-        .get("effective")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let kind = text(request, "type");
+    let request: crate::BatchGetPayGiftRulesRequest = typed(request)?;
+    let effective = request.effective;
+    let kind = request.rule_type.as_str();
     let matching: Vec<&Value> = state
         .services
         .rules
@@ -119,6 +108,6 @@ pub(crate) fn batch_get_pay_gift_rules(state: &mut State, request: &Value) -> Ou
                     && time("end_time").is_none_or(|e| now <= e))
         })
         .collect();
-    let page = page_of(&matching, request, "offset", "count");
+    let page = page_of(&matching, request.offset, request.count);
     Ok(json!({ "rule_list": page, "total_count": matching.len() }))
 }

@@ -23,11 +23,7 @@ fn known_category(primary: u64, secondary: u64) -> bool {
         .any(|s| s.get("secondary_category_id").and_then(Value::as_u64) == Some(secondary))
 }
 
-fn check_category(info: &Value) -> Outcome<()> {
-    let (primary, secondary) = (
-        number(info, "primary_category_id"),
-        number(info, "secondary_category_id"),
-    );
+fn check_category(primary: u64, secondary: u64) -> Outcome<()> {
     if known_category(primary, secondary) {
         Ok(())
     } else {
@@ -40,8 +36,12 @@ fn check_category(info: &Value) -> Outcome<()> {
 
 /// `card/submerchant/submit`: `CHECKING` until reviewed.
 pub(crate) fn submit_sub_merchant(state: &mut State, request: &Value) -> Outcome<Value> {
-    let mut info = request.get("info").cloned().unwrap_or_else(|| json!({}));
-    check_category(&info)?;
+    let request: crate::SubmitSubMerchantRequest = typed(request)?;
+    check_category(
+        u64::from(request.info.primary_category_id),
+        u64::from(request.info.secondary_category_id),
+    )?;
+    let mut info = serde_json::to_value(&request.info).map_err(invalid)?;
     let merchant_id = state.next_seq();
     let now = state.now();
     if let Some(object) = info.as_object_mut() {
@@ -69,9 +69,10 @@ fn merchant(state: &mut State, merchant_id: u64) -> Outcome<&mut Value> {
 
 /// `card/submerchant/update`: back to `CHECKING`.
 pub(crate) fn update_sub_merchant(state: &mut State, request: &Value) -> Outcome<Value> {
-    let update = request.get("info").cloned().unwrap_or_else(|| json!({}));
+    let request: crate::UpdateSubMerchantRequest = typed(request)?;
+    let update = serde_json::to_value(&request.info).map_err(invalid)?;
     let now = state.now();
-    let stored = merchant(state, number(&update, "merchant_id"))?;
+    let stored = merchant(state, request.info.merchant_id)?;
     let mut merged = stored.clone();
     for (key, value) in update.as_object().into_iter().flatten() {
         if !matches!(
@@ -81,7 +82,11 @@ pub(crate) fn update_sub_merchant(state: &mut State, request: &Value) -> Outcome
             merged[key] = value.clone();
         }
     }
-    check_category(&merged)?;
+    // The stored sub-merchant's category, with the update's where it sends one.
+    check_category(
+        number(&merged, "primary_category_id"),
+        number(&merged, "secondary_category_id"),
+    )?;
     merged["update_time"] = json!(now);
     merged["status"] = json!("CHECKING");
     *stored = merged.clone();
@@ -90,18 +95,23 @@ pub(crate) fn update_sub_merchant(state: &mut State, request: &Value) -> Outcome
 
 /// `card/submerchant/get`.
 pub(crate) fn get_sub_merchant(state: &mut State, request: &Value) -> Outcome<Value> {
-    let info = merchant(state, number(request, "merchant_id"))?.clone();
+    let request: crate::GetSubMerchantRequest = typed(request)?;
+    let info = merchant(state, request.merchant_id)?.clone();
     Ok(json!({ "info": info }))
 }
 
 /// `card/submerchant/batchget`: from `begin_id` on, `limit` of them.
 pub(crate) fn batch_get_sub_merchants(state: &mut State, request: &Value) -> Outcome<Value> {
-    let status = request.get("status").and_then(Value::as_str);
-    let limit = usize::try_from(number(request, "limit")).unwrap_or(usize::MAX);
+    let request: crate::BatchGetSubMerchantsRequest = typed(request)?;
+    let status = request
+        .status
+        .as_ref()
+        .map(crate::SubMerchantStatus::as_str);
+    let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
     let list: Vec<(u64, Value)> = state
         .services
         .merchants
-        .range(number(request, "begin_id")..)
+        .range(request.begin_id..)
         .filter(|(_, m)| status.is_none_or(|s| m.get("status").and_then(Value::as_str) == Some(s)))
         .take(limit)
         .map(|(id, m)| (*id, m.clone()))
@@ -185,8 +195,12 @@ pub(crate) fn check_agent_qualification(state: &mut State, _request: &Value) -> 
 
 /// `cgi-bin/component/upload_card_merchant_qualification`: 61022 while one is being checked.
 pub(crate) fn upload_merchant_qualification(state: &mut State, request: &Value) -> Outcome<Value> {
-    check_category(request)?;
-    let appid = text(request, "appid").to_owned();
+    let request: crate::UploadCardMerchantQualificationRequest = typed(request)?;
+    check_category(
+        u64::from(request.primary_category_id),
+        u64::from(request.secondary_category_id),
+    )?;
+    let appid = request.appid;
     let checking = state
         .services
         .qualifications
@@ -199,9 +213,9 @@ pub(crate) fn upload_merchant_qualification(state: &mut State, request: &Value) 
     }
     let now = state.now();
     let account = json!({
-        "appid": appid, "name": text(request, "name"),
-        "primary_category_id": number(request, "primary_category_id"),
-        "secondary_category_id": number(request, "secondary_category_id"),
+        "appid": appid, "name": request.name,
+        "primary_category_id": request.primary_category_id,
+        "secondary_category_id": request.secondary_category_id,
         "submit_time": now.to_string(), "result": "RESULT_CHECKING",
     });
     state.services.qualifications.insert(appid, account);
@@ -210,10 +224,11 @@ pub(crate) fn upload_merchant_qualification(state: &mut State, request: &Value) 
 
 /// `cgi-bin/component/check_card_merchant_qualification`.
 pub(crate) fn check_merchant_qualification(state: &mut State, request: &Value) -> Outcome<Value> {
+    let request: crate::CheckCardMerchantQualificationRequest = typed(request)?;
     let result = state
         .services
         .qualifications
-        .get(text(request, "appid"))
+        .get(&request.appid)
         .and_then(|a| a.get("result").cloned())
         .unwrap_or_else(|| json!("RESULT_NOTHING_TO_CHECK"));
     Ok(json!({ "result": result }))
@@ -221,7 +236,8 @@ pub(crate) fn check_merchant_qualification(state: &mut State, request: &Value) -
 
 /// `cgi-bin/component/get_card_merchant`.
 pub(crate) fn get_card_merchant(state: &mut State, request: &Value) -> Outcome<Value> {
-    let appid = text(request, "appid");
+    let request: crate::GetCardMerchantRequest = typed(request)?;
+    let appid = request.appid.as_str();
     state
         .services
         .qualifications
@@ -236,7 +252,8 @@ const MERCHANTS_PER_PAGE: usize = 100;
 /// `cgi-bin/component/batchget_card_merchant`: `next_get` is the last appid of the previous
 /// page.
 pub(crate) fn batch_get_card_merchants(state: &mut State, request: &Value) -> Outcome<Value> {
-    let after = text(request, "next_get");
+    let request: crate::BatchGetCardMerchantsRequest = typed(request)?;
+    let after = request.next_get.as_deref().unwrap_or_default();
     let list: Vec<&Value> = state
         .services
         .qualifications
