@@ -1,5 +1,6 @@
 //! Percent-encoding of query values and URL parts (RFC 3986), shared by the client (redaction of
-//! an encoded secret) and the sandbox (the links and tickets it builds).
+//! an encoded secret) and the sandbox (the links and tickets it builds), and the decoding of a
+//! query string (the callback's parameters, the sandbox's requests).
 
 /// Percent-encodes everything but the unreserved characters of RFC 3986
 /// (`A-Z a-z 0-9 - . _ ~`), with uppercase hexadecimal digits.
@@ -18,9 +19,87 @@ pub(crate) fn percent_encode(value: &str) -> String {
     out
 }
 
+/// Decodes a query-string value: `%XX` (two hexadecimal digits) is that byte, `+` a space; a
+/// `%` not followed by two hexadecimal digits is kept as it is. Bytes that are not UTF-8 are
+/// replaced (U+FFFD).
+#[cfg(feature = "events")]
+pub(crate) fn percent_decode(text: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(high), Some(low)) => {
+                    out.push(high << 4 | low);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The `key=value` pairs of a query string (without the `?`), decoded, in order; a pair without
+/// `=` has an empty value, empty pairs are skipped.
+#[cfg(feature = "sandbox")]
+pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::percent_encode;
+
+    #[cfg(feature = "events")]
+    #[test]
+    fn decodes_what_it_encodes_and_keeps_a_stray_percent() {
+        use super::percent_decode;
+        for text in ["aZ09-._~", "a b+/=&?", "卡券", "", "%"] {
+            assert_eq!(percent_decode(&percent_encode(text)), text);
+        }
+        assert_eq!(percent_decode("a+b%20c"), "a b c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        // A sign is not a hexadecimal digit.
+        assert_eq!(percent_decode("%+f"), "%+f");
+        assert_eq!(percent_decode("%ff"), "\u{FFFD}");
+    }
+
+    #[cfg(feature = "sandbox")]
+    #[test]
+    fn parses_a_query() {
+        use super::parse_query;
+        let pairs = parse_query("access_token=a%2Bb&type=wx_card&&flag");
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [("access_token", "a+b"), ("type", "wx_card"), ("flag", "")]
+        );
+        assert!(parse_query("").is_empty());
+    }
 
     #[test]
     fn keeps_unreserved_and_encodes_the_rest() {

@@ -37,7 +37,7 @@ impl CallbackQuery {
         let mut out = CallbackQuery::default();
         for pair in query.trim_start_matches('?').split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = Some(percent_decode(value));
+            let value = Some(crate::percent::percent_decode(value));
             match key {
                 "signature" => out.signature = value,
                 "timestamp" => out.timestamp = value,
@@ -55,33 +55,6 @@ impl CallbackQuery {
     fn need<'a>(value: &'a Option<String>, name: &'static str) -> Result<&'a str, EventError> {
         value.as_deref().ok_or(EventError::MissingParameter(name))
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A merchant's callback endpoint: verifies what WeChat pushes and turns it into a [`Message`].

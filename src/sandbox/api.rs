@@ -31,7 +31,7 @@
 //! | no `access_token` | 41001 | `access_token missing` |
 //! | unknown or replaced token / expired token | 40001 / 42001 | |
 
-use axum::http::Method;
+use hyper::Method;
 use serde_json::{Map, Value, json};
 
 use super::cards::*;

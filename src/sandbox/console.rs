@@ -12,12 +12,12 @@
 //! answer count as late (WeChat then retries).
 //! Neither path is counted as a call or faulted.
 
-use axum::body::Body;
-use axum::http::{HeaderValue, Method, header};
-use axum::response::Response;
+use hyper::Method;
+use hyper::header::{self, HeaderValue};
 use serde_json::{Value, json};
 
 use super::dates::format_day;
+use super::server::Response;
 use super::shared::Shared;
 
 /// The page: one self-contained HTML file.
@@ -36,7 +36,7 @@ pub(crate) fn serve(shared: &Shared, method: &Method, path: &str) -> Option<Resp
         ),
         _ => return None,
     };
-    let mut response = Response::new(Body::from(body));
+    let mut response = Response::new(body);
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));

@@ -38,7 +38,7 @@
 
 use std::time::Duration;
 
-use axum::http::Method;
+use hyper::Method;
 use serde_json::{Map, Value, json};
 
 use super::Fault;

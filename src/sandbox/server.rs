@@ -1,26 +1,23 @@
 //! The HTTP side: a tokio runtime on the sandbox's own thread, an accept loop that counts
-//! connections, hyper serving each connection with the axum router, and fault injection.
+//! connections, hyper serving each connection with the one handler, and fault injection.
 //!
-//! Each accepted connection is served by hyper's HTTP/1.1 connection driver with the axum
-//! router as its service (keep-alive on). Closing a connection without an answer — the
-//! "dropped connection" fault — is done by the per-connection service returning an error for a
-//! response marked [`CloseConnection`]: hyper then ends the connection without writing anything.
+//! Each accepted connection is served by hyper's HTTP/1.1 connection driver (keep-alive on)
+//! with [`handle`] as its service: every path and method reaches it, so no router is needed
+//! (the sandbox used axum for this once; hyper alone does it with less to compile, see the
+//! README's design choices). Closing a connection without an answer — the "dropped connection"
+//! fault — is done by the service returning an error for a response marked
+//! [`CloseConnection`]: hyper then ends the connection without writing anything.
 
-use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State as AxumState};
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::Response;
-use hyper::service::Service as _;
+use hyper::body::{Body as _, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use serde_json::{Value, json};
 
 use super::Fault;
@@ -31,6 +28,9 @@ use super::{console, control};
 
 /// Largest request body accepted (WeChat's own limit is not documented; card bodies are small).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What the sandbox answers: a text body (JSON or HTML).
+pub(crate) type Response = hyper::Response<String>;
 
 /// The running server: its address and what it takes to stop it.
 pub(crate) struct Server {
@@ -74,8 +74,7 @@ impl Server {
                         }
                     }
                 };
-                let router = Router::new().fallback(handle).with_state(shared.clone());
-                runtime.spawn(accept_loop(listener, shared, router));
+                runtime.spawn(accept_loop(listener, shared));
                 let _ = ready_tx.send(Ok(()));
                 // Until the handle is dropped (the sender goes away) or says stop.
                 let _ = stop_rx.recv();
@@ -117,7 +116,7 @@ impl Drop for Server {
     }
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, router: Router) {
+async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -129,12 +128,12 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, rou
         };
         shared.connections.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let shared = shared.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
-                let call = service.call(request);
+                let shared = shared.clone();
                 async move {
-                    let response: Response = call.await.map_err(|e: Infallible| match e {})?;
+                    let response = handle(&shared, request).await;
                     if response.extensions().get::<CloseConnection>().is_some() {
                         Err(ConnectionDropped)
                     } else {
@@ -149,6 +148,34 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, rou
                 .await;
         });
     }
+}
+
+/// Why a request body was not read.
+enum BodyError {
+    TooLarge,
+    Broken(hyper::Error),
+}
+
+/// The request body, at most [`MAX_BODY_BYTES`] (a larger one is not read to its end).
+async fn read_body(mut body: Incoming) -> Result<Vec<u8>, BodyError> {
+    if body
+        .size_hint()
+        .exact()
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut out = Vec::new();
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(BodyError::Broken)?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > MAX_BODY_BYTES {
+                return Err(BodyError::TooLarge);
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
 }
 
 /// Marks a response that must not be sent: the connection is closed instead.
@@ -168,23 +195,19 @@ impl std::fmt::Display for ConnectionDropped {
 impl std::error::Error for ConnectionDropped {}
 
 /// The one handler: every path, every method.
-async fn handle(
-    AxumState(shared): AxumState<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn handle(shared: &Shared, request: Request<Incoming>) -> Response {
+    let (parts, body) = request.into_parts();
+    let (method, uri) = (parts.method, parts.uri);
     let path = normalize(uri.path()).to_owned();
-    if let Some(page) = console::serve(&shared, &method, &path) {
+    if let Some(page) = console::serve(shared, &method, &path) {
         return page;
     }
     shared.count(&path);
+    let body = read_body(body).await;
     if control::is_control(&path) {
-        let answer = match body {
-            Ok(bytes) if bytes.len() <= MAX_BODY_BYTES => {
-                control::dispatch(&shared, &method, &path, &bytes)
-            }
-            _ => Answer::refusal(&Refusal::of(DATA_FORMAT_ERROR)),
+        let answer = match &body {
+            Ok(bytes) => control::dispatch(shared, &method, &path, bytes),
+            Err(_) => Answer::refusal(&Refusal::of(DATA_FORMAT_ERROR)),
         };
         if let Err(e) = shared.save_state() {
             log::warn!(target: "wechat_card::sandbox", "{e}");
@@ -205,21 +228,19 @@ async fn handle(
         Some(Fault::ExpireToken) => shared.state().expire_tokens(),
         None => {}
     }
-    let query: Vec<(String, String)> = Query::<Vec<(String, String)>>::try_from_uri(&uri)
-        .map(|q| q.0)
-        .unwrap_or_default();
+    let query = crate::percent::parse_query(uri.query().unwrap_or_default());
     let answer = match body {
-        Ok(bytes) if bytes.len() <= MAX_BODY_BYTES => {
+        Ok(bytes) => {
             let mut state = shared.state();
             api::dispatch(&mut state, &method, &path, &query, &bytes)
         }
-        Ok(_) => Answer::refusal(&Refusal::new(
+        Err(BodyError::TooLarge) => Answer::refusal(&Refusal::new(
             DATA_FORMAT_ERROR,
             format!("data format error: the body is larger than {MAX_BODY_BYTES} bytes"),
         )),
-        Err(rejection) => Answer::refusal(&Refusal::new(
+        Err(BodyError::Broken(e)) => Answer::refusal(&Refusal::new(
             DATA_FORMAT_ERROR,
-            format!("data format error: {}", rejection.body_text()),
+            format!("data format error: the body could not be read: {e}"),
         )),
     };
     shared.remember(&path, &answer.body);
@@ -240,8 +261,8 @@ fn fault_errmsg(errcode: i64) -> &'static str {
 }
 
 fn json_response(status: u16, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    let mut response = Response::new(Body::from(bytes));
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    let mut response = Response::new(text);
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -255,7 +276,7 @@ fn error_page(status: u16) -> Response {
     let text = format!(
         "<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center></body></html>"
     );
-    let mut response = Response::new(Body::from(text));
+    let mut response = Response::new(text);
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -264,7 +285,7 @@ fn error_page(status: u16) -> Response {
 }
 
 fn close_connection() -> Response {
-    let mut response = Response::new(Body::empty());
+    let mut response = Response::new(String::new());
     response.extensions_mut().insert(CloseConnection);
     response
 }

@@ -2,7 +2,7 @@
 //! `cgi-bin/ticket/getticket` (the card api_ticket), infrastructure rather than part of the card
 //! spec.
 
-use axum::http::Method;
+use hyper::Method;
 use serde_json::{Value, json};
 
 use super::errcodes::*;

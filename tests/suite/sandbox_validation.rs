@@ -323,3 +323,44 @@ fn every_endpoint_of_the_spec_is_served() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// A body over the sandbox's 1 MiB limit is refused with 47001 and the limit named, and the
+/// query string is decoded (`%2B` is `+`): the HTTP side works without a web framework.
+#[test]
+fn an_oversized_body_is_refused_and_the_query_is_decoded() {
+    let sandbox = Sandbox::start().unwrap();
+    let token = http_json(
+        sandbox.addr(),
+        "GET",
+        &format!(
+            "/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+            sandbox.appid(),
+            sandbox.secret()
+        ),
+        b"",
+    );
+    let token = token["access_token"].as_str().expect("a token").to_owned();
+    let big = vec![b' '; 1024 * 1024 + 1];
+    let answer = http_json(
+        sandbox.addr(),
+        "POST",
+        &format!("/card/get?access_token={token}"),
+        &big,
+    );
+    assert_eq!(answer["errcode"], 47001, "{answer}");
+    assert!(
+        answer["errmsg"]
+            .as_str()
+            .is_some_and(|m| m.contains("larger than 1048576 bytes")),
+        "{answer}"
+    );
+    // The same token, percent-encoded in the query, is the same token.
+    let encoded: String = token.bytes().map(|b| format!("%{b:02X}")).collect();
+    let answer = http_json(
+        sandbox.addr(),
+        "POST",
+        &format!("/card/get?access_token={encoded}"),
+        br#"{"card_id":"unknown-card"}"#,
+    );
+    assert_eq!(answer["errcode"], 40073, "{answer}");
+}
