@@ -80,8 +80,8 @@ mod tests {
         assert_eq!(percent_decode("a+b%20c"), "a b c");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        // A sign is not a hexadecimal digit.
-        assert_eq!(percent_decode("%+f"), "%+f");
+        // A sign is not a hexadecimal digit: the `%` stays, the `+` is a space.
+        assert_eq!(percent_decode("%+f"), "% f");
         assert_eq!(percent_decode("%ff"), "\u{FFFD}");
     }
 
