@@ -1,6 +1,7 @@
 //! Coins (券点).
 
 use super::*;
+use crate::{CoinOrder, CoinOrderStatus, CoinOrderType};
 
 /// Free coins given when the coin account is opened (the documented example's reward).
 const COIN_REWARD: u64 = 200;
@@ -53,39 +54,56 @@ pub(crate) fn get_coin_pay_price(state: &mut State, request: &Value) -> Outcome<
         "free_coin": free.to_string(), "pay_coin": pay.to_string() }))
 }
 
-/// Records a coin order and pushes `card_pay_order`.
-fn record_coin_order(state: &mut State, order: Value) {
-    let text = |k: &str| order.get(k).and_then(Value::as_str).unwrap_or_default();
-    let status: Option<crate::CoinOrderStatus> = serde_json::from_value(json!(text("status"))).ok();
-    let kind: Option<crate::CoinOrderType> = serde_json::from_value(json!(text("order_type"))).ok();
-    let mut event = crate::CardPayOrderEvent::new(text("order_id"))
-        .desc(text("desc"))
-        .free_coin_count(text("free_coin_count"))
-        .pay_coin_count(text("pay_coin_count"))
+/// Records a coin order (replacing the one of the same id) and pushes `card_pay_order`.
+fn record_coin_order(state: &mut State, order: CoinOrder) {
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let mut event = crate::CardPayOrderEvent::new(text(&order.order_id))
+        .desc(text(&order.desc))
+        .free_coin_count(text(&order.free_coin_count))
+        .pay_coin_count(text(&order.pay_coin_count))
         .refund_free_coin_count("0")
         .refund_pay_coin_count("0");
-    if let Some(status) = status {
+    if let Some(status) = order.status.clone() {
         event = event.status(status);
     }
-    if let Some(kind) = kind {
+    if let Some(kind) = order.order_type.clone() {
         event = event.order_type(kind);
     }
-    if let Some(at) = order.get("create_time").and_then(Value::as_i64) {
+    if let Some(at) = order.create_time {
         event = event.create_order_time(at);
     }
-    if let Some(at) = order.get("pay_finish_time").and_then(Value::as_i64) {
+    if let Some(at) = order.pay_finish_time {
         event = event.pay_finish_time(at);
     }
     let appid = state.config.appid.clone();
     state.push_event(&appid, CardEvent::CardPayOrder(event));
-    let id = text("order_id").to_owned();
     let orders = &mut state.services.coin_orders;
-    match orders
-        .iter_mut()
-        .find(|o| o.get("order_id").and_then(Value::as_str) == Some(&id))
-    {
+    match orders.iter_mut().find(|o| o.order_id == order.order_id) {
         Some(slot) => *slot = order,
         None => orders.push(order),
+    }
+}
+
+/// A coin order as the sandbox keeps it (counts are strings, as WeChat writes them).
+fn coin_order(
+    order_id: &str,
+    status: CoinOrderStatus,
+    order_type: CoinOrderType,
+    (desc, free, pay): (String, u64, u64),
+    (created, paid): (i64, Option<i64>),
+) -> CoinOrder {
+    CoinOrder {
+        order_id: Some(order_id.to_owned()),
+        status: Some(status),
+        create_time: Some(created),
+        pay_finish_time: paid,
+        desc: Some(desc),
+        free_coin_count: Some(free.to_string()),
+        pay_coin_count: Some(pay.to_string()),
+        refund_free_coin_count: Some("0".to_owned()),
+        refund_pay_coin_count: Some("0".to_owned()),
+        openid: None,
+        order_type: Some(order_type),
     }
 }
 
@@ -117,14 +135,14 @@ pub(crate) fn confirm_coin_pay(state: &mut State, request: &Value) -> Outcome<Va
     state.services.free_coin -= free;
     state.services.pay_coin -= pay;
     let now = state.now();
-    record_coin_order(
-        state,
-        json!({ "order_id": order_id, "status": "ORDER_STATUS_QUANTITY_SUCC", "create_time": now,
-            "pay_finish_time": now, "desc": format!("{quantity} codes of {card_id}"),
-            "free_coin_count": free.to_string(), "pay_coin_count": pay.to_string(),
-            "refund_free_coin_count": "0", "refund_pay_coin_count": "0",
-            "order_type": "ORDER_TYPE_REDUCE" }),
+    let order = coin_order(
+        &order_id,
+        CoinOrderStatus::QuantitySucc,
+        CoinOrderType::Reduce,
+        (format!("{quantity} codes of {card_id}"), free, pay),
+        (now, Some(now)),
     );
+    record_coin_order(state, order);
     ok()
 }
 
@@ -136,11 +154,14 @@ pub(crate) fn recharge_coins(state: &mut State, request: &Value) -> Outcome<Valu
     }
     let order_id = coin_order_id(state);
     let now = state.now();
-    state.services.coin_orders.push(json!({
-        "order_id": order_id, "status": "ORDER_STATUS_WAITING", "create_time": now,
-        "desc": "微信支付充值", "free_coin_count": "0", "pay_coin_count": coins.to_string(),
-        "refund_free_coin_count": "0", "refund_pay_coin_count": "0",
-        "order_type": "ORDER_TYPE_WXPAY" }));
+    let order = coin_order(
+        &order_id,
+        CoinOrderStatus::Waiting,
+        CoinOrderType::Wxpay,
+        ("微信支付充值".to_owned(), 0, u64::from(coins)),
+        (now, None),
+    );
+    state.services.coin_orders.push(order);
     Ok(json!({ "order_id": order_id,
         "qrcode_url": format!("weixin://wxpay/bizpayurl?pr={order_id}"),
         "qrcode_buffer": "" }))
@@ -150,27 +171,26 @@ impl State {
     /// The merchant pays a recharge order (`card/pay/recharge`): coins are added and
     /// `card_pay_order` is pushed.
     pub(crate) fn pay_coin_order(&mut self, order_id: &str) -> Outcome<()> {
-        let order = self
+        let mut order = self
             .services
             .coin_orders
             .iter()
-            .find(|o| o.get("order_id").and_then(Value::as_str) == Some(order_id))
+            .find(|o| o.order_id.as_deref() == Some(order_id))
             .cloned()
             .ok_or_else(|| unknown("order_id", format!("{order_id:?}")))?;
-        if order.get("status").and_then(Value::as_str) != Some("ORDER_STATUS_WAITING") {
+        if order.status != Some(CoinOrderStatus::Waiting) {
             return Err(invalid(format!(
                 "order {order_id:?} is not waiting for payment"
             )));
         }
         let coins = order
-            .get("pay_coin_count")
-            .and_then(Value::as_str)
+            .pay_coin_count
+            .as_deref()
             .and_then(|c| c.parse::<u64>().ok())
             .unwrap_or(0);
         self.services.pay_coin = self.services.pay_coin.saturating_add(coins);
-        let mut order = order;
-        order["status"] = json!("ORDER_STATUS_FINANCE_SUCC");
-        order["pay_finish_time"] = json!(self.now());
+        order.status = Some(CoinOrderStatus::FinanceSucc);
+        order.pay_finish_time = Some(self.now());
         record_coin_order(self, order);
         Ok(())
     }
@@ -184,7 +204,7 @@ pub(crate) fn get_coin_order(state: &mut State, request: &Value) -> Outcome<Valu
         .services
         .coin_orders
         .iter()
-        .find(|o| o.get("order_id").and_then(Value::as_str) == Some(order_id))
+        .find(|o| o.order_id.as_deref() == Some(order_id))
         .ok_or_else(|| unknown("order_id", format!("{order_id:?}")))?;
     Ok(json!({ "order_info": order }))
 }
@@ -192,28 +212,20 @@ pub(crate) fn get_coin_order(state: &mut State, request: &Value) -> Outcome<Valu
 /// `card/pay/getorderlist`.
 pub(crate) fn get_coin_order_list(state: &mut State, request: &Value) -> Outcome<Value> {
     let request: crate::GetCoinOrderListRequest = typed(request)?;
-    let kind = request
-        .order_type
-        .as_ref()
-        .map(crate::CoinOrderType::as_str);
-    let status = request
-        .nor_filter
-        .as_ref()
-        .and_then(|f| f.status.as_ref())
-        .map(crate::CoinOrderStatus::as_str);
+    let kind = request.order_type.as_ref();
+    let status = request.nor_filter.as_ref().and_then(|f| f.status.as_ref());
     let begin = request.begin_time.map(i64::from);
     let end = request.end_time.map(i64::from);
-    let mut matching: Vec<Value> = state
+    let mut matching: Vec<&CoinOrder> = state
         .services
         .coin_orders
         .iter()
-        .filter(|o| kind.is_none_or(|k| o.get("order_type").and_then(Value::as_str) == Some(k)))
-        .filter(|o| status.is_none_or(|s| o.get("status").and_then(Value::as_str) == Some(s)))
+        .filter(|o| kind.is_none_or(|k| o.order_type.as_ref() == Some(k)))
+        .filter(|o| status.is_none_or(|s| o.status.as_ref() == Some(s)))
         .filter(|o| {
-            let at = o.get("create_time").and_then(Value::as_i64).unwrap_or(0);
+            let at = o.create_time.unwrap_or(0);
             begin.is_none_or(|b| b <= at) && end.is_none_or(|e| at <= e)
         })
-        .cloned()
         .collect();
     let descending = request
         .sort_info

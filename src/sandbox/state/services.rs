@@ -17,7 +17,7 @@ pub(crate) struct Services {
     pub(crate) free_coin: u64,
     pub(crate) pay_coin: u64,
     pub(crate) quotes: HashMap<String, (String, u64, u64)>,
-    pub(crate) coin_orders: Vec<Value>,
+    pub(crate) coin_orders: Vec<crate::CoinOrder>,
     pub(crate) store_cards: HashMap<u64, String>,
     pub(crate) tickets: HashMap<String, Map<String, Value>>,
     pub(crate) activate_tickets: HashMap<String, Value>,
@@ -68,7 +68,10 @@ impl Services {
                     || self
                         .coin_orders
                         .iter()
-                        .chain(&self.orders)
+                        .any(|o| o.order_id.as_deref() == Some(id.as_str()))
+                    || self
+                        .orders
+                        .iter()
                         .any(|o| o.get("order_id").and_then(Value::as_str) == Some(id.as_str()))
             }),
             _ => return None,
