@@ -1,32 +1,36 @@
 //! Pay-gift rules (支付后投放卡券).
 
 use super::*;
+use crate::PayGiftRuleInfo;
 
-fn rule_live(rule: &Value) -> bool {
-    rule.pointer("/base_info/status").and_then(Value::as_str) == Some("RULE_STATUS_OK")
+/// The status of a rule in force (WeChat's `base_info.status`).
+const RULE_OK: &str = "RULE_STATUS_OK";
+/// The status of a deleted rule.
+const RULE_DELETED: &str = "RULE_STATUS_DELETE";
+
+fn rule_live(rule: &PayGiftRuleInfo) -> bool {
+    rule.base_info.status.as_deref() == Some(RULE_OK)
 }
 
 /// `card/paygiftcard/add`.
 pub(crate) fn add_pay_gift_rule(state: &mut State, request: &Value) -> Outcome<Value> {
-    let req: crate::AddPayGiftRuleRequest = typed(request)?;
     // The rule is kept as it was sent (getbyid answers it), with the fields WeChat adds.
-    let mut rule = serde_json::to_value(&req.rule_info).map_err(invalid)?;
-    if let Some(member_rule) = &req.rule_info.member_rule {
+    let mut rule = typed::<crate::AddPayGiftRuleRequest>(request)?.rule_info;
+    if let Some(member_rule) = &rule.member_rule {
         if !member_rule.card_id.is_empty() {
             card_of_type(state, &member_rule.card_id, "MEMBER_CARD")?;
         }
     }
-    let wanted = req.rule_info.base_info.mchid_list;
+    let wanted = std::mem::take(&mut rule.base_info.mchid_list);
     let appid = state.config.appid.clone();
     let mut succ = Vec::new();
     let mut fail = Vec::new();
     for mchid in wanted {
-        let occupied = state.services.rules.iter().find(|(_, r)| {
-            rule_live(r)
-                && r.pointer("/base_info/mchid_list")
-                    .and_then(Value::as_array)
-                    .is_some_and(|l| l.iter().any(|m| m.as_str() == Some(&mchid)))
-        });
+        let occupied = state
+            .services
+            .rules
+            .iter()
+            .find(|(_, r)| rule_live(r) && r.base_info.mchid_list.contains(&mchid));
         match occupied {
             Some((id, _)) => fail.push(json!({
                 "mchid": mchid, "errcode": MCHID_OCCUPIED, "errmsg": errmsg(MCHID_OCCUPIED),
@@ -48,17 +52,16 @@ pub(crate) fn add_pay_gift_rule(state: &mut State, request: &Value) -> Outcome<V
     state.services.next_rule += 1;
     let rule_id = state.services.next_rule;
     let now = state.now();
-    if let Some(base) = rule.get_mut("base_info").and_then(Value::as_object_mut) {
-        base.insert("mchid_list".into(), json!(succ));
-        base.insert("status".into(), json!("RULE_STATUS_OK"));
-        base.insert("create_time".into(), json!(now));
-        base.insert("update_time".into(), json!(now));
-    }
+    let base = &mut rule.base_info;
+    base.mchid_list = succ.clone();
+    base.status = Some(RULE_OK.to_owned());
+    base.create_time = Some(now);
+    base.update_time = Some(now);
     state.services.rules.insert(rule_id, rule);
     Ok(json!({ "rule_id": rule_id, "succ_mchid_list": succ, "fail_mchid_list": fail }))
 }
 
-fn rule_mut(state: &mut State, rule_id: u64) -> Outcome<&mut Value> {
+fn rule_mut(state: &mut State, rule_id: u64) -> Outcome<&mut PayGiftRuleInfo> {
     state
         .services
         .rules
@@ -72,10 +75,8 @@ pub(crate) fn delete_pay_gift_rule(state: &mut State, request: &Value) -> Outcom
     let now = state.now();
     let rule_id = typed::<crate::DeletePayGiftRuleRequest>(request)?.rule_id;
     let rule = rule_mut(state, rule_id)?;
-    if let Some(base) = rule.get_mut("base_info").and_then(Value::as_object_mut) {
-        base.insert("status".into(), json!("RULE_STATUS_DELETE"));
-        base.insert("update_time".into(), json!(now));
-    }
+    rule.base_info.status = Some(RULE_DELETED.to_owned());
+    rule.base_info.update_time = Some(now);
     ok()
 }
 
@@ -91,22 +92,13 @@ pub(crate) fn batch_get_pay_gift_rules(state: &mut State, request: &Value) -> Ou
     let now = state.now();
     let request: crate::BatchGetPayGiftRulesRequest = typed(request)?;
     let effective = request.effective;
-    let kind = request.rule_type.as_str();
-    let matching: Vec<&Value> = state
+    let matching: Vec<&PayGiftRuleInfo> = state
         .services
         .rules
         .values()
         .filter(|r| rule_live(r))
-        .filter(|r| r.get("type").and_then(Value::as_str) == Some(kind))
-        .filter(|r| {
-            let time = |k: &str| {
-                r.pointer(&format!("/base_info/{k}"))
-                    .and_then(Value::as_i64)
-            };
-            !effective
-                || (time("begin_time").is_none_or(|b| b <= now)
-                    && time("end_time").is_none_or(|e| now <= e))
-        })
+        .filter(|r| r.rule_type == request.rule_type)
+        .filter(|r| !effective || (r.base_info.begin_time <= now && now <= r.base_info.end_time))
         .collect();
     let page = page_of(&matching, request.offset, request.count);
     Ok(json!({ "rule_list": page, "total_count": matching.len() }))

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 pub(crate) struct Services {
     pub(crate) pay_cells: HashMap<String, bool>,
     pub(crate) self_consume_cells: HashMap<String, Value>,
-    pub(crate) rules: BTreeMap<u64, Value>,
+    pub(crate) rules: BTreeMap<u64, crate::PayGiftRuleInfo>,
     pub(crate) next_rule: u64,
     pub(crate) coin_account: bool,
     pub(crate) free_coin: u64,
