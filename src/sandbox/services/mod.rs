@@ -52,10 +52,6 @@ fn text<'a>(request: &'a Value, key: &str) -> &'a str {
     request.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
-fn number(request: &Value, key: &str) -> u64 {
-    request.get(key).and_then(Value::as_u64).unwrap_or(0)
-}
-
 fn ok() -> Outcome<Value> {
     Ok(json!({}))
 }

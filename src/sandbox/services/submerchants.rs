@@ -1,6 +1,7 @@
 //! Sub-merchants (子商户) and qualifications.
 
 use super::*;
+use crate::{SubMerchantDetail, SubMerchantStatus};
 
 /// The category ids `card/getapplyprotocol` lists (its documented answer).
 fn known_category(primary: u64, secondary: u64) -> bool {
@@ -41,25 +42,28 @@ pub(crate) fn submit_sub_merchant(state: &mut State, request: &Value) -> Outcome
         u64::from(request.info.primary_category_id),
         u64::from(request.info.secondary_category_id),
     )?;
-    let mut info = serde_json::to_value(&request.info).map_err(invalid)?;
     let merchant_id = state.next_seq();
     let now = state.now();
-    if let Some(object) = info.as_object_mut() {
-        object.insert("merchant_id".into(), json!(merchant_id));
-        object.entry("app_id").or_insert_with(|| json!(""));
-        object.insert("create_time".into(), json!(now));
-        object.insert("update_time".into(), json!(now));
-        object.insert("begin_time".into(), json!(now));
-        object.insert("status".into(), json!("CHECKING"));
-        for media in ["protocol", "agreement_media_id", "operator_media_id"] {
-            object.remove(media);
-        }
-    }
-    state.services.merchants.insert(merchant_id, info.clone());
-    Ok(json!({ "info": info }))
+    // What WeChat keeps of it: the media ids (protocol, agreement, operator) are not answered.
+    let info = request.info;
+    let stored = SubMerchantDetail {
+        merchant_id: Some(merchant_id),
+        app_id: Some(info.app_id.unwrap_or_default()),
+        create_time: Some(now),
+        update_time: Some(now),
+        brand_name: Some(info.brand_name),
+        logo_url: Some(info.logo_url),
+        status: Some(SubMerchantStatus::Checking),
+        begin_time: Some(now),
+        end_time: Some(i64::from(info.end_time)),
+        primary_category_id: Some(info.primary_category_id),
+        secondary_category_id: Some(info.secondary_category_id),
+    };
+    state.services.merchants.insert(merchant_id, stored.clone());
+    Ok(json!({ "info": stored }))
 }
 
-fn merchant(state: &mut State, merchant_id: u64) -> Outcome<&mut Value> {
+fn merchant(state: &mut State, merchant_id: u64) -> Outcome<&mut SubMerchantDetail> {
     state
         .services
         .merchants
@@ -67,29 +71,37 @@ fn merchant(state: &mut State, merchant_id: u64) -> Outcome<&mut Value> {
         .ok_or_else(|| unknown("sub-merchant merchant_id", merchant_id))
 }
 
-/// `card/submerchant/update`: back to `CHECKING`.
+/// `card/submerchant/update`: the fields sent replace the stored ones; back to `CHECKING`.
 pub(crate) fn update_sub_merchant(state: &mut State, request: &Value) -> Outcome<Value> {
-    let request: crate::UpdateSubMerchantRequest = typed(request)?;
-    let update = serde_json::to_value(&request.info).map_err(invalid)?;
+    let update = typed::<crate::UpdateSubMerchantRequest>(request)?.info;
     let now = state.now();
-    let stored = merchant(state, request.info.merchant_id)?;
-    let mut merged = stored.clone();
-    for (key, value) in update.as_object().into_iter().flatten() {
-        if !matches!(
-            key.as_str(),
-            "protocol" | "agreement_media_id" | "operator_media_id"
-        ) {
-            merged[key] = value.clone();
-        }
+    let mut merged = merchant(state, update.merchant_id)?.clone();
+    if let Some(app_id) = update.app_id {
+        merged.app_id = Some(app_id);
+    }
+    if let Some(brand_name) = update.brand_name {
+        merged.brand_name = Some(brand_name);
+    }
+    if let Some(logo_url) = update.logo_url {
+        merged.logo_url = Some(logo_url);
+    }
+    if let Some(end_time) = update.end_time {
+        merged.end_time = Some(i64::from(end_time));
+    }
+    if let Some(id) = update.primary_category_id {
+        merged.primary_category_id = Some(id);
+    }
+    if let Some(id) = update.secondary_category_id {
+        merged.secondary_category_id = Some(id);
     }
     // The stored sub-merchant's category, with the update's where it sends one.
     check_category(
-        number(&merged, "primary_category_id"),
-        number(&merged, "secondary_category_id"),
+        merged.primary_category_id.map_or(0, u64::from),
+        merged.secondary_category_id.map_or(0, u64::from),
     )?;
-    merged["update_time"] = json!(now);
-    merged["status"] = json!("CHECKING");
-    *stored = merged.clone();
+    merged.update_time = Some(now);
+    merged.status = Some(SubMerchantStatus::Checking);
+    *merchant(state, update.merchant_id)? = merged.clone();
     Ok(json!({ "info": merged }))
 }
 
@@ -103,21 +115,18 @@ pub(crate) fn get_sub_merchant(state: &mut State, request: &Value) -> Outcome<Va
 /// `card/submerchant/batchget`: from `begin_id` on, `limit` of them.
 pub(crate) fn batch_get_sub_merchants(state: &mut State, request: &Value) -> Outcome<Value> {
     let request: crate::BatchGetSubMerchantsRequest = typed(request)?;
-    let status = request
-        .status
-        .as_ref()
-        .map(crate::SubMerchantStatus::as_str);
+    let status = request.status.as_ref();
     let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
-    let list: Vec<(u64, Value)> = state
+    let list: Vec<(u64, &SubMerchantDetail)> = state
         .services
         .merchants
         .range(request.begin_id..)
-        .filter(|(_, m)| status.is_none_or(|s| m.get("status").and_then(Value::as_str) == Some(s)))
+        .filter(|(_, m)| status.is_none_or(|s| m.status.as_ref() == Some(s)))
         .take(limit)
-        .map(|(id, m)| (*id, m.clone()))
+        .map(|(id, m)| (*id, m))
         .collect();
     let next = list.last().map_or(0, |(id, _)| id.saturating_add(1));
-    let info_list: Vec<Value> = list.into_iter().map(|(_, m)| m).collect();
+    let info_list: Vec<&SubMerchantDetail> = list.into_iter().map(|(_, m)| m).collect();
     Ok(json!({ "info_list": info_list, "next_begin_id": next }))
 }
 
@@ -132,8 +141,12 @@ impl State {
     ) -> Outcome<()> {
         let now = self.now();
         let stored = merchant(self, merchant_id)?;
-        stored["status"] = json!(if pass { "APPROVED" } else { "REJECTED" });
-        stored["update_time"] = json!(now);
+        stored.status = Some(if pass {
+            SubMerchantStatus::Approved
+        } else {
+            SubMerchantStatus::Rejected
+        });
+        stored.update_time = Some(now);
         let mut event = crate::CardMerchantCheckResultEvent::new(
             i64::try_from(merchant_id).unwrap_or(i64::MAX),
         )

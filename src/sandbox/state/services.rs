@@ -21,7 +21,7 @@ pub(crate) struct Services {
     pub(crate) store_cards: HashMap<u64, String>,
     pub(crate) tickets: HashMap<String, Map<String, Value>>,
     pub(crate) activate_tickets: HashMap<String, Value>,
-    pub(crate) merchants: BTreeMap<u64, Value>,
+    pub(crate) merchants: BTreeMap<u64, crate::SubMerchantDetail>,
     /// Saved beside the rest (`State::saved_value`): serde would borrow a `&str` field.
     #[serde(skip)]
     pub(crate) agent_qualification: Option<&'static str>,
