@@ -1,7 +1,9 @@
 //! Sub-merchants (子商户) and qualifications.
 
 use super::*;
-use crate::{SubMerchantDetail, SubMerchantStatus};
+use crate::{
+    SubMerchantAccount, SubMerchantDetail, SubMerchantQualificationResult, SubMerchantStatus,
+};
 
 /// The category ids `card/getapplyprotocol` lists (its documented answer).
 fn known_category(primary: u64, secondary: u64) -> bool {
@@ -181,7 +183,7 @@ impl State {
                     .qualifications
                     .get_mut(appid)
                     .ok_or_else(|| unknown("sub-merchant appid", format!("{appid:?}")))?;
-                account["result"] = json!(result);
+                account.result = Some(SubMerchantQualificationResult::from(result));
             }
         }
         Ok(())
@@ -218,19 +220,19 @@ pub(crate) fn upload_merchant_qualification(state: &mut State, request: &Value) 
         .services
         .qualifications
         .get(&appid)
-        .and_then(|a| a.get("result"))
-        .and_then(Value::as_str)
-        == Some("RESULT_CHECKING");
+        .is_some_and(|a| a.result == Some(SubMerchantQualificationResult::Checking));
     if checking {
         return Err(Refusal::new(CAN_NOT_RESUBMIT, errmsg(CAN_NOT_RESUBMIT)));
     }
     let now = state.now();
-    let account = json!({
-        "appid": appid, "name": request.name,
-        "primary_category_id": request.primary_category_id,
-        "secondary_category_id": request.secondary_category_id,
-        "submit_time": now.to_string(), "result": "RESULT_CHECKING",
-    });
+    let account = SubMerchantAccount {
+        appid: Some(appid.clone()),
+        name: Some(request.name),
+        primary_category_id: Some(request.primary_category_id),
+        secondary_category_id: Some(request.secondary_category_id),
+        submit_time: Some(now.to_string()),
+        result: Some(SubMerchantQualificationResult::Checking),
+    };
     state.services.qualifications.insert(appid, account);
     ok()
 }
@@ -242,8 +244,8 @@ pub(crate) fn check_merchant_qualification(state: &mut State, request: &Value) -
         .services
         .qualifications
         .get(&request.appid)
-        .and_then(|a| a.get("result").cloned())
-        .unwrap_or_else(|| json!("RESULT_NOTHING_TO_CHECK"));
+        .and_then(|a| a.result.clone())
+        .unwrap_or(SubMerchantQualificationResult::NothingToCheck);
     Ok(json!({ "result": result }))
 }
 
@@ -255,7 +257,7 @@ pub(crate) fn get_card_merchant(state: &mut State, request: &Value) -> Outcome<V
         .services
         .qualifications
         .get(appid)
-        .cloned()
+        .map(|account| json!(account))
         .ok_or_else(|| unknown("sub-merchant appid", format!("{appid:?}")))
 }
 
@@ -267,7 +269,7 @@ const MERCHANTS_PER_PAGE: usize = 100;
 pub(crate) fn batch_get_card_merchants(state: &mut State, request: &Value) -> Outcome<Value> {
     let request: crate::BatchGetCardMerchantsRequest = typed(request)?;
     let after = request.next_get.as_deref().unwrap_or_default();
-    let list: Vec<&Value> = state
+    let list: Vec<&SubMerchantAccount> = state
         .services
         .qualifications
         .iter()
@@ -276,10 +278,11 @@ pub(crate) fn batch_get_card_merchants(state: &mut State, request: &Value) -> Ou
         .take(MERCHANTS_PER_PAGE)
         .collect();
     let next = if list.len() == MERCHANTS_PER_PAGE {
-        list.last()
-            .and_then(|a| a.get("appid"))
-            .cloned()
-            .unwrap_or_else(|| json!(""))
+        json!(
+            list.last()
+                .and_then(|a| a.appid.clone())
+                .unwrap_or_default()
+        )
     } else {
         json!("")
     };

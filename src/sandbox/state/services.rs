@@ -25,7 +25,7 @@ pub(crate) struct Services {
     /// Saved beside the rest (`State::saved_value`): serde would borrow a `&str` field.
     #[serde(skip)]
     pub(crate) agent_qualification: Option<&'static str>,
-    pub(crate) qualifications: BTreeMap<String, Value>,
+    pub(crate) qualifications: BTreeMap<String, crate::SubMerchantAccount>,
     pub(crate) pages: BTreeMap<String, Value>,
     pub(crate) maintained: HashSet<String>,
     pub(crate) pay_whitelist: HashSet<String>,
