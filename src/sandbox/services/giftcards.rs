@@ -1,28 +1,17 @@
 //! Gift-card pages, orders and gift cards (礼品卡).
 
 use super::*;
+use crate::{GiftCardOrder, GiftCardOrderCard, GiftCardPageInfo, GiftCardPageTheme};
 
 /// Every card on a page is a GENERAL_CARD of the sandbox.
-fn check_page_cards(state: &State, page: &Value) -> Outcome<()> {
-    for theme in page
-        .get("theme_list")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        for item in theme
-            .get("item_list")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            card_of_type(state, text(item, "card_id"), "GENERAL_CARD")?;
-        }
+fn check_page_cards(state: &State, themes: Option<&[GiftCardPageTheme]>) -> Outcome<()> {
+    for item in themes.unwrap_or_default().iter().flat_map(|t| &t.item_list) {
+        card_of_type(state, &item.card_id, "GENERAL_CARD")?;
     }
     Ok(())
 }
 
-fn page_mut<'a>(state: &'a mut State, page_id: &str) -> Outcome<&'a mut Value> {
+fn page_mut<'a>(state: &'a mut State, page_id: &str) -> Outcome<&'a mut GiftCardPageInfo> {
     state
         .services
         .pages
@@ -32,12 +21,14 @@ fn page_mut<'a>(state: &'a mut State, page_id: &str) -> Outcome<&'a mut Value> {
 
 /// `card/giftcard/page/add`.
 pub(crate) fn add_gift_card_page(state: &mut State, request: &Value) -> Outcome<Value> {
-    let request: crate::AddGiftCardPageRequest = typed(request)?;
-    // The page is kept as sent (page/get answers it), with its new page_id.
-    let mut page = serde_json::to_value(&request.page).map_err(invalid)?;
-    check_page_cards(state, &page)?;
+    let page = typed::<crate::AddGiftCardPageRequest>(request)?.page;
+    check_page_cards(state, page.theme_list.as_deref())?;
+    // The page is kept as sent (page/get answers it), with its new page_id: the page/add type's
+    // fields are a part of page/get's.
+    let mut page: GiftCardPageInfo =
+        serde_json::from_value(serde_json::to_value(&page).map_err(invalid)?).map_err(invalid)?;
     let page_id = format!("{}=", state.random_text(35));
-    page["page_id"] = json!(page_id);
+    page.page_id = Some(page_id.clone());
     state.services.pages.insert(page_id.clone(), page);
     Ok(json!({ "page_id": page_id }))
 }
@@ -51,13 +42,28 @@ pub(crate) fn get_gift_card_page(state: &mut State, request: &Value) -> Outcome<
 
 /// `card/giftcard/page/update`: the fields sent replace the page's.
 pub(crate) fn update_gift_card_page(state: &mut State, request: &Value) -> Outcome<Value> {
-    let request: crate::UpdateGiftCardPageRequest = typed(request)?;
-    let update = serde_json::to_value(&request.page).map_err(invalid)?;
-    check_page_cards(state, &update)?;
-    let page = page_mut(state, &request.page.page_id)?;
-    for (key, value) in update.as_object().into_iter().flatten() {
-        page[key] = value.clone();
+    let update = typed::<crate::UpdateGiftCardPageRequest>(request)?.page;
+    check_page_cards(state, update.theme_list.as_deref())?;
+    let page = page_mut(state, &update.page_id)?;
+    macro_rules! replace {
+        ($($field:ident),*) => {
+            $(if let Some(value) = update.$field {
+                page.$field = Some(value);
+            })*
+        };
     }
+    replace!(
+        page_title,
+        support_multi,
+        support_buy_for_self,
+        banner_pic_url,
+        theme_list,
+        category_list,
+        address,
+        service_phone,
+        biz_description,
+        need_receipt
+    );
     ok()
 }
 
@@ -150,7 +156,7 @@ fn order_index(state: &State, order_id: &str) -> Outcome<usize> {
         .services
         .orders
         .iter()
-        .position(|o| o.get("order_id").and_then(Value::as_str) == Some(order_id))
+        .position(|o| o.order_id.as_deref() == Some(order_id))
         .ok_or_else(|| unknown("order_id", format!("{order_id:?}")))
 }
 
@@ -165,15 +171,14 @@ pub(crate) fn get_gift_card_order(state: &mut State, request: &Value) -> Outcome
 pub(crate) fn batch_get_gift_card_orders(state: &mut State, request: &Value) -> Outcome<Value> {
     let request: crate::BatchGetGiftCardOrdersRequest = typed(request)?;
     let (begin, end) = (i64::from(request.begin_time), i64::from(request.end_time));
-    let mut matching: Vec<Value> = state
+    let mut matching: Vec<&GiftCardOrder> = state
         .services
         .orders
         .iter()
         .filter(|o| {
-            let at = o.get("create_time").and_then(Value::as_i64).unwrap_or(0);
+            let at = o.create_time.unwrap_or(0);
             begin <= at && at <= end
         })
-        .cloned()
         .collect();
     if request
         .sort_type
@@ -194,11 +199,15 @@ pub(crate) fn refund_gift_card_order(state: &mut State, request: &Value) -> Outc
         return Err(invalid(format!("order {order_id:?} was already refunded")));
     }
     let codes: Vec<(String, String)> = state.services.orders[index]
-        .get("card_list")
-        .and_then(Value::as_array)
-        .into_iter()
+        .card_list
+        .iter()
         .flatten()
-        .map(|c| (text(c, "code").to_owned(), text(c, "card_id").to_owned()))
+        .map(|c| {
+            (
+                c.code.clone().unwrap_or_default(),
+                c.card_id.clone().unwrap_or_default(),
+            )
+        })
         .collect();
     for (code, card_id) in codes {
         // A code already used or given away stays as it is.
@@ -222,17 +231,11 @@ impl State {
             return Err(invalid(format!("page {page_id:?} is under maintenance")));
         }
         let on_page: Vec<String> = page
-            .get("theme_list")
-            .and_then(Value::as_array)
-            .into_iter()
+            .theme_list
+            .iter()
             .flatten()
-            .flat_map(|t| {
-                t.get("item_list")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .map(|item| text(&item, "card_id").to_owned())
+            .flat_map(|t| &t.item_list)
+            .map(|item| item.card_id.clone())
             .collect();
         let card_id = match card_id {
             Some(id) if on_page.iter().any(|c| c == id) => id.to_owned(),
@@ -252,12 +255,22 @@ impl State {
         let now = self.now();
         let order_id = self.random_text(22);
         let trans_id = format!("42000{:023}", self.next_seq());
-        self.services.orders.push(json!({
-            "order_id": order_id, "page_id": page_id, "trans_id": trans_id,
-            "create_time": now, "pay_finish_time": now, "total_price": price,
-            "open_id": openid,
-            "card_list": [{ "card_id": card_id, "price": price, "code": code }],
-        }));
+        self.services.orders.push(GiftCardOrder {
+            order_id: Some(order_id.clone()),
+            page_id: Some(page_id.to_owned()),
+            trans_id: Some(trans_id),
+            create_time: Some(now),
+            pay_finish_time: Some(now),
+            total_price: Some(price),
+            open_id: Some(openid.to_owned()),
+            card_list: Some(vec![GiftCardOrderCard {
+                card_id: Some(card_id),
+                price: Some(price),
+                code: Some(code),
+                ..GiftCardOrderCard::default()
+            }]),
+            ..GiftCardOrder::default()
+        });
         let event = crate::GiftcardPayDoneEvent::new(order_id.as_str()).page_id(page_id);
         self.push_event(openid, CardEvent::GiftcardPayDone(event));
         Ok(order_id)
@@ -274,19 +287,15 @@ impl State {
         }
         let index = order_index(self, order_id)?;
         let order = &mut self.services.orders[index];
-        if order.get("accepter_openid").is_some() {
+        if order.accepter_openid.is_some() {
             return Err(invalid(format!("order {order_id:?} was already given")));
         }
-        order["accepter_openid"] = json!(friend);
-        if let Some(cards) = order.get_mut("card_list").and_then(Value::as_array_mut) {
-            for card in cards {
-                card["accepter_openid"] = json!(friend);
-            }
+        order.accepter_openid = Some(friend.to_owned());
+        for card in order.card_list.iter_mut().flatten() {
+            card.accepter_openid = Some(friend.to_owned());
         }
-        let (buyer, page_id) = (
-            text(order, "open_id").to_owned(),
-            text(order, "page_id").to_owned(),
-        );
+        let buyer = order.open_id.clone().unwrap_or_default();
+        let page_id = order.page_id.clone().unwrap_or_default();
         let sent = crate::GiftcardSendToFriendEvent::new(order_id)
             .page_id(page_id.as_str())
             .is_return_back(0)

@@ -48,10 +48,6 @@ fn invalid(message: impl std::fmt::Display) -> Refusal {
     Refusal::new(INVALID_ARGS, format!("{}: {message}", errmsg(INVALID_ARGS)))
 }
 
-fn text<'a>(request: &'a Value, key: &str) -> &'a str {
-    request.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
 fn ok() -> Outcome<Value> {
     Ok(json!({}))
 }

@@ -26,12 +26,12 @@ pub(crate) struct Services {
     #[serde(skip)]
     pub(crate) agent_qualification: Option<&'static str>,
     pub(crate) qualifications: BTreeMap<String, crate::SubMerchantAccount>,
-    pub(crate) pages: BTreeMap<String, Value>,
+    pub(crate) pages: BTreeMap<String, crate::GiftCardPageInfo>,
     pub(crate) maintained: HashSet<String>,
     pub(crate) pay_whitelist: HashSet<String>,
     pub(crate) bound_wxa: HashMap<String, String>,
     pub(crate) page_wxa: HashMap<String, String>,
-    pub(crate) orders: Vec<Value>,
+    pub(crate) orders: Vec<crate::GiftCardOrder>,
     pub(crate) refunded: HashSet<String>,
 }
 
@@ -72,7 +72,7 @@ impl Services {
                     || self
                         .orders
                         .iter()
-                        .any(|o| o.get("order_id").and_then(Value::as_str) == Some(id.as_str()))
+                        .any(|o| o.order_id.as_deref() == Some(id.as_str()))
             }),
             _ => return None,
         })
