@@ -156,24 +156,37 @@ enum BodyError {
     Broken(hyper::Error),
 }
 
-/// The request body, at most [`MAX_BODY_BYTES`] (a larger one is not read to its end).
+/// Past [`MAX_BODY_BYTES`] a body is still read (and dropped) up to this size, so that a client
+/// that is still sending gets the refusal instead of a reset connection; a larger one is not
+/// read at all.
+const DRAIN_BYTES: usize = 16 * 1024 * 1024;
+
+/// The request body, at most [`MAX_BODY_BYTES`]; a larger one is read to its end (up to
+/// [`DRAIN_BYTES`]) and refused.
 async fn read_body(mut body: Incoming) -> Result<Vec<u8>, BodyError> {
     if body
         .size_hint()
         .exact()
-        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+        .is_some_and(|n| n > DRAIN_BYTES as u64)
     {
         return Err(BodyError::TooLarge);
     }
     let mut out = Vec::new();
+    let mut seen = 0usize;
     while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
         let frame = frame.map_err(BodyError::Broken)?;
         if let Ok(data) = frame.into_data() {
-            if out.len() + data.len() > MAX_BODY_BYTES {
+            seen = seen.saturating_add(data.len());
+            if seen > DRAIN_BYTES {
                 return Err(BodyError::TooLarge);
             }
-            out.extend_from_slice(&data);
+            if seen <= MAX_BODY_BYTES {
+                out.extend_from_slice(&data);
+            }
         }
+    }
+    if seen > MAX_BODY_BYTES {
+        return Err(BodyError::TooLarge);
     }
     Ok(out)
 }

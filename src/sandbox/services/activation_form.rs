@@ -10,17 +10,17 @@ impl State {
         let record = self.control_code(code)?;
         let (card_id, openid) = (record.card_id.clone(), record.openid.clone());
         card_of_type(self, &card_id, "MEMBER_CARD")?;
-        let info = match info {
-            Value::Null => json!({ "common_field_list": [], "custom_field_list": [] }),
-            other => other,
+        let info: crate::MemberCardUserInfo = match info {
+            Value::Null => crate::MemberCardUserInfo {
+                common_field_list: Some(Vec::new()),
+                custom_field_list: Some(Vec::new()),
+            },
+            other => serde_json::from_value(other).map_err(|e| {
+                invalid(format!(
+                    "info holds common_field_list and custom_field_list, lists of {{name, value}}: {e}"
+                ))
+            })?,
         };
-        if info.get("common_field_list").is_some_and(|l| !l.is_array())
-            || info.get("custom_field_list").is_some_and(|l| !l.is_array())
-        {
-            return Err(invalid(
-                "info holds common_field_list and custom_field_list, lists of {name, value}",
-            ));
-        }
         let ticket = self.random_text(64);
         self.services.activate_tickets.insert(ticket.clone(), info);
         let event =

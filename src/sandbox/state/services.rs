@@ -20,7 +20,7 @@ pub(crate) struct Services {
     pub(crate) coin_orders: Vec<crate::CoinOrder>,
     pub(crate) store_cards: HashMap<u64, String>,
     pub(crate) tickets: HashMap<String, Map<String, Value>>,
-    pub(crate) activate_tickets: HashMap<String, Value>,
+    pub(crate) activate_tickets: HashMap<String, crate::MemberCardUserInfo>,
     pub(crate) merchants: BTreeMap<u64, crate::SubMerchantDetail>,
     /// Saved beside the rest (`State::saved_value`): serde would borrow a `&str` field.
     #[serde(skip)]
