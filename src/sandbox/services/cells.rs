@@ -39,7 +39,6 @@ pub(crate) fn set_pay_cell(state: &mut State, request: &Value) -> Outcome<Value>
 
 /// `card/selfconsumecell/set` (`is_open` defaults to false).
 pub(crate) fn set_self_consume_cell(state: &mut State, request: &Value) -> Outcome<Value> {
-    let raw = request.clone();
     let request: crate::SetSelfConsumeCellRequest = typed(request)?;
     set_cell(
         state,
@@ -51,7 +50,7 @@ pub(crate) fn set_self_consume_cell(state: &mut State, request: &Value) -> Outco
     state
         .services
         .self_consume_cells
-        .insert(request.card_id, raw);
+        .insert(request.card_id.clone(), request);
     ok()
 }
 

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Services {
     pub(crate) pay_cells: HashMap<String, bool>,
-    pub(crate) self_consume_cells: HashMap<String, Value>,
+    pub(crate) self_consume_cells: HashMap<String, crate::SetSelfConsumeCellRequest>,
     pub(crate) rules: BTreeMap<u64, crate::PayGiftRuleInfo>,
     pub(crate) next_rule: u64,
     pub(crate) coin_account: bool,
