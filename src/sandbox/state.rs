@@ -28,7 +28,7 @@ mod tokens;
 pub(crate) use distribution::Distribution;
 pub(crate) use members::{Member, MemberCards};
 pub(crate) use outbox::Outbox;
-pub(crate) use services::{QUALIFICATION_RESULTS, Services};
+pub(crate) use services::{QUALIFICATION_RESULTS, Services, TicketDetails};
 
 // WeChat's error codes used by the sandbox: all of them live in `errcodes.rs`.
 pub(crate) use super::errcodes::{

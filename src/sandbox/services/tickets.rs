@@ -1,6 +1,7 @@
 //! 门店小程序 cards and special tickets.
 
 use super::*;
+use crate::sandbox::state::TicketDetails;
 
 /// `card/storewxa/set`.
 pub(crate) fn set_store_wxa_card(state: &mut State, request: &Value) -> Outcome<Value> {
@@ -24,57 +25,50 @@ pub(crate) fn get_store_wxa_card(state: &mut State, request: &Value) -> Outcome<
     Ok(json!({ "card_id": card_id }))
 }
 
-/// Keeps a ticket update's fields for the code (`is_cancel` clears them). `request` is the
-/// validated body: its fields besides the code, the card and `is_cancel` are what is kept.
+/// Keeps a ticket update's fields for the code: a later update replaces the fields it sends
+/// and keeps the others.
 fn update_ticket(
     state: &mut State,
-    request: &Value,
-    (code, card_id, is_cancel): (&str, Option<&str>, bool),
+    (code, card_id): (String, Option<String>),
     card_type: &str,
+    update: TicketDetails,
 ) -> Outcome<Value> {
-    let (code, _, _) = code_of_type(state, code, card_id, card_type)?;
+    let (code, _, _) = code_of_type(state, &code, card_id.as_deref(), card_type)?;
     let details = state.services.tickets.entry(code).or_default();
-    if is_cancel {
-        details.clear();
-        return ok();
-    }
-    for (key, value) in request.as_object().into_iter().flatten() {
-        if !matches!(key.as_str(), "code" | "card_id" | "is_cancel") {
-            details.insert(key.clone(), value.clone());
-        }
-    }
+    details.merge(update);
     ok()
 }
 
 /// `card/meetingticket/updateuser`.
 pub(crate) fn update_meeting_ticket(state: &mut State, request: &Value) -> Outcome<Value> {
     let req: crate::UpdateMeetingTicketUserRequest = typed(request)?;
-    let which = (req.code.as_str(), req.card_id.as_deref(), false);
-    update_ticket(state, request, which, "MEETING_TICKET")
+    let which = (req.code.clone(), req.card_id.clone());
+    update_ticket(state, which, "MEETING_TICKET", TicketDetails::Meeting(req))
 }
 
 /// `card/movieticket/updateuser`.
 pub(crate) fn update_movie_ticket(state: &mut State, request: &Value) -> Outcome<Value> {
     let req: crate::UpdateMovieTicketUserRequest = typed(request)?;
-    let which = (req.code.as_str(), req.card_id.as_deref(), false);
-    update_ticket(state, request, which, "MOVIE_TICKET")
+    let which = (req.code.clone(), req.card_id.clone());
+    update_ticket(state, which, "MOVIE_TICKET", TicketDetails::Movie(req))
 }
 
 /// `card/boardingpass/checkin` (`is_cancel` undoes the check-in).
 pub(crate) fn check_in_boarding_pass(state: &mut State, request: &Value) -> Outcome<Value> {
     let req: crate::CheckInBoardingPassRequest = typed(request)?;
-    let cancel = req.is_cancel == Some(true);
-    let which = (req.code.as_str(), req.card_id.as_deref(), cancel);
-    update_ticket(state, request, which, "BOARDING_PASS")
+    let which = (req.code.clone(), req.card_id.clone());
+    let update = if req.is_cancel == Some(true) {
+        TicketDetails::None
+    } else {
+        TicketDetails::Boarding(req)
+    };
+    update_ticket(state, which, "BOARDING_PASS", update)
 }
 
 impl State {
     /// What the ticket endpoints set for a code (the sandbox's view; WeChat shows it in the
-    /// user's card).
+    /// user's card): the fields sent, without the code and the card.
     pub(crate) fn ticket_details(&self, code: &str) -> Option<Value> {
-        self.services
-            .tickets
-            .get(code)
-            .map(|m| Value::Object(m.clone()))
+        self.services.tickets.get(code).map(TicketDetails::to_json)
     }
 }

@@ -4,7 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::{
+    CheckInBoardingPassRequest, UpdateMeetingTicketUserRequest, UpdateMovieTicketUserRequest,
+};
 
 /// What the service endpoints keep.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
@@ -19,7 +23,7 @@ pub(crate) struct Services {
     pub(crate) quotes: HashMap<String, (String, u64, u64)>,
     pub(crate) coin_orders: Vec<crate::CoinOrder>,
     pub(crate) store_cards: HashMap<u64, String>,
-    pub(crate) tickets: HashMap<String, Map<String, Value>>,
+    pub(crate) tickets: HashMap<String, TicketDetails>,
     pub(crate) activate_tickets: HashMap<String, crate::MemberCardUserInfo>,
     pub(crate) merchants: BTreeMap<u64, crate::SubMerchantDetail>,
     /// Saved beside the rest (`State::saved_value`): serde would borrow a `&str` field.
@@ -33,6 +37,80 @@ pub(crate) struct Services {
     pub(crate) page_wxa: HashMap<String, String>,
     pub(crate) orders: Vec<crate::GiftCardOrder>,
     pub(crate) refunded: HashSet<String>,
+}
+
+/// What the ticket endpoints set for a code: the last update of its type, merged field by
+/// field with the earlier ones; `None` when nothing is set (or a check-in was cancelled).
+#[derive(Default, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) enum TicketDetails {
+    #[default]
+    None,
+    Meeting(UpdateMeetingTicketUserRequest),
+    Movie(UpdateMovieTicketUserRequest),
+    Boarding(CheckInBoardingPassRequest),
+}
+
+impl TicketDetails {
+    /// Applies `update`: the fields it sends replace these; another kind (or `None`) replaces
+    /// all.
+    pub(crate) fn merge(&mut self, update: TicketDetails) {
+        macro_rules! keep_unsent {
+            ($new:ident, $old:ident, $($field:ident),*) => {
+                $(if $new.$field.is_none() {
+                    $new.$field = $old.$field.take();
+                })*
+            };
+        }
+        let mut update = update;
+        match (&mut update, std::mem::take(self)) {
+            (TicketDetails::Meeting(new), TicketDetails::Meeting(mut old)) => {
+                keep_unsent!(new, old, begin_time, end_time, zone, entrance, seat_number);
+            }
+            (TicketDetails::Movie(new), TicketDetails::Movie(mut old)) => {
+                keep_unsent!(
+                    new,
+                    old,
+                    ticket_class,
+                    show_time,
+                    duration,
+                    screening_room,
+                    seat_number
+                );
+            }
+            (TicketDetails::Boarding(new), TicketDetails::Boarding(mut old)) => {
+                keep_unsent!(
+                    new,
+                    old,
+                    passenger_name,
+                    cabin_class,
+                    seat,
+                    etkt_bnr,
+                    qrcode_data,
+                    gate,
+                    boarding_time
+                );
+            }
+            _ => {}
+        }
+        *self = update;
+    }
+
+    /// The fields set, as WeChat names them (without the code, the card and `is_cancel`).
+    pub(crate) fn to_json(&self) -> Value {
+        let value = match self {
+            TicketDetails::None => return Value::Object(serde_json::Map::new()),
+            TicketDetails::Meeting(t) => serde_json::to_value(t),
+            TicketDetails::Movie(t) => serde_json::to_value(t),
+            TicketDetails::Boarding(t) => serde_json::to_value(t),
+        };
+        let mut value = value.unwrap_or_else(|_| Value::Object(serde_json::Map::new()));
+        if let Some(object) = value.as_object_mut() {
+            for key in ["code", "card_id", "is_cancel"] {
+                object.remove(key);
+            }
+        }
+        value
+    }
 }
 
 /// The results an agent qualification's review can have.
@@ -76,5 +154,35 @@ impl Services {
             }),
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::TicketDetails;
+
+    fn movie(fields: serde_json::Value) -> TicketDetails {
+        TicketDetails::Movie(serde_json::from_value(fields).unwrap())
+    }
+
+    #[test]
+    fn a_ticket_update_replaces_what_it_sends_and_keeps_the_rest() {
+        let mut details = TicketDetails::default();
+        assert_eq!(details.to_json(), json!({}));
+        details.merge(movie(
+            json!({"code": "1", "screening_room": "5号厅", "seat_number": ["5排14号"]}),
+        ));
+        details.merge(movie(
+            json!({"code": "1", "show_time": 1_700_000_000, "seat_number": ["6排1号"]}),
+        ));
+        assert_eq!(
+            details.to_json(),
+            json!({"screening_room": "5号厅", "seat_number": ["6排1号"], "show_time": 1_700_000_000})
+        );
+        // A cancelled check-in (or another kind of ticket) replaces everything.
+        details.merge(TicketDetails::None);
+        assert_eq!(details.to_json(), json!({}));
     }
 }
