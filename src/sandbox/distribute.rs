@@ -286,7 +286,7 @@ pub(crate) fn create_landing_page(state: &mut State, request: &Value) -> Outcome
         percent_encode(&biz(state)),
         typed_request.scene.as_str()
     );
-    state.distribution.pages.push(request.clone());
+    state.distribution.pages.push(typed_request);
     to_value(&CreateLandingPageResponse::new().url(url).page_id(page_id))
 }
 

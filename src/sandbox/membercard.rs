@@ -233,7 +233,7 @@ pub(crate) fn set_user_form(state: &mut State, request: &Value) -> Outcome<Value
     state
         .member_cards
         .forms
-        .insert(typed_request.card_id, request.clone());
+        .insert(typed_request.card_id.clone(), typed_request);
     Ok(Value::Object(serde_json::Map::new()))
 }
 

@@ -3,8 +3,6 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use serde_json::Value;
-
 /// Everything distribution keeps.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Distribution {
@@ -13,7 +11,7 @@ pub(crate) struct Distribution {
     /// The ticket of each QR code's `url` (what the QR image encodes).
     pub(crate) qr_urls: HashMap<String, String>,
     /// The requests of the card shelves, `page_id` = index + 1.
-    pub(crate) pages: Vec<Value>,
+    pub(crate) pages: Vec<crate::CreateLandingPageRequest>,
     /// Imported codes by card.
     pub(crate) deposits: HashMap<String, Deposit>,
     pub(crate) whitelist_openids: Vec<String>,

@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 /// The member data of one code.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Member {
@@ -28,7 +26,7 @@ impl Member {
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct MemberCards {
     /// The 一键开卡 form of each card (the `activateuserform/set` request).
-    pub(crate) forms: HashMap<String, Value>,
+    pub(crate) forms: HashMap<String, crate::SetActivateUserFormRequest>,
     /// The `encrypt_card_id` of each card's activation URL.
     pub(crate) encrypted_ids: HashMap<String, String>,
 }
