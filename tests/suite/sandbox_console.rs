@@ -124,10 +124,17 @@ impl Driver {
     /// The text of the element `css` selects, if there is one now (the page re-renders every
     /// second, so an element is looked up again each time).
     fn text(&self, css: &str) -> Option<String> {
-        let element = self.find(css)?;
-        self.session("GET", &format!("/element/{element}/text"), None)["value"]
-            .as_str()
-            .map(str::to_owned)
+        // A re-render between the lookup and the read makes the element stale: look again
+        // (up to 50 times, a guard only).
+        for _ in 0..50 {
+            let element = self.find(css)?;
+            let answer = self.session("GET", &format!("/element/{element}/text"), None);
+            if answer["value"]["error"] == "stale element reference" {
+                continue;
+            }
+            return answer["value"].as_str().map(str::to_owned);
+        }
+        None
     }
 
     /// Clicks the element `css` selects. The page re-renders its tables every second, so an

@@ -22,7 +22,10 @@ impl State {
             })?,
         };
         let ticket = self.random_text(64);
-        self.services.activate_tickets.insert(ticket.clone(), info);
+        self.services
+            .tickets
+            .activation_forms
+            .insert(ticket.clone(), info);
         let event =
             crate::SubmitMembercardUserInfoEvent::new(card_id.as_str()).user_card_code(code);
         self.push_event(&openid, CardEvent::SubmitMembercardUserInfo(event));
@@ -36,7 +39,8 @@ pub(crate) fn get_activate_temp_info(state: &mut State, request: &Value) -> Outc
     let ticket = request.activate_ticket.as_str();
     let info = state
         .services
-        .activate_tickets
+        .tickets
+        .activation_forms
         .get(ticket)
         .ok_or_else(|| unknown("activate_ticket", format!("{ticket:?}")))?;
     Ok(json!({ "info": info }))

@@ -33,7 +33,7 @@ pub(crate) fn set_pay_cell(state: &mut State, request: &Value) -> Outcome<Value>
         "pay cell (买单)",
         true,
     )?;
-    state.services.pay_cells.insert(request.card_id, open);
+    state.services.cells.pay_cells.insert(request.card_id, open);
     ok()
 }
 
@@ -49,6 +49,7 @@ pub(crate) fn set_self_consume_cell(state: &mut State, request: &Value) -> Outco
     )?;
     state
         .services
+        .cells
         .self_consume_cells
         .insert(request.card_id.clone(), request);
     ok()
@@ -76,7 +77,7 @@ impl State {
         if !self.can_consume(record) {
             return Err(State::not_consumable(record));
         }
-        if self.services.pay_cells.get(&card_id) != Some(&true) {
+        if self.services.cells.pay_cells.get(&card_id) != Some(&true) {
             return Err(invalid(format!(
                 "card {card_id:?} has no open pay cell (card/paycell/set)"
             )));

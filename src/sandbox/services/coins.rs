@@ -11,11 +11,11 @@ const CODES_PER_COIN: u64 = 100;
 /// `card/pay/activate`: opens the coin account, with its reward once.
 pub(crate) fn activate_coin_account(state: &mut State, _request: &Value) -> Outcome<Value> {
     let services = &mut state.services;
-    let reward = if services.coin_account {
+    let reward = if services.coins.coin_account {
         0
     } else {
-        services.coin_account = true;
-        services.free_coin += COIN_REWARD;
+        services.coins.coin_account = true;
+        services.coins.free_coin += COIN_REWARD;
         COIN_REWARD
     };
     Ok(json!({ "reward": reward.to_string() }))
@@ -23,7 +23,7 @@ pub(crate) fn activate_coin_account(state: &mut State, _request: &Value) -> Outc
 
 /// `card/pay/getcoinsinfo`.
 pub(crate) fn get_coins_info(state: &mut State, _request: &Value) -> Outcome<Value> {
-    let s = &state.services;
+    let s = &state.services.coins;
     Ok(json!({ "free_coin": s.free_coin, "pay_coin": s.pay_coin,
         "total_coin": s.free_coin.saturating_add(s.pay_coin) }))
 }
@@ -34,7 +34,7 @@ fn coin_order_id(state: &mut State) -> String {
 
 /// `(free, pay)` coins spent on `price`: free coins first.
 fn split_price(state: &State, price: u64) -> (u64, u64) {
-    let free = price.min(state.services.free_coin);
+    let free = price.min(state.services.coins.free_coin);
     (free, price - free)
 }
 
@@ -48,6 +48,7 @@ pub(crate) fn get_coin_pay_price(state: &mut State, request: &Value) -> Outcome<
     let order_id = coin_order_id(state);
     state
         .services
+        .coins
         .quotes
         .insert(order_id.clone(), (card_id, quantity, price));
     Ok(json!({ "order_id": order_id, "price": price.to_string(),
@@ -77,7 +78,7 @@ fn record_coin_order(state: &mut State, order: CoinOrder) {
     }
     let appid = state.config.appid.clone();
     state.push_event(&appid, CardEvent::CardPayOrder(event));
-    let orders = &mut state.services.coin_orders;
+    let orders = &mut state.services.coins.coin_orders;
     match orders.iter_mut().find(|o| o.order_id == order.order_id) {
         Some(slot) => *slot = order,
         None => orders.push(order),
@@ -114,6 +115,7 @@ pub(crate) fn confirm_coin_pay(state: &mut State, request: &Value) -> Outcome<Va
     let order_id = request.order_id;
     let (card_id, quantity, price) = state
         .services
+        .coins
         .quotes
         .get(&order_id)
         .cloned()
@@ -124,16 +126,16 @@ pub(crate) fn confirm_coin_pay(state: &mut State, request: &Value) -> Outcome<Va
         )));
     }
     let (free, pay) = split_price(state, price);
-    if pay > state.services.pay_coin {
+    if pay > state.services.coins.pay_coin {
         return Err(invalid(format!(
             "not enough coins: the order costs {price}, the account holds {} (card/pay/recharge)",
-            state.services.free_coin + state.services.pay_coin
+            state.services.coins.free_coin + state.services.coins.pay_coin
         )));
     }
     state.modify_stock(&card_id, quantity, 0)?;
-    state.services.quotes.remove(&order_id);
-    state.services.free_coin -= free;
-    state.services.pay_coin -= pay;
+    state.services.coins.quotes.remove(&order_id);
+    state.services.coins.free_coin -= free;
+    state.services.coins.pay_coin -= pay;
     let now = state.now();
     let order = coin_order(
         &order_id,
@@ -161,7 +163,7 @@ pub(crate) fn recharge_coins(state: &mut State, request: &Value) -> Outcome<Valu
         ("微信支付充值".to_owned(), 0, u64::from(coins)),
         (now, None),
     );
-    state.services.coin_orders.push(order);
+    state.services.coins.coin_orders.push(order);
     Ok(json!({ "order_id": order_id,
         "qrcode_url": format!("weixin://wxpay/bizpayurl?pr={order_id}"),
         "qrcode_buffer": "" }))
@@ -173,6 +175,7 @@ impl State {
     pub(crate) fn pay_coin_order(&mut self, order_id: &str) -> Outcome<()> {
         let mut order = self
             .services
+            .coins
             .coin_orders
             .iter()
             .find(|o| o.order_id.as_deref() == Some(order_id))
@@ -188,7 +191,7 @@ impl State {
             .as_deref()
             .and_then(|c| c.parse::<u64>().ok())
             .unwrap_or(0);
-        self.services.pay_coin = self.services.pay_coin.saturating_add(coins);
+        self.services.coins.pay_coin = self.services.coins.pay_coin.saturating_add(coins);
         order.status = Some(CoinOrderStatus::FinanceSucc);
         order.pay_finish_time = Some(self.now());
         record_coin_order(self, order);
@@ -202,6 +205,7 @@ pub(crate) fn get_coin_order(state: &mut State, request: &Value) -> Outcome<Valu
     let order_id = request.order_id.as_str();
     let order = state
         .services
+        .coins
         .coin_orders
         .iter()
         .find(|o| o.order_id.as_deref() == Some(order_id))
@@ -218,6 +222,7 @@ pub(crate) fn get_coin_order_list(state: &mut State, request: &Value) -> Outcome
     let end = request.end_time.map(i64::from);
     let mut matching: Vec<&CoinOrder> = state
         .services
+        .coins
         .coin_orders
         .iter()
         .filter(|o| kind.is_none_or(|k| o.order_type.as_ref() == Some(k)))

@@ -14,6 +14,7 @@ fn check_page_cards(state: &State, themes: Option<&[GiftCardPageTheme]>) -> Outc
 fn page_mut<'a>(state: &'a mut State, page_id: &str) -> Outcome<&'a mut GiftCardPageInfo> {
     state
         .services
+        .gift_cards
         .pages
         .get_mut(page_id)
         .ok_or_else(|| unknown("page_id", format!("{page_id:?}")))
@@ -29,7 +30,11 @@ pub(crate) fn add_gift_card_page(state: &mut State, request: &Value) -> Outcome<
         serde_json::from_value(serde_json::to_value(&page).map_err(invalid)?).map_err(invalid)?;
     let page_id = format!("{}=", state.random_text(35));
     page.page_id = Some(page_id.clone());
-    state.services.pages.insert(page_id.clone(), page);
+    state
+        .services
+        .gift_cards
+        .pages
+        .insert(page_id.clone(), page);
     Ok(json!({ "page_id": page_id }))
 }
 
@@ -69,7 +74,7 @@ pub(crate) fn update_gift_card_page(state: &mut State, request: &Value) -> Outco
 
 /// `card/giftcard/page/batchget`.
 pub(crate) fn batch_get_gift_card_pages(state: &mut State, _request: &Value) -> Outcome<Value> {
-    let ids: Vec<&String> = state.services.pages.keys().collect();
+    let ids: Vec<&String> = state.services.gift_cards.pages.keys().collect();
     Ok(json!({ "page_id_list": ids }))
 }
 
@@ -82,20 +87,22 @@ pub(crate) fn set_gift_card_maintain(state: &mut State, request: &Value) -> Outc
             page_mut(state, &page_id)?;
             vec![page_id]
         }
-        None if request.all == Some(true) => state.services.pages.keys().cloned().collect(),
+        None if request.all == Some(true) => {
+            state.services.gift_cards.pages.keys().cloned().collect()
+        }
         None => return Err(invalid("give page_id, or all: true")),
     };
     for page in &pages {
         if maintain {
-            state.services.maintained.insert(page.clone());
+            state.services.gift_cards.maintained.insert(page.clone());
         } else {
-            state.services.maintained.remove(page);
+            state.services.gift_cards.maintained.remove(page);
         }
     }
     let list: Vec<Value> = pages
         .iter()
         .map(|page_id| {
-            let kind = if state.services.maintained.contains(page_id) {
+            let kind = if state.services.gift_cards.maintained.contains(page_id) {
                 "PAGE_CONTROL_TYPE_MAINTAIN"
             } else {
                 "PAGE_CONTROL_TYPE_NORMAL"
@@ -117,7 +124,7 @@ pub(crate) fn add_gift_card_pay_whitelist(state: &mut State, request: &Value) ->
         "https://mp.weixin.qq.com/sandbox/giftcard/pay?sub_mch_id={}",
         crate::percent::percent_encode(&sub_mch_id)
     );
-    state.services.pay_whitelist.insert(sub_mch_id);
+    state.services.gift_cards.pay_whitelist.insert(sub_mch_id);
     Ok(json!({ "url": url }))
 }
 
@@ -127,13 +134,22 @@ pub(crate) fn bind_gift_card_sub_merchant(state: &mut State, request: &Value) ->
         sub_mch_id,
         wxa_appid,
     } = typed(request)?;
-    if !state.services.pay_whitelist.contains(&sub_mch_id) {
+    if !state
+        .services
+        .gift_cards
+        .pay_whitelist
+        .contains(&sub_mch_id)
+    {
         return Err(unknown(
             "a whitelisted sub_mch_id",
             format!("{sub_mch_id:?} (card/giftcard/pay/whitelist/add)"),
         ));
     }
-    state.services.bound_wxa.insert(sub_mch_id, wxa_appid);
+    state
+        .services
+        .gift_cards
+        .bound_wxa
+        .insert(sub_mch_id, wxa_appid);
     ok()
 }
 
@@ -141,19 +157,30 @@ pub(crate) fn bind_gift_card_sub_merchant(state: &mut State, request: &Value) ->
 pub(crate) fn set_gift_card_wxa(state: &mut State, request: &Value) -> Outcome<Value> {
     let crate::SetGiftCardWxaRequest { wxa_appid, page_id } = typed(request)?;
     page_mut(state, &page_id)?;
-    if !state.services.bound_wxa.values().any(|w| *w == wxa_appid) {
+    if !state
+        .services
+        .gift_cards
+        .bound_wxa
+        .values()
+        .any(|w| *w == wxa_appid)
+    {
         return Err(unknown(
             "a mini program bound to a sub-merchant: wxa_appid",
             format!("{wxa_appid:?} (card/giftcard/pay/submch/bind)"),
         ));
     }
-    state.services.page_wxa.insert(page_id, wxa_appid);
+    state
+        .services
+        .gift_cards
+        .page_wxa
+        .insert(page_id, wxa_appid);
     ok()
 }
 
 fn order_index(state: &State, order_id: &str) -> Outcome<usize> {
     state
         .services
+        .gift_cards
         .orders
         .iter()
         .position(|o| o.order_id.as_deref() == Some(order_id))
@@ -164,7 +191,7 @@ fn order_index(state: &State, order_id: &str) -> Outcome<usize> {
 pub(crate) fn get_gift_card_order(state: &mut State, request: &Value) -> Outcome<Value> {
     let request: crate::GetGiftCardOrderRequest = typed(request)?;
     let index = order_index(state, &request.order_id)?;
-    Ok(json!({ "order": state.services.orders[index] }))
+    Ok(json!({ "order": state.services.gift_cards.orders[index] }))
 }
 
 /// `card/giftcard/order/batchget`: orders created within the period.
@@ -173,6 +200,7 @@ pub(crate) fn batch_get_gift_card_orders(state: &mut State, request: &Value) -> 
     let (begin, end) = (i64::from(request.begin_time), i64::from(request.end_time));
     let mut matching: Vec<&GiftCardOrder> = state
         .services
+        .gift_cards
         .orders
         .iter()
         .filter(|o| {
@@ -195,10 +223,10 @@ pub(crate) fn batch_get_gift_card_orders(state: &mut State, request: &Value) -> 
 pub(crate) fn refund_gift_card_order(state: &mut State, request: &Value) -> Outcome<Value> {
     let order_id = typed::<crate::RefundGiftCardOrderRequest>(request)?.order_id;
     let index = order_index(state, &order_id)?;
-    if state.services.refunded.contains(&order_id) {
+    if state.services.gift_cards.refunded.contains(&order_id) {
         return Err(invalid(format!("order {order_id:?} was already refunded")));
     }
-    let codes: Vec<(String, String)> = state.services.orders[index]
+    let codes: Vec<(String, String)> = state.services.gift_cards.orders[index]
         .card_list
         .iter()
         .flatten()
@@ -213,7 +241,7 @@ pub(crate) fn refund_gift_card_order(state: &mut State, request: &Value) -> Outc
         // A code already used or given away stays as it is.
         let _ = state.make_unavailable(&code, Some(&card_id));
     }
-    state.services.refunded.insert(order_id);
+    state.services.gift_cards.refunded.insert(order_id);
     ok()
 }
 
@@ -227,7 +255,7 @@ impl State {
         card_id: Option<&str>,
     ) -> Outcome<String> {
         let page = page_mut(self, page_id)?.clone();
-        if self.services.maintained.contains(page_id) {
+        if self.services.gift_cards.maintained.contains(page_id) {
             return Err(invalid(format!("page {page_id:?} is under maintenance")));
         }
         let on_page: Vec<String> = page
@@ -255,7 +283,7 @@ impl State {
         let now = self.now();
         let order_id = self.random_text(22);
         let trans_id = format!("42000{:023}", self.next_seq());
-        self.services.orders.push(GiftCardOrder {
+        self.services.gift_cards.orders.push(GiftCardOrder {
             order_id: Some(order_id.clone()),
             page_id: Some(page_id.to_owned()),
             trans_id: Some(trans_id),
@@ -286,7 +314,7 @@ impl State {
             ));
         }
         let index = order_index(self, order_id)?;
-        let order = &mut self.services.orders[index];
+        let order = &mut self.services.gift_cards.orders[index];
         if order.accepter_openid.is_some() {
             return Err(invalid(format!("order {order_id:?} was already given")));
         }

@@ -28,6 +28,7 @@ pub(crate) fn add_pay_gift_rule(state: &mut State, request: &Value) -> Outcome<V
     for mchid in wanted {
         let occupied = state
             .services
+            .pay_gift
             .rules
             .iter()
             .find(|(_, r)| rule_live(r) && r.base_info.mchid_list.contains(&mchid));
@@ -49,21 +50,22 @@ pub(crate) fn add_pay_gift_rule(state: &mut State, request: &Value) -> Outcome<V
             ),
         ));
     }
-    state.services.next_rule += 1;
-    let rule_id = state.services.next_rule;
+    state.services.pay_gift.next_rule += 1;
+    let rule_id = state.services.pay_gift.next_rule;
     let now = state.now();
     let base = &mut rule.base_info;
     base.mchid_list = succ.clone();
     base.status = Some(RULE_OK.to_owned());
     base.create_time = Some(now);
     base.update_time = Some(now);
-    state.services.rules.insert(rule_id, rule);
+    state.services.pay_gift.rules.insert(rule_id, rule);
     Ok(json!({ "rule_id": rule_id, "succ_mchid_list": succ, "fail_mchid_list": fail }))
 }
 
 fn rule_mut(state: &mut State, rule_id: u64) -> Outcome<&mut PayGiftRuleInfo> {
     state
         .services
+        .pay_gift
         .rules
         .get_mut(&rule_id)
         .filter(|r| rule_live(r))
@@ -94,6 +96,7 @@ pub(crate) fn batch_get_pay_gift_rules(state: &mut State, request: &Value) -> Ou
     let effective = request.effective;
     let matching: Vec<&PayGiftRuleInfo> = state
         .services
+        .pay_gift
         .rules
         .values()
         .filter(|r| rule_live(r))

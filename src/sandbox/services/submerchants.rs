@@ -61,13 +61,18 @@ pub(crate) fn submit_sub_merchant(state: &mut State, request: &Value) -> Outcome
         primary_category_id: Some(info.primary_category_id),
         secondary_category_id: Some(info.secondary_category_id),
     };
-    state.services.merchants.insert(merchant_id, stored.clone());
+    state
+        .services
+        .sub_merchants
+        .merchants
+        .insert(merchant_id, stored.clone());
     Ok(json!({ "info": stored }))
 }
 
 fn merchant(state: &mut State, merchant_id: u64) -> Outcome<&mut SubMerchantDetail> {
     state
         .services
+        .sub_merchants
         .merchants
         .get_mut(&merchant_id)
         .ok_or_else(|| unknown("sub-merchant merchant_id", merchant_id))
@@ -121,6 +126,7 @@ pub(crate) fn batch_get_sub_merchants(state: &mut State, request: &Value) -> Out
     let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
     let list: Vec<(u64, &SubMerchantDetail)> = state
         .services
+        .sub_merchants
         .merchants
         .range(request.begin_id..)
         .filter(|(_, m)| status.is_none_or(|s| m.status.as_ref() == Some(s)))
@@ -170,16 +176,17 @@ impl State {
         };
         match appid {
             None => {
-                if self.services.agent_qualification.is_none() {
+                if self.services.sub_merchants.agent_qualification.is_none() {
                     return Err(invalid(
                         "the agent has submitted no qualification (upload_card_agent_qualification)",
                     ));
                 }
-                self.services.agent_qualification = Some(result);
+                self.services.sub_merchants.agent_qualification = Some(result);
             }
             Some(appid) => {
                 let account = self
                     .services
+                    .sub_merchants
                     .qualifications
                     .get_mut(appid)
                     .ok_or_else(|| unknown("sub-merchant appid", format!("{appid:?}")))?;
@@ -192,10 +199,10 @@ impl State {
 
 /// `cgi-bin/component/upload_card_agent_qualification`.
 pub(crate) fn upload_agent_qualification(state: &mut State, _request: &Value) -> Outcome<Value> {
-    if state.services.agent_qualification == Some("RESULT_CHECKING") {
+    if state.services.sub_merchants.agent_qualification == Some("RESULT_CHECKING") {
         return Err(Refusal::new(CAN_NOT_RESUBMIT, errmsg(CAN_NOT_RESUBMIT)));
     }
-    state.services.agent_qualification = Some("RESULT_CHECKING");
+    state.services.sub_merchants.agent_qualification = Some("RESULT_CHECKING");
     ok()
 }
 
@@ -203,6 +210,7 @@ pub(crate) fn upload_agent_qualification(state: &mut State, _request: &Value) ->
 pub(crate) fn check_agent_qualification(state: &mut State, _request: &Value) -> Outcome<Value> {
     let result = state
         .services
+        .sub_merchants
         .agent_qualification
         .unwrap_or("RESULT_NOTHING_TO_CHECK");
     Ok(json!({ "result": result }))
@@ -218,6 +226,7 @@ pub(crate) fn upload_merchant_qualification(state: &mut State, request: &Value) 
     let appid = request.appid;
     let checking = state
         .services
+        .sub_merchants
         .qualifications
         .get(&appid)
         .is_some_and(|a| a.result == Some(SubMerchantQualificationResult::Checking));
@@ -233,7 +242,11 @@ pub(crate) fn upload_merchant_qualification(state: &mut State, request: &Value) 
         submit_time: Some(now.to_string()),
         result: Some(SubMerchantQualificationResult::Checking),
     };
-    state.services.qualifications.insert(appid, account);
+    state
+        .services
+        .sub_merchants
+        .qualifications
+        .insert(appid, account);
     ok()
 }
 
@@ -242,6 +255,7 @@ pub(crate) fn check_merchant_qualification(state: &mut State, request: &Value) -
     let request: crate::CheckCardMerchantQualificationRequest = typed(request)?;
     let result = state
         .services
+        .sub_merchants
         .qualifications
         .get(&request.appid)
         .and_then(|a| a.result.clone())
@@ -255,6 +269,7 @@ pub(crate) fn get_card_merchant(state: &mut State, request: &Value) -> Outcome<V
     let appid = request.appid.as_str();
     state
         .services
+        .sub_merchants
         .qualifications
         .get(appid)
         .map(|account| json!(account))
@@ -271,6 +286,7 @@ pub(crate) fn batch_get_card_merchants(state: &mut State, request: &Value) -> Ou
     let after = request.next_get.as_deref().unwrap_or_default();
     let list: Vec<&SubMerchantAccount> = state
         .services
+        .sub_merchants
         .qualifications
         .iter()
         .filter(|(appid, _)| after.is_empty() || appid.as_str() > after)

@@ -9,6 +9,7 @@ pub(crate) fn set_store_wxa_card(state: &mut State, request: &Value) -> Outcome<
     state.live_card(&request.card_id)?;
     state
         .services
+        .stores
         .store_cards
         .insert(request.poi_id, request.card_id);
     ok()
@@ -19,6 +20,7 @@ pub(crate) fn get_store_wxa_card(state: &mut State, request: &Value) -> Outcome<
     let request: crate::GetStoreWxaCardRequest = typed(request)?;
     let card_id = state
         .services
+        .stores
         .store_cards
         .get(&request.poi_id)
         .ok_or_else(|| unknown("a card for poi_id", request.poi_id))?;
@@ -34,7 +36,7 @@ fn update_ticket(
     update: TicketDetails,
 ) -> Outcome<Value> {
     let (code, _, _) = code_of_type(state, &code, card_id.as_deref(), card_type)?;
-    let details = state.services.tickets.entry(code).or_default();
+    let details = state.services.tickets.details.entry(code).or_default();
     details.merge(update);
     ok()
 }
@@ -69,6 +71,10 @@ impl State {
     /// What the ticket endpoints set for a code (the sandbox's view; WeChat shows it in the
     /// user's card): the fields sent, without the code and the card.
     pub(crate) fn ticket_details(&self, code: &str) -> Option<Value> {
-        self.services.tickets.get(code).map(TicketDetails::to_json)
+        self.services
+            .tickets
+            .details
+            .get(code)
+            .map(TicketDetails::to_json)
     }
 }

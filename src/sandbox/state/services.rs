@@ -10,26 +10,71 @@ use crate::{
     CheckInBoardingPassRequest, UpdateMeetingTicketUserRequest, UpdateMovieTicketUserRequest,
 };
 
-/// What the service endpoints keep.
+/// What the service endpoints keep: one typed struct per domain.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Services {
+    pub(crate) cells: Cells,
+    pub(crate) pay_gift: PayGiftRules,
+    pub(crate) coins: Coins,
+    pub(crate) stores: StoreCards,
+    pub(crate) tickets: Tickets,
+    pub(crate) sub_merchants: SubMerchants,
+    pub(crate) gift_cards: GiftCards,
+}
+
+/// The pay (买单) and self-consume (自助核销) cells, per card.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Cells {
     pub(crate) pay_cells: HashMap<String, bool>,
     pub(crate) self_consume_cells: HashMap<String, crate::SetSelfConsumeCellRequest>,
+}
+
+/// Pay-gift rules (支付后投放卡券) by `rule_id`.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct PayGiftRules {
     pub(crate) rules: BTreeMap<u64, crate::PayGiftRuleInfo>,
     pub(crate) next_rule: u64,
+}
+
+/// The coin (券点) account: balances, open quotes (`order_id` -> card, quantity, price) and
+/// orders.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Coins {
     pub(crate) coin_account: bool,
     pub(crate) free_coin: u64,
     pub(crate) pay_coin: u64,
     pub(crate) quotes: HashMap<String, (String, u64, u64)>,
     pub(crate) coin_orders: Vec<crate::CoinOrder>,
+}
+
+/// The card of each store mini program (门店小程序), by `poi_id`.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct StoreCards {
     pub(crate) store_cards: HashMap<u64, String>,
-    pub(crate) tickets: HashMap<String, TicketDetails>,
-    pub(crate) activate_tickets: HashMap<String, crate::MemberCardUserInfo>,
+}
+
+/// Special tickets' details per code, and the member-card activation forms users submitted
+/// (by `activate_ticket`).
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Tickets {
+    pub(crate) details: HashMap<String, TicketDetails>,
+    pub(crate) activation_forms: HashMap<String, crate::MemberCardUserInfo>,
+}
+
+/// Sub-merchants (by `merchant_id`) and the open platform's qualifications (the agent's, and
+/// the sub-merchants' by appid).
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SubMerchants {
     pub(crate) merchants: BTreeMap<u64, crate::SubMerchantDetail>,
     /// Saved beside the rest (`State::saved_value`): serde would borrow a `&str` field.
     #[serde(skip)]
     pub(crate) agent_qualification: Option<&'static str>,
     pub(crate) qualifications: BTreeMap<String, crate::SubMerchantAccount>,
+}
+
+/// Gift-card (礼品卡) pages and their state, the WeChat Pay sub-merchants, and orders.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct GiftCards {
     pub(crate) pages: BTreeMap<String, crate::GiftCardPageInfo>,
     pub(crate) maintained: HashSet<String>,
     pub(crate) pay_whitelist: HashSet<String>,
@@ -119,11 +164,11 @@ pub(crate) const QUALIFICATION_RESULTS: &[&str] =
 
 impl Services {
     pub(crate) fn agent_qualification(&self) -> Option<&'static str> {
-        self.agent_qualification
+        self.sub_merchants.agent_qualification
     }
 
     pub(crate) fn set_agent_qualification(&mut self, result: Option<&'static str>) {
-        self.agent_qualification = result;
+        self.sub_merchants.agent_qualification = result;
     }
 
     /// Whether the entity a request field names exists, for the fields that name one of the
@@ -138,16 +183,20 @@ impl Services {
                 .or_else(|| value.as_u64().map(|n| n.to_string()))
         };
         Some(match field {
-            "rule_id" => number().is_some_and(|id| self.rules.contains_key(&id)),
-            "merchant_id" => number().is_some_and(|id| self.merchants.contains_key(&id)),
-            "page_id" => text().is_some_and(|id| self.pages.contains_key(&id)),
+            "rule_id" => number().is_some_and(|id| self.pay_gift.rules.contains_key(&id)),
+            "merchant_id" => {
+                number().is_some_and(|id| self.sub_merchants.merchants.contains_key(&id))
+            }
+            "page_id" => text().is_some_and(|id| self.gift_cards.pages.contains_key(&id)),
             "order_id" => text().is_some_and(|id| {
-                self.quotes.contains_key(&id)
+                self.coins.quotes.contains_key(&id)
                     || self
+                        .coins
                         .coin_orders
                         .iter()
                         .any(|o| o.order_id.as_deref() == Some(id.as_str()))
                     || self
+                        .gift_cards
                         .orders
                         .iter()
                         .any(|o| o.order_id.as_deref() == Some(id.as_str()))
