@@ -53,8 +53,9 @@ pub(crate) fn percent_decode(text: &str) -> String {
 }
 
 /// The `key=value` pairs of a query string (without the `?`), decoded, in order; a pair without
-/// `=` has an empty value, empty pairs are skipped.
-#[cfg(feature = "sandbox")]
+/// `=` has an empty value, empty pairs are skipped. (The callback's parameters, the sandbox's
+/// requests.)
+#[cfg(feature = "events")]
 pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
@@ -85,7 +86,7 @@ mod tests {
         assert_eq!(percent_decode("%ff"), "\u{FFFD}");
     }
 
-    #[cfg(feature = "sandbox")]
+    #[cfg(feature = "events")]
     #[test]
     fn parses_a_query() {
         use super::parse_query;

@@ -35,10 +35,9 @@ impl CallbackQuery {
     /// percent-decoding the values (`+` as a space). Unknown parameters are ignored.
     pub fn parse(query: &str) -> CallbackQuery {
         let mut out = CallbackQuery::default();
-        for pair in query.trim_start_matches('?').split('&') {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = Some(crate::percent::percent_decode(value));
-            match key {
+        for (key, value) in crate::percent::parse_query(query.trim_start_matches('?')) {
+            let value = Some(value);
+            match key.as_str() {
                 "signature" => out.signature = value,
                 "timestamp" => out.timestamp = value,
                 "nonce" => out.nonce = value,

@@ -176,9 +176,7 @@ impl State {
         let mut order = self
             .services
             .coins
-            .coin_orders
-            .iter()
-            .find(|o| o.order_id.as_deref() == Some(order_id))
+            .order(order_id)
             .cloned()
             .ok_or_else(|| unknown("order_id", format!("{order_id:?}")))?;
         if order.status != Some(CoinOrderStatus::Waiting) {
@@ -206,9 +204,7 @@ pub(crate) fn get_coin_order(state: &mut State, request: &Value) -> Outcome<Valu
     let order = state
         .services
         .coins
-        .coin_orders
-        .iter()
-        .find(|o| o.order_id.as_deref() == Some(order_id))
+        .order(order_id)
         .ok_or_else(|| unknown("order_id", format!("{order_id:?}")))?;
     Ok(json!({ "order_info": order }))
 }

@@ -181,9 +181,7 @@ fn order_index(state: &State, order_id: &str) -> Outcome<usize> {
     state
         .services
         .gift_cards
-        .orders
-        .iter()
-        .position(|o| o.order_id.as_deref() == Some(order_id))
+        .order_index(order_id)
         .ok_or_else(|| unknown("order_id", format!("{order_id:?}")))
 }
 

@@ -47,6 +47,15 @@ pub(crate) struct Coins {
     pub(crate) coin_orders: Vec<crate::CoinOrder>,
 }
 
+impl Coins {
+    /// The coin order `order_id`.
+    pub(crate) fn order(&self, order_id: &str) -> Option<&crate::CoinOrder> {
+        self.coin_orders
+            .iter()
+            .find(|o| o.order_id.as_deref() == Some(order_id))
+    }
+}
+
 /// The card of each store mini program (门店小程序), by `poi_id`.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct StoreCards {
@@ -158,6 +167,15 @@ impl TicketDetails {
     }
 }
 
+impl GiftCards {
+    /// Where the gift-card order `order_id` is in `orders`.
+    pub(crate) fn order_index(&self, order_id: &str) -> Option<usize> {
+        self.orders
+            .iter()
+            .position(|o| o.order_id.as_deref() == Some(order_id))
+    }
+}
+
 /// The results an agent qualification's review can have.
 pub(crate) const QUALIFICATION_RESULTS: &[&str] =
     &["RESULT_CHECKING", "RESULT_PASS", "RESULT_NOT_PASS"];
@@ -190,16 +208,8 @@ impl Services {
             "page_id" => text().is_some_and(|id| self.gift_cards.pages.contains_key(&id)),
             "order_id" => text().is_some_and(|id| {
                 self.coins.quotes.contains_key(&id)
-                    || self
-                        .coins
-                        .coin_orders
-                        .iter()
-                        .any(|o| o.order_id.as_deref() == Some(id.as_str()))
-                    || self
-                        .gift_cards
-                        .orders
-                        .iter()
-                        .any(|o| o.order_id.as_deref() == Some(id.as_str()))
+                    || self.coins.order(&id).is_some()
+                    || self.gift_cards.order_index(&id).is_some()
             }),
             _ => return None,
         })
