@@ -32,6 +32,8 @@ pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use errcode::ErrorCodeInfo;
 pub use error::{ApiError, DecodeError, Error, TransportError};
 pub use secret::Secret;
+#[cfg(feature = "async")]
+pub use token::BoxFuture;
 pub use token::{
     FIRST_FAILURE_PAUSE, MAX_FAILURE_PAUSE, MAX_TOKEN_LEN, TokenProvider, TokenSource,
 };

@@ -310,6 +310,35 @@ pub(crate) trait SharedSlot: Send + Sync + fmt::Debug {
     fn invalidate(&self, rejected: &Secret);
 }
 
+/// A boxed future that may move between threads: what the async traits of this crate return
+/// (their methods are called through `dyn`, which `async fn` in traits does not allow).
+#[cfg(feature = "async")]
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// How an async fetch is made: `fetch(force_refresh)`.
+#[cfg(feature = "async")]
+#[allow(dead_code)]
+pub(crate) type AsyncFetchFn<'a> =
+    &'a (dyn Fn(bool) -> BoxFuture<'a, Result<Fetched, Error>> + Send + Sync);
+
+#[allow(dead_code)] // implemented by the store, driven by the async client (being built)
+/// [`SharedSlot`] for the async client: the same protocol over an async connection, so that a
+/// blocking process and an async one share one token.
+#[cfg(feature = "async")]
+pub(crate) trait AsyncSharedSlot: Send + Sync + fmt::Debug {
+    /// A token through the shared place: the shared one, or fetched with `fetch` by the one
+    /// process that holds its lock. Waiting for another process's lock never blocks a thread.
+    fn fetch<'a>(
+        &'a self,
+        avoid: Option<&'a Secret>,
+        force: bool,
+        fetch: AsyncFetchFn<'a>,
+    ) -> BoxFuture<'a, Result<Fetched, Error>>;
+
+    /// WeChat rejected `rejected`: marks the shared value invalid if it still holds it.
+    fn invalidate<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, ()>;
+}
+
 impl TokenCache {
     pub(crate) fn new(force_interval: Duration) -> Self {
         TokenCache {
