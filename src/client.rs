@@ -21,25 +21,20 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-use crate::error::{ApiError, DecodeError, Error, TransportError, is_token_errcode};
+use crate::core::answer::{
+    check_envelope, decode_typed, read_ticket, read_token, too_large, undecoded,
+};
+use crate::core::plan::{Next, Plan};
+use crate::core::request::{Payload, TokenKind, endpoint_path, token_request, url};
+use crate::error::{Error, TransportError};
 use crate::logging;
-use crate::percent::percent_encode;
 use crate::resolve::{self, CachingResolver, ForgetOnConnectFailure};
 use crate::schema::{Call, HttpMethod};
-use crate::secret::{Secret, excerpt, redact};
+use crate::secret::{Secret, redact};
 use crate::token::{
     Fetched, TokenCache, TokenProvider, TokenSource, provider_invalidate, provider_token,
 };
-use crate::validate::{Rule, Validate, ValidationError};
-
-/// Which token a call carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TokenKind {
-    /// The official account's access_token, as `?access_token=`.
-    Access,
-    /// The open platform's component_access_token, as `?component_access_token=`.
-    Component,
-}
+use crate::validate::Validate;
 
 /// WeChat's production API.
 pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
@@ -49,16 +44,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_IDLE_CONNECTIONS: usize = 16;
 const DEFAULT_MAX_RETRIES: u32 = 2;
 const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
-/// Longest wait between two attempts, however many retries are configured.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const DEFAULT_MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
-/// Bytes of a body kept in a [`DecodeError`].
-const EXCERPT_BYTES: usize = 256;
 /// Least time between two `force_refresh` stable token fetches.
-const FORCE_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
-
-const STABLE_TOKEN_PATH: &str = "cgi-bin/stable_token";
-const CLASSIC_TOKEN_PATH: &str = "cgi-bin/token";
+pub(crate) const FORCE_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A blocking client of the WeChat card API.
 ///
@@ -109,16 +97,8 @@ pub struct Client {
 
 struct Inner {
     agent: ureq::Agent,
-    /// Without a trailing slash.
-    base_url: String,
+    common: Common,
     auth: Auth,
-    /// The open platform's component_access_token, for `cgi-bin/component/*` endpoints.
-    component: Option<Arc<dyn TokenProvider>>,
-    max_retries: u32,
-    retry_backoff: Duration,
-    max_response_bytes: u64,
-    /// The official account's appid, from the credentials or `ClientBuilder::appid`.
-    appid: Option<String>,
     /// The card api_ticket (`cgi-bin/ticket/getticket?type=wx_card`), cached like the token.
     ticket: TokenCache,
 }
@@ -137,9 +117,7 @@ impl TokenProvider for FixedComponentToken {
 enum Auth {
     Fixed(Secret),
     Credentials {
-        appid: String,
-        secret: Secret,
-        source: TokenSource,
+        credentials: Credentials,
         cache: Box<TokenCache>,
     },
     Provider(Arc<dyn TokenProvider>),
@@ -149,18 +127,14 @@ impl Auth {
     fn describe(&self) -> &'static str {
         match self {
             Auth::Fixed(_) => "fixed token",
-            Auth::Credentials {
-                source: TokenSource::Classic,
-                ..
-            } => "credentials (cgi-bin/token)",
-            Auth::Credentials { .. } => "credentials (cgi-bin/stable_token)",
+            Auth::Credentials { credentials, .. } => credentials.describe(),
             Auth::Provider(_) => "token provider",
         }
     }
 
     fn app_secret(&self) -> &str {
         match self {
-            Auth::Credentials { secret, .. } => secret.expose(),
+            Auth::Credentials { credentials, .. } => credentials.secret.expose(),
             _ => "",
         }
     }
@@ -169,15 +143,22 @@ impl Auth {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &*self.inner;
-        let mut s = f.debug_struct("Client");
-        s.field("base_url", &inner.base_url);
-        if let Some(appid) = &inner.appid {
+        inner.common.debug(f, "Client", inner.auth.describe())
+    }
+}
+
+impl Common {
+    /// The `Debug` output of a client: its settings, never a secret.
+    pub(crate) fn debug(&self, f: &mut fmt::Formatter<'_>, name: &str, auth: &str) -> fmt::Result {
+        let mut s = f.debug_struct(name);
+        s.field("base_url", &self.base_url);
+        if let Some(appid) = &self.appid {
             s.field("appid", appid);
         }
-        s.field("auth", &inner.auth.describe())
-            .field("max_retries", &inner.max_retries)
-            .field("retry_backoff", &inner.retry_backoff)
-            .field("max_response_bytes", &inner.max_response_bytes)
+        s.field("auth", &auth)
+            .field("max_retries", &self.max_retries)
+            .field("retry_backoff", &self.retry_backoff)
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -196,6 +177,8 @@ pub struct ClientBuilder {
     token_source: Option<TokenSource>,
     fixed_token: Option<Secret>,
     token_provider: Option<Arc<dyn TokenProvider>>,
+    #[cfg(feature = "async")]
+    async_token_provider: Option<Arc<dyn crate::token::AsyncTokenProvider>>,
     component: Option<Arc<dyn TokenProvider>>,
     connect_timeout: Duration,
     timeout: Duration,
@@ -203,7 +186,7 @@ pub struct ClientBuilder {
     max_retries: u32,
     retry_backoff: Duration,
     max_response_bytes: u64,
-    env_proxy: bool,
+    env_proxy: Option<bool>,
     #[cfg(feature = "redis")]
     shared_store: Option<crate::store::RedisStore>,
 }
@@ -223,6 +206,12 @@ impl fmt::Debug for ClientBuilder {
             .field(
                 "token_provider",
                 &self.token_provider.as_ref().map(|_| "dyn TokenProvider"),
+            )
+            .field(
+                "async_token_provider",
+                &self
+                    .async_provider_given()
+                    .then_some("dyn AsyncTokenProvider"),
             )
             .field(
                 "component_token",
@@ -250,6 +239,8 @@ impl Default for ClientBuilder {
             token_source: None,
             fixed_token: None,
             token_provider: None,
+            #[cfg(feature = "async")]
+            async_token_provider: None,
             component: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
@@ -257,7 +248,7 @@ impl Default for ClientBuilder {
             max_retries: DEFAULT_MAX_RETRIES,
             retry_backoff: DEFAULT_RETRY_BACKOFF,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-            env_proxy: true,
+            env_proxy: None,
             #[cfg(feature = "redis")]
             shared_store: None,
         }
@@ -265,6 +256,21 @@ impl Default for ClientBuilder {
 }
 
 impl ClientBuilder {
+    #[cfg(feature = "async")]
+    pub(crate) fn set_async_token_provider(
+        &mut self,
+        provider: Arc<dyn crate::token::AsyncTokenProvider>,
+    ) {
+        self.async_token_provider = Some(provider);
+    }
+
+    fn async_provider_given(&self) -> bool {
+        #[cfg(feature = "async")]
+        return self.async_token_provider.is_some();
+        #[cfg(not(feature = "async"))]
+        false
+    }
+
     /// The API's base URL, with or without a trailing slash. Default
     /// `https://api.weixin.qq.com`; point it at a sandbox or a loopback test server. Must be
     /// `http` or `https` with a host, and may not carry a query or fragment.
@@ -392,7 +398,7 @@ impl ClientBuilder {
     /// Whether the `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY` environment variables
     /// are honoured. Default `true`.
     pub fn env_proxy(mut self, enabled: bool) -> Self {
-        self.env_proxy = enabled;
+        self.env_proxy = Some(enabled);
         self
     }
 
@@ -411,125 +417,71 @@ impl ClientBuilder {
         self,
         lookup: Option<(Duration, Arc<resolve::Lookup>)>,
     ) -> Result<Client, Error> {
-        // A secret pasted into the base URL must not show up in the error about it.
-        let secrets = [
-            self.fixed_token.as_ref().map_or("", Secret::expose),
-            self.credentials
-                .as_ref()
-                .map_or("", |(_, secret)| secret.expose()),
-        ];
-        let base_url = normalize_base_url(&self.base_url).map_err(|e| match e {
-            Error::Config(message) => Error::Config(redact(&message, &secrets)),
-            other => other,
-        })?;
-        if self.connect_timeout.is_zero() || self.timeout.is_zero() {
-            return Err(Error::Config("timeouts must be longer than zero".into()));
-        }
-        // The one source of access tokens; the match leaves no case without one.
-        let source = match (self.credentials, self.fixed_token, self.token_provider) {
-            (Some((appid, secret)), None, None) => TokenSourceGiven::Credentials(appid, secret),
-            (None, Some(token), None) => TokenSourceGiven::Fixed(token),
-            (None, None, Some(provider)) => TokenSourceGiven::Provider(provider),
-            (credentials, fixed, provider) => {
-                let sources = usize::from(credentials.is_some())
-                    + usize::from(fixed.is_some())
-                    + usize::from(provider.is_some());
-                return Err(Error::Config(format!(
-                    "configure exactly one access token source (credentials, fixed_token or \
-                     token_provider); {sources} configured"
-                )));
-            }
-        };
-        if self.token_source.is_some() && !matches!(source, TokenSourceGiven::Credentials(..)) {
-            return Err(Error::Config(
-                "token_source applies to credentials, which are not set".into(),
-            ));
-        }
-        let from_credentials = match &source {
-            TokenSourceGiven::Credentials(appid, _) => Some(appid),
-            _ => None,
-        };
-        let appid = match (from_credentials, self.appid) {
-            (Some(from_credentials), Some(given)) if *from_credentials != given => {
-                return Err(Error::Config(format!(
-                    "appid {given:?} differs from the credentials' appid {from_credentials:?}"
-                )));
-            }
-            (Some(from_credentials), _) => Some(from_credentials.clone()),
-            (None, Some(given)) if given.trim().is_empty() => {
-                return Err(Error::Config("the appid must not be empty".into()));
-            }
-            (None, given) => given,
-        };
-        let token_cache = TokenCache::new(FORCE_REFRESH_INTERVAL);
-        let ticket_cache = TokenCache::for_ticket();
+        let settled = self.settle()?;
         #[cfg(feature = "redis")]
-        let (token_cache, ticket_cache) = match &self.shared_store {
+        let (token_cache, ticket_cache) = match &settled.shared_store {
             Some(store) => {
-                let Some(appid) = appid.as_deref() else {
-                    return Err(Error::Config(
-                        "shared_store needs the appid: give credentials or ClientBuilder::appid"
-                            .into(),
-                    ));
-                };
+                let appid = settled.shared_appid()?;
                 (
                     // A call never waits for another process's lock longer than the
                     // client's own timeout.
-                    token_cache.shared(Some(Box::new(
+                    TokenCache::new(FORCE_REFRESH_INTERVAL).shared(Some(Box::new(
                         store
                             .slot(appid, "access_token", "access token")?
-                            .waiting_at_most(self.timeout),
+                            .waiting_at_most(settled.timeout),
                     ))),
-                    ticket_cache.shared(Some(Box::new(
+                    TokenCache::for_ticket().shared(Some(Box::new(
                         store
                             .slot(appid, "api_ticket", "api_ticket")?
-                            .waiting_at_most(self.timeout),
+                            .waiting_at_most(settled.timeout),
                     ))),
                 )
             }
-            None => (token_cache, ticket_cache),
+            None => (
+                TokenCache::new(FORCE_REFRESH_INTERVAL),
+                TokenCache::for_ticket(),
+            ),
         };
-        let auth = match source {
-            TokenSourceGiven::Credentials(appid, secret) => {
-                if appid.trim().is_empty() || secret.is_empty() {
-                    return Err(Error::Config(
-                        "the appid and the secret must not be empty".into(),
-                    ));
-                }
-                Auth::Credentials {
-                    appid,
-                    secret,
-                    source: self.token_source.unwrap_or_default(),
-                    cache: Box::new(token_cache),
-                }
-            }
-            TokenSourceGiven::Fixed(token) => {
-                if token.is_empty() {
-                    return Err(Error::Config("the fixed token must not be empty".into()));
-                }
-                Auth::Fixed(token)
-            }
+        #[cfg(not(feature = "redis"))]
+        let (token_cache, ticket_cache) = (
+            TokenCache::new(FORCE_REFRESH_INTERVAL),
+            TokenCache::for_ticket(),
+        );
+        let auth = match settled.source {
+            TokenSourceGiven::Credentials(credentials) => Auth::Credentials {
+                credentials,
+                cache: Box::new(token_cache),
+            },
+            TokenSourceGiven::Fixed(token) => Auth::Fixed(token),
             TokenSourceGiven::Provider(provider) => Auth::Provider(provider),
+            #[cfg(feature = "async")]
+            TokenSourceGiven::AsyncProvider(_) => {
+                return Err(Error::Config(
+                    "an async token provider serves the async client: build it with \
+                     ClientBuilder::build_async"
+                        .into(),
+                ));
+            }
         };
 
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             // ureq starts the connect budget after the lookup: each gets `connect_timeout`.
-            .timeout_resolve(Some(self.connect_timeout))
-            .timeout_connect(Some(self.connect_timeout))
-            .timeout_global(Some(crate::transport::exchange_deadline(self.timeout)))
+            .timeout_resolve(Some(settled.connect_timeout))
+            .timeout_connect(Some(settled.connect_timeout))
+            .timeout_global(Some(crate::transport::exchange_deadline(settled.timeout)))
             // Each write and read waits at most `timeout`: a constant, so ureq sets the socket's
             // timeout once per connection instead of before every read and write (three
             // `setsockopt` per call when only the deadline, which shrinks, is set).
-            .timeout_per_read(Some(self.timeout))
-            .timeout_per_write(Some(self.timeout))
-            .max_idle_connections(self.max_idle_connections)
-            .max_idle_connections_per_host(self.max_idle_connections)
+            .timeout_per_read(Some(settled.timeout))
+            .timeout_per_write(Some(settled.timeout))
+            .max_idle_connections(settled.max_idle_connections)
+            .max_idle_connections_per_host(settled.max_idle_connections)
             .max_redirects(0)
             .max_redirects_will_error(false)
-            .user_agent(concat!("wechat-card/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
             .accept("application/json");
-        if !self.env_proxy {
+        if !settled.env_proxy.unwrap_or(true) {
             config = config.proxy(None);
         }
         // The client's own resolver and connector (src/resolve.rs): addresses cached for
@@ -545,18 +497,196 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 agent,
-                base_url,
+                common: settled.common,
                 auth,
+                ticket: ticket_cache,
+            }),
+        })
+    }
+
+    /// Checks the configuration, for either client.
+    pub(crate) fn settle(self) -> Result<Settled, Error> {
+        // A secret pasted into the base URL must not show up in the error about it.
+        let secrets = [
+            self.fixed_token.as_ref().map_or("", Secret::expose),
+            self.credentials
+                .as_ref()
+                .map_or("", |(_, secret)| secret.expose()),
+        ];
+        let base_url = normalize_base_url(&self.base_url).map_err(|e| match e {
+            Error::Config(message) => Error::Config(redact(&message, &secrets)),
+            other => other,
+        })?;
+        if self.connect_timeout.is_zero() || self.timeout.is_zero() {
+            return Err(Error::Config("timeouts must be longer than zero".into()));
+        }
+        #[cfg(feature = "async")]
+        let async_provider = self.async_token_provider;
+        #[cfg(not(feature = "async"))]
+        let async_provider: Option<std::convert::Infallible> = None;
+        // The one source of access tokens; the match leaves no case without one.
+        let source = match (
+            self.credentials,
+            self.fixed_token,
+            self.token_provider,
+            async_provider,
+        ) {
+            (Some((appid, secret)), None, None, None) => {
+                if appid.trim().is_empty() || secret.is_empty() {
+                    return Err(Error::Config(
+                        "the appid and the secret must not be empty".into(),
+                    ));
+                }
+                TokenSourceGiven::Credentials(Credentials {
+                    appid,
+                    secret,
+                    source: self.token_source.unwrap_or_default(),
+                })
+            }
+            (None, Some(token), None, None) => {
+                if token.is_empty() {
+                    return Err(Error::Config("the fixed token must not be empty".into()));
+                }
+                TokenSourceGiven::Fixed(token)
+            }
+            (None, None, Some(provider), None) => TokenSourceGiven::Provider(provider),
+            #[cfg(feature = "async")]
+            (None, None, None, Some(provider)) => TokenSourceGiven::AsyncProvider(provider),
+            (credentials, fixed, provider, async_provider) => {
+                let sources = usize::from(credentials.is_some())
+                    + usize::from(fixed.is_some())
+                    + usize::from(provider.is_some())
+                    + usize::from(async_provider.is_some());
+                return Err(Error::Config(format!(
+                    "configure exactly one access token source (credentials, fixed_token, \
+                     token_provider or async_token_provider); {sources} configured"
+                )));
+            }
+        };
+        if self.token_source.is_some() && !matches!(source, TokenSourceGiven::Credentials(..)) {
+            return Err(Error::Config(
+                "token_source applies to credentials, which are not set".into(),
+            ));
+        }
+        let from_credentials = match &source {
+            TokenSourceGiven::Credentials(credentials) => Some(&credentials.appid),
+            _ => None,
+        };
+        let appid = match (from_credentials, self.appid) {
+            (Some(from_credentials), Some(given)) if *from_credentials != given => {
+                return Err(Error::Config(format!(
+                    "appid {given:?} differs from the credentials' appid {from_credentials:?}"
+                )));
+            }
+            (Some(from_credentials), _) => Some(from_credentials.clone()),
+            (None, Some(given)) if given.trim().is_empty() => {
+                return Err(Error::Config("the appid must not be empty".into()));
+            }
+            (None, given) => given,
+        };
+        Ok(Settled {
+            common: Common {
+                base_url,
                 component: self.component,
                 max_retries: self.max_retries,
                 retry_backoff: self.retry_backoff,
                 max_response_bytes: self.max_response_bytes,
                 appid,
-                ticket: ticket_cache,
-            }),
+            },
+            source,
+            connect_timeout: self.connect_timeout,
+            timeout: self.timeout,
+            max_idle_connections: self.max_idle_connections,
+            env_proxy: self.env_proxy,
+            #[cfg(feature = "redis")]
+            shared_store: self.shared_store,
         })
     }
 }
+
+/// A configuration checked by [`ClientBuilder::settle`], for either client.
+pub(crate) struct Settled {
+    pub(crate) common: Common,
+    pub(crate) source: TokenSourceGiven,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) max_idle_connections: usize,
+    /// `None`: not set (each client has its default).
+    pub(crate) env_proxy: Option<bool>,
+    #[cfg(feature = "redis")]
+    pub(crate) shared_store: Option<crate::store::RedisStore>,
+}
+
+impl Settled {
+    /// The appid a shared store keys its values by.
+    #[cfg(feature = "redis")]
+    pub(crate) fn shared_appid(&self) -> Result<&str, Error> {
+        self.common.appid.as_deref().ok_or_else(|| {
+            Error::Config(
+                "shared_store needs the appid: give credentials or ClientBuilder::appid".into(),
+            )
+        })
+    }
+}
+
+/// What both clients hold besides their transport and their token caches.
+pub(crate) struct Common {
+    /// Without a trailing slash.
+    pub(crate) base_url: String,
+    /// The open platform's component_access_token, for `cgi-bin/component/*` endpoints.
+    pub(crate) component: Option<Arc<dyn TokenProvider>>,
+    pub(crate) max_retries: u32,
+    pub(crate) retry_backoff: Duration,
+    pub(crate) max_response_bytes: u64,
+    /// The official account's appid, from the credentials or `ClientBuilder::appid`.
+    pub(crate) appid: Option<String>,
+}
+
+impl Common {
+    /// The retries and renewal of one call of `path`.
+    pub(crate) fn plan<'a>(
+        &self,
+        path: &'a str,
+        token: Option<TokenKind>,
+        idempotent: bool,
+    ) -> Plan<'a> {
+        Plan::new(
+            path,
+            token,
+            idempotent,
+            self.max_retries,
+            self.retry_backoff,
+        )
+    }
+
+    /// The error for a component-token endpoint on a client without a component token.
+    pub(crate) fn no_component_token(path: &str) -> Error {
+        Error::Config(format!(
+            "{path} is called with the open platform's component_access_token; give one with \
+             ClientBuilder::component_token or component_token_provider"
+        ))
+    }
+}
+
+/// The app's credentials, with which a client fetches access tokens itself.
+pub(crate) struct Credentials {
+    pub(crate) appid: String,
+    pub(crate) secret: Secret,
+    pub(crate) source: TokenSource,
+}
+
+impl Credentials {
+    /// What is said of them in `Debug` output.
+    pub(crate) fn describe(&self) -> &'static str {
+        match self.source {
+            TokenSource::Classic => "credentials (cgi-bin/token)",
+            _ => "credentials (cgi-bin/stable_token)",
+        }
+    }
+}
+
+/// `User-Agent` of every request.
+pub(crate) const USER_AGENT: &str = concat!("wechat-card/", env!("CARGO_PKG_VERSION"));
 
 fn normalize_base_url(url: &str) -> Result<String, Error> {
     let trimmed = url.trim().trim_end_matches('/');
@@ -575,19 +705,13 @@ fn normalize_base_url(url: &str) -> Result<String, Error> {
     Ok(trimmed.to_owned())
 }
 
-/// What a request carries besides the access token.
-enum Payload {
-    /// A JSON body (`POST`).
-    Body(Vec<u8>),
-    /// Query parameters (`GET`).
-    Query(Vec<(String, String)>),
-}
-
 /// The access token source a [`ClientBuilder`] was given: exactly one.
-enum TokenSourceGiven {
-    Credentials(String, Secret),
+pub(crate) enum TokenSourceGiven {
+    Credentials(Credentials),
     Fixed(Secret),
     Provider(Arc<dyn TokenProvider>),
+    #[cfg(feature = "async")]
+    AsyncProvider(Arc<dyn crate::token::AsyncTokenProvider>),
 }
 
 impl Client {
@@ -598,7 +722,7 @@ impl Client {
 
     /// The base URL calls go to, without a trailing slash.
     pub fn base_url(&self) -> &str {
-        &self.inner.base_url
+        &self.inner.common.base_url
     }
 
     /// A currently valid access token, from the cache or fetched (for the JS-SDK or an endpoint
@@ -609,7 +733,7 @@ impl Client {
 
     /// The official account's appid, from the credentials or [`ClientBuilder::appid`].
     pub fn appid(&self) -> Option<&str> {
-        self.inner.appid.as_deref()
+        self.inner.common.appid.as_deref()
     }
 
     /// The card api_ticket (`cgi-bin/ticket/getticket?type=wx_card`, never the `jsapi` ticket of
@@ -643,29 +767,7 @@ impl Client {
 
     fn fetch_api_ticket(&self) -> Result<Fetched, Error> {
         let request = crate::GetApiTicketRequest::new(crate::ApiTicketType::WxCard);
-        let answer = self.get_api_ticket(&request)?;
-        if answer.ticket.is_empty() {
-            return Err(Error::Decode(DecodeError {
-                endpoint: "cgi-bin/ticket/getticket".to_owned(),
-                status: 200,
-                message: "the answer has an empty ticket".into(),
-                excerpt: String::new(),
-            }));
-        }
-        if let Some(why) = crate::token::implausible_token(answer.ticket.expose()) {
-            return Err(implausible("cgi-bin/ticket/getticket", "ticket", &why));
-        }
-        logging::fetched(
-            "the card api_ticket",
-            "cgi-bin/ticket/getticket",
-            answer.expires_in,
-            false,
-        );
-        Ok(Fetched {
-            token: answer.ticket,
-            expires_in: answer.expires_in,
-            remaining: None,
-        })
+        read_ticket(self.get_api_ticket(&request)?)
     }
 
     /// Validates `request`, sends it as `endpoint` describes and decodes the answer.
@@ -679,12 +781,13 @@ impl Client {
         Resp: DeserializeOwned,
     {
         request.validate()?;
-        let kind = match endpoint.auth {
-            crate::schema::Auth::ComponentAccessToken => TokenKind::Component,
-            _ => TokenKind::Access,
-        };
         let payload = Payload::encode(endpoint.method, request)?;
-        self.send(kind, endpoint.path, &payload, endpoint.idempotent)
+        self.send(
+            TokenKind::of(endpoint.auth),
+            endpoint.path,
+            &payload,
+            endpoint.idempotent,
+        )
     }
 
     /// Like [`execute`](Client::execute), for endpoints whose answer is only `errcode`/`errmsg`.
@@ -719,18 +822,9 @@ impl Client {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        let path = path.trim().trim_start_matches('/');
-        if path.is_empty()
-            || path
-                .chars()
-                .any(|c| matches!(c, '?' | '#') || c.is_whitespace() || c.is_control())
-        {
-            let message =
-                format!("{path:?} is not an endpoint path (no query, fragment or whitespace)");
-            let secrets = self.known_secrets();
-            let secrets: Vec<&str> = secrets.iter().map(Secret::expose).collect();
-            return Err(Error::Config(redact(&message, &secrets)));
-        }
+        let known = self.known_secrets();
+        let known: Vec<&str> = known.iter().map(Secret::expose).collect();
+        let path = endpoint_path(path, &known)?;
         let payload = Payload::encode(method, body)?;
         self.send(TokenKind::Access, path, &payload, idempotent)
     }
@@ -754,7 +848,7 @@ impl Client {
     ///
     /// What a call compiles per endpoint is thin: this function per response type, around
     /// [`decode_typed`], and [`Payload::encode`] per request type, around `serde_json::to_vec`;
-    /// the rest is [`call_raw`](Client::call_raw) and [`Payload::new`], compiled once.
+    /// the rest is [`call_raw`](Client::call_raw), compiled once.
     fn send<Resp: DeserializeOwned>(
         &self,
         kind: TokenKind,
@@ -778,10 +872,10 @@ impl Client {
     }
 
     /// The part of [`send`](Client::send) that does not depend on the request and response
-    /// types, compiled once rather than once per endpoint: sends `payload` with the token,
-    /// renews the token and retries as needed, checks the `errcode` envelope, and hands every
-    /// successful answer to `decode` (inside the retry loop, so that its errors are retried and
-    /// logged like any other).
+    /// types, compiled once rather than once per endpoint: sends `payload` with the token and
+    /// follows the [`Plan`] (renewal, retries), checks the `errcode` envelope, and hands every
+    /// successful answer to `decode` (inside the loop, so that its errors are retried and logged
+    /// like any other).
     fn call_raw(
         &self,
         kind: TokenKind,
@@ -790,75 +884,33 @@ impl Client {
         idempotent: bool,
         decode: &mut DecodeAnswer<'_>,
     ) -> Result<(), Error> {
+        let inner = &*self.inner;
         let mut token = self.token_of(kind, path)?;
-        let mut renewed = false;
-        let ticket = self.inner.ticket.peek();
+        let ticket = inner.ticket.peek();
         let ticket = ticket.as_ref().map_or("", Secret::expose);
+        let mut plan = inner.common.plan(path, Some(kind), idempotent);
         loop {
-            let result = self.with_retries(path, idempotent, || {
-                let secrets = [token.expose(), self.inner.auth.app_secret(), ticket];
-                let (status, body) =
-                    self.exchange(path, payload, Some((kind, &token)), &secrets)?;
-                check_envelope(path, status, &body, &secrets)?;
-                decode(status, &body, &secrets)
-            });
-            match result {
-                Err(Error::Api(e)) if is_token_errcode(e.errcode) && !renewed => {
-                    renewed = true;
-                    logging::renewal(
-                        match kind {
-                            TokenKind::Access => "the access token",
-                            TokenKind::Component => "the component_access_token",
-                        },
-                        &format!(
-                            "{path} answered errcode {} ({}); the call is sent once more with \
-                             the new one",
-                            e.errcode, e.errmsg
-                        ),
-                    );
+            let secrets = [token.expose(), inner.auth.app_secret(), ticket];
+            let started = Instant::now();
+            let result = self
+                .exchange(path, payload, Some((kind, &token)), &secrets)
+                .and_then(|(status, body)| {
+                    check_envelope(path, status, &body, &secrets)?;
+                    decode(status, &body, &secrets)
+                });
+            match plan.after(started.elapsed(), result.as_ref().err()) {
+                Next::Done => return result,
+                Next::Retry(wait) => std::thread::sleep(wait),
+                Next::Renew => {
                     let fresh = match kind {
                         TokenKind::Access => self.renew_token(&token)?,
                         TokenKind::Component => self.renew_component(&token)?,
                     };
                     match fresh {
                         Some(fresh) => token = fresh,
-                        None => return Err(Error::Api(e)),
+                        None => return result,
                     }
                 }
-                other => return other,
-            }
-        }
-    }
-
-    /// Runs `attempt`, repeating it after transient failures: for idempotent calls on every
-    /// [retryable](Error::is_retryable) error, for the others only when the request surely did
-    /// not reach the server.
-    ///
-    /// Each attempt is logged at debug on `wechat_card::call`, each retry at warn on
-    /// `wechat_card::retry` (see `crate::logging`).
-    fn with_retries<T>(
-        &self,
-        path: &str,
-        idempotent: bool,
-        mut attempt: impl FnMut() -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        let mut retries = 0;
-        loop {
-            let started = Instant::now();
-            let result = attempt();
-            logging::attempt(path, retries + 1, started.elapsed(), result.as_ref().err());
-            match result {
-                Err(e)
-                    if retries < self.inner.max_retries
-                        && ((idempotent && e.is_retryable())
-                            || matches!(&e, Error::Transport(t) if !t.maybe_sent)) =>
-                {
-                    let wait = backoff(self.inner.retry_backoff, retries);
-                    logging::retry(path, retries + 1, self.inner.max_retries, wait, &e);
-                    std::thread::sleep(wait);
-                    retries += 1;
-                }
-                other => return other,
             }
         }
     }
@@ -875,53 +927,21 @@ impl Client {
         secrets: &[&str],
     ) -> Result<(u16, Vec<u8>), Error> {
         let inner = &*self.inner;
-        let mut url = String::with_capacity(inner.base_url.len() + path.len() + 200);
-        url.push_str(&inner.base_url);
-        url.push('/');
-        url.push_str(path);
-        let mut separator = '?';
-        let mut push = |url: &mut String, key: &str, value: &str| {
-            url.push(separator);
-            separator = '&';
-            url.push_str(&percent_encode(key));
-            url.push('=');
-            url.push_str(&percent_encode(value));
-        };
-        if let Some((kind, token)) = token {
-            let key = match kind {
-                TokenKind::Access => "access_token",
-                TokenKind::Component => "component_access_token",
-            };
-            push(&mut url, key, token.expose());
-        }
-
-        let sent = match payload {
-            Payload::Body(body) => inner
+        let url = url(&inner.common.base_url, path, token, payload);
+        let sent = match payload.body() {
+            Some(body) => inner
                 .agent
                 .post(&url)
                 .header("Content-Type", "application/json; charset=utf-8")
-                .send(body.as_slice()),
-            Payload::Query(pairs) => {
-                for (key, value) in pairs {
-                    push(&mut url, key, value);
-                }
-                inner.agent.get(&url).call()
-            }
+                .send(body),
+            None => inner.agent.get(&url).call(),
         };
         let config = inner.agent.config();
         let mut response = sent.map_err(|e| transport_error(path, e, secrets, config))?;
         let status = response.status().as_u16();
-        let limit = inner.max_response_bytes;
-        let too_large = || {
-            Error::Decode(DecodeError {
-                endpoint: path.to_owned(),
-                status,
-                message: format!("the answer is larger than the limit of {limit} bytes"),
-                excerpt: String::new(),
-            })
-        };
+        let limit = inner.common.max_response_bytes;
         if response.body().content_length().is_some_and(|n| n > limit) {
-            return Err(too_large());
+            return Err(too_large(path, status, limit));
         }
         let body = response
             .body_mut()
@@ -931,7 +951,7 @@ impl Client {
             .limit(limit.saturating_add(1))
             .read_to_vec()
             .map_err(|e| match e {
-                ureq::Error::BodyExceedsLimit(_) => too_large(),
+                ureq::Error::BodyExceedsLimit(_) => too_large(path, status, limit),
                 e => transport_error(path, e, secrets, config),
             })?;
         Ok((status, body))
@@ -941,24 +961,19 @@ impl Client {
     fn token_of(&self, kind: TokenKind, path: &str) -> Result<Secret, Error> {
         match kind {
             TokenKind::Access => self.token(),
-            TokenKind::Component => match &self.inner.component {
+            TokenKind::Component => match &self.inner.common.component {
                 Some(provider) => provider_token(&**provider, "component token"),
-                None => Err(Error::Config(format!(
-                    "{path} is called with the open platform's component_access_token; \
-                     give one with ClientBuilder::component_token or component_token_provider"
-                ))),
+                None => Err(Common::no_component_token(path)),
             },
         }
     }
 
     /// WeChat rejected the component token `rejected`: another one, or `None`.
     fn renew_component(&self, rejected: &Secret) -> Result<Option<Secret>, Error> {
-        let Some(provider) = &self.inner.component else {
-            return Ok(None);
-        };
-        provider_invalidate(&**provider, rejected);
-        let fresh = provider_token(&**provider, "component token")?;
-        Ok((fresh != *rejected).then_some(fresh))
+        match &self.inner.common.component {
+            Some(provider) => renew_from(&**provider, rejected, "component token"),
+            None => Ok(None),
+        }
     }
 
     /// A token for the next call.
@@ -974,204 +989,55 @@ impl Client {
     fn renew_token(&self, rejected: &Secret) -> Result<Option<Secret>, Error> {
         match &self.inner.auth {
             Auth::Fixed(_) => Ok(None),
-            Auth::Credentials { cache, source, .. } => {
-                cache.renew(rejected, *source == TokenSource::Stable, &|force| {
-                    self.fetch_token(force)
-                })
-            }
-            Auth::Provider(provider) => {
-                provider_invalidate(&**provider, rejected);
-                let fresh = provider_token(&**provider, "access token")?;
-                Ok((fresh != *rejected).then_some(fresh))
-            }
+            Auth::Credentials { cache, credentials } => cache.renew(
+                rejected,
+                credentials.source == TokenSource::Stable,
+                &|force| self.fetch_token(force),
+            ),
+            Auth::Provider(provider) => renew_from(&**provider, rejected, "access token"),
         }
     }
 
     /// Fetches a token from WeChat with the app's credentials.
     fn fetch_token(&self, force_refresh: bool) -> Result<Fetched, Error> {
-        let Auth::Credentials {
-            appid,
-            secret,
-            source,
-            ..
-        } = &self.inner.auth
-        else {
+        let Auth::Credentials { credentials, .. } = &self.inner.auth else {
             return Err(Error::Config("no credentials to fetch a token with".into()));
         };
-        let secrets = [secret.expose()];
-        let (path, payload) = match source {
-            TokenSource::Classic => (
-                CLASSIC_TOKEN_PATH,
-                Payload::Query(vec![
-                    ("grant_type".to_owned(), "client_credential".to_owned()),
-                    ("appid".to_owned(), appid.clone()),
-                    ("secret".to_owned(), secret.expose().to_owned()),
-                ]),
-            ),
-            _ => {
-                let body = serde_json::to_vec(&StableTokenRequest {
-                    grant_type: "client_credential",
-                    appid,
-                    secret: secret.expose(),
-                    force_refresh,
-                })
-                .map_err(|e| Error::Config(format!("could not encode the token request: {e}")))?;
-                (STABLE_TOKEN_PATH, Payload::Body(body))
-            }
-        };
+        let secrets = [credentials.secret.expose()];
+        let (path, payload) = token_request(
+            credentials.source,
+            &credentials.appid,
+            &credentials.secret,
+            force_refresh,
+        )?;
         // A repeated normal fetch only hands out a token we never received. A forced refresh is
         // limited by WeChat: never repeat it.
-        let answer: TokenAnswer = self.with_retries(path, !force_refresh, || {
-            let (status, body) = self.exchange(path, &payload, None, &secrets)?;
-            decode_with(path, status, &body, &secrets)
-        })?;
-        if answer.access_token.is_empty() {
-            return Err(Error::Decode(DecodeError {
-                endpoint: path.to_owned(),
-                status: 200,
-                message: "the answer has an empty access_token".into(),
-                excerpt: String::new(),
-            }));
-        }
-        if let Some(why) = crate::token::implausible_token(&answer.access_token) {
-            return Err(implausible(path, "access_token", &why));
-        }
-        logging::fetched("an access token", path, answer.expires_in, force_refresh);
-        Ok(Fetched {
-            token: Secret::new(answer.access_token),
-            expires_in: answer.expires_in,
-            remaining: None,
-        })
-    }
-}
-
-#[derive(Serialize)]
-struct StableTokenRequest<'a> {
-    grant_type: &'static str,
-    appid: &'a str,
-    secret: &'a str,
-    force_refresh: bool,
-}
-
-#[derive(serde::Deserialize)]
-struct TokenAnswer {
-    access_token: String,
-    /// A number or a numeric string, like the integers of every other answer.
-    #[serde(default, deserialize_with = "crate::wire::lenient_int")]
-    expires_in: Option<i64>,
-}
-
-/// The error for a fetched token or ticket that is not a plausible one (`why` never shows the
-/// value): not cached, not shared.
-fn implausible(endpoint: &str, field: &str, why: &str) -> Error {
-    Error::Decode(DecodeError {
-        endpoint: endpoint.to_owned(),
-        status: 200,
-        message: format!("the answer's {field} is refused: {why}"),
-        excerpt: String::new(),
-    })
-}
-
-/// A request that serde could not encode (a map with non-string keys in a `Json` field, a
-/// user's `Serialize` impl failing): nothing was sent.
-fn unencodable(e: serde_json::Error) -> Error {
-    Error::Validation(ValidationError::new(
-        "",
-        Rule::Decode {
-            message: format!("the request cannot be encoded as JSON: {e}"),
-        },
-    ))
-}
-
-/// The error for an answer `call_raw` accepted but never handed over: cannot happen.
-fn undecoded(path: &str) -> Error {
-    Error::Config(format!("{path}: no answer was decoded"))
-}
-
-impl Payload {
-    /// Encodes `request` for `method`: the only part of encoding compiled per request type.
-    fn encode<Req: Serialize + ?Sized>(
-        method: HttpMethod,
-        request: &Req,
-    ) -> Result<Payload, Error> {
-        Payload::new(method, serde_json::to_vec(request).map_err(unencodable)?)
-    }
-
-    /// The payload of a request already encoded as JSON: the body itself for `POST` (`{}` for a
-    /// request without fields, which serializes as `null`), its fields as query parameters for
-    /// `GET` (strings as they are, numbers and booleans as text, nested values as JSON text,
-    /// `null`s left out).
-    ///
-    /// `GET` requests are decoded back from the JSON text rather than serialized to a
-    /// `serde_json::Value` directly, so that a request type compiles one encoder, not two; they
-    /// are a few short fields.
-    fn new(method: HttpMethod, json: Vec<u8>) -> Result<Payload, Error> {
-        let not_an_object = |kind: &str| {
-            Error::Validation(ValidationError::new(
-                "",
-                Rule::Decode {
-                    message: format!(
-                        "a GET request must be a JSON object to become query parameters, not \
-                         {kind}"
-                    ),
-                },
-            ))
-        };
-        match method {
-            HttpMethod::Post if json == b"null" => Ok(Payload::Body(b"{}".to_vec())),
-            HttpMethod::Post => Ok(Payload::Body(json)),
-            HttpMethod::Get => {
-                let value: serde_json::Value =
-                    serde_json::from_slice(&json).map_err(unencodable)?;
-                let map = match value {
-                    serde_json::Value::Object(map) => map,
-                    serde_json::Value::Null => serde_json::Map::new(),
-                    other => return Err(not_an_object(json_kind(&other))),
-                };
-                let pairs = map
-                    .into_iter()
-                    .filter_map(|(key, value)| {
-                        let text = match value {
-                            serde_json::Value::Null => return None,
-                            serde_json::Value::String(s) => s,
-                            serde_json::Value::Bool(b) => b.to_string(),
-                            serde_json::Value::Number(n) => n.to_string(),
-                            nested => nested.to_string(),
-                        };
-                        Some((key, text))
-                    })
-                    .collect();
-                Ok(Payload::Query(pairs))
+        let mut plan = self.inner.common.plan(path, None, !force_refresh);
+        loop {
+            let started = Instant::now();
+            let result =
+                self.exchange(path, &payload, None, &secrets)
+                    .and_then(|(status, body)| {
+                        read_token(path, status, &body, &secrets, force_refresh)
+                    });
+            match plan.after(started.elapsed(), result.as_ref().err()) {
+                Next::Retry(wait) => std::thread::sleep(wait),
+                Next::Done | Next::Renew => return result,
             }
         }
     }
 }
 
-fn json_kind(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
-    }
-}
-
-/// The wait before retry number `retry` (0-based): `base * 2^retry`, at most [`MAX_BACKOFF`],
-/// plus a random part of up to half of that.
-fn backoff(base: Duration, retry: u32) -> Duration {
-    let exp = base
-        .checked_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX))
-        .unwrap_or(MAX_BACKOFF)
-        .min(MAX_BACKOFF);
-    let half_nanos = u64::try_from(exp.as_nanos() / 2).unwrap_or(u64::MAX);
-    let jitter = if half_nanos == 0 {
-        0
-    } else {
-        crate::random::random_u64() % half_nanos
-    };
-    exp + Duration::from_nanos(jitter)
+/// Asks `provider` for another token after WeChat rejected `rejected`: `None` when it has no
+/// other.
+pub(crate) fn renew_from(
+    provider: &dyn TokenProvider,
+    rejected: &Secret,
+    what: &str,
+) -> Result<Option<Secret>, Error> {
+    provider_invalidate(provider, rejected);
+    let fresh = provider_token(provider, what)?;
+    Ok((fresh != *rejected).then_some(fresh))
 }
 
 /// Maps a ureq error without ever formatting the URL (which carries the token) unredacted; the
@@ -1205,249 +1071,6 @@ fn transport_error(
 /// secrets to mask in errors. It keeps the decoded value itself.
 type DecodeAnswer<'a> = dyn FnMut(u16, &[u8], &[&str]) -> Result<(), Error> + 'a;
 
-/// The `errcode`/`errmsg` envelope of every WeChat answer. Only a JSON object is accepted
-/// (serde's derive would also take an array); other keys are skipped without allocating.
-///
-/// WeChat's answers are read as leniently as they come and as strictly as matters: `errcode`
-/// as an integer or a numeric string (`"40099"`), `errmsg` as a string whose invalid UTF-8 is
-/// replaced by U+FFFD (the code still counts), either of them `null` as absent. A key that
-/// comes twice is refused: which of two `errcode`s holds is a guess, and guessing `0` would turn
-/// a refused call into a success.
-struct Envelope {
-    errcode: Option<i64>,
-    errmsg: Option<String>,
-}
-
-/// `errcode`: an integer or a numeric string.
-struct Errcode(i64);
-
-impl<'de> serde::Deserialize<'de> for Errcode {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Errcode;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("errcode as an integer or a string of one")
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Errcode, E> {
-                Ok(Errcode(v))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Errcode, E> {
-                i64::try_from(v)
-                    .map(Errcode)
-                    .map_err(|_| E::custom(format_args!("errcode {v} is out of range")))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Errcode, E> {
-                parse_errcode(v)
-                    .map(Errcode)
-                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
-            }
-        }
-        deserializer.deserialize_any(Visitor)
-    }
-}
-
-/// `errcode` written as a string: an optional `-` and digits, in range.
-fn parse_errcode(text: &str) -> Option<i64> {
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
-}
-
-/// `errmsg`: a string, its invalid UTF-8 replaced.
-struct Errmsg(String);
-
-impl<'de> serde::Deserialize<'de> for Errmsg {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Errmsg;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("errmsg as a string")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Errmsg, E> {
-                Ok(Errmsg(v.to_owned()))
-            }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Errmsg, E> {
-                Ok(Errmsg(String::from_utf8_lossy(v).into_owned()))
-            }
-        }
-        // serde_json hands a string over as its bytes (escapes decoded) without checking
-        // their UTF-8, which `visit_bytes` then repairs.
-        deserializer.deserialize_bytes(Visitor)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Envelope {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Envelope;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Envelope, A::Error> {
-                use serde::de::Error as _;
-                let mut envelope = Envelope {
-                    errcode: None,
-                    errmsg: None,
-                };
-                let (mut seen_code, mut seen_msg) = (false, false);
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    let seen = match &*key {
-                        "errcode" => &mut seen_code,
-                        "errmsg" => &mut seen_msg,
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                            continue;
-                        }
-                    };
-                    if std::mem::replace(seen, true) {
-                        return Err(A::Error::custom(format_args!(
-                            "duplicate key {:?}: the answer is ambiguous",
-                            &*key
-                        )));
-                    }
-                    if &*key == "errcode" {
-                        envelope.errcode = map.next_value::<Option<Errcode>>()?.map(|c| c.0);
-                    } else {
-                        envelope.errmsg = map.next_value::<Option<Errmsg>>()?.map(|m| m.0);
-                    }
-                }
-                Ok(envelope)
-            }
-        }
-        deserializer.deserialize_map(Visitor)
-    }
-}
-
-/// Decodes a WeChat answer body: the `errcode`/`errmsg` envelope once (`errcode` absent or `0`
-/// means success, anything else is an [`Error::Api`]), then the whole body into `Resp`.
-///
-/// A body that is not a JSON object, does not fit `Resp`, or comes with a non-2xx status
-/// without a non-zero `errcode` is an [`Error::Decode`] carrying the status and the first 256
-/// bytes of the body (cut at a character boundary, with token-like values masked).
-#[cfg(any(test, feature = "tooling"))]
-pub fn decode_response<Resp: DeserializeOwned>(
-    endpoint: &str,
-    status: u16,
-    body: &[u8],
-) -> Result<Resp, Error> {
-    decode_with(endpoint, status, body, &[])
-}
-
-/// [`decode_response`], also masking the given secrets in messages and excerpts.
-fn decode_with<Resp: DeserializeOwned>(
-    endpoint: &str,
-    status: u16,
-    body: &[u8],
-    secrets: &[&str],
-) -> Result<Resp, Error> {
-    check_envelope(endpoint, status, body, secrets)?;
-    decode_typed(endpoint, status, body, secrets)
-}
-
-/// A [`DecodeError`] about `body`, with the secrets masked.
-fn decode_error(
-    endpoint: &str,
-    status: u16,
-    body: &[u8],
-    secrets: &[&str],
-    message: &str,
-) -> Error {
-    Error::Decode(DecodeError {
-        endpoint: endpoint.to_owned(),
-        status,
-        message: redact(message, secrets),
-        excerpt: excerpt(body, EXCERPT_BYTES, secrets),
-    })
-}
-
-/// The `errcode`/`errmsg` envelope and the status of an answer: `Ok` when the body is a JSON
-/// object, its `errcode` absent or `0` and the status 2xx.
-fn check_envelope(endpoint: &str, status: u16, body: &[u8], secrets: &[&str]) -> Result<(), Error> {
-    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
-        if (200..300).contains(&status) {
-            decode_error(endpoint, status, body, secrets, &envelope_problem(body, &e))
-        } else {
-            decode_error(
-                endpoint,
-                status,
-                body,
-                secrets,
-                "an error page, not WeChat JSON",
-            )
-        }
-    })?;
-    match envelope.errcode {
-        Some(errcode) if errcode != 0 => {
-            return Err(Error::Api(ApiError {
-                endpoint: endpoint.to_owned(),
-                errcode,
-                errmsg: redact(envelope.errmsg.as_deref().unwrap_or(""), secrets),
-            }));
-        }
-        _ => {}
-    }
-    if !(200..300).contains(&status) {
-        return Err(decode_error(
-            endpoint,
-            status,
-            body,
-            secrets,
-            &format!("HTTP status {status}"),
-        ));
-    }
-    Ok(())
-}
-
-/// What is wrong with an answer whose envelope did not decode: not JSON, not an object, or
-/// which of `errcode`/`errmsg` is not as expected (serde's message names it).
-fn envelope_problem(body: &[u8], e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    match e.classify() {
-        Category::Syntax | Category::Eof | Category::Io => {
-            format!("the answer is not valid JSON: {e}")
-        }
-        Category::Data if body.trim_ascii_start().first() != Some(&b'{') => {
-            format!("the answer is not a JSON object: {e}")
-        }
-        Category::Data => format!("the answer's errcode/errmsg envelope is not valid: {e}"),
-    }
-}
-
-/// Decodes an answer whose envelope was checked into `Resp`; the only part of the call path
-/// compiled once per response type.
-fn decode_typed<Resp: DeserializeOwned>(
-    endpoint: &str,
-    status: u16,
-    body: &[u8],
-    secrets: &[&str],
-) -> Result<Resp, Error> {
-    serde_json::from_slice(body).map_err(|e| shape_error(endpoint, status, body, secrets, &e))
-}
-
-fn shape_error(
-    endpoint: &str,
-    status: u16,
-    body: &[u8],
-    secrets: &[&str],
-    e: &serde_json::Error,
-) -> Error {
-    decode_error(
-        endpoint,
-        status,
-        body,
-        secrets,
-        &format!("the answer does not have the expected shape: {e}"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1475,108 +1098,5 @@ mod tests {
                 "{bad:?} accepted"
             );
         }
-    }
-
-    #[test]
-    fn envelope_then_body() {
-        #[derive(serde::Deserialize, Debug)]
-        struct R {
-            n: u32,
-        }
-        let ok: R = decode_response("p", 200, br#"{"errcode":0,"errmsg":"ok","n":3}"#).unwrap();
-        assert_eq!(ok.n, 3);
-        let ok: R = decode_response("p", 200, br#"{"n":4}"#).unwrap();
-        assert_eq!(ok.n, 4);
-        let err = decode_response::<R>("p", 200, br#"{"errcode":40056,"errmsg":"bad code"}"#)
-            .unwrap_err();
-        assert_eq!(err.errcode(), Some(40056));
-        assert_eq!(err.endpoint(), Some("p"));
-        // An errcode wins over a non-2xx status.
-        let err = decode_response::<R>("p", 503, br#"{"errcode":-1,"errmsg":"busy"}"#).unwrap_err();
-        assert!(err.is_retryable());
-        let Error::Decode(d) =
-            decode_response::<R>("p", 502, b"<html>Bad gateway</html>").unwrap_err()
-        else {
-            panic!()
-        };
-        assert_eq!(
-            (d.status, d.excerpt.as_str()),
-            (502, "<html>Bad gateway</html>")
-        );
-        let Error::Decode(d) = decode_response::<R>("p", 200, br#"{"n":"x"}"#).unwrap_err() else {
-            panic!()
-        };
-        assert!(d.message.contains("expected shape"), "{}", d.message);
-        assert!(matches!(
-            decode_response::<R>("p", 200, b""),
-            Err(Error::Decode(_))
-        ));
-        assert!(matches!(
-            decode_response::<R>("p", 200, b"[1]"),
-            Err(Error::Decode(_))
-        ));
-        let () = decode_response::<IgnoredAny>("p", 200, br#"{"errcode":0}"#)
-            .map(|_| ())
-            .unwrap();
-    }
-
-    #[test]
-    fn get_requests_become_query_pairs() {
-        let Payload::Query(pairs) = Payload::encode(
-            HttpMethod::Get,
-            &serde_json::json!({"type": "wx_card", "n": 3, "b": true, "none": null, "l": [1, 2]}),
-        )
-        .unwrap() else {
-            panic!()
-        };
-        let pairs: Vec<(&str, &str)> = pairs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        assert_eq!(
-            pairs,
-            [
-                ("b", "true"),
-                ("l", "[1,2]"),
-                ("n", "3"),
-                ("type", "wx_card")
-            ]
-        );
-        assert!(
-            matches!(Payload::encode(HttpMethod::Get, &()), Ok(Payload::Query(p)) if p.is_empty())
-        );
-        assert!(matches!(
-            Payload::encode(HttpMethod::Get, &[1]),
-            Err(Error::Validation(_))
-        ));
-        assert!(
-            matches!(Payload::encode(HttpMethod::Post, &()), Ok(Payload::Body(b)) if b == b"{}")
-        );
-        // Numbers keep their text through the JSON round trip.
-        let Ok(Payload::Query(pairs)) = Payload::encode(
-            HttpMethod::Get,
-            &serde_json::json!({"big": u64::MAX, "neg": -7, "f": 0.1}),
-        ) else {
-            panic!()
-        };
-        assert_eq!(
-            pairs,
-            [
-                ("big".to_owned(), u64::MAX.to_string()),
-                ("f".to_owned(), "0.1".to_owned()),
-                ("neg".to_owned(), "-7".to_owned()),
-            ]
-        );
-    }
-
-    #[test]
-    fn backoff_doubles_and_is_bounded() {
-        let base = Duration::from_millis(100);
-        for retry in 0..40 {
-            let d = backoff(base, retry);
-            let exp = (base * 2u32.saturating_pow(retry.min(20))).min(MAX_BACKOFF);
-            assert!(d >= exp && d <= exp + exp / 2, "retry {retry}: {d:?}");
-        }
-        assert_eq!(backoff(Duration::ZERO, 3), Duration::ZERO);
     }
 }

@@ -2,7 +2,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "async")]
+mod async_client;
 mod client;
+mod core;
 #[cfg(test)]
 mod edge_fixture;
 mod errcode;
@@ -28,12 +31,14 @@ pub mod validate;
 #[doc(hidden)]
 pub mod wire;
 
+#[cfg(feature = "async")]
+pub use async_client::AsyncClient;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use errcode::ErrorCodeInfo;
 pub use error::{ApiError, DecodeError, Error, TransportError};
 pub use secret::Secret;
 #[cfg(feature = "async")]
-pub use token::BoxFuture;
+pub use token::{AsyncTokenProvider, BoxFuture};
 pub use token::{
     FIRST_FAILURE_PAUSE, MAX_FAILURE_PAUSE, MAX_TOKEN_LEN, TokenProvider, TokenSource,
 };

@@ -405,15 +405,19 @@ impl Client {
     /// [`credentials`](crate::ClientBuilder::credentials) or
     /// [`appid`](crate::ClientBuilder::appid)) and its cached card api_ticket.
     pub fn sign_choose_card(&self, choose: &ChooseCard) -> Result<ChooseCardParams, Error> {
-        let Some(appid) = self.appid() else {
-            return Err(Error::Config(
-                "wx.chooseCard's signature needs the appid: give it with ClientBuilder::appid"
-                    .into(),
-            ));
-        };
+        let appid = choose_card_appid(self.appid())?;
         let ticket = self.api_ticket()?;
         Ok(choose.sign(appid, &ticket)?)
     }
+}
+
+/// The appid wx.chooseCard's signature signs: the client's, which it must have.
+pub(crate) fn choose_card_appid(appid: Option<&str>) -> Result<&str, Error> {
+    appid.ok_or_else(|| {
+        Error::Config(
+            "wx.chooseCard's signature needs the appid: give it with ClientBuilder::appid".into(),
+        )
+    })
 }
 
 #[cfg(test)]

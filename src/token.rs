@@ -2,10 +2,11 @@
 //! [`TokenSource`], which is public).
 
 use std::fmt;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::Condvar;
 use std::time::{Duration, Instant};
 
 use crate::Error;
+use crate::core::cache::{Cell, Decision, Waiter};
 use crate::secret::Secret;
 
 /// Which WeChat endpoint fetches the access token when the client holds the app's credentials.
@@ -131,6 +132,51 @@ pub trait TokenProvider: Send + Sync {
     fn invalidate(&self, rejected: &Secret);
 }
 
+/// [`TokenProvider`] for the async client ([`crate::AsyncClient`], feature `async`): the same
+/// contract, with `token` a future, so that a provider which asks a token service over the
+/// network does not block a runtime thread while it waits.
+///
+/// An async client also takes a blocking [`TokenProvider`]: it is then called on tokio's
+/// blocking pool (`spawn_blocking`), never on a runtime thread.
+///
+/// ```
+/// use std::sync::Mutex;
+/// use wechat_card::{AsyncTokenProvider, BoxFuture, Error, Secret};
+///
+/// struct CentralService {
+///     current: Mutex<Option<Secret>>,
+/// }
+///
+/// impl AsyncTokenProvider for CentralService {
+///     fn token(&self) -> BoxFuture<'_, Result<Secret, Error>> {
+///         Box::pin(async move {
+///             if let Some(token) = self.current.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+///                 return Ok(token);
+///             }
+///             let fresh = Secret::new("token-from-the-service"); // an async HTTP call in real life
+///             *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(fresh.clone());
+///             Ok(fresh)
+///         })
+///     }
+///
+///     fn invalidate(&self, rejected: &Secret) {
+///         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+///         if current.as_ref() == Some(rejected) {
+///             *current = None;
+///         }
+///     }
+/// }
+/// ```
+#[cfg(feature = "async")]
+pub trait AsyncTokenProvider: Send + Sync {
+    /// A token that is valid now.
+    fn token(&self) -> BoxFuture<'_, Result<Secret, Error>>;
+
+    /// WeChat rejected `rejected`: forget it if it is still the current token. It must not
+    /// block: it is called on a runtime thread.
+    fn invalidate(&self, rejected: &Secret);
+}
+
 /// A token as fetched from WeChat.
 #[derive(Debug)]
 pub(crate) struct Fetched {
@@ -228,66 +274,14 @@ pub(crate) fn refresh_margin(lifetime: Duration) -> Duration {
     margin.min(lifetime / 2)
 }
 
-#[derive(Debug)]
-struct CachedToken {
-    value: Secret,
-    refresh_at: Instant,
-    expires_at: Instant,
-}
-
-impl CachedToken {
-    fn new(fetched: &Fetched, fetched_at: Instant) -> Self {
-        let lifetime = lifetime_of(fetched.expires_in);
-        let left = fetched.remaining.map_or(lifetime, |r| r.min(lifetime));
-        // The lifetime is at most a day, so this cannot overflow; stay panic-free regardless.
-        let expires_at = fetched_at.checked_add(left).unwrap_or(fetched_at);
-        let refresh_at = expires_at
-            .checked_sub(refresh_margin(lifetime))
-            .unwrap_or(fetched_at);
-        CachedToken {
-            value: fetched.token.clone(),
-            refresh_at,
-            expires_at,
-        }
-    }
-
-    /// Valid now and not the one to avoid.
-    fn usable(&self, now: Instant, avoid: Option<&Secret>) -> bool {
-        now < self.expires_at && avoid != Some(&self.value)
-    }
-}
-
-#[derive(Debug, Default)]
-struct CacheState {
-    token: Option<CachedToken>,
-    /// A thread is fetching.
-    fetching: bool,
-    /// Number of fetches finished.
-    generation: u64,
-    /// The outcome of the last finished fetch.
-    last: Option<Result<Secret, Error>>,
-    /// When a `force_refresh` fetch was last started.
-    last_forced: Option<Instant>,
-    /// Threads blocked until the fetch under way finishes (lets a test know they all wait).
-    waiting: usize,
-    /// Failed fetches in a row, and when the last one finished.
-    failures: u32,
-    failed_at: Option<Instant>,
-}
-
-/// The cache of a fetched access token (or of the card api_ticket), single-flight.
+/// The blocking driver of the token cache ([`crate::core::cache`]): single flight with the
+/// waiting threads parked on a `Condvar`.
 #[derive(Debug)]
 pub(crate) struct TokenCache {
-    state: Mutex<CacheState>,
+    cell: Cell,
     done: Condvar,
-    /// Least time between two forced refreshes.
-    force_interval: Duration,
-    /// What is cached, for the message of a panicking fetch.
-    what: &'static str,
     /// The shared store fetches go through, if any.
     shared: Option<Box<dyn SharedSlot>>,
-    /// Whether failed fetches pause the next ones ([`failure_pause`]).
-    pauses: bool,
 }
 
 /// How a fetch is made: `fetch(force_refresh)`.
@@ -317,14 +311,13 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 
 /// How an async fetch is made: `fetch(force_refresh)`.
 #[cfg(feature = "async")]
-#[allow(dead_code)]
 pub(crate) type AsyncFetchFn<'a> =
     &'a (dyn Fn(bool) -> BoxFuture<'a, Result<Fetched, Error>> + Send + Sync);
 
-#[allow(dead_code)] // implemented by the store, driven by the async client (being built)
 /// [`SharedSlot`] for the async client: the same protocol over an async connection, so that a
 /// blocking process and an async one share one token.
 #[cfg(feature = "async")]
+#[allow(dead_code)] // implemented by the store (feature `redis`)
 pub(crate) trait AsyncSharedSlot: Send + Sync + fmt::Debug {
     /// A token through the shared place: the shared one, or fetched with `fetch` by the one
     /// process that holds its lock. Waiting for another process's lock never blocks a thread.
@@ -341,13 +334,14 @@ pub(crate) trait AsyncSharedSlot: Send + Sync + fmt::Debug {
 
 impl TokenCache {
     pub(crate) fn new(force_interval: Duration) -> Self {
+        TokenCache::of(Cell::new(force_interval))
+    }
+
+    fn of(cell: Cell) -> Self {
         TokenCache {
-            state: Mutex::new(CacheState::default()),
+            cell,
             done: Condvar::new(),
-            force_interval,
-            what: "access token",
             shared: None,
-            pauses: true,
         }
     }
 
@@ -361,19 +355,14 @@ impl TokenCache {
     /// The same cache, saying `what` it caches in errors.
     #[cfg(feature = "redis")]
     pub(crate) fn named(mut self, what: &'static str) -> Self {
-        self.what = what;
+        self.cell = self.cell.named(what);
         self
     }
 
     /// `rejected` was refused: dropped here and, through the shared store, everywhere, if it
     /// is still the current token.
     pub(crate) fn forget(&self, rejected: &Secret) {
-        {
-            let mut state = self.lock();
-            if state.token.as_ref().is_some_and(|t| t.value == *rejected) {
-                state.token = None;
-            }
-        }
+        self.cell.forget(rejected);
         if let Some(slot) = &self.shared {
             slot.invalidate(rejected);
         }
@@ -381,22 +370,17 @@ impl TokenCache {
 
     /// A cache of the card api_ticket: the same caching, no forced refreshes.
     pub(crate) fn for_ticket() -> Self {
-        TokenCache {
-            what: "api_ticket",
-            pauses: false,
-            ..TokenCache::new(Duration::MAX)
-        }
+        TokenCache::of(Cell::for_ticket())
     }
 
     /// The cached value, if any (valid or not), for redaction.
     pub(crate) fn peek(&self) -> Option<Secret> {
-        self.lock().token.as_ref().map(|t| t.value.clone())
+        self.cell.peek()
     }
 
-    fn lock(&self) -> MutexGuard<'_, CacheState> {
-        // A panic while the lock was held cannot leave the state inconsistent: every update is
-        // a plain field assignment.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    #[cfg(test)]
+    fn lock(&self) -> std::sync::MutexGuard<'_, crate::core::cache::State> {
+        self.cell.lock()
     }
 
     /// A valid token, from the cache or fetched.
@@ -423,117 +407,34 @@ impl TokenCache {
         allow_force: bool,
         fetch: FetchFn<'_>,
     ) -> Result<Secret, Error> {
-        let mut state = self.lock();
-        // The generation this thread started waiting in, if it waited.
-        let mut waited_since: Option<u64> = None;
+        let mut waiter = Waiter::default();
+        let mut state = self.cell.lock();
         loop {
-            let now = Instant::now();
-            let finished_while_waiting = waited_since.is_some_and(|g| g != state.generation);
-            if let Some(token) = state.token.as_ref().filter(|t| t.usable(now, avoid)) {
-                // Fresh, or someone is refreshing it, or a fetch we waited for has failed and
-                // this one is still valid.
-                if now < token.refresh_at || state.fetching || finished_while_waiting {
-                    return Ok(token.value.clone());
+            match self.cell.decide(&mut state, avoid, &mut waiter) {
+                Decision::Use(token) => return Ok(token),
+                Decision::Fail(e) => return Err(e),
+                Decision::Wait => {
+                    state.waiting += 1;
+                    state = self.done.wait(state).unwrap_or_else(|p| p.into_inner());
+                    state.waiting -= 1;
                 }
-            }
-            if finished_while_waiting {
-                // Share the outcome of the fetch we waited for.
-                match &state.last {
-                    Some(Err(e)) => return Err(e.clone()),
-                    Some(Ok(token)) if avoid != Some(token) => return Ok(token.clone()),
-                    // It produced the token this thread must avoid: fetch once more itself
-                    // (or wait for the fetch under way).
-                    _ => {}
-                }
-            }
-            if !state.fetching && self.pauses && !may_fetch(state.failures, state.failed_at, now) {
-                // Failed fetches pause the next ones: the valid token if there is one, else
-                // the last fetch's error at once.
-                if let Some(token) = state.token.as_ref().filter(|t| t.usable(now, avoid)) {
-                    return Ok(token.value.clone());
-                }
-                if let Some(Err(e)) = &state.last {
-                    return Err(e.clone());
-                }
-            }
-            if state.fetching {
-                waited_since = Some(state.generation);
-                state.waiting += 1;
-                state = self.done.wait(state).unwrap_or_else(|p| p.into_inner());
-                state.waiting -= 1;
-                continue;
-            }
-            // This thread fetches.
-            state.fetching = true;
-            drop(state);
-            return self.lead(avoid, allow_force, fetch);
-        }
-    }
-
-    /// Fetches as the only fetching thread, stores and shares the outcome.
-    fn lead(
-        &self,
-        avoid: Option<&Secret>,
-        allow_force: bool,
-        fetch: FetchFn<'_>,
-    ) -> Result<Secret, Error> {
-        // Clears `fetching` and wakes the waiters even if `fetch` panics.
-        struct Finish<'a>(&'a TokenCache, Option<Result<Fetched, Error>>);
-        impl Drop for Finish<'_> {
-            fn drop(&mut self) {
-                let now = Instant::now();
-                let mut state = self.0.lock();
-                state.fetching = false;
-                state.generation = state.generation.wrapping_add(1);
-                state.last = match &self.1 {
-                    Some(Ok(fetched)) => {
-                        state.token = Some(CachedToken::new(fetched, now));
-                        Some(Ok(fetched.token.clone()))
+                Decision::Lead => {
+                    drop(state);
+                    let wake = || self.done.notify_all();
+                    let lead = self.cell.lead(avoid, allow_force, &wake);
+                    let mut result = self.guarded(fetch, avoid, false);
+                    if lead.force_after(&result) {
+                        result = self.guarded(fetch, avoid, true);
                     }
-                    Some(Err(e)) => Some(Err(e.clone())),
-                    None => Some(Err(panicked(self.0.what))),
-                };
-                if matches!(state.last, Some(Ok(_))) {
-                    state.failures = 0;
-                    state.failed_at = None;
-                } else {
-                    state.failures = state.failures.saturating_add(1);
-                    state.failed_at = Some(now);
-                }
-                drop(state);
-                self.0.done.notify_all();
-            }
-        }
-        let mut finish = Finish(self, None);
-
-        let mut result = self.guarded(fetch, avoid, false);
-        if let Ok(fetched) = &result {
-            if allow_force && avoid == Some(&fetched.token) && self.take_force_permit() {
-                result = self.guarded(fetch, avoid, true);
-            }
-        }
-        let outcome = match &result {
-            Ok(fetched) => Ok(fetched.token.clone()),
-            Err(e) => Err(e.clone()),
-        };
-        finish.1 = Some(result);
-        drop(finish);
-
-        match outcome {
-            Ok(token) => Ok(token),
-            Err(e) => {
-                // A refresh ahead of expiry failed: keep using the current token while valid.
-                let state = self.lock();
-                match state.token.as_ref() {
-                    Some(t) if t.usable(Instant::now(), avoid) => Ok(t.value.clone()),
-                    _ => Err(e),
+                    return lead.finish(result);
                 }
             }
         }
     }
 
-    /// Runs `fetch`, turning a panic into an error: the fetching thread then reports it like
-    /// the threads waiting for it, and none of them is left blocked.
+    /// Runs `fetch` (through the shared store, if any), turning a panic into an error: the
+    /// fetching thread then reports it like the threads waiting for it, and none of them is
+    /// left blocked.
     fn guarded(
         &self,
         fetch: FetchFn<'_>,
@@ -541,34 +442,12 @@ impl TokenCache {
         force: bool,
     ) -> Result<Fetched, Error> {
         // Every fetched value is checked before it is cached or written to a shared store.
-        let checked = |force: bool| {
-            let fetched = fetch(force)?;
-            match implausible_token(fetched.token.expose()) {
-                None => Ok(fetched),
-                Some(why) => Err(Error::Config(format!(
-                    "the fetched {} is not a plausible one: {why}",
-                    self.what
-                ))),
-            }
-        };
+        let checked = |force: bool| self.cell.checked(fetch(force));
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &self.shared {
             Some(slot) => slot.fetch(avoid, force, &checked),
             None => checked(force),
         }))
-        .unwrap_or_else(|_| Err(panicked(self.what)))
-    }
-
-    /// Whether a forced refresh may be made now; if so, records it.
-    fn take_force_permit(&self) -> bool {
-        let now = Instant::now();
-        let mut state = self.lock();
-        let allowed = state
-            .last_forced
-            .is_none_or(|at| now.duration_since(at) >= self.force_interval);
-        if allowed {
-            state.last_forced = Some(now);
-        }
-        allowed
+        .unwrap_or_else(|_| Err(panicked(self.cell.what)))
     }
 }
 
@@ -661,7 +540,7 @@ mod tests {
         assert_eq!(lifetime_of(Some(i64::MIN)), Duration::ZERO);
         assert_eq!(lifetime_of(Some(i64::MAX)), MAX_LIFETIME);
         // Far from any overflow, at any uptime.
-        let t = CachedToken::new(&fetched("A", i64::MAX), Instant::now());
+        let t = crate::core::cache::CachedToken::new(&fetched("A", i64::MAX), Instant::now());
         assert!(t.refresh_at < t.expires_at);
     }
 

@@ -30,6 +30,13 @@ pub struct EndpointHooks {
     /// Calls the endpoint through its typed `Client` method with a JSON request (decoded into the
     /// request type, validated, sent) and returns the typed response as JSON.
     pub invoke: fn(&Client, &Value) -> Result<Value, HookError>,
+    /// [`invoke`](EndpointHooks::invoke) through the endpoint's `async fn` on
+    /// [`AsyncClient`](crate::AsyncClient) (feature `async`).
+    #[cfg(feature = "async")]
+    pub invoke_async: for<'a> fn(
+        &'a crate::AsyncClient,
+        &'a Value,
+    ) -> crate::BoxFuture<'a, Result<Value, HookError>>,
 }
 
 /// The hooks of `endpoint` (an entry of [`crate::ENDPOINTS`]).
@@ -135,7 +142,7 @@ pub fn check_request<T: DeserializeOwned + Validate + Serialize>(
 
 /// Decodes a whole answer body, `errcode`/`errmsg` envelope included, as `T`.
 pub fn check_response<T: DeserializeOwned>(body: &[u8]) -> Result<(), HookError> {
-    crate::client::decode_response::<T>("", 200, body)
+    crate::core::answer::decode_response::<T>("", 200, body)
         .map(drop)
         .map_err(HookError::Call)
 }
@@ -150,8 +157,18 @@ where
     Req: DeserializeOwned,
     Resp: Serialize,
 {
-    let request = Req::deserialize(body).map_err(invalid)?;
-    let response = call(&request).map_err(HookError::Call)?;
+    let request = decode_request(body)?;
+    encode_response(call(&request))
+}
+
+/// Decodes a JSON request into `Req` (not validated: the typed call validates it).
+pub fn decode_request<Req: DeserializeOwned>(body: &Value) -> Result<Req, HookError> {
+    Req::deserialize(body).map_err(invalid)
+}
+
+/// A typed call's outcome as JSON.
+pub fn encode_response<Resp: Serialize>(outcome: Result<Resp, Error>) -> Result<Value, HookError> {
+    let response = outcome.map_err(HookError::Call)?;
     // The request went out: a failure here is not a validation error (which means nothing sent).
     serde_json::to_value(&response).map_err(|e| HookError::Encode(e.to_string()))
 }

@@ -145,9 +145,15 @@ impl<'a> Emitter<'a> {
         }
         if !file.endpoints.is_empty() {
             let methods = file.endpoints.iter().map(|e| self.method(file, e));
+            let async_methods = file.endpoints.iter().map(|e| self.async_method(file, e));
             out.extend(quote! {
                 impl crate::Client {
                     #(#methods)*
+                }
+
+                #[cfg(feature = "async")]
+                impl crate::AsyncClient {
+                    #(#async_methods)*
                 }
             });
         }
@@ -944,6 +950,60 @@ impl<'a> Emitter<'a> {
                 #doc
                 pub fn #name(&self, #param) -> Result<(), crate::Error> {
                     self.execute_unit(&endpoint::#konst, #arg)
+                }
+            },
+        }
+    }
+
+    /// The endpoint's `async fn` on `AsyncClient`: the same types and validation as the
+    /// blocking method, whose documentation it links rather than repeats.
+    fn async_method(&self, file: &SpecFile, ep: &Endpoint) -> TokenStream {
+        let name = ident(&ep.name);
+        let konst = format_ident!("{}", ep.name.to_ascii_uppercase());
+        let method = match ep.method {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        };
+        let mut text = format!("{} — `{method} {}`.", escape_doc(&ep.title), ep.path);
+        if let Some(page) = self.spec.page_of(file, ep) {
+            match &page.url {
+                Some(url) => text.push_str(&format!(
+                    "\n\nOfficial page: [{}]({url}).",
+                    escape_doc(&page.title)
+                )),
+                None => text.push_str(&format!(
+                    "\n\nOfficial page: {} (no address known).",
+                    escape_doc(&page.title)
+                )),
+            }
+        }
+        text.push_str(&format!(
+            "\n\nThe async form of [`Client::{}`](crate::Client::{}), which documents it: the \
+             same request and answer, validated before any network I/O, and the same retries.",
+            ep.name, ep.name
+        ));
+        let doc = docs(&text);
+        let (param, arg) = match ep.request {
+            Some(r) => {
+                let r = ident(self.spec.name(r));
+                (quote!(request: &#r), quote!(request))
+            }
+            None => (quote!(), quote!(&crate::wire::Empty {})),
+        };
+        match ep.response {
+            Some(r) => {
+                let r = ident(self.spec.name(r));
+                quote! {
+                    #doc
+                    pub async fn #name(&self, #param) -> Result<#r, crate::Error> {
+                        self.execute(&endpoint::#konst, #arg).await
+                    }
+                }
+            }
+            None => quote! {
+                #doc
+                pub async fn #name(&self, #param) -> Result<(), crate::Error> {
+                    self.execute_unit(&endpoint::#konst, #arg).await
                 }
             },
         }

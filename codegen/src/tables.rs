@@ -145,12 +145,27 @@ impl<'a> Tables<'a> {
             }
             None => quote!(crate::tooling::check_response::<serde::de::IgnoredAny>),
         };
+        let invoke_async = match ep.request {
+            Some(r) => {
+                let r = ident(self.spec.name(r));
+                quote!(|client, body| Box::pin(async move {
+                    let request: #r = crate::tooling::decode_request(body)?;
+                    crate::tooling::encode_response(client.#method(&request).await)
+                }))
+            }
+            None => quote!(|client, body| Box::pin(async move {
+                let _: crate::wire::Empty = crate::tooling::decode_request(body)?;
+                crate::tooling::encode_response(client.#method().await)
+            })),
+        };
         quote! {
             crate::tooling::EndpointHooks {
                 path: #path,
                 check_request: #check_request,
                 check_response: #check_response,
                 invoke: #invoke,
+                #[cfg(feature = "async")]
+                invoke_async: #invoke_async,
             }
         }
     }

@@ -2403,6 +2403,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_api_ticket(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetApiTicketRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_api_ticket(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/code/get",
@@ -2412,6 +2417,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_code(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetCodeRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_code(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/code/consume",
@@ -2421,6 +2431,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.consume_code(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: ConsumeCodeRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.consume_code(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/code/decrypt",
@@ -2430,6 +2445,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.decrypt_code(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: DecryptCodeRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.decrypt_code(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/code/mark",
@@ -2439,6 +2459,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.mark_code(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: MarkCodeRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.mark_code(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/create",
@@ -2448,6 +2473,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.create_card(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: CreateCardRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.create_card(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/paycell/set",
@@ -2457,6 +2487,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.set_pay_cell(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: SetPayCellRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.set_pay_cell(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/selfconsumecell/set",
@@ -2466,6 +2501,13 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.set_self_consume_cell(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: SetSelfConsumeCellRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(client.set_self_consume_cell(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/getcolors",
@@ -2475,6 +2517,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |_: &crate::wire::Empty| client.get_colors(),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let _: crate::wire::Empty = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_colors().await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "datacube/getcardbizuininfo",
@@ -2484,6 +2531,13 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_card_bizuin_info(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetCardBizuinInfoRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(client.get_card_bizuin_info(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "datacube/getcardcardinfo",
@@ -2493,6 +2547,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_card_card_info(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetCardCardInfoRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_card_card_info(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "datacube/getcardmembercardinfo",
@@ -2502,6 +2561,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_card_member_card_info(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetCardMemberCardInfoRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.get_card_member_card_info(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "datacube/getcardmembercarddetail",
@@ -2513,6 +2581,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_card_member_card_detail(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetCardMemberCardDetailRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.get_card_member_card_detail(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/qrcode/create",
@@ -2522,6 +2599,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.create_qrcode(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: CreateQrcodeRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.create_qrcode(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/landingpage/create",
@@ -2531,6 +2613,13 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.create_landing_page(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: CreateLandingPageRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(client.create_landing_page(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/code/deposit",
@@ -2540,6 +2629,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.deposit_codes(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: DepositCodesRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.deposit_codes(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/code/getdepositcount",
@@ -2549,6 +2643,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_deposit_count(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetDepositCountRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_deposit_count(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/code/checkcode",
@@ -2558,6 +2657,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.check_codes(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: CheckCodesRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.check_codes(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/mpnews/gethtml",
@@ -2567,6 +2671,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_mpnews_html(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetMpnewsHtmlRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_mpnews_html(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/testwhitelist/set",
@@ -2576,6 +2685,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.set_test_whitelist(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: SetTestWhitelistRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.set_test_whitelist(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/giftcard/page/add",
@@ -2585,6 +2699,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.add_gift_card_page(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: AddGiftCardPageRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.add_gift_card_page(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/giftcard/page/get",
@@ -2594,6 +2713,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_gift_card_page(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetGiftCardPageRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_gift_card_page(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/giftcard/page/update",
@@ -2603,6 +2727,13 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.update_gift_card_page(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: UpdateGiftCardPageRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(client.update_gift_card_page(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/giftcard/page/batchget",
@@ -2612,6 +2743,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |_: &crate::wire::Empty| client.batch_get_gift_card_pages(),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let _: crate::wire::Empty = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.batch_get_gift_card_pages().await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/giftcard/maintain/set",
@@ -2621,6 +2757,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.set_gift_card_maintain(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: SetGiftCardMaintainRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.set_gift_card_maintain(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/giftcard/pay/whitelist/add",
@@ -2632,6 +2777,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.add_gift_card_pay_whitelist(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: AddGiftCardPayWhitelistRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.add_gift_card_pay_whitelist(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/giftcard/pay/submch/bind",
@@ -2641,6 +2795,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.bind_gift_card_sub_merchant(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: BindGiftCardSubMerchantRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.bind_gift_card_sub_merchant(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/giftcard/wxa/set",
@@ -2650,6 +2813,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.set_gift_card_wxa(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: SetGiftCardWxaRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.set_gift_card_wxa(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/giftcard/order/get",
@@ -2659,6 +2827,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_gift_card_order(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetGiftCardOrderRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_gift_card_order(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/giftcard/order/batchget",
@@ -2668,6 +2841,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.batch_get_gift_card_orders(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: BatchGetGiftCardOrdersRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.batch_get_gift_card_orders(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/giftcard/order/refund",
@@ -2677,6 +2859,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.refund_gift_card_order(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: RefundGiftCardOrderRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.refund_gift_card_order(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/generalcard/updateuser",
@@ -2686,6 +2877,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.update_general_card_user(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: UpdateGeneralCardUserRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.update_general_card_user(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/generalcard/activate",
@@ -2695,6 +2895,13 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.activate_general_card(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: ActivateGeneralCardRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(client.activate_general_card(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/generalcard/unactivate",
@@ -2704,6 +2911,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.unactivate_general_card(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: UnactivateGeneralCardRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.unactivate_general_card(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/user/getcardlist",
@@ -2713,6 +2929,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_user_card_list(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetUserCardListRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_user_card_list(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/get",
@@ -2722,6 +2943,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_card(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetCardRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_card(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/batchget",
@@ -2731,6 +2957,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.batch_get_cards(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: BatchGetCardsRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.batch_get_cards(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/update",
@@ -2740,6 +2971,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.update_card(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: UpdateCardRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.update_card(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/modifystock",
@@ -2749,6 +2985,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.modify_stock(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: ModifyStockRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.modify_stock(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/code/update",
@@ -2758,6 +2999,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.update_code(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: UpdateCodeRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.update_code(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/delete",
@@ -2767,6 +3013,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.delete_card(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: DeleteCardRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.delete_card(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/code/unavailable",
@@ -2776,6 +3027,13 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.set_code_unavailable(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: SetCodeUnavailableRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(client.set_code_unavailable(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/membercard/activate",
@@ -2785,6 +3043,13 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.activate_member_card(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: ActivateMemberCardRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(client.activate_member_card(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/membercard/activateuserform/set",
@@ -2794,6 +3059,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.set_activate_user_form(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: SetActivateUserFormRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.set_activate_user_form(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/membercard/userinfo/get",
@@ -2803,6 +3077,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_member_card_user_info(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetMemberCardUserInfoRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.get_member_card_user_info(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/membercard/updateuser",
@@ -2812,6 +3095,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.update_member_card_user(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: UpdateMemberCardUserRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.update_member_card_user(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/membercard/activate/geturl",
@@ -2821,6 +3113,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_activate_url(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetActivateUrlRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_activate_url(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/membercard/activatetempinfo/get",
@@ -2830,6 +3127,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_activate_temp_info(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetActivateTempInfoRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.get_activate_temp_info(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/pay/activate",
@@ -2839,6 +3145,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |_: &crate::wire::Empty| client.activate_coin_account(),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let _: crate::wire::Empty = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.activate_coin_account().await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/pay/getpayprice",
@@ -2848,6 +3159,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_coin_pay_price(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetCoinPayPriceRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_coin_pay_price(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/pay/getcoinsinfo",
@@ -2857,6 +3173,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |_: &crate::wire::Empty| client.get_coins_info(),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let _: crate::wire::Empty = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_coins_info().await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/pay/confirm",
@@ -2866,6 +3187,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.confirm_coin_pay(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: ConfirmCoinPayRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.confirm_coin_pay(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/pay/recharge",
@@ -2875,6 +3201,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.recharge_coins(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: RechargeCoinsRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.recharge_coins(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/pay/getorder",
@@ -2884,6 +3215,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_coin_order(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetCoinOrderRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_coin_order(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/pay/getorderlist",
@@ -2893,6 +3229,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_coin_order_list(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetCoinOrderListRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_coin_order_list(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/storewxa/get",
@@ -2902,6 +3243,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_store_wxa_card(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetStoreWxaCardRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_store_wxa_card(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/storewxa/set",
@@ -2911,6 +3257,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.set_store_wxa_card(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: SetStoreWxaCardRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.set_store_wxa_card(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/paygiftcard/add",
@@ -2920,6 +3271,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.add_pay_gift_rule(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: AddPayGiftRuleRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.add_pay_gift_rule(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/paygiftcard/delete",
@@ -2929,6 +3285,13 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.delete_pay_gift_rule(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: DeletePayGiftRuleRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(client.delete_pay_gift_rule(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/paygiftcard/getbyid",
@@ -2938,6 +3301,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_pay_gift_rule(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetPayGiftRuleRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_pay_gift_rule(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/paygiftcard/batchget",
@@ -2947,6 +3315,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.batch_get_pay_gift_rules(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: BatchGetPayGiftRulesRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.batch_get_pay_gift_rules(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/submerchant/submit",
@@ -2956,6 +3333,13 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.submit_sub_merchant(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: SubmitSubMerchantRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(client.submit_sub_merchant(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/submerchant/update",
@@ -2965,6 +3349,13 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.update_sub_merchant(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: UpdateSubMerchantRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(client.update_sub_merchant(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/submerchant/get",
@@ -2974,6 +3365,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_sub_merchant(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetSubMerchantRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_sub_merchant(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/submerchant/batchget",
@@ -2983,6 +3379,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.batch_get_sub_merchants(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: BatchGetSubMerchantsRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.batch_get_sub_merchants(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/getapplyprotocol",
@@ -2992,6 +3397,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |_: &crate::wire::Empty| client.get_apply_protocol(),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let _: crate::wire::Empty = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_apply_protocol().await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "cgi-bin/component/upload_card_agent_qualification",
@@ -3003,6 +3413,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.upload_card_agent_qualification(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: UploadCardAgentQualificationRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.upload_card_agent_qualification(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "cgi-bin/component/check_card_agent_qualification",
@@ -3014,6 +3433,13 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |_: &crate::wire::Empty| client.check_card_agent_qualification(),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let _: crate::wire::Empty = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(
+                client.check_card_agent_qualification().await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "cgi-bin/component/upload_card_merchant_qualification",
@@ -3025,6 +3451,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.upload_card_merchant_qualification(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: UploadCardMerchantQualificationRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.upload_card_merchant_qualification(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "cgi-bin/component/check_card_merchant_qualification",
@@ -3038,6 +3473,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.check_card_merchant_qualification(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: CheckCardMerchantQualificationRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.check_card_merchant_qualification(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "cgi-bin/component/get_card_merchant",
@@ -3047,6 +3491,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.get_card_merchant(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: GetCardMerchantRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.get_card_merchant(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "cgi-bin/component/batchget_card_merchant",
@@ -3056,6 +3505,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.batch_get_card_merchants(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: BatchGetCardMerchantsRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.batch_get_card_merchants(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/meetingticket/updateuser",
@@ -3065,6 +3523,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.update_meeting_ticket_user(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: UpdateMeetingTicketUserRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.update_meeting_ticket_user(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/movieticket/updateuser",
@@ -3074,6 +3541,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.update_movie_ticket_user(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: UpdateMovieTicketUserRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.update_movie_ticket_user(&request).await,
+            )
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "card/boardingpass/checkin",
@@ -3083,6 +3559,15 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.check_in_boarding_pass(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: CheckInBoardingPassRequest = crate::tooling::decode_request(
+                body,
+            )?;
+            crate::tooling::encode_response(
+                client.check_in_boarding_pass(&request).await,
+            )
+        }),
     },
 ];
 /// Every type of the spec (named and inline), in spec order.

@@ -226,3 +226,18 @@ impl crate::Client {
         self.execute(&endpoint::GET_API_TICKET, request)
     }
 }
+
+#[cfg(feature = "async")]
+impl crate::AsyncClient {
+    /// 获取卡券 api_ticket — `GET cgi-bin/ticket/getticket`.
+    ///
+    /// Official page: [JS-SDK说明 (附录4 卡券扩展字段及签名生成算法)](https://developers.weixin.qq.com/doc/offiaccount/OA_Web_Apps/JS-SDK.html).
+    ///
+    /// The async form of [`Client::get_api_ticket`](crate::Client::get_api_ticket), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_api_ticket(
+        &self,
+        request: &GetApiTicketRequest,
+    ) -> Result<GetApiTicketResponse, crate::Error> {
+        self.execute(&endpoint::GET_API_TICKET, request).await
+    }
+}

@@ -962,3 +962,54 @@ impl crate::Client {
         self.execute_unit(&endpoint::MARK_CODE, request)
     }
 }
+
+#[cfg(feature = "async")]
+impl crate::AsyncClient {
+    /// 查询Code接口 — `POST card/code/get`.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::get_code`](crate::Client::get_code), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_code(
+        &self,
+        request: &GetCodeRequest,
+    ) -> Result<GetCodeResponse, crate::Error> {
+        self.execute(&endpoint::GET_CODE, request).await
+    }
+
+    /// 核销Code接口 — `POST card/code/consume`.
+    ///
+    /// Official page: [核销卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Redeeming_a_coupon_voucher_or_card.html).
+    ///
+    /// The async form of [`Client::consume_code`](crate::Client::consume_code), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn consume_code(
+        &self,
+        request: &ConsumeCodeRequest,
+    ) -> Result<ConsumeCodeResponse, crate::Error> {
+        self.execute(&endpoint::CONSUME_CODE, request).await
+    }
+
+    /// Code解码接口 — `POST card/code/decrypt`.
+    ///
+    /// Official page: [核销卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Redeeming_a_coupon_voucher_or_card.html).
+    ///
+    /// The async form of [`Client::decrypt_code`](crate::Client::decrypt_code), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn decrypt_code(
+        &self,
+        request: &DecryptCodeRequest,
+    ) -> Result<DecryptCodeResponse, crate::Error> {
+        self.execute(&endpoint::DECRYPT_CODE, request).await
+    }
+
+    /// Mark(占用)Code接口 — `POST card/code/mark`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::mark_code`](crate::Client::mark_code), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn mark_code(
+        &self,
+        request: &MarkCodeRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::MARK_CODE, request).await
+    }
+}

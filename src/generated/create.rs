@@ -565,3 +565,51 @@ impl crate::Client {
         self.execute(&endpoint::GET_COLORS, &crate::wire::Empty {})
     }
 }
+
+#[cfg(feature = "async")]
+impl crate::AsyncClient {
+    /// 创建卡券接口 — `POST card/create`.
+    ///
+    /// Official page: [创建卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Create_a_Coupon_Voucher_or_Card.html).
+    ///
+    /// The async form of [`Client::create_card`](crate::Client::create_card), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn create_card(
+        &self,
+        request: &CreateCardRequest,
+    ) -> Result<CreateCardResponse, crate::Error> {
+        self.execute(&endpoint::CREATE_CARD, request).await
+    }
+
+    /// 设置买单接口 — `POST card/paycell/set`.
+    ///
+    /// Official page: [创建卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Create_a_Coupon_Voucher_or_Card.html).
+    ///
+    /// The async form of [`Client::set_pay_cell`](crate::Client::set_pay_cell), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn set_pay_cell(
+        &self,
+        request: &SetPayCellRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::SET_PAY_CELL, request).await
+    }
+
+    /// 设置自助核销接口 — `POST card/selfconsumecell/set`.
+    ///
+    /// Official page: [创建卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Create_a_Coupon_Voucher_or_Card.html).
+    ///
+    /// The async form of [`Client::set_self_consume_cell`](crate::Client::set_self_consume_cell), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn set_self_consume_cell(
+        &self,
+        request: &SetSelfConsumeCellRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::SET_SELF_CONSUME_CELL, request).await
+    }
+
+    /// 获取颜色列表接口 — `GET card/getcolors`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::get_colors`](crate::Client::get_colors), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_colors(&self) -> Result<GetColorsResponse, crate::Error> {
+        self.execute(&endpoint::GET_COLORS, &crate::wire::Empty {}).await
+    }
+}

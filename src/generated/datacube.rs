@@ -2407,3 +2407,54 @@ impl crate::Client {
         self.execute(&endpoint::GET_CARD_MEMBER_CARD_DETAIL, request)
     }
 }
+
+#[cfg(feature = "async")]
+impl crate::AsyncClient {
+    /// 拉取卡券概况数据接口 — `POST datacube/getcardbizuininfo`.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::get_card_bizuin_info`](crate::Client::get_card_bizuin_info), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_card_bizuin_info(
+        &self,
+        request: &GetCardBizuinInfoRequest,
+    ) -> Result<GetCardBizuinInfoResponse, crate::Error> {
+        self.execute(&endpoint::GET_CARD_BIZUIN_INFO, request).await
+    }
+
+    /// 获取免费券数据接口 — `POST datacube/getcardcardinfo`.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::get_card_card_info`](crate::Client::get_card_card_info), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_card_card_info(
+        &self,
+        request: &GetCardCardInfoRequest,
+    ) -> Result<GetCardCardInfoResponse, crate::Error> {
+        self.execute(&endpoint::GET_CARD_CARD_INFO, request).await
+    }
+
+    /// 拉取会员卡概况数据接口 — `POST datacube/getcardmembercardinfo`.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::get_card_member_card_info`](crate::Client::get_card_member_card_info), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_card_member_card_info(
+        &self,
+        request: &GetCardMemberCardInfoRequest,
+    ) -> Result<GetCardMemberCardInfoResponse, crate::Error> {
+        self.execute(&endpoint::GET_CARD_MEMBER_CARD_INFO, request).await
+    }
+
+    /// 拉取单张会员卡数据接口 — `POST datacube/getcardmembercarddetail`.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::get_card_member_card_detail`](crate::Client::get_card_member_card_detail), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_card_member_card_detail(
+        &self,
+        request: &GetCardMemberCardDetailRequest,
+    ) -> Result<GetCardMemberCardDetailResponse, crate::Error> {
+        self.execute(&endpoint::GET_CARD_MEMBER_CARD_DETAIL, request).await
+    }
+}

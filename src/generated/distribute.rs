@@ -2028,3 +2028,90 @@ impl crate::Client {
         self.execute(&endpoint::SET_TEST_WHITELIST, request)
     }
 }
+
+#[cfg(feature = "async")]
+impl crate::AsyncClient {
+    /// 创建二维码接口 — `POST card/qrcode/create`.
+    ///
+    /// Official page: [投放卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Distributing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::create_qrcode`](crate::Client::create_qrcode), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn create_qrcode(
+        &self,
+        request: &CreateQrcodeRequest,
+    ) -> Result<CreateQrcodeResponse, crate::Error> {
+        self.execute(&endpoint::CREATE_QRCODE, request).await
+    }
+
+    /// 创建货架接口 — `POST card/landingpage/create`.
+    ///
+    /// Official page: [投放卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Distributing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::create_landing_page`](crate::Client::create_landing_page), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn create_landing_page(
+        &self,
+        request: &CreateLandingPageRequest,
+    ) -> Result<CreateLandingPageResponse, crate::Error> {
+        self.execute(&endpoint::CREATE_LANDING_PAGE, request).await
+    }
+
+    /// 导入自定义code接口 — `POST card/code/deposit`.
+    ///
+    /// Official page: [投放卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Distributing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::deposit_codes`](crate::Client::deposit_codes), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn deposit_codes(
+        &self,
+        request: &DepositCodesRequest,
+    ) -> Result<DepositCodesResponse, crate::Error> {
+        self.execute(&endpoint::DEPOSIT_CODES, request).await
+    }
+
+    /// 查询导入code数目接口 — `POST card/code/getdepositcount`.
+    ///
+    /// Official page: [投放卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Distributing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::get_deposit_count`](crate::Client::get_deposit_count), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_deposit_count(
+        &self,
+        request: &GetDepositCountRequest,
+    ) -> Result<GetDepositCountResponse, crate::Error> {
+        self.execute(&endpoint::GET_DEPOSIT_COUNT, request).await
+    }
+
+    /// 核查code接口 — `POST card/code/checkcode`.
+    ///
+    /// Official page: [投放卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Distributing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::check_codes`](crate::Client::check_codes), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn check_codes(
+        &self,
+        request: &CheckCodesRequest,
+    ) -> Result<CheckCodesResponse, crate::Error> {
+        self.execute(&endpoint::CHECK_CODES, request).await
+    }
+
+    /// 图文消息群发卡券 — `POST card/mpnews/gethtml`.
+    ///
+    /// Official page: [投放卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Distributing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::get_mpnews_html`](crate::Client::get_mpnews_html), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_mpnews_html(
+        &self,
+        request: &GetMpnewsHtmlRequest,
+    ) -> Result<GetMpnewsHtmlResponse, crate::Error> {
+        self.execute(&endpoint::GET_MPNEWS_HTML, request).await
+    }
+
+    /// 设置测试白名单 — `POST card/testwhitelist/set`.
+    ///
+    /// Official page: [投放卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Distributing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::set_test_whitelist`](crate::Client::set_test_whitelist), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn set_test_whitelist(
+        &self,
+        request: &SetTestWhitelistRequest,
+    ) -> Result<SetTestWhitelistResponse, crate::Error> {
+        self.execute(&endpoint::SET_TEST_WHITELIST, request).await
+    }
+}

@@ -4395,3 +4395,173 @@ impl crate::Client {
         self.execute_unit(&endpoint::UNACTIVATE_GENERAL_CARD, request)
     }
 }
+
+#[cfg(feature = "async")]
+impl crate::AsyncClient {
+    /// 创建-礼品卡货架接口 — `POST card/giftcard/page/add`.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
+    /// The async form of [`Client::add_gift_card_page`](crate::Client::add_gift_card_page), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn add_gift_card_page(
+        &self,
+        request: &AddGiftCardPageRequest,
+    ) -> Result<AddGiftCardPageResponse, crate::Error> {
+        self.execute(&endpoint::ADD_GIFT_CARD_PAGE, request).await
+    }
+
+    /// 查询-礼品卡货架信息接口 — `POST card/giftcard/page/get`.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
+    /// The async form of [`Client::get_gift_card_page`](crate::Client::get_gift_card_page), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_gift_card_page(
+        &self,
+        request: &GetGiftCardPageRequest,
+    ) -> Result<GetGiftCardPageResponse, crate::Error> {
+        self.execute(&endpoint::GET_GIFT_CARD_PAGE, request).await
+    }
+
+    /// 修改-礼品卡货架信息接口 — `POST card/giftcard/page/update`.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
+    /// The async form of [`Client::update_gift_card_page`](crate::Client::update_gift_card_page), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn update_gift_card_page(
+        &self,
+        request: &UpdateGiftCardPageRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::UPDATE_GIFT_CARD_PAGE, request).await
+    }
+
+    /// 查询-礼品卡货架列表接口 — `POST card/giftcard/page/batchget`.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
+    /// The async form of [`Client::batch_get_gift_card_pages`](crate::Client::batch_get_gift_card_pages), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn batch_get_gift_card_pages(
+        &self,
+    ) -> Result<BatchGetGiftCardPagesResponse, crate::Error> {
+        self.execute(&endpoint::BATCH_GET_GIFT_CARD_PAGES, &crate::wire::Empty {}).await
+    }
+
+    /// 下架-礼品卡货架接口 — `POST card/giftcard/maintain/set`.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
+    /// The async form of [`Client::set_gift_card_maintain`](crate::Client::set_gift_card_maintain), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn set_gift_card_maintain(
+        &self,
+        request: &SetGiftCardMaintainRequest,
+    ) -> Result<SetGiftCardMaintainResponse, crate::Error> {
+        self.execute(&endpoint::SET_GIFT_CARD_MAINTAIN, request).await
+    }
+
+    /// 申请微信支付礼品卡权限接口 — `POST card/giftcard/pay/whitelist/add`.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
+    /// The async form of [`Client::add_gift_card_pay_whitelist`](crate::Client::add_gift_card_pay_whitelist), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn add_gift_card_pay_whitelist(
+        &self,
+        request: &AddGiftCardPayWhitelistRequest,
+    ) -> Result<AddGiftCardPayWhitelistResponse, crate::Error> {
+        self.execute(&endpoint::ADD_GIFT_CARD_PAY_WHITELIST, request).await
+    }
+
+    /// 绑定商户号到礼品卡小程序接口 — `POST card/giftcard/pay/submch/bind`.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
+    /// The async form of [`Client::bind_gift_card_sub_merchant`](crate::Client::bind_gift_card_sub_merchant), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn bind_gift_card_sub_merchant(
+        &self,
+        request: &BindGiftCardSubMerchantRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::BIND_GIFT_CARD_SUB_MERCHANT, request).await
+    }
+
+    /// 上传小程序代码 — `POST card/giftcard/wxa/set`.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
+    /// The async form of [`Client::set_gift_card_wxa`](crate::Client::set_gift_card_wxa), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn set_gift_card_wxa(
+        &self,
+        request: &SetGiftCardWxaRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::SET_GIFT_CARD_WXA, request).await
+    }
+
+    /// 查询-单个礼品卡订单信息接口 — `POST card/giftcard/order/get`.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
+    /// The async form of [`Client::get_gift_card_order`](crate::Client::get_gift_card_order), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_gift_card_order(
+        &self,
+        request: &GetGiftCardOrderRequest,
+    ) -> Result<GetGiftCardOrderResponse, crate::Error> {
+        self.execute(&endpoint::GET_GIFT_CARD_ORDER, request).await
+    }
+
+    /// 查询-批量查询礼品卡订单信息接口 — `POST card/giftcard/order/batchget`.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
+    /// The async form of [`Client::batch_get_gift_card_orders`](crate::Client::batch_get_gift_card_orders), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn batch_get_gift_card_orders(
+        &self,
+        request: &BatchGetGiftCardOrdersRequest,
+    ) -> Result<BatchGetGiftCardOrdersResponse, crate::Error> {
+        self.execute(&endpoint::BATCH_GET_GIFT_CARD_ORDERS, request).await
+    }
+
+    /// 退款接口 — `POST card/giftcard/order/refund`.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
+    /// The async form of [`Client::refund_gift_card_order`](crate::Client::refund_gift_card_order), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn refund_gift_card_order(
+        &self,
+        request: &RefundGiftCardOrderRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::REFUND_GIFT_CARD_ORDER, request).await
+    }
+
+    /// 更新用户礼品卡信息接口 — `POST card/generalcard/updateuser`.
+    ///
+    /// Official page: [微信礼品卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/gift_card.html).
+    ///
+    /// The async form of [`Client::update_general_card_user`](crate::Client::update_general_card_user), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn update_general_card_user(
+        &self,
+        request: &UpdateGeneralCardUserRequest,
+    ) -> Result<UpdateGeneralCardUserResponse, crate::Error> {
+        self.execute(&endpoint::UPDATE_GENERAL_CARD_USER, request).await
+    }
+
+    /// 通用卡接口激活 — `POST card/generalcard/activate`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::activate_general_card`](crate::Client::activate_general_card), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn activate_general_card(
+        &self,
+        request: &ActivateGeneralCardRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::ACTIVATE_GENERAL_CARD, request).await
+    }
+
+    /// 通用卡撤销激活 — `POST card/generalcard/unactivate`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::unactivate_general_card`](crate::Client::unactivate_general_card), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn unactivate_general_card(
+        &self,
+        request: &UnactivateGeneralCardRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::UNACTIVATE_GENERAL_CARD, request).await
+    }
+}

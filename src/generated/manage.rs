@@ -1507,3 +1507,102 @@ impl crate::Client {
         self.execute_unit(&endpoint::SET_CODE_UNAVAILABLE, request)
     }
 }
+
+#[cfg(feature = "async")]
+impl crate::AsyncClient {
+    /// 获取用户已领取卡券接口 — `POST card/user/getcardlist`.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::get_user_card_list`](crate::Client::get_user_card_list), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_user_card_list(
+        &self,
+        request: &GetUserCardListRequest,
+    ) -> Result<GetUserCardListResponse, crate::Error> {
+        self.execute(&endpoint::GET_USER_CARD_LIST, request).await
+    }
+
+    /// 查看卡券详情 — `POST card/get`.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::get_card`](crate::Client::get_card), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_card(
+        &self,
+        request: &GetCardRequest,
+    ) -> Result<GetCardResponse, crate::Error> {
+        self.execute(&endpoint::GET_CARD, request).await
+    }
+
+    /// 批量查询卡券列表 — `POST card/batchget`.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::batch_get_cards`](crate::Client::batch_get_cards), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn batch_get_cards(
+        &self,
+        request: &BatchGetCardsRequest,
+    ) -> Result<BatchGetCardsResponse, crate::Error> {
+        self.execute(&endpoint::BATCH_GET_CARDS, request).await
+    }
+
+    /// 更改卡券信息接口 — `POST card/update`.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::update_card`](crate::Client::update_card), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn update_card(
+        &self,
+        request: &UpdateCardRequest,
+    ) -> Result<UpdateCardResponse, crate::Error> {
+        self.execute(&endpoint::UPDATE_CARD, request).await
+    }
+
+    /// 修改库存接口 — `POST card/modifystock`.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::modify_stock`](crate::Client::modify_stock), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn modify_stock(
+        &self,
+        request: &ModifyStockRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::MODIFY_STOCK, request).await
+    }
+
+    /// 更改Code接口 — `POST card/code/update`.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::update_code`](crate::Client::update_code), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn update_code(
+        &self,
+        request: &UpdateCodeRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::UPDATE_CODE, request).await
+    }
+
+    /// 删除卡券接口 — `POST card/delete`.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::delete_card`](crate::Client::delete_card), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn delete_card(
+        &self,
+        request: &DeleteCardRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::DELETE_CARD, request).await
+    }
+
+    /// 设置卡券失效接口 — `POST card/code/unavailable`.
+    ///
+    /// Official page: [管理卡券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Managing_Coupons_Vouchers_and_Cards.html).
+    ///
+    /// The async form of [`Client::set_code_unavailable`](crate::Client::set_code_unavailable), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn set_code_unavailable(
+        &self,
+        request: &SetCodeUnavailableRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::SET_CODE_UNAVAILABLE, request).await
+    }
+}

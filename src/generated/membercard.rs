@@ -2505,3 +2505,78 @@ impl crate::Client {
         self.execute(&endpoint::GET_ACTIVATE_TEMP_INFO, request)
     }
 }
+
+#[cfg(feature = "async")]
+impl crate::AsyncClient {
+    /// 接口激活 — `POST card/membercard/activate`.
+    ///
+    /// Official page: [创建会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Create_a_membership_card.html).
+    ///
+    /// The async form of [`Client::activate_member_card`](crate::Client::activate_member_card), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn activate_member_card(
+        &self,
+        request: &ActivateMemberCardRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::ACTIVATE_MEMBER_CARD, request).await
+    }
+
+    /// 设置开卡字段接口 — `POST card/membercard/activateuserform/set`.
+    ///
+    /// Official page: [创建会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Create_a_membership_card.html).
+    ///
+    /// The async form of [`Client::set_activate_user_form`](crate::Client::set_activate_user_form), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn set_activate_user_form(
+        &self,
+        request: &SetActivateUserFormRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::SET_ACTIVATE_USER_FORM, request).await
+    }
+
+    /// 拉取会员信息接口 — `POST card/membercard/userinfo/get`.
+    ///
+    /// Official page: [管理会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Manage_Member_Card.html).
+    ///
+    /// The async form of [`Client::get_member_card_user_info`](crate::Client::get_member_card_user_info), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_member_card_user_info(
+        &self,
+        request: &GetMemberCardUserInfoRequest,
+    ) -> Result<GetMemberCardUserInfoResponse, crate::Error> {
+        self.execute(&endpoint::GET_MEMBER_CARD_USER_INFO, request).await
+    }
+
+    /// 更新会员信息 — `POST card/membercard/updateuser`.
+    ///
+    /// Official page: [创建会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Create_a_membership_card.html).
+    ///
+    /// The async form of [`Client::update_member_card_user`](crate::Client::update_member_card_user), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn update_member_card_user(
+        &self,
+        request: &UpdateMemberCardUserRequest,
+    ) -> Result<UpdateMemberCardUserResponse, crate::Error> {
+        self.execute(&endpoint::UPDATE_MEMBER_CARD_USER, request).await
+    }
+
+    /// 获取开卡插件参数 — `POST card/membercard/activate/geturl`.
+    ///
+    /// Official page: [卡券-小程序打通](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Coupons-Mini_Program_Start_Up.html).
+    ///
+    /// The async form of [`Client::get_activate_url`](crate::Client::get_activate_url), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_activate_url(
+        &self,
+        request: &GetActivateUrlRequest,
+    ) -> Result<GetActivateUrlResponse, crate::Error> {
+        self.execute(&endpoint::GET_ACTIVATE_URL, request).await
+    }
+
+    /// 获取用户提交资料 — `POST card/membercard/activatetempinfo/get`.
+    ///
+    /// Official page: [卡券-小程序打通](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Coupons-Mini_Program_Start_Up.html).
+    ///
+    /// The async form of [`Client::get_activate_temp_info`](crate::Client::get_activate_temp_info), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_activate_temp_info(
+        &self,
+        request: &GetActivateTempInfoRequest,
+    ) -> Result<GetActivateTempInfoResponse, crate::Error> {
+        self.execute(&endpoint::GET_ACTIVATE_TEMP_INFO, request).await
+    }
+}

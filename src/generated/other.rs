@@ -2090,3 +2090,110 @@ impl crate::Client {
         self.execute_unit(&endpoint::SET_STORE_WXA_CARD, request)
     }
 }
+
+#[cfg(feature = "async")]
+impl crate::AsyncClient {
+    /// 开通券点账户接口 — `GET card/pay/activate`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::activate_coin_account`](crate::Client::activate_coin_account), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn activate_coin_account(
+        &self,
+    ) -> Result<ActivateCoinAccountResponse, crate::Error> {
+        self.execute(&endpoint::ACTIVATE_COIN_ACCOUNT, &crate::wire::Empty {}).await
+    }
+
+    /// 对优惠券批价 — `POST card/pay/getpayprice`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::get_coin_pay_price`](crate::Client::get_coin_pay_price), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_coin_pay_price(
+        &self,
+        request: &GetCoinPayPriceRequest,
+    ) -> Result<GetCoinPayPriceResponse, crate::Error> {
+        self.execute(&endpoint::GET_COIN_PAY_PRICE, request).await
+    }
+
+    /// 查询券点余额接口 — `GET card/pay/getcoinsinfo`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::get_coins_info`](crate::Client::get_coins_info), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_coins_info(&self) -> Result<GetCoinsInfoResponse, crate::Error> {
+        self.execute(&endpoint::GET_COINS_INFO, &crate::wire::Empty {}).await
+    }
+
+    /// 确认兑换库存接口 — `POST card/pay/confirm`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::confirm_coin_pay`](crate::Client::confirm_coin_pay), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn confirm_coin_pay(
+        &self,
+        request: &ConfirmCoinPayRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::CONFIRM_COIN_PAY, request).await
+    }
+
+    /// 充值券点接口 — `POST card/pay/recharge`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::recharge_coins`](crate::Client::recharge_coins), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn recharge_coins(
+        &self,
+        request: &RechargeCoinsRequest,
+    ) -> Result<RechargeCoinsResponse, crate::Error> {
+        self.execute(&endpoint::RECHARGE_COINS, request).await
+    }
+
+    /// 查询订单详情接口 — `POST card/pay/getorder`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::get_coin_order`](crate::Client::get_coin_order), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_coin_order(
+        &self,
+        request: &GetCoinOrderRequest,
+    ) -> Result<GetCoinOrderResponse, crate::Error> {
+        self.execute(&endpoint::GET_COIN_ORDER, request).await
+    }
+
+    /// 查询券点流水详情接口 — `POST card/pay/getorderlist`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::get_coin_order_list`](crate::Client::get_coin_order_list), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_coin_order_list(
+        &self,
+        request: &GetCoinOrderListRequest,
+    ) -> Result<GetCoinOrderListResponse, crate::Error> {
+        self.execute(&endpoint::GET_COIN_ORDER_LIST, request).await
+    }
+
+    /// 获取门店小程序配置的卡券 — `POST card/storewxa/get`.
+    ///
+    /// Official page: [门店小程序](https://developers.weixin.qq.com/doc/offiaccount/WeChat_Stores/WeChat_Shop_Miniprogram_Interface.html).
+    ///
+    /// The async form of [`Client::get_store_wxa_card`](crate::Client::get_store_wxa_card), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_store_wxa_card(
+        &self,
+        request: &GetStoreWxaCardRequest,
+    ) -> Result<GetStoreWxaCardResponse, crate::Error> {
+        self.execute(&endpoint::GET_STORE_WXA_CARD, request).await
+    }
+
+    /// 设置门店小程序配置的卡券 — `POST card/storewxa/set`.
+    ///
+    /// Official page: [门店小程序](https://developers.weixin.qq.com/doc/offiaccount/WeChat_Stores/WeChat_Shop_Miniprogram_Interface.html).
+    ///
+    /// The async form of [`Client::set_store_wxa_card`](crate::Client::set_store_wxa_card), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn set_store_wxa_card(
+        &self,
+        request: &SetStoreWxaCardRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::SET_STORE_WXA_CARD, request).await
+    }
+}

@@ -1348,3 +1348,54 @@ impl crate::Client {
         self.execute(&endpoint::BATCH_GET_PAY_GIFT_RULES, request)
     }
 }
+
+#[cfg(feature = "async")]
+impl crate::AsyncClient {
+    /// 设置支付后投放卡券接口 — `POST card/paygiftcard/add`.
+    ///
+    /// Official page: [管理会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Manage_Member_Card.html).
+    ///
+    /// The async form of [`Client::add_pay_gift_rule`](crate::Client::add_pay_gift_rule), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn add_pay_gift_rule(
+        &self,
+        request: &AddPayGiftRuleRequest,
+    ) -> Result<AddPayGiftRuleResponse, crate::Error> {
+        self.execute(&endpoint::ADD_PAY_GIFT_RULE, request).await
+    }
+
+    /// 删除支付后投放卡券规则 — `POST card/paygiftcard/delete`.
+    ///
+    /// Official page: [管理会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Manage_Member_Card.html).
+    ///
+    /// The async form of [`Client::delete_pay_gift_rule`](crate::Client::delete_pay_gift_rule), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn delete_pay_gift_rule(
+        &self,
+        request: &DeletePayGiftRuleRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::DELETE_PAY_GIFT_RULE, request).await
+    }
+
+    /// 查询支付后投放卡券规则详情 — `POST card/paygiftcard/getbyid`.
+    ///
+    /// Official page: [管理会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Manage_Member_Card.html).
+    ///
+    /// The async form of [`Client::get_pay_gift_rule`](crate::Client::get_pay_gift_rule), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_pay_gift_rule(
+        &self,
+        request: &GetPayGiftRuleRequest,
+    ) -> Result<GetPayGiftRuleResponse, crate::Error> {
+        self.execute(&endpoint::GET_PAY_GIFT_RULE, request).await
+    }
+
+    /// 批量查询支付后投放卡券规则 — `POST card/paygiftcard/batchget`.
+    ///
+    /// Official page: [管理会员卡](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Membership_Cards/Manage_Member_Card.html).
+    ///
+    /// The async form of [`Client::batch_get_pay_gift_rules`](crate::Client::batch_get_pay_gift_rules), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn batch_get_pay_gift_rules(
+        &self,
+        request: &BatchGetPayGiftRulesRequest,
+    ) -> Result<BatchGetPayGiftRulesResponse, crate::Error> {
+        self.execute(&endpoint::BATCH_GET_PAY_GIFT_RULES, request).await
+    }
+}

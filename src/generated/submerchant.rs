@@ -3065,3 +3065,137 @@ impl crate::Client {
         self.execute(&endpoint::BATCH_GET_CARD_MERCHANTS, request)
     }
 }
+
+#[cfg(feature = "async")]
+impl crate::AsyncClient {
+    /// 创建子商户接口 — `POST card/submerchant/submit`.
+    ///
+    /// Official page: [第三方开发者模式](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Third-party_developer_mode.html).
+    ///
+    /// The async form of [`Client::submit_sub_merchant`](crate::Client::submit_sub_merchant), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn submit_sub_merchant(
+        &self,
+        request: &SubmitSubMerchantRequest,
+    ) -> Result<SubmitSubMerchantResponse, crate::Error> {
+        self.execute(&endpoint::SUBMIT_SUB_MERCHANT, request).await
+    }
+
+    /// 更新子商户接口 — `POST card/submerchant/update`.
+    ///
+    /// Official page: [第三方开发者模式](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Third-party_developer_mode.html).
+    ///
+    /// The async form of [`Client::update_sub_merchant`](crate::Client::update_sub_merchant), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn update_sub_merchant(
+        &self,
+        request: &UpdateSubMerchantRequest,
+    ) -> Result<UpdateSubMerchantResponse, crate::Error> {
+        self.execute(&endpoint::UPDATE_SUB_MERCHANT, request).await
+    }
+
+    /// 拉取单个子商户信息接口 — `POST card/submerchant/get`.
+    ///
+    /// Official page: [第三方开发者模式](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Third-party_developer_mode.html).
+    ///
+    /// The async form of [`Client::get_sub_merchant`](crate::Client::get_sub_merchant), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_sub_merchant(
+        &self,
+        request: &GetSubMerchantRequest,
+    ) -> Result<GetSubMerchantResponse, crate::Error> {
+        self.execute(&endpoint::GET_SUB_MERCHANT, request).await
+    }
+
+    /// 批量拉取子商户信息接口 — `POST card/submerchant/batchget`.
+    ///
+    /// Official page: [第三方开发者模式](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Third-party_developer_mode.html).
+    ///
+    /// The async form of [`Client::batch_get_sub_merchants`](crate::Client::batch_get_sub_merchants), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn batch_get_sub_merchants(
+        &self,
+        request: &BatchGetSubMerchantsRequest,
+    ) -> Result<BatchGetSubMerchantsResponse, crate::Error> {
+        self.execute(&endpoint::BATCH_GET_SUB_MERCHANTS, request).await
+    }
+
+    /// 卡券开放类目查询接口 — `GET card/getapplyprotocol`.
+    ///
+    /// Official page: [第三方开发者模式](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Third-party_developer_mode.html).
+    ///
+    /// The async form of [`Client::get_apply_protocol`](crate::Client::get_apply_protocol), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_apply_protocol(
+        &self,
+    ) -> Result<GetApplyProtocolResponse, crate::Error> {
+        self.execute(&endpoint::GET_APPLY_PROTOCOL, &crate::wire::Empty {}).await
+    }
+
+    /// 母商户资质申请接口 — `POST cgi-bin/component/upload_card_agent_qualification`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::upload_card_agent_qualification`](crate::Client::upload_card_agent_qualification), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn upload_card_agent_qualification(
+        &self,
+        request: &UploadCardAgentQualificationRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::UPLOAD_CARD_AGENT_QUALIFICATION, request).await
+    }
+
+    /// 母商户资质审核查询接口 — `GET cgi-bin/component/check_card_agent_qualification`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::check_card_agent_qualification`](crate::Client::check_card_agent_qualification), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn check_card_agent_qualification(
+        &self,
+    ) -> Result<CheckCardAgentQualificationResponse, crate::Error> {
+        self.execute(&endpoint::CHECK_CARD_AGENT_QUALIFICATION, &crate::wire::Empty {})
+            .await
+    }
+
+    /// 子商户资质申请接口 — `POST cgi-bin/component/upload_card_merchant_qualification`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::upload_card_merchant_qualification`](crate::Client::upload_card_merchant_qualification), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn upload_card_merchant_qualification(
+        &self,
+        request: &UploadCardMerchantQualificationRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::UPLOAD_CARD_MERCHANT_QUALIFICATION, request).await
+    }
+
+    /// 子商户资质审核查询接口 — `POST cgi-bin/component/check_card_merchant_qualification`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::check_card_merchant_qualification`](crate::Client::check_card_merchant_qualification), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn check_card_merchant_qualification(
+        &self,
+        request: &CheckCardMerchantQualificationRequest,
+    ) -> Result<CheckCardMerchantQualificationResponse, crate::Error> {
+        self.execute(&endpoint::CHECK_CARD_MERCHANT_QUALIFICATION, request).await
+    }
+
+    /// 拉取单个子商户信息接口 — `POST cgi-bin/component/get_card_merchant`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::get_card_merchant`](crate::Client::get_card_merchant), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn get_card_merchant(
+        &self,
+        request: &GetCardMerchantRequest,
+    ) -> Result<SubMerchantAccount, crate::Error> {
+        self.execute(&endpoint::GET_CARD_MERCHANT, request).await
+    }
+
+    /// 拉取子商户列表接口 — `POST cgi-bin/component/batchget_card_merchant`.
+    ///
+    /// Official page: not on a current official page (no address known).
+    ///
+    /// The async form of [`Client::batch_get_card_merchants`](crate::Client::batch_get_card_merchants), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn batch_get_card_merchants(
+        &self,
+        request: &BatchGetCardMerchantsRequest,
+    ) -> Result<BatchGetCardMerchantsResponse, crate::Error> {
+        self.execute(&endpoint::BATCH_GET_CARD_MERCHANTS, request).await
+    }
+}

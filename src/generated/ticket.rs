@@ -657,3 +657,42 @@ impl crate::Client {
         self.execute_unit(&endpoint::CHECK_IN_BOARDING_PASS, request)
     }
 }
+
+#[cfg(feature = "async")]
+impl crate::AsyncClient {
+    /// 更新会议门票 — `POST card/meetingticket/updateuser`.
+    ///
+    /// Official page: [特殊票券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Special_ticket.html).
+    ///
+    /// The async form of [`Client::update_meeting_ticket_user`](crate::Client::update_meeting_ticket_user), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn update_meeting_ticket_user(
+        &self,
+        request: &UpdateMeetingTicketUserRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::UPDATE_MEETING_TICKET_USER, request).await
+    }
+
+    /// 更新电影票 — `POST card/movieticket/updateuser`.
+    ///
+    /// Official page: [特殊票券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Special_ticket.html).
+    ///
+    /// The async form of [`Client::update_movie_ticket_user`](crate::Client::update_movie_ticket_user), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn update_movie_ticket_user(
+        &self,
+        request: &UpdateMovieTicketUserRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::UPDATE_MOVIE_TICKET_USER, request).await
+    }
+
+    /// 更新飞机票信息接口 — `POST card/boardingpass/checkin`.
+    ///
+    /// Official page: [特殊票券](https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Special_ticket.html).
+    ///
+    /// The async form of [`Client::check_in_boarding_pass`](crate::Client::check_in_boarding_pass), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn check_in_boarding_pass(
+        &self,
+        request: &CheckInBoardingPassRequest,
+    ) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::CHECK_IN_BOARDING_PASS, request).await
+    }
+}

@@ -12,6 +12,8 @@
 //! A test that spawns this binary again as a worker names itself with its module path
 //! (`--exact shared_store_processes::child`).
 
+#[cfg(feature = "tooling")]
+mod clients;
 #[cfg(all(feature = "redis", feature = "sandbox"))]
 mod redis_support;
 #[cfg(feature = "sandbox")]

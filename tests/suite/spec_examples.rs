@@ -5,6 +5,7 @@
 
 #![cfg(feature = "tooling")]
 
+use crate::clients::{self, AnyClient, Flavor};
 use crate::support;
 
 use serde_json::{Map, Value};
@@ -15,13 +16,15 @@ use wechat_card::{Client, Error};
 const TOKEN: &str = "EXAMPLE-ACCESS-TOKEN";
 const COMPONENT_TOKEN: &str = "EXAMPLE-COMPONENT-TOKEN";
 
-fn client(server: &Server) -> Client {
+fn builder(server: &Server) -> wechat_card::ClientBuilder {
     Client::builder()
         .base_url(server.url())
         .fixed_token(TOKEN)
         .component_token(COMPONENT_TOKEN)
-        .build()
-        .expect("client")
+}
+
+fn client(server: &Server) -> Client {
+    builder(server).build().expect("client")
 }
 
 fn parse(text: &str, what: &str) -> Value {
@@ -41,6 +44,10 @@ fn every_endpoint_has_an_example() {
 
 #[test]
 fn every_example_goes_over_the_wire_as_documented() {
+    clients::each(every_example_goes_over_the_wire_with);
+}
+
+fn every_example_goes_over_the_wire_with(flavor: Flavor) {
     let mut checked = 0;
     for ep in ENDPOINTS {
         for example in ep.examples {
@@ -60,7 +67,7 @@ fn every_example_goes_over_the_wire_as_documented() {
             let server = Server::start();
             let answer = example.response.unwrap_or(r#"{"errcode":0,"errmsg":"ok"}"#);
             server.reply(&format!("/{}", ep.path), Reply::json(answer));
-            let result = (wechat_card::tooling::hooks(ep).invoke)(&client(&server), &request);
+            let result = AnyClient::of(flavor, builder(&server)).invoke(ep, &request);
 
             let seen = server.requests();
             assert_eq!(seen.len(), 1, "{what}: expected exactly one request");

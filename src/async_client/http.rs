@@ -1,0 +1,417 @@
+//! The async client's HTTP exchange: HTTP/1.1 connections made with hyper's client
+//! connection API on tokio, kept alive in a small pool, with TLS from rustls (tokio-rustls).
+//!
+//! Why not a ready-made pooled client (reqwest, hyper-util's legacy client): the client talks to
+//! one host, and a connection of its own tells it what it must know to never send a request
+//! twice. hyper hands back a request it never wrote (`TrySendError::take_message`): such a
+//! request is sent again on a fresh connection and counts as surely not sent, like a refused
+//! connection. See the README's design choices for the measured cost.
+//!
+//! The same limits as the blocking client: `connect_timeout` for the lookup, again for the TCP
+//! connection and again for the TLS handshake; `timeout` for the answer's head and each read of
+//! its body; the whole exchange within [`exchange_deadline`]; at most `max_response_bytes` of
+//! body; no redirect is followed (hyper follows none: a 3xx is an answer like any other).
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper::body::{Body, Bytes, Frame, SizeHint};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, USER_AGENT};
+use hyper::{Method, Request, Uri};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls;
+
+use crate::core::answer::too_large;
+use crate::error::{Error, TransportError};
+use crate::secret::redact;
+use crate::transport::{exchange_deadline, human};
+
+/// A request body sent in one piece.
+pub(crate) struct Once(Option<Bytes>);
+
+impl Body for Once {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(self.0.take().map(|bytes| Ok(Frame::data(bytes))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.0.as_ref().map_or(0, |b| b.len() as u64))
+    }
+}
+
+/// The settings of the exchange.
+pub(crate) struct Limits {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) max_idle: usize,
+    pub(crate) max_response_bytes: u64,
+}
+
+/// The host calls go to and the connections to it.
+pub(crate) struct Http {
+    host: String,
+    port: u16,
+    /// The `Host` header.
+    authority: HeaderValue,
+    /// For `https`.
+    tls: Option<(TlsConnector, rustls::pki_types::ServerName<'static>)>,
+    limits: Limits,
+    idle: Mutex<VecDeque<SendRequest<Once>>>,
+}
+
+/// How an attempt to use a connection ended without an answer.
+enum Failed {
+    /// The request was never written: it is handed back.
+    Unsent(Request<Once>, Error),
+    /// It may have reached the server.
+    Failed(Error),
+}
+
+impl Http {
+    /// The connections to the host of `base_url` (checked by the builder: `http` or `https`
+    /// with a host).
+    pub(crate) fn new(base_url: &str, limits: Limits) -> Result<Http, Error> {
+        let bad = || Error::Config(format!("base URL {base_url:?} is not valid"));
+        let uri: Uri = base_url.parse().map_err(|_| bad())?;
+        let https = uri.scheme_str() == Some("https");
+        let host = uri.host().ok_or_else(bad)?;
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let authority =
+            HeaderValue::from_str(uri.authority().ok_or_else(bad)?.as_str()).map_err(|_| bad())?;
+        // A bracketed IPv6 literal is connected to without its brackets.
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let tls = if https {
+            let name = rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|_| Error::Config(format!("{host:?} is not a valid TLS server name")))?;
+            Some((TlsConnector::from(tls_config()?), name))
+        } else {
+            None
+        };
+        Ok(Http {
+            host,
+            port,
+            authority,
+            tls,
+            limits,
+            idle: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    /// One exchange: `POST` with `body`, or `GET`, of `url` (from
+    /// [`crate::core::request::url`]). The status and the body; errors name `path` and mask
+    /// `secrets`.
+    pub(crate) async fn exchange(
+        &self,
+        path: &str,
+        url: &str,
+        body: Option<&[u8]>,
+        secrets: &[&str],
+    ) -> Result<(u16, Vec<u8>), Error> {
+        let request = self.request(path, url, body)?;
+        let deadline = exchange_deadline(self.limits.timeout);
+        match timeout(deadline, self.send(path, request, secrets)).await {
+            Ok(result) => result,
+            Err(_) => Err(transport(
+                path,
+                format!(
+                    "the exchange did not finish within {} (the client's timeout, plus 1 %)",
+                    human(deadline)
+                ),
+                true,
+            )),
+        }
+    }
+
+    fn request(&self, path: &str, url: &str, body: Option<&[u8]>) -> Result<Request<Once>, Error> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| Error::Config(format!("{path}: the request URL is not valid")))?;
+        let target = uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .parse::<Uri>()
+            .map_err(|_| Error::Config(format!("{path}: the request URL is not valid")))?;
+        let builder = Request::builder()
+            .uri(target)
+            .header(HOST, self.authority.clone())
+            .header(USER_AGENT, crate::client::USER_AGENT)
+            .header(ACCEPT, "application/json");
+        let request = match body {
+            Some(body) => builder
+                .method(Method::POST)
+                .header(CONTENT_TYPE, "application/json; charset=utf-8")
+                .header(CONTENT_LENGTH, body.len())
+                .body(Once(Some(Bytes::copy_from_slice(body)))),
+            None => builder.method(Method::GET).body(Once(None)),
+        };
+        request.map_err(|_| Error::Config(format!("{path}: the request URL is not valid")))
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        mut request: Request<Once>,
+        secrets: &[&str],
+    ) -> Result<(u16, Vec<u8>), Error> {
+        // A pooled connection first; a request it never wrote goes on a fresh one.
+        while let Some(sender) = self.pooled() {
+            match self.on(path, sender, request, secrets).await {
+                Ok(answer) => return Ok(answer),
+                Err(Failed::Unsent(back, _)) => request = back,
+                Err(Failed::Failed(e)) => return Err(e),
+            }
+        }
+        let sender = self.connect(path, secrets).await?;
+        match self.on(path, sender, request, secrets).await {
+            Ok(answer) => Ok(answer),
+            Err(Failed::Unsent(_, e) | Failed::Failed(e)) => Err(e),
+        }
+    }
+
+    /// An idle connection that can take a request now.
+    fn pooled(&self) -> Option<SendRequest<Once>> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(sender) = idle.pop_back() {
+            if sender.is_ready() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    /// Sends `request` on `sender`'s connection and reads the answer; the connection goes back
+    /// to the pool when it can take another request.
+    async fn on(
+        &self,
+        path: &str,
+        mut sender: SendRequest<Once>,
+        request: Request<Once>,
+        secrets: &[&str],
+    ) -> Result<(u16, Vec<u8>), Failed> {
+        let timeout_of = self.limits.timeout;
+        let waited = timeout(timeout_of, sender.try_send_request(request)).await;
+        let response = match waited {
+            Err(_) => {
+                return Err(Failed::Failed(transport(
+                    path,
+                    format!(
+                        "the server sent no answer within {} (the client's timeout)",
+                        human(timeout_of)
+                    ),
+                    true,
+                )));
+            }
+            Ok(Err(mut e)) => {
+                // hyper hands the request back when it never wrote it.
+                let maybe_sent = e.message().is_none();
+                let error = hyper_error(path, e.error(), secrets, maybe_sent);
+                return Err(match e.take_message() {
+                    Some(request) => Failed::Unsent(request, error),
+                    None => Failed::Failed(error),
+                });
+            }
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status().as_u16();
+        let limit = self.limits.max_response_bytes;
+        let declared = response
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(Failed::Failed(too_large(path, status, limit)));
+        }
+        let mut body = response.into_body();
+        let mut bytes = Vec::with_capacity(declared.map_or(0, |n| n.min(64 * 1024) as usize));
+        loop {
+            let frame = timeout(
+                timeout_of,
+                std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)),
+            );
+            match frame.await {
+                Err(_) => {
+                    return Err(Failed::Failed(transport(
+                        path,
+                        format!(
+                            "the server stopped sending the answer for {} (the client's timeout)",
+                            human(timeout_of)
+                        ),
+                        true,
+                    )));
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    return Err(Failed::Failed(hyper_error(path, &e, secrets, true)));
+                }
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        if bytes.len() as u64 + data.len() as u64 > limit {
+                            return Err(Failed::Failed(too_large(path, status, limit)));
+                        }
+                        bytes.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+        // The connection can take the next request once hyper has seen the answer's end.
+        if sender.ready().await.is_ok() {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < self.limits.max_idle {
+                idle.push_back(sender);
+            }
+        }
+        Ok((status, bytes))
+    }
+
+    /// A new connection: TCP (with the lookup), TLS for `https`, the HTTP/1.1 handshake. Its
+    /// failures are surely-not-sent transport errors.
+    async fn connect(&self, path: &str, secrets: &[&str]) -> Result<SendRequest<Once>, Error> {
+        let limit = self.limits.connect_timeout;
+        let unsent = |message: String| transport(path, redact(&message, secrets), false);
+        let addresses = match timeout(
+            limit,
+            tokio::net::lookup_host((self.host.as_str(), self.port)),
+        )
+        .await
+        {
+            Err(_) => {
+                return Err(unsent(format!(
+                    "the server's host name could not be resolved within {} (the client's \
+                     connect_timeout)",
+                    human(limit)
+                )));
+            }
+            Ok(Err(_)) => {
+                return Err(unsent(
+                    "the server's host name could not be resolved (DNS)".to_owned(),
+                ));
+            }
+            Ok(Ok(addresses)) => addresses.collect::<Vec<_>>(),
+        };
+        let mut last = None;
+        let mut tcp = None;
+        for address in addresses {
+            match timeout(limit, TcpStream::connect(address)).await {
+                Ok(Ok(stream)) => {
+                    tcp = Some(stream);
+                    break;
+                }
+                Ok(Err(e)) => {
+                    last = Some(format!("could not connect to {address}: {}", io_words(&e)))
+                }
+                Err(_) => {
+                    last = Some(format!(
+                        "could not connect to {address} within {} (the client's connect_timeout)",
+                        human(limit)
+                    ));
+                }
+            }
+        }
+        let Some(tcp) = tcp else {
+            return Err(unsent(last.unwrap_or_else(|| {
+                "the server's host name has no address (DNS)".to_owned()
+            })));
+        };
+        let _ = tcp.set_nodelay(true);
+        let handshake = match &self.tls {
+            None => hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+                .await
+                .map(|(sender, conn)| {
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                    sender
+                }),
+            Some((connector, name)) => {
+                let stream = match timeout(limit, connector.connect(name.clone(), tcp)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => return Err(unsent(format!("the TLS handshake failed: {e}"))),
+                    Err(_) => {
+                        return Err(unsent(format!(
+                            "the TLS handshake did not finish within {} (the client's \
+                             connect_timeout)",
+                            human(limit)
+                        )));
+                    }
+                };
+                hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                    .await
+                    .map(|(sender, conn)| {
+                        tokio::spawn(async move {
+                            let _ = conn.await;
+                        });
+                        sender
+                    })
+            }
+        };
+        handshake.map_err(|e| unsent(format!("the HTTP connection could not be set up: {e}")))
+    }
+}
+
+/// rustls with ring and the Mozilla roots (webpki-roots), as ureq uses them.
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, Error> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| Error::Config(format!("TLS could not be set up: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+fn transport(path: &str, message: String, maybe_sent: bool) -> Error {
+    Error::Transport(TransportError {
+        endpoint: path.to_owned(),
+        message,
+        maybe_sent,
+        cause: None,
+    })
+}
+
+/// A hyper error on a connection that was set up.
+fn hyper_error(path: &str, e: &hyper::Error, secrets: &[&str], maybe_sent: bool) -> Error {
+    let words = if e.is_incomplete_message() {
+        "the server closed the connection before the answer was complete".to_owned()
+    } else if e.is_parse() {
+        format!("the answer is not valid HTTP: {e}")
+    } else if e.is_canceled() || e.is_closed() {
+        "the connection was closed".to_owned()
+    } else {
+        format!("the exchange failed: {e}")
+    };
+    transport(path, redact(&words, secrets), maybe_sent)
+}
+
+/// An I/O error of connecting, in plain words.
+fn io_words(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "the connection was refused".to_owned(),
+        std::io::ErrorKind::TimedOut => "the connection timed out".to_owned(),
+        _ => e.to_string(),
+    }
+}

@@ -1,0 +1,167 @@
+//! One harness for both clients: the blocking [`Client`] and, with the feature `async`, the
+//! [`AsyncClient`](wechat_card::AsyncClient), built from the same [`ClientBuilder`] and called
+//! through the same methods here. A suite that loops over [`each`] runs its checks against
+//! both, from one text.
+//!
+//! The async client runs on a current-thread tokio runtime of its own, the strictest kind: a
+//! call that blocked its thread would stall the runtime (and the test).
+#![allow(unused)]
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use wechat_card::schema::{EndpointInfo, HttpMethod};
+use wechat_card::signature::{CardExt, ChooseCard, ChooseCardParams, SignedCardExt};
+use wechat_card::tooling::HookError;
+use wechat_card::{Client, ClientBuilder, Error, Secret};
+
+/// Which client a check runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// [`Client`], over ureq.
+    Blocking,
+    /// [`wechat_card::AsyncClient`], over hyper on tokio.
+    #[cfg(feature = "async")]
+    Async,
+}
+
+/// The clients this build has: both with the feature `async`.
+pub const FLAVORS: &[Flavor] = &[
+    Flavor::Blocking,
+    #[cfg(feature = "async")]
+    Flavor::Async,
+];
+
+/// Runs `check` once per client flavor, saying which one failed.
+pub fn each(mut check: impl FnMut(Flavor)) {
+    for &flavor in FLAVORS {
+        eprintln!("-- with the {flavor:?} client");
+        check(flavor);
+    }
+}
+
+/// A client of either flavor.
+pub enum AnyClient {
+    Blocking(Client),
+    #[cfg(feature = "async")]
+    Async(wechat_card::AsyncClient, tokio::runtime::Runtime),
+}
+
+/// A current-thread runtime, as a service on `#[tokio::main(flavor = "current_thread")]` has.
+#[cfg(feature = "async")]
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+impl AnyClient {
+    /// Builds the client of `flavor` from `builder`.
+    pub fn build(flavor: Flavor, builder: ClientBuilder) -> Result<AnyClient, Error> {
+        match flavor {
+            Flavor::Blocking => builder.build().map(AnyClient::Blocking),
+            #[cfg(feature = "async")]
+            Flavor::Async => builder
+                .build_async()
+                .map(|client| AnyClient::Async(client, runtime())),
+        }
+    }
+
+    /// [`AnyClient::build`], expecting success.
+    pub fn of(flavor: Flavor, builder: ClientBuilder) -> AnyClient {
+        AnyClient::build(flavor, builder).expect("client")
+    }
+
+    pub fn flavor(&self) -> Flavor {
+        match self {
+            AnyClient::Blocking(_) => Flavor::Blocking,
+            #[cfg(feature = "async")]
+            AnyClient::Async(..) => Flavor::Async,
+        }
+    }
+
+    /// The endpoint's typed method with a JSON request (the tooling hook of its flavor).
+    pub fn invoke(&self, endpoint: &EndpointInfo, request: &Value) -> Result<Value, HookError> {
+        let hooks = wechat_card::tooling::hooks(endpoint);
+        match self {
+            AnyClient::Blocking(client) => (hooks.invoke)(client, request),
+            #[cfg(feature = "async")]
+            AnyClient::Async(client, rt) => rt.block_on((hooks.invoke_async)(client, request)),
+        }
+    }
+
+    /// The endpoint at `path`, called with a JSON request.
+    pub fn invoke_path(&self, path: &str, request: &Value) -> Result<Value, HookError> {
+        let endpoint = wechat_card::schema::ENDPOINTS
+            .iter()
+            .find(|e| e.path == path)
+            .unwrap_or_else(|| panic!("{path} is not an endpoint of the spec"));
+        self.invoke(endpoint, request)
+    }
+
+    pub fn access_token(&self) -> Result<Secret, Error> {
+        match self {
+            AnyClient::Blocking(client) => client.access_token(),
+            #[cfg(feature = "async")]
+            AnyClient::Async(client, rt) => rt.block_on(client.access_token()),
+        }
+    }
+
+    pub fn api_ticket(&self) -> Result<Secret, Error> {
+        match self {
+            AnyClient::Blocking(client) => client.api_ticket(),
+            #[cfg(feature = "async")]
+            AnyClient::Async(client, rt) => rt.block_on(client.api_ticket()),
+        }
+    }
+
+    pub fn renew_api_ticket(&self, rejected: &Secret) -> Result<Secret, Error> {
+        match self {
+            AnyClient::Blocking(client) => client.renew_api_ticket(rejected),
+            #[cfg(feature = "async")]
+            AnyClient::Async(client, rt) => rt.block_on(client.renew_api_ticket(rejected)),
+        }
+    }
+
+    pub fn sign_card_ext(&self, ext: &CardExt) -> Result<SignedCardExt, Error> {
+        match self {
+            AnyClient::Blocking(client) => client.sign_card_ext(ext),
+            #[cfg(feature = "async")]
+            AnyClient::Async(client, rt) => rt.block_on(client.sign_card_ext(ext)),
+        }
+    }
+
+    pub fn sign_choose_card(&self, choose: &ChooseCard) -> Result<ChooseCardParams, Error> {
+        match self {
+            AnyClient::Blocking(client) => client.sign_choose_card(choose),
+            #[cfg(feature = "async")]
+            AnyClient::Async(client, rt) => rt.block_on(client.sign_choose_card(choose)),
+        }
+    }
+
+    pub fn call_json<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &self,
+        method: HttpMethod,
+        path: &str,
+        body: &Req,
+        idempotent: bool,
+    ) -> Result<Resp, Error> {
+        match self {
+            AnyClient::Blocking(client) => client.call_json(method, path, body, idempotent),
+            #[cfg(feature = "async")]
+            AnyClient::Async(client, rt) => {
+                rt.block_on(client.call_json(method, path, body, idempotent))
+            }
+        }
+    }
+
+    /// The client's `Debug` output.
+    pub fn debug(&self) -> String {
+        match self {
+            AnyClient::Blocking(client) => format!("{client:?}"),
+            #[cfg(feature = "async")]
+            AnyClient::Async(client, _) => format!("{client:?}"),
+        }
+    }
+}
