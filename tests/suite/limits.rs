@@ -533,3 +533,76 @@ fn nested_errors_name_the_full_path() {
         other => panic!("expected a validation error, got {other:?}"),
     }
 }
+
+/// Every limit of every endpoint's request, through each client's typed method (the blocking
+/// and, with `async`, the async client): one past the limit is refused with a validation error
+/// naming the field before anything is sent (no request, no connection, no token fetch); at the
+/// limit the request goes out. Driven by the endpoint and type tables, like the tests above.
+#[test]
+fn every_request_limit_is_enforced_by_both_clients_before_sending() {
+    use crate::clients::{self, AnyClient};
+    use crate::support::{Reply, Server};
+    use wechat_card::tooling::HookError;
+
+    clients::each(|flavor| {
+        let server = Server::start();
+        let client = AnyClient::of(
+            flavor,
+            wechat_card::Client::builder()
+                .base_url(server.url())
+                .fixed_token("LIMIT-TOKEN")
+                .component_token("LIMIT-COMPONENT-TOKEN")
+                .max_retries(0),
+        );
+        let mut tested = 0;
+        for endpoint in wechat_card::schema::ENDPOINTS {
+            let Some(request) = endpoint.request else {
+                continue;
+            };
+            let t = type_info(request).expect("request type");
+            let TypeKind::Object { fields, rules } = t.kind else {
+                continue;
+            };
+            server.default_reply(&format!("/{}", endpoint.path), Reply::errcode(0, "ok"));
+            for f in fields {
+                let base = base_for(t, rules, f.wire);
+                for (ok, bad, what, inner) in boundary_cases(&f.ty) {
+                    let what = format!("{} {} = {what}", endpoint.path, f.wire);
+                    let before = server.requests().len();
+                    let mut wrong = base.clone();
+                    wrong[f.wire] = bad;
+                    match client.invoke(endpoint, &wrong) {
+                        Err(HookError::Call(Error::Validation(e))) => {
+                            assert_eq!(e.path(), format!("{}{inner}", f.wire), "{what}: {e}");
+                        }
+                        other => panic!("{what}: must be refused before sending, got {other:?}"),
+                    }
+                    assert_eq!(
+                        server.requests().len(),
+                        before,
+                        "{what}: something was sent"
+                    );
+                    let mut good = base.clone();
+                    good[f.wire] = ok;
+                    let outcome = client.invoke(endpoint, &good);
+                    assert!(
+                        !matches!(
+                            outcome,
+                            Err(HookError::Invalid(_) | HookError::Call(Error::Validation(_)))
+                        ),
+                        "{what}: at the limit it must be sent, got {outcome:?}"
+                    );
+                    assert_eq!(server.requests().len(), before + 1, "{what}: not sent once");
+                    tested += 1;
+                }
+            }
+        }
+        assert!(tested > 50, "only {tested} request limits");
+        // Nothing refused opened a connection: one connection served every request sent.
+        assert!(
+            server.connections() <= 2,
+            "{} connections",
+            server.connections()
+        );
+    });
+}

@@ -21,6 +21,7 @@ mod sandbox_support;
 mod support;
 
 mod api_ticket;
+mod async_client;
 mod component_token;
 mod decoding;
 mod event_crypto;

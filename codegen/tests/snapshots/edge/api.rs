@@ -89,6 +89,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.put_thing(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: PutThingRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.put_thing(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "thing/list",
@@ -98,6 +103,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |request| client.list_things(request),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let request: ListThingsRequest = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.list_things(&request).await)
+        }),
     },
     crate::tooling::EndpointHooks {
         path: "thing/ping",
@@ -107,6 +117,11 @@ pub static ENDPOINT_HOOKS: &[crate::tooling::EndpointHooks] = &[
             body,
             |_: &crate::wire::Empty| client.ping(),
         ),
+        #[cfg(feature = "async")]
+        invoke_async: |client, body| Box::pin(async move {
+            let _: crate::wire::Empty = crate::tooling::decode_request(body)?;
+            crate::tooling::encode_response(client.ping().await)
+        }),
     },
 ];
 /// Every type of the spec (named and inline), in spec order.

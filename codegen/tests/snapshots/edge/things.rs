@@ -1301,6 +1301,42 @@ impl crate::Client {
     }
 }
 
+#[cfg(feature = "async")]
+impl crate::AsyncClient {
+    /// Put a thing — `POST thing/put`.
+    ///
+    /// Official page: [测试页](https://example.invalid/p.html).
+    ///
+    /// The async form of [`Client::put_thing`](crate::Client::put_thing), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn put_thing(
+        &self,
+        request: &PutThingRequest,
+    ) -> Result<PutThingResponse, crate::Error> {
+        self.execute(&endpoint::PUT_THING, request).await
+    }
+
+    /// List things — `GET thing/list`.
+    ///
+    /// Official page: [测试页](https://example.invalid/p.html).
+    ///
+    /// The async form of [`Client::list_things`](crate::Client::list_things), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn list_things(
+        &self,
+        request: &ListThingsRequest,
+    ) -> Result<ListThingsResponse, crate::Error> {
+        self.execute(&endpoint::LIST_THINGS, request).await
+    }
+
+    /// Ping, no request and no response fields — `POST thing/ping`.
+    ///
+    /// Official page: [测试页](https://example.invalid/p.html).
+    ///
+    /// The async form of [`Client::ping`](crate::Client::ping), which documents it: the same request and answer, validated before any network I/O, and the same retries.
+    pub async fn ping(&self) -> Result<(), crate::Error> {
+        self.execute_unit(&endpoint::PING, &crate::wire::Empty {}).await
+    }
+}
+
 /// A thing moved — the `thing_moved` event (`MsgType` `event`).
 ///
 /// Text, number and enum elements.
