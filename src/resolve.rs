@@ -51,7 +51,7 @@ fn system_lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     Ok((host, port).to_socket_addrs()?.collect())
 }
 
-fn is_invalid_tld(host: &str) -> bool {
+pub(crate) fn is_invalid_tld(host: &str) -> bool {
     let host = host.strip_suffix('.').unwrap_or(host);
     let len = host.len();
     len >= 8 && {

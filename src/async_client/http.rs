@@ -289,6 +289,14 @@ impl Http {
     async fn connect(&self, path: &str, secrets: &[&str]) -> Result<SendRequest<Once>, Error> {
         let limit = self.limits.connect_timeout;
         let unsent = |message: String| transport(path, redact(&message, secrets), false);
+        if crate::resolve::is_invalid_tld(&self.host) {
+            // RFC 6761: nobody is asked.
+            return Err(unsent(
+                "the server's host name could not be resolved (DNS): names under .invalid never \
+                 resolve"
+                    .to_owned(),
+            ));
+        }
         let addresses = match timeout(
             limit,
             tokio::net::lookup_host((self.host.as_str(), self.port)),

@@ -10,9 +10,10 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use wechat_card::schema::{EndpointInfo, HttpMethod};
+use wechat_card::schema::{Call, EndpointInfo, HttpMethod};
 use wechat_card::signature::{CardExt, ChooseCard, ChooseCardParams, SignedCardExt};
 use wechat_card::tooling::HookError;
+use wechat_card::validate::Validate;
 use wechat_card::{Client, ClientBuilder, Error, Secret};
 
 /// Which client a check runs against.
@@ -40,11 +41,16 @@ pub fn each(mut check: impl FnMut(Flavor)) {
     }
 }
 
-/// A client of either flavor.
+/// A client of either flavor. Clones share the client (and, for the async one, its runtime,
+/// on which any number of threads may block at once).
+#[derive(Clone)]
 pub enum AnyClient {
     Blocking(Client),
     #[cfg(feature = "async")]
-    Async(wechat_card::AsyncClient, tokio::runtime::Runtime),
+    Async(
+        wechat_card::AsyncClient,
+        std::sync::Arc<tokio::runtime::Runtime>,
+    ),
 }
 
 /// A current-thread runtime, as a service on `#[tokio::main(flavor = "current_thread")]` has.
@@ -64,7 +70,7 @@ impl AnyClient {
             #[cfg(feature = "async")]
             Flavor::Async => builder
                 .build_async()
-                .map(|client| AnyClient::Async(client, runtime())),
+                .map(|client| AnyClient::Async(client, std::sync::Arc::new(runtime()))),
         }
     }
 
@@ -98,6 +104,14 @@ impl AnyClient {
             .find(|e| e.path == path)
             .unwrap_or_else(|| panic!("{path} is not an endpoint of the spec"));
         self.invoke(endpoint, request)
+    }
+
+    pub fn base_url(&self) -> &str {
+        match self {
+            AnyClient::Blocking(client) => client.base_url(),
+            #[cfg(feature = "async")]
+            AnyClient::Async(client, _) => client.base_url(),
+        }
     }
 
     pub fn access_token(&self) -> Result<Secret, Error> {
@@ -153,6 +167,29 @@ impl AnyClient {
             AnyClient::Async(client, rt) => {
                 rt.block_on(client.call_json(method, path, body, idempotent))
             }
+        }
+    }
+
+    pub fn execute<Req, Resp>(&self, endpoint: &Call, request: &Req) -> Result<Resp, Error>
+    where
+        Req: Validate + Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        match self {
+            AnyClient::Blocking(client) => client.execute(endpoint, request),
+            #[cfg(feature = "async")]
+            AnyClient::Async(client, rt) => rt.block_on(client.execute(endpoint, request)),
+        }
+    }
+
+    pub fn execute_unit<Req>(&self, endpoint: &Call, request: &Req) -> Result<(), Error>
+    where
+        Req: Validate + Serialize + ?Sized,
+    {
+        match self {
+            AnyClient::Blocking(client) => client.execute_unit(endpoint, request),
+            #[cfg(feature = "async")]
+            AnyClient::Async(client, rt) => rt.block_on(client.execute_unit(endpoint, request)),
         }
     }
 
