@@ -1063,7 +1063,9 @@ fn transport_error(
         endpoint: endpoint.to_owned(),
         message: redact(&described.message, secrets),
         maybe_sent: described.maybe_sent,
-        cause: described.keep_source.then(|| Arc::new(error)),
+        cause: described
+            .keep_source
+            .then(|| Arc::new(error) as Arc<dyn std::error::Error + Send + Sync>),
     })
 }
 

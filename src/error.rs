@@ -54,8 +54,9 @@ pub struct TransportError {
     /// Whether the request may have reached WeChat: `false` only when it surely did not
     /// (for example the connection was refused).
     pub maybe_sent: bool,
-    /// ureq's error (absent for the few kinds whose free-form text could quote the request URL).
-    pub(crate) cause: Option<std::sync::Arc<ureq::Error>>,
+    /// The HTTP stack's error: ureq's for the blocking client, the I/O or hyper error for the
+    /// async one (absent for the few kinds whose free-form text could quote the request URL).
+    pub(crate) cause: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 /// Two transport errors are equal when they say the same (the underlying error is not compared).

@@ -41,46 +41,89 @@ pub(crate) fn exchange_deadline(timeout: Duration) -> Duration {
     timeout.saturating_add(timeout / 100)
 }
 
+/// The wording of transport failures, shared by both clients' drivers: the same failure reads
+/// the same whichever client met it.
+pub(crate) mod words {
+    use std::time::Duration;
+
+    use super::human;
+
+    /// `within 5 s (the client's connect timeout)`.
+    pub(crate) fn within(limit: Option<Duration>, name: &str) -> String {
+        match limit {
+            Some(d) => format!("within {} (the client's {name})", human(d)),
+            None => "in time".to_owned(),
+        }
+    }
+
+    pub(crate) fn not_resolved_in_time(limit: Option<Duration>) -> String {
+        format!(
+            "the server's host name was not resolved {}",
+            within(limit, "connect timeout")
+        )
+    }
+
+    pub(crate) fn not_connected_in_time(limit: Option<Duration>) -> String {
+        format!(
+            "no connection to the server {}",
+            within(limit, "connect timeout")
+        )
+    }
+
+    pub(crate) fn no_complete_answer(deadline: Option<Duration>) -> String {
+        format!(
+            "no complete answer {}",
+            within(deadline, "timeout, plus 1 %")
+        )
+    }
+
+    pub(crate) fn sent_nothing_for(limit: Option<Duration>) -> String {
+        let limit = match limit {
+            Some(d) => format!("{} (the client's timeout)", human(d)),
+            None => "too long".to_owned(),
+        };
+        format!("the server sent nothing for {limit}")
+    }
+
+    pub(crate) const HOST_NOT_FOUND: &str = "the server's host name could not be resolved (DNS)";
+    pub(crate) const REFUSED: &str =
+        "the server refused the connection (nothing listens on its port)";
+    pub(crate) const CUT: &str = "the connection was cut before the whole answer arrived";
+    pub(crate) const CLOSED_EARLY: &str =
+        "the server closed the connection before the whole answer arrived";
+    pub(crate) const UNREACHABLE: &str = "the server's address cannot be reached from here";
+
+    pub(crate) fn tls_failed(e: &dyn std::fmt::Display) -> String {
+        format!("the secure connection (TLS) failed: {e}")
+    }
+
+    pub(crate) fn not_http(e: &dyn std::fmt::Display) -> String {
+        format!("the server's answer is not valid HTTP: {e}")
+    }
+}
+
 /// Describes `error` (which came from exchanging a request), given the client's configuration
 /// (its timeouts).
 pub(crate) fn describe(error: &ureq::Error, config: &Config) -> Described {
     let timeouts = config.timeouts();
     let (per_read, per_write) = (config.timeout_per_read(), config.timeout_per_write());
-    let within = |limit: Option<Duration>, name: &str| match limit {
-        Some(d) => format!("within {} (the client's {name})", human(d)),
-        None => "in time".to_owned(),
-    };
-    let limit = |limit: Option<Duration>, name: &str| match limit {
-        Some(d) => format!("{} (the client's {name})", human(d)),
-        None => "too long".to_owned(),
-    };
+    let within = words::within;
     let (message, maybe_sent, keep_source) = match error {
-        ureq::Error::HostNotFound => (
-            "the server's host name could not be resolved (DNS)".to_owned(),
-            false,
-            true,
-        ),
+        ureq::Error::HostNotFound => (words::HOST_NOT_FOUND.to_owned(), false, true),
         ureq::Error::ConnectionFailed => ("no connection to the server".to_owned(), false, true),
         ureq::Error::ConnectProxyFailed(_) => {
             ("the proxy refused the connection".to_owned(), false, false)
         }
         ureq::Error::Timeout(which) => {
             let message = match which {
-                Timeout::Resolve => format!(
-                    "the server's host name was not resolved {}",
-                    within(timeouts.resolve.or(timeouts.connect), "connect timeout")
-                ),
-                Timeout::Connect => format!(
-                    "no connection to the server {}",
-                    within(timeouts.connect, "connect timeout")
-                ),
-                Timeout::Global | Timeout::PerCall => format!(
-                    "no complete answer {}",
-                    within(timeouts.global.or(timeouts.per_call), "timeout, plus 1 %")
-                ),
-                Timeout::PerRead => {
-                    format!("the server sent nothing for {}", limit(per_read, "timeout"))
+                Timeout::Resolve => {
+                    words::not_resolved_in_time(timeouts.resolve.or(timeouts.connect))
                 }
+                Timeout::Connect => words::not_connected_in_time(timeouts.connect),
+                Timeout::Global | Timeout::PerCall => {
+                    words::no_complete_answer(timeouts.global.or(timeouts.per_call))
+                }
+                Timeout::PerRead => words::sent_nothing_for(per_read),
                 Timeout::PerWrite
                 | Timeout::SendRequest
                 | Timeout::SendBody
@@ -111,21 +154,13 @@ pub(crate) fn describe(error: &ureq::Error, config: &Config) -> Described {
         }
         ureq::Error::Io(io) => {
             let message = match io.kind() {
-                ErrorKind::ConnectionRefused => {
-                    "the server refused the connection (nothing listens on its port)".to_owned()
-                }
-                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
-                    "the connection was cut before the whole answer arrived".to_owned()
-                }
-                ErrorKind::UnexpectedEof => {
-                    "the server closed the connection before the whole answer arrived".to_owned()
-                }
+                ErrorKind::ConnectionRefused => words::REFUSED.to_owned(),
+                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => words::CUT.to_owned(),
+                ErrorKind::UnexpectedEof => words::CLOSED_EARLY.to_owned(),
                 ErrorKind::BrokenPipe => {
                     "the connection was closed while the request was being sent".to_owned()
                 }
-                ErrorKind::AddrNotAvailable => {
-                    "the server's address cannot be reached from here".to_owned()
-                }
+                ErrorKind::AddrNotAvailable => words::UNREACHABLE.to_owned(),
                 _ if crate::resolve::is_not_sent(io) => {
                     format!("no connection to the server: {io}")
                 }
@@ -144,16 +179,12 @@ pub(crate) fn describe(error: &ureq::Error, config: &Config) -> Described {
                 true,
             )
         }
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => (
-            format!("the secure connection (TLS) failed: {error}"),
-            true,
-            true,
-        ),
-        ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => (
-            format!("the server's answer is not valid HTTP: {error}"),
-            true,
-            true,
-        ),
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => {
+            (words::tls_failed(error), true, true)
+        }
+        ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => {
+            (words::not_http(error), true, true)
+        }
         ureq::Error::Other(_) => (format!("transport failure: {error}"), true, false),
         other => (format!("transport failure: {other}"), true, true),
     };

@@ -31,7 +31,7 @@ use tokio_rustls::rustls;
 use crate::core::answer::too_large;
 use crate::error::{Error, TransportError};
 use crate::secret::redact;
-use crate::transport::{exchange_deadline, human};
+use crate::transport::{exchange_deadline, words};
 
 /// A request body sent in one piece.
 pub(crate) struct Once(Option<Bytes>);
@@ -133,11 +133,9 @@ impl Http {
             Ok(result) => result,
             Err(_) => Err(transport(
                 path,
-                format!(
-                    "the exchange did not finish within {} (the client's timeout, plus 1 %)",
-                    human(deadline)
-                ),
+                words::no_complete_answer(Some(deadline)),
                 true,
+                None,
             )),
         }
     }
@@ -214,18 +212,16 @@ impl Http {
             Err(_) => {
                 return Err(Failed::Failed(transport(
                     path,
-                    format!(
-                        "the server sent no answer within {} (the client's timeout)",
-                        human(timeout_of)
-                    ),
+                    words::sent_nothing_for(Some(timeout_of)),
                     true,
+                    None,
                 )));
             }
             Ok(Err(mut e)) => {
                 // hyper hands the request back when it never wrote it.
-                let maybe_sent = e.message().is_none();
-                let error = hyper_error(path, e.error(), secrets, maybe_sent);
-                return Err(match e.take_message() {
+                let unsent = e.take_message();
+                let error = hyper_error(path, e.into_error(), secrets, unsent.is_none());
+                return Err(match unsent {
                     Some(request) => Failed::Unsent(request, error),
                     None => Failed::Failed(error),
                 });
@@ -253,16 +249,14 @@ impl Http {
                 Err(_) => {
                     return Err(Failed::Failed(transport(
                         path,
-                        format!(
-                            "the server stopped sending the answer for {} (the client's timeout)",
-                            human(timeout_of)
-                        ),
+                        words::sent_nothing_for(Some(timeout_of)),
                         true,
+                        None,
                     )));
                 }
                 Ok(None) => break,
                 Ok(Some(Err(e))) => {
-                    return Err(Failed::Failed(hyper_error(path, &e, secrets, true)));
+                    return Err(Failed::Failed(hyper_error(path, e, secrets, true)));
                 }
                 Ok(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
@@ -288,36 +282,23 @@ impl Http {
     /// failures are surely-not-sent transport errors.
     async fn connect(&self, path: &str, secrets: &[&str]) -> Result<SendRequest<Once>, Error> {
         let limit = self.limits.connect_timeout;
-        let unsent = |message: String| transport(path, redact(&message, secrets), false);
+        let unsent = |message: String, cause: Option<Cause>| {
+            transport(path, redact(&message, secrets), false, cause)
+        };
         if crate::resolve::is_invalid_tld(&self.host) {
             // RFC 6761: nobody is asked.
-            return Err(unsent(
-                "the server's host name could not be resolved (DNS): names under .invalid never \
-                 resolve"
-                    .to_owned(),
-            ));
+            return Err(unsent(words::HOST_NOT_FOUND.to_owned(), None));
         }
-        let addresses = match timeout(
+        let looked_up = timeout(
             limit,
             tokio::net::lookup_host((self.host.as_str(), self.port)),
-        )
-        .await
-        {
-            Err(_) => {
-                return Err(unsent(format!(
-                    "the server's host name could not be resolved within {} (the client's \
-                     connect_timeout)",
-                    human(limit)
-                )));
-            }
-            Ok(Err(_)) => {
-                return Err(unsent(
-                    "the server's host name could not be resolved (DNS)".to_owned(),
-                ));
-            }
+        );
+        let addresses = match looked_up.await {
+            Err(_) => return Err(unsent(words::not_resolved_in_time(Some(limit)), None)),
+            Ok(Err(e)) => return Err(unsent(words::HOST_NOT_FOUND.to_owned(), Some(Arc::new(e)))),
             Ok(Ok(addresses)) => addresses.collect::<Vec<_>>(),
         };
-        let mut last = None;
+        let mut failure = unsent(words::HOST_NOT_FOUND.to_owned(), None);
         let mut tcp = None;
         for address in addresses {
             match timeout(limit, TcpStream::connect(address)).await {
@@ -326,54 +307,48 @@ impl Http {
                     break;
                 }
                 Ok(Err(e)) => {
-                    last = Some(format!("could not connect to {address}: {}", io_words(&e)))
+                    let words = match e.kind() {
+                        std::io::ErrorKind::ConnectionRefused => words::REFUSED.to_owned(),
+                        std::io::ErrorKind::AddrNotAvailable => words::UNREACHABLE.to_owned(),
+                        _ => format!("no connection to the server: {e}"),
+                    };
+                    failure = unsent(words, Some(Arc::new(e)));
                 }
-                Err(_) => {
-                    last = Some(format!(
-                        "could not connect to {address} within {} (the client's connect_timeout)",
-                        human(limit)
-                    ));
-                }
+                Err(_) => failure = unsent(words::not_connected_in_time(Some(limit)), None),
             }
         }
         let Some(tcp) = tcp else {
-            return Err(unsent(last.unwrap_or_else(|| {
-                "the server's host name has no address (DNS)".to_owned()
-            })));
+            return Err(failure);
         };
         let _ = tcp.set_nodelay(true);
-        let handshake = match &self.tls {
-            None => hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-                .await
-                .map(|(sender, conn)| {
-                    tokio::spawn(async move {
-                        let _ = conn.await;
-                    });
-                    sender
-                }),
+        let setup = |e: hyper::Error| {
+            unsent(
+                format!("no connection to the server: {e}"),
+                Some(Arc::new(e)),
+            )
+        };
+        match &self.tls {
+            None => {
+                let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+                    .await
+                    .map_err(setup)?;
+                tokio::spawn(connection);
+                Ok(sender)
+            }
             Some((connector, name)) => {
                 let stream = match timeout(limit, connector.connect(name.clone(), tcp)).await {
                     Ok(Ok(stream)) => stream,
-                    Ok(Err(e)) => return Err(unsent(format!("the TLS handshake failed: {e}"))),
-                    Err(_) => {
-                        return Err(unsent(format!(
-                            "the TLS handshake did not finish within {} (the client's \
-                             connect_timeout)",
-                            human(limit)
-                        )));
-                    }
+                    Ok(Err(e)) => return Err(unsent(words::tls_failed(&e), Some(Arc::new(e)))),
+                    Err(_) => return Err(unsent(words::not_connected_in_time(Some(limit)), None)),
                 };
-                hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map(|(sender, conn)| {
-                        tokio::spawn(async move {
-                            let _ = conn.await;
-                        });
-                        sender
-                    })
+                let (sender, connection) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                        .await
+                        .map_err(setup)?;
+                tokio::spawn(connection);
+                Ok(sender)
             }
-        };
-        handshake.map_err(|e| unsent(format!("the HTTP connection could not be set up: {e}")))
+        }
     }
 }
 
@@ -392,34 +367,33 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, Error> {
     Ok(Arc::new(config))
 }
 
-fn transport(path: &str, message: String, maybe_sent: bool) -> Error {
+/// The error an HTTP stack reports, kept as the `source()`.
+type Cause = Arc<dyn std::error::Error + Send + Sync>;
+
+fn transport(path: &str, message: String, maybe_sent: bool, cause: Option<Cause>) -> Error {
     Error::Transport(TransportError {
         endpoint: path.to_owned(),
         message,
         maybe_sent,
-        cause: None,
+        cause,
     })
 }
 
-/// A hyper error on a connection that was set up.
-fn hyper_error(path: &str, e: &hyper::Error, secrets: &[&str], maybe_sent: bool) -> Error {
-    let words = if e.is_incomplete_message() {
-        "the server closed the connection before the answer was complete".to_owned()
-    } else if e.is_parse() {
-        format!("the answer is not valid HTTP: {e}")
-    } else if e.is_canceled() || e.is_closed() {
-        "the connection was closed".to_owned()
-    } else {
-        format!("the exchange failed: {e}")
+/// A hyper error on a connection that was set up, in the blocking client's words.
+fn hyper_error(path: &str, e: hyper::Error, secrets: &[&str], maybe_sent: bool) -> Error {
+    let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
+    let words = match io.map(std::io::Error::kind) {
+        Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted) => {
+            words::CUT.to_owned()
+        }
+        Some(std::io::ErrorKind::BrokenPipe) => {
+            "the connection was closed while the request was being sent".to_owned()
+        }
+        _ if e.is_incomplete_message() || e.is_closed() || e.is_canceled() => {
+            words::CLOSED_EARLY.to_owned()
+        }
+        _ if e.is_parse() => words::not_http(&e),
+        _ => format!("network failure: {e}"),
     };
-    transport(path, redact(&words, secrets), maybe_sent)
-}
-
-/// An I/O error of connecting, in plain words.
-fn io_words(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => "the connection was refused".to_owned(),
-        std::io::ErrorKind::TimedOut => "the connection timed out".to_owned(),
-        _ => e.to_string(),
-    }
+    transport(path, redact(&words, secrets), maybe_sent, Some(Arc::new(e)))
 }

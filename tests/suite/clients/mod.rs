@@ -53,6 +53,16 @@ pub enum AnyClient {
     ),
 }
 
+impl std::fmt::Debug for AnyClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnyClient::Blocking(client) => client.fmt(f),
+            #[cfg(feature = "async")]
+            AnyClient::Async(client, _) => client.fmt(f),
+        }
+    }
+}
+
 /// A current-thread runtime, as a service on `#[tokio::main(flavor = "current_thread")]` has.
 #[cfg(feature = "async")]
 pub fn runtime() -> tokio::runtime::Runtime {
@@ -201,4 +211,17 @@ impl AnyClient {
             AnyClient::Async(client, _) => format!("{client:?}"),
         }
     }
+}
+
+/// A typed method of either client: `call!(client.get_code(&request))` calls
+/// `Client::get_code`, or awaits `AsyncClient::get_code` on the client's runtime.
+#[macro_export]
+macro_rules! call {
+    ($client:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
+        match &$client {
+            $crate::clients::AnyClient::Blocking(c) => c.$method($($arg),*),
+            #[cfg(feature = "async")]
+            $crate::clients::AnyClient::Async(c, rt) => rt.block_on(c.$method($($arg),*)),
+        }
+    };
 }
