@@ -6,6 +6,7 @@
 //! edit only.
 #![cfg(feature = "sandbox")]
 
+use crate::clients::AnyClient;
 use crate::sandbox_support;
 
 use std::collections::BTreeSet;
@@ -160,51 +161,51 @@ fn strip_read_only(got: &mut Value, card_id: &str, created: &Value, now: i64, co
 
 #[test]
 fn every_card_type_round_trips_through_create_and_get() {
-    // The coupon types too: WeChat created them before 2021-04-01.
-    let sandbox = Sandbox::builder()
-        .start_time(1_710_000_000)
-        .allow_coupon_creation(true)
-        .start()
-        .unwrap();
-    let client = sandbox.client().unwrap();
-    let colors: Value = client
-        .call_json(HttpMethod::Get, "card/getcolors", &json!({}), true)
-        .unwrap();
-    let colors = colors["colors"].as_array().unwrap().clone();
-    for body in every_card() {
-        let tag = body["card_type"].as_str().unwrap().to_owned();
-        let card: Card =
-            serde_json::from_value(body.clone()).unwrap_or_else(|e| panic!("{tag}: {e}"));
-        assert!(!matches!(card, Card::Unknown(_)), "{tag}");
-        let created = serde_json::to_value(&card).unwrap();
-        assert_eq!(created, body, "{tag}: the typed card keeps every field");
-
-        let card_id = client
-            .create_card(&CreateCardRequest::new(card))
-            .unwrap_or_else(|e| panic!("{tag}: {e}"))
-            .card_id;
-
-        // Through the typed client…
-        let got = client
-            .get_card(&GetCardRequest::new(card_id.as_str()))
-            .unwrap()
-            .card;
-        assert_eq!(got.tag(), tag);
-        let mut got = serde_json::to_value(&got).unwrap();
-        strip_read_only(&mut got, &card_id, &created, sandbox.now(), &colors);
-        assert_eq!(got, created, "{tag}: card/get returns the card as created");
-
-        // …and as the JSON on the wire, where nothing else is added.
-        let raw: Value = client
-            .call_json(
-                HttpMethod::Post,
-                "card/get",
-                &json!({ "card_id": card_id }),
-                true,
-            )
+    crate::clients::each(|flavor| {
+        // The coupon types too: WeChat created them before 2021-04-01.
+        let sandbox = Sandbox::builder()
+            .start_time(1_710_000_000)
+            .allow_coupon_creation(true)
+            .start()
             .unwrap();
-        let mut raw_card = raw["card"].clone();
-        strip_read_only(&mut raw_card, &card_id, &created, sandbox.now(), &colors);
-        assert_eq!(raw_card, created, "{tag}: the JSON of card/get");
-    }
+        let client = AnyClient::of(flavor, sandbox.client_builder());
+        let colors: Value = client
+            .call_json(HttpMethod::Get, "card/getcolors", &json!({}), true)
+            .unwrap();
+        let colors = colors["colors"].as_array().unwrap().clone();
+        for body in every_card() {
+            let tag = body["card_type"].as_str().unwrap().to_owned();
+            let card: Card =
+                serde_json::from_value(body.clone()).unwrap_or_else(|e| panic!("{tag}: {e}"));
+            assert!(!matches!(card, Card::Unknown(_)), "{tag}");
+            let created = serde_json::to_value(&card).unwrap();
+            assert_eq!(created, body, "{tag}: the typed card keeps every field");
+
+            let card_id = crate::call!(client.create_card(&CreateCardRequest::new(card)))
+                .unwrap_or_else(|e| panic!("{tag}: {e}"))
+                .card_id;
+
+            // Through the typed client…
+            let got = crate::call!(client.get_card(&GetCardRequest::new(card_id.as_str())))
+                .unwrap()
+                .card;
+            assert_eq!(got.tag(), tag);
+            let mut got = serde_json::to_value(&got).unwrap();
+            strip_read_only(&mut got, &card_id, &created, sandbox.now(), &colors);
+            assert_eq!(got, created, "{tag}: card/get returns the card as created");
+
+            // …and as the JSON on the wire, where nothing else is added.
+            let raw: Value = client
+                .call_json(
+                    HttpMethod::Post,
+                    "card/get",
+                    &json!({ "card_id": card_id }),
+                    true,
+                )
+                .unwrap();
+            let mut raw_card = raw["card"].clone();
+            strip_read_only(&mut raw_card, &card_id, &created, sandbox.now(), &colors);
+            assert_eq!(raw_card, created, "{tag}: the JSON of card/get");
+        }
+    });
 }

@@ -5,6 +5,7 @@
 //! timestamps that WeChat's page allows, and the sandbox controls' refusals of bad input.
 #![cfg(feature = "sandbox")]
 
+use crate::clients::AnyClient;
 use crate::sandbox_support;
 
 use sandbox_support::complete::Generator;
@@ -71,62 +72,65 @@ fn top_fields(type_name: &str) -> &'static [FieldInfo] {
 
 #[test]
 fn every_endpoint_refuses_an_unknown_card_id_or_code() {
-    let sandbox = Sandbox::start().unwrap();
-    let client = sandbox
-        .client_builder()
-        .component_token("SANDBOX-COMPONENT-TOKEN")
-        .build()
-        .unwrap();
-    let mut checked = Vec::new();
-    for endpoint in schema::ENDPOINTS {
-        let Some(request_type) = endpoint.request else {
-            continue;
-        };
-        if !takes_card_or_code(request_type, &mut Vec::new()) {
-            continue;
-        }
-        let mut request = endpoint
-            .examples
-            .iter()
-            .find_map(|e| e.request)
-            .map(|r| serde_json::from_str::<Value>(r).unwrap())
-            .unwrap_or_else(|| json!({}));
-        replace_ids(&mut request);
-        // An optional top-level card_id or code the example leaves out is sent too.
-        for field in top_fields(request_type) {
-            if let (Some(object), Ty::String { .. }) = (request.as_object_mut(), field.ty) {
-                match field.wire {
-                    "card_id" => {
-                        object.entry("card_id").or_insert(json!(UNKNOWN_CARD));
+    crate::clients::each(|flavor| {
+        let sandbox = Sandbox::start().unwrap();
+        let client = AnyClient::of(
+            flavor,
+            sandbox
+                .client_builder()
+                .component_token("SANDBOX-COMPONENT-TOKEN"),
+        );
+        let mut checked = Vec::new();
+        for endpoint in schema::ENDPOINTS {
+            let Some(request_type) = endpoint.request else {
+                continue;
+            };
+            if !takes_card_or_code(request_type, &mut Vec::new()) {
+                continue;
+            }
+            let mut request = endpoint
+                .examples
+                .iter()
+                .find_map(|e| e.request)
+                .map(|r| serde_json::from_str::<Value>(r).unwrap())
+                .unwrap_or_else(|| json!({}));
+            replace_ids(&mut request);
+            // An optional top-level card_id or code the example leaves out is sent too.
+            for field in top_fields(request_type) {
+                if let (Some(object), Ty::String { .. }) = (request.as_object_mut(), field.ty) {
+                    match field.wire {
+                        "card_id" => {
+                            object.entry("card_id").or_insert(json!(UNKNOWN_CARD));
+                        }
+                        "code" => {
+                            object.entry("code").or_insert(json!(UNKNOWN_CODE));
+                        }
+                        _ => {}
                     }
-                    "code" => {
-                        object.entry("code").or_insert(json!(UNKNOWN_CODE));
-                    }
-                    _ => {}
                 }
             }
+            let outcome = client.invoke(endpoint, &request);
+            let code = match outcome {
+                Err(HookError::Call(Error::Api(e))) => e.errcode,
+                other => panic!("{}: {request} was not refused: {other:?}", endpoint.path),
+            };
+            assert!(
+                [40073, 40056].contains(&code),
+                "{}: {request}: errcode {code}, not 40073 (unknown card) or 40056 (unknown code)",
+                endpoint.path
+            );
+            checked.push(endpoint.path);
         }
-        let outcome = (wechat_card::tooling::hooks(endpoint).invoke)(&client, &request);
-        let code = match outcome {
-            Err(HookError::Call(Error::Api(e))) => e.errcode,
-            other => panic!("{}: {request} was not refused: {other:?}", endpoint.path),
-        };
-        assert!(
-            [40073, 40056].contains(&code),
-            "{}: {request}: errcode {code}, not 40073 (unknown card) or 40056 (unknown code)",
-            endpoint.path
-        );
-        checked.push(endpoint.path);
-    }
-    // The table is the spec's: make sure it is not empty by mistake.
-    assert!(checked.len() >= 30, "only {checked:?}");
-    for path in [
-        "card/code/consume",
-        "card/paycell/set",
-        "card/boardingpass/checkin",
-    ] {
-        assert!(checked.contains(&path), "{path} not checked");
-    }
+        // The table is the spec's: make sure it is not empty by mistake.
+        assert!(checked.len() >= 30, "only {checked:?}");
+        for path in [
+            "card/code/consume",
+            "card/paycell/set",
+            "card/boardingpass/checkin",
+        ] {
+            assert!(checked.contains(&path), "{path} not checked");
+        }
+    });
 }
 
 /// Paths to every enum field of `value` (of type `type_name`), with the enum's type name.
@@ -173,34 +177,155 @@ fn slot<'a>(value: &'a mut Value, path: &[Value]) -> &'a mut Value {
 
 #[test]
 fn every_enum_field_of_a_card_refuses_an_unknown_value() {
-    let sandbox = Sandbox::builder()
-        .allow_coupon_creation(true)
-        .start()
-        .unwrap();
-    let client = sandbox.client().unwrap();
-    let TypeKind::Union { tag, variants } = schema::type_info("Card").unwrap().kind else {
-        panic!("Card is a union");
-    };
-    let generator = Generator::new(0);
-    let mut checked = 0;
-    for (card_type, payload) in variants {
-        let card = generator.card(card_type);
-        let key = card_type.to_ascii_lowercase();
-        // The complete card itself is accepted.
-        client
-            .call_json::<_, Value>(
+    crate::clients::each(|flavor| {
+        let sandbox = Sandbox::builder()
+            .allow_coupon_creation(true)
+            .start()
+            .unwrap();
+        let client = AnyClient::of(flavor, sandbox.client_builder());
+        let TypeKind::Union { tag, variants } = schema::type_info("Card").unwrap().kind else {
+            panic!("Card is a union");
+        };
+        let generator = Generator::new(0);
+        let mut checked = 0;
+        for (card_type, payload) in variants {
+            let card = generator.card(card_type);
+            let key = card_type.to_ascii_lowercase();
+            // The complete card itself is accepted.
+            client
+                .call_json::<_, Value>(
+                    HttpMethod::Post,
+                    "card/create",
+                    &json!({ "card": card }),
+                    false,
+                )
+                .unwrap_or_else(|e| panic!("{card_type}: {e}"));
+            let mut paths = vec![vec![json!(tag)]];
+            let mut path = vec![json!(key)];
+            enum_paths(payload, &card[&key], &mut path, &mut paths);
+            for path in paths {
+                let mut bad = card.clone();
+                *slot(&mut bad, &path) = json!("SANDBOX_NOT_A_VALUE");
+                let error = client
+                    .call_json::<_, Value>(
+                        HttpMethod::Post,
+                        "card/create",
+                        &json!({ "card": bad }),
+                        false,
+                    )
+                    .expect_err(&format!("{card_type}: {path:?} accepted an unknown value"));
+                let code = error.errcode().unwrap_or(0);
+                assert!(
+                    [40071, 40072, 40097].contains(&code),
+                    "{card_type} {path:?}: {error}"
+                );
+                // The control that adds a card checks the same.
+                assert!(sandbox.add_card(&bad).is_err(), "{card_type} {path:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 2 * variants.len(), "only {checked} enum fields");
+    });
+}
+
+#[test]
+fn unknown_paths_get_http_200_and_40066() {
+    crate::clients::each(|flavor| {
+        let sandbox = Sandbox::start().unwrap();
+        let client = AnyClient::of(flavor, sandbox.client_builder());
+        let token = client.access_token().unwrap();
+        // The endpoints the spec excludes (spec/excluded.yaml) are unknown paths too.
+        let excluded: Vec<String> = include_str!("../../spec/excluded.yaml")
+            .lines()
+            .filter_map(|line| line.strip_prefix("  "))
+            .filter_map(|line| line.split_once(':').map(|(path, _)| path.to_owned()))
+            .collect();
+        assert!(excluded.len() >= 3, "{excluded:?}");
+        for path in excluded
+            .iter()
+            .map(String::as_str)
+            .chain(["card/no/such/endpoint", "card/code/gett"])
+        {
+            for method in ["POST", "GET"] {
+                let (status, body) = http(
+                    sandbox.addr(),
+                    method,
+                    &format!("/{path}?access_token={}", token.expose()),
+                    b"{}",
+                );
+                assert_eq!(status, 200, "{method} {path}: {body}");
+                let body: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(body["errcode"], 40066, "{path}");
+                assert!(
+                    body["errmsg"].as_str().unwrap().starts_with("invalid url"),
+                    "{body}"
+                );
+            }
+        }
+        // Through the client: an API error with the errcode, not a transport error.
+        let error = client
+            .call_json::<_, Value>(HttpMethod::Post, "card/location/batchget", &json!({}), true)
+            .unwrap_err();
+        assert_eq!(error.errcode(), Some(40066), "{error}");
+    });
+}
+
+/// WeChat's page says the date_info timestamps "最终需转换为字符串形态传入": card/create accepts
+/// them as numeric strings there, and card/get shows the numbers; nowhere else.
+#[test]
+fn numeric_string_timestamps_are_accepted_where_wechat_accepts_them() {
+    crate::clients::each(|flavor| {
+        let sandbox = Sandbox::start().unwrap();
+        let client = AnyClient::of(flavor, sandbox.client_builder());
+        let mut card = Generator::new(0).card("MEMBER_CARD");
+        card["member_card"]["base_info"]["date_info"] = json!({
+            "type": "DATE_TYPE_FIX_TIME_RANGE",
+            "begin_timestamp": "1704038400",
+            "end_timestamp": "1900000000"
+        });
+        let created: Value = client
+            .call_json(
                 HttpMethod::Post,
                 "card/create",
                 &json!({ "card": card }),
                 false,
             )
-            .unwrap_or_else(|e| panic!("{card_type}: {e}"));
-        let mut paths = vec![vec![json!(tag)]];
-        let mut path = vec![json!(key)];
-        enum_paths(payload, &card[&key], &mut path, &mut paths);
-        for path in paths {
+            .unwrap();
+        let card_id = created["card_id"].as_str().unwrap();
+        let got: Value = client
+            .call_json(
+                HttpMethod::Post,
+                "card/get",
+                &json!({ "card_id": card_id }),
+                true,
+            )
+            .unwrap();
+        assert_eq!(
+            got["card"]["member_card"]["base_info"]["date_info"]["begin_timestamp"],
+            json!(1_704_038_400u64)
+        );
+        assert_eq!(
+            got["card"]["member_card"]["base_info"]["date_info"]["end_timestamp"],
+            json!(1_900_000_000u64)
+        );
+        // The control that adds a card accepts them too.
+        assert!(sandbox.add_card(&card).is_ok());
+
+        // Not a number in a string, or a string elsewhere: 47001 as before.
+        for (path, value) in [
+            (
+                "/member_card/base_info/date_info/begin_timestamp",
+                json!("17040x"),
+            ),
+            (
+                "/member_card/base_info/date_info/begin_timestamp",
+                json!("-1"),
+            ),
+            ("/member_card/base_info/sku/quantity", json!("5")),
+            ("/member_card/base_info/get_limit", json!("3")),
+        ] {
             let mut bad = card.clone();
-            *slot(&mut bad, &path) = json!("SANDBOX_NOT_A_VALUE");
+            *bad.pointer_mut(path).unwrap() = value.clone();
             let error = client
                 .call_json::<_, Value>(
                     HttpMethod::Post,
@@ -208,136 +333,21 @@ fn every_enum_field_of_a_card_refuses_an_unknown_value() {
                     &json!({ "card": bad }),
                     false,
                 )
-                .expect_err(&format!("{card_type}: {path:?} accepted an unknown value"));
-            let code = error.errcode().unwrap_or(0);
-            assert!(
-                [40071, 40072, 40097].contains(&code),
-                "{card_type} {path:?}: {error}"
-            );
-            // The control that adds a card checks the same.
-            assert!(sandbox.add_card(&bad).is_err(), "{card_type} {path:?}");
-            checked += 1;
+                .unwrap_err();
+            assert_eq!(error.errcode(), Some(47001), "{path} = {value}: {error}");
         }
-    }
-    assert!(checked > 2 * variants.len(), "only {checked} enum fields");
-}
-
-#[test]
-fn unknown_paths_get_http_200_and_40066() {
-    let sandbox = Sandbox::start().unwrap();
-    let client = sandbox.client().unwrap();
-    let token = client.access_token().unwrap();
-    // The endpoints the spec excludes (spec/excluded.yaml) are unknown paths too.
-    let excluded: Vec<String> = include_str!("../../spec/excluded.yaml")
-        .lines()
-        .filter_map(|line| line.strip_prefix("  "))
-        .filter_map(|line| line.split_once(':').map(|(path, _)| path.to_owned()))
-        .collect();
-    assert!(excluded.len() >= 3, "{excluded:?}");
-    for path in excluded
-        .iter()
-        .map(String::as_str)
-        .chain(["card/no/such/endpoint", "card/code/gett"])
-    {
-        for method in ["POST", "GET"] {
-            let (status, body) = http(
-                sandbox.addr(),
-                method,
-                &format!("/{path}?access_token={}", token.expose()),
-                b"{}",
-            );
-            assert_eq!(status, 200, "{method} {path}: {body}");
-            let body: Value = serde_json::from_str(&body).unwrap();
-            assert_eq!(body["errcode"], 40066, "{path}");
-            assert!(
-                body["errmsg"].as_str().unwrap().starts_with("invalid url"),
-                "{body}"
-            );
-        }
-    }
-    // Through the client: an API error with the errcode, not a transport error.
-    let error = client
-        .call_json::<_, Value>(HttpMethod::Post, "card/location/batchget", &json!({}), true)
-        .unwrap_err();
-    assert_eq!(error.errcode(), Some(40066), "{error}");
-}
-
-/// WeChat's page says the date_info timestamps "最终需转换为字符串形态传入": card/create accepts
-/// them as numeric strings there, and card/get shows the numbers; nowhere else.
-#[test]
-fn numeric_string_timestamps_are_accepted_where_wechat_accepts_them() {
-    let sandbox = Sandbox::start().unwrap();
-    let client = sandbox.client().unwrap();
-    let mut card = Generator::new(0).card("MEMBER_CARD");
-    card["member_card"]["base_info"]["date_info"] = json!({
-        "type": "DATE_TYPE_FIX_TIME_RANGE",
-        "begin_timestamp": "1704038400",
-        "end_timestamp": "1900000000"
-    });
-    let created: Value = client
-        .call_json(
-            HttpMethod::Post,
-            "card/create",
-            &json!({ "card": card }),
-            false,
-        )
-        .unwrap();
-    let card_id = created["card_id"].as_str().unwrap();
-    let got: Value = client
-        .call_json(
-            HttpMethod::Post,
-            "card/get",
-            &json!({ "card_id": card_id }),
-            true,
-        )
-        .unwrap();
-    assert_eq!(
-        got["card"]["member_card"]["base_info"]["date_info"]["begin_timestamp"],
-        json!(1_704_038_400u64)
-    );
-    assert_eq!(
-        got["card"]["member_card"]["base_info"]["date_info"]["end_timestamp"],
-        json!(1_900_000_000u64)
-    );
-    // The control that adds a card accepts them too.
-    assert!(sandbox.add_card(&card).is_ok());
-
-    // Not a number in a string, or a string elsewhere: 47001 as before.
-    for (path, value) in [
-        (
-            "/member_card/base_info/date_info/begin_timestamp",
-            json!("17040x"),
-        ),
-        (
-            "/member_card/base_info/date_info/begin_timestamp",
-            json!("-1"),
-        ),
-        ("/member_card/base_info/sku/quantity", json!("5")),
-        ("/member_card/base_info/get_limit", json!("3")),
-    ] {
-        let mut bad = card.clone();
-        *bad.pointer_mut(path).unwrap() = value.clone();
+        // card/update's table types them unsigned int: strings are refused there.
         let error = client
             .call_json::<_, Value>(
                 HttpMethod::Post,
-                "card/create",
-                &json!({ "card": bad }),
+                "card/update",
+                &json!({ "card_id": card_id, "member_card": { "base_info": {
+                    "date_info": { "type": "DATE_TYPE_FIX_TIME_RANGE", "end_timestamp": "1910000000" } } } }),
                 false,
             )
             .unwrap_err();
-        assert_eq!(error.errcode(), Some(47001), "{path} = {value}: {error}");
-    }
-    // card/update's table types them unsigned int: strings are refused there.
-    let error = client
-        .call_json::<_, Value>(
-            HttpMethod::Post,
-            "card/update",
-            &json!({ "card_id": card_id, "member_card": { "base_info": {
-                "date_info": { "type": "DATE_TYPE_FIX_TIME_RANGE", "end_timestamp": "1910000000" } } } }),
-            false,
-        )
-        .unwrap_err();
-    assert_eq!(error.errcode(), Some(47001), "{error}");
+        assert_eq!(error.errcode(), Some(47001), "{error}");
+    });
 }
 
 /// A control's answer (errcode included).
@@ -384,65 +394,69 @@ fn the_clock_control_refuses_bad_input() {
 
 #[test]
 fn the_fault_control_refuses_bad_input() {
-    let sandbox = Sandbox::start().unwrap();
-    for (body, key) in [
-        (json!({ "path": "card/code/gett", "errcode": -1 }), "path"),
-        (json!({ "path": "/no/such/path", "drop": true }), "path"),
-        (
-            json!({ "path": "card/code/get", "http_status": 99 }),
-            "http_status",
-        ),
-        (
-            json!({ "path": "card/code/get", "http_status": 600 }),
-            "http_status",
-        ),
-        (
-            json!({ "path": "card/code/get", "http_status": "502" }),
-            "http_status",
-        ),
-        (
-            json!({ "path": "card/code/get", "errcode": "x" }),
-            "errcode",
-        ),
-        (json!({ "path": "card/code/get", "drop": false }), "drop"),
-        (
-            json!({ "path": "card/code/get", "errcode": -1, "times": 0 }),
-            "times",
-        ),
-        (
-            json!({ "path": "card/code/get", "errcode": -1, "delay_ms": 5 }),
-            "exactly one",
-        ),
-        (json!({ "path": "card/code/get" }), "exactly one"),
-        (
-            json!({ "path": "card/code/get", "errcode": -1, "tmies": 2 }),
-            "tmies",
-        ),
-    ] {
-        let answer = control(&sandbox, "fault", body.clone());
-        assert_eq!(answer["errcode"], 40097, "{body}: {answer}");
-        assert!(
-            answer["errmsg"].as_str().unwrap().contains(key),
-            "{body}: {answer}"
-        );
-    }
-    // Nothing was queued: the next call is answered normally.
-    let client = sandbox.client().unwrap();
-    assert_eq!(
-        errcode(client.get_code(&wechat_card::GetCodeRequest::new("1"))),
-        40056
-    );
-    // Good input still works, for endpoints, token paths and `*`.
-    for body in [
-        json!({ "path": "card/code/get", "http_status": 503 }),
-        json!({ "path": "/cgi-bin/stable_token", "errcode": -1, "times": 2 }),
-        json!({ "path": "*", "delay_ms": 1 }),
-    ] {
+    crate::clients::each(|flavor| {
+        let sandbox = Sandbox::start().unwrap();
+        for (body, key) in [
+            (json!({ "path": "card/code/gett", "errcode": -1 }), "path"),
+            (json!({ "path": "/no/such/path", "drop": true }), "path"),
+            (
+                json!({ "path": "card/code/get", "http_status": 99 }),
+                "http_status",
+            ),
+            (
+                json!({ "path": "card/code/get", "http_status": 600 }),
+                "http_status",
+            ),
+            (
+                json!({ "path": "card/code/get", "http_status": "502" }),
+                "http_status",
+            ),
+            (
+                json!({ "path": "card/code/get", "errcode": "x" }),
+                "errcode",
+            ),
+            (json!({ "path": "card/code/get", "drop": false }), "drop"),
+            (
+                json!({ "path": "card/code/get", "errcode": -1, "times": 0 }),
+                "times",
+            ),
+            (
+                json!({ "path": "card/code/get", "errcode": -1, "delay_ms": 5 }),
+                "exactly one",
+            ),
+            (json!({ "path": "card/code/get" }), "exactly one"),
+            (
+                json!({ "path": "card/code/get", "errcode": -1, "tmies": 2 }),
+                "tmies",
+            ),
+        ] {
+            let answer = control(&sandbox, "fault", body.clone());
+            assert_eq!(answer["errcode"], 40097, "{body}: {answer}");
+            assert!(
+                answer["errmsg"].as_str().unwrap().contains(key),
+                "{body}: {answer}"
+            );
+        }
+        // Nothing was queued: the next call is answered normally.
+        let client = AnyClient::of(flavor, sandbox.client_builder());
         assert_eq!(
-            control(&sandbox, "fault", body.clone())["errcode"],
-            0,
-            "{body}"
+            errcode(crate::call!(
+                client.get_code(&wechat_card::GetCodeRequest::new("1"))
+            )),
+            40056
         );
-    }
-    sandbox.clear_faults();
+        // Good input still works, for endpoints, token paths and `*`.
+        for body in [
+            json!({ "path": "card/code/get", "http_status": 503 }),
+            json!({ "path": "/cgi-bin/stable_token", "errcode": -1, "times": 2 }),
+            json!({ "path": "*", "delay_ms": 1 }),
+        ] {
+            assert_eq!(
+                control(&sandbox, "fault", body.clone())["errcode"],
+                0,
+                "{body}"
+            );
+        }
+        sandbox.clear_faults();
+    });
 }

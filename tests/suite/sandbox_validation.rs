@@ -2,6 +2,7 @@
 //! hatch, or raw HTTP) is answered the way WeChat would; every endpoint of the spec is served.
 #![cfg(feature = "sandbox")]
 
+use crate::clients::{AnyClient, Flavor};
 use crate::sandbox_support;
 
 use sandbox_support::{http, http_json};
@@ -9,16 +10,16 @@ use serde_json::{Value, json};
 use wechat_card::sandbox::Sandbox;
 use wechat_card::schema::{self, HttpMethod};
 use wechat_card::tooling::HookError;
-use wechat_card::{Client, Error, GetCodeRequest};
+use wechat_card::{Error, GetCodeRequest};
 
-fn setup() -> (Sandbox, Client) {
+fn setup(flavor: Flavor) -> (Sandbox, AnyClient) {
     let sandbox = Sandbox::start().expect("sandbox");
-    let client = sandbox.client().expect("client");
+    let client = AnyClient::of(flavor, sandbox.client_builder());
     (sandbox, client)
 }
 
 /// Posts `body` to `path` without validation; the API error's code and message.
-fn raw_call(client: &Client, path: &str, body: Value) -> (i64, String) {
+fn raw_call(client: &AnyClient, path: &str, body: Value) -> (i64, String) {
     match client.call_json::<_, Value>(HttpMethod::Post, path, &body, false) {
         Err(Error::Api(e)) => (e.errcode, e.errmsg),
         other => panic!("{path} {body}: expected an API error, got {other:?}"),
@@ -27,134 +28,138 @@ fn raw_call(client: &Client, path: &str, body: Value) -> (i64, String) {
 
 #[test]
 fn unvalidated_requests_get_wechats_errors() {
-    let (_sandbox, client) = setup();
-    let (code, message) = raw_call(&client, "card/code/get", json!({ "check_consume": true }));
-    assert_eq!(code, 41011);
-    assert!(message.contains("`code`"), "{message}");
+    crate::clients::each(|flavor| {
+        let (_sandbox, client) = setup(flavor);
+        let (code, message) = raw_call(&client, "card/code/get", json!({ "check_consume": true }));
+        assert_eq!(code, 41011);
+        assert!(message.contains("`code`"), "{message}");
 
-    let (code, message) = raw_call(&client, "card/code/get", json!({ "code": "1".repeat(21) }));
-    assert_eq!(code, 45021);
-    assert!(message.contains("code is 21 bytes"), "{message}");
-    // 9 汉字 fit string(27), 10 do not: limits count UTF-8 bytes, as the client's.
-    let (code, _) = raw_call(
-        &client,
-        "card/user/getcardlist",
-        json!({ "openid": "字".repeat(22) }),
-    );
-    assert_eq!(code, 45021);
-
-    let (code, message) = raw_call(
-        &client,
-        "card/batchget",
-        json!({ "offset": 0, "count": 51 }),
-    );
-    assert_eq!(code, 40097);
-    assert!(message.contains("count"), "{message}");
-
-    let (code, _) = raw_call(&client, "card/code/get", json!({ "code": 123 }));
-    assert_eq!(code, 47001, "a number where a string belongs");
-
-    let (code, message) = raw_call(&client, "card/update", json!({ "card_id": "p1" }));
-    assert_eq!(code, 40097, "{message}");
-
-    let period = |begin: &str, end: &str| {
-        raw_call(
+        let (code, message) = raw_call(&client, "card/code/get", json!({ "code": "1".repeat(21) }));
+        assert_eq!(code, 45021);
+        assert!(message.contains("code is 21 bytes"), "{message}");
+        // 9 汉字 fit string(27), 10 do not: limits count UTF-8 bytes, as the client's.
+        let (code, _) = raw_call(
             &client,
-            "datacube/getcardbizuininfo",
-            json!({ "begin_date": begin, "end_date": end, "cond_source": 1 }),
-        )
-        .0
-    };
-    assert_eq!(period("2015-6-1", "2015-06-30"), 61500);
-    assert_eq!(period("2015-06-31", "2015-07-01"), 61500);
-    assert_eq!(period("2015-06-01", "2015-08-02"), 61501, "63 days");
-    assert_eq!(period("2015-06-30", "2015-06-01"), 61501, "backwards");
+            "card/user/getcardlist",
+            json!({ "openid": "字".repeat(22) }),
+        );
+        assert_eq!(code, 45021);
 
-    // Gift-card orders: a span of Unix seconds, at most 31 days (time_span), 40100 otherwise.
-    let begin: u32 = 1_483_200_000;
-    let exact =
-        json!({ "begin_time": begin, "end_time": begin + 31 * 86_400, "offset": 0, "count": 10 });
-    let answer = client.call_json::<_, Value>(
-        HttpMethod::Post,
-        "card/giftcard/order/batchget",
-        &exact,
-        false,
-    );
-    assert!(answer.is_ok(), "exactly 31 days: {answer:?}");
-    for (end, what) in [
-        (begin + 31 * 86_400 + 1, "31 days and 1 second"),
-        (begin - 1, "backwards"),
-    ] {
         let (code, message) = raw_call(
             &client,
-            "card/giftcard/order/batchget",
-            json!({ "begin_time": begin, "end_time": end, "offset": 0, "count": 10 }),
+            "card/batchget",
+            json!({ "offset": 0, "count": 51 }),
         );
-        assert_eq!(code, 40100, "{what}: {message}");
-        assert!(
-            message.starts_with("invalid time range"),
-            "{what}: {message}"
-        );
-        assert!(message.contains("end_time"), "{what}: {message}");
-    }
+        assert_eq!(code, 40097);
+        assert!(message.contains("count"), "{message}");
 
-    // A missing field deep inside the card body is named by its path.
-    let (code, message) = raw_call(
-        &client,
-        "card/update",
-        json!({ "card_id": "p1", "member_card": { "custom_cell1": { "name": "n", "tips": "t" } } }),
-    );
-    assert_eq!(code, 41011);
-    assert!(
-        message.contains("member_card.custom_cell1.url"),
-        "{message}"
-    );
+        let (code, _) = raw_call(&client, "card/code/get", json!({ "code": 123 }));
+        assert_eq!(code, 47001, "a number where a string belongs");
+
+        let (code, message) = raw_call(&client, "card/update", json!({ "card_id": "p1" }));
+        assert_eq!(code, 40097, "{message}");
+
+        let period = |begin: &str, end: &str| {
+            raw_call(
+                &client,
+                "datacube/getcardbizuininfo",
+                json!({ "begin_date": begin, "end_date": end, "cond_source": 1 }),
+            )
+            .0
+        };
+        assert_eq!(period("2015-6-1", "2015-06-30"), 61500);
+        assert_eq!(period("2015-06-31", "2015-07-01"), 61500);
+        assert_eq!(period("2015-06-01", "2015-08-02"), 61501, "63 days");
+        assert_eq!(period("2015-06-30", "2015-06-01"), 61501, "backwards");
+
+        // Gift-card orders: a span of Unix seconds, at most 31 days (time_span), 40100 otherwise.
+        let begin: u32 = 1_483_200_000;
+        let exact = json!({ "begin_time": begin, "end_time": begin + 31 * 86_400, "offset": 0, "count": 10 });
+        let answer = client.call_json::<_, Value>(
+            HttpMethod::Post,
+            "card/giftcard/order/batchget",
+            &exact,
+            false,
+        );
+        assert!(answer.is_ok(), "exactly 31 days: {answer:?}");
+        for (end, what) in [
+            (begin + 31 * 86_400 + 1, "31 days and 1 second"),
+            (begin - 1, "backwards"),
+        ] {
+            let (code, message) = raw_call(
+                &client,
+                "card/giftcard/order/batchget",
+                json!({ "begin_time": begin, "end_time": end, "offset": 0, "count": 10 }),
+            );
+            assert_eq!(code, 40100, "{what}: {message}");
+            assert!(
+                message.starts_with("invalid time range"),
+                "{what}: {message}"
+            );
+            assert!(message.contains("end_time"), "{what}: {message}");
+        }
+
+        // A missing field deep inside the card body is named by its path.
+        let (code, message) = raw_call(
+            &client,
+            "card/update",
+            json!({ "card_id": "p1", "member_card": { "custom_cell1": { "name": "n", "tips": "t" } } }),
+        );
+        assert_eq!(code, 41011);
+        assert!(
+            message.contains("member_card.custom_cell1.url"),
+            "{message}"
+        );
+    });
 }
 
 #[test]
 fn the_typed_client_stops_the_same_requests_before_sending() {
-    let (sandbox, client) = setup();
-    let error = client
-        .get_code(&GetCodeRequest::new("1".repeat(21)))
-        .unwrap_err();
-    assert!(matches!(error, Error::Validation(_)), "{error}");
-    assert_eq!(sandbox.calls("card/code/get"), 0);
-    assert_eq!(
-        sandbox.requests(),
-        0,
-        "nothing sent, not even a token request"
-    );
+    crate::clients::each(|flavor| {
+        let (sandbox, client) = setup(flavor);
+        let error =
+            crate::call!(client.get_code(&GetCodeRequest::new("1".repeat(21)))).unwrap_err();
+        assert!(matches!(error, Error::Validation(_)), "{error}");
+        assert_eq!(sandbox.calls("card/code/get"), 0);
+        assert_eq!(
+            sandbox.requests(),
+            0,
+            "nothing sent, not even a token request"
+        );
+    });
 }
 
 #[test]
 fn malformed_bodies_methods_and_paths() {
-    let (sandbox, client) = setup();
-    let token = client.access_token().unwrap();
-    let target = |path: &str| format!("/{path}?access_token={}", token.expose());
+    crate::clients::each(|flavor| {
+        let (sandbox, client) = setup(flavor);
+        let token = client.access_token().unwrap();
+        let target = |path: &str| format!("/{path}?access_token={}", token.expose());
 
-    for body in [&b"{"[..], b"[1]", b"\"code\"", b"", b"{\"code\": \"1\",}"] {
-        let answer = http_json(sandbox.addr(), "POST", &target("card/code/get"), body);
-        assert_eq!(
-            answer["errcode"],
-            47001,
-            "{:?}",
-            String::from_utf8_lossy(body)
+        for body in [&b"{"[..], b"[1]", b"\"code\"", b"", b"{\"code\": \"1\",}"] {
+            let answer = http_json(sandbox.addr(), "POST", &target("card/code/get"), body);
+            assert_eq!(
+                answer["errcode"],
+                47001,
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let answer = http_json(sandbox.addr(), "GET", &target("card/code/get"), b"");
+        assert_eq!(answer["errcode"], 43002);
+
+        let (status, body) = http(
+            sandbox.addr(),
+            "POST",
+            &target("card/no/such/endpoint"),
+            b"{}",
         );
-    }
-    let answer = http_json(sandbox.addr(), "GET", &target("card/code/get"), b"");
-    assert_eq!(answer["errcode"], 43002);
-
-    let (status, body) = http(
-        sandbox.addr(),
-        "POST",
-        &target("card/no/such/endpoint"),
-        b"{}",
-    );
-    assert_eq!(
-        status, 200,
-        "WeChat answers unknown paths with HTTP 200: {body}"
-    );
-    assert!(body.contains("40066"), "{body}");
+        assert_eq!(
+            status, 200,
+            "WeChat answers unknown paths with HTTP 200: {body}"
+        );
+        assert!(body.contains("40066"), "{body}");
+    });
 }
 
 /// What a fresh sandbox answers to the examples of the endpoints that do not answer all their
@@ -253,75 +258,78 @@ const NOT_ALL_ZERO: &[(&str, &[i64], &str)] = {
 /// of its examples.
 #[test]
 fn every_endpoint_of_the_spec_is_served() {
-    let sandbox = Sandbox::start().expect("sandbox");
-    // The cgi-bin/component/* endpoints carry the open platform's token.
-    let client = sandbox
-        .client_builder()
-        .component_token("SANDBOX-COMPONENT-TOKEN")
-        .build()
-        .expect("client");
-    for (path, _, _) in NOT_ALL_ZERO {
-        assert!(
-            schema::endpoint(path).is_some(),
-            "{path} is not in the spec"
+    crate::clients::each(|flavor| {
+        let sandbox = Sandbox::start().expect("sandbox");
+        // The cgi-bin/component/* endpoints carry the open platform's token.
+        let client = AnyClient::of(
+            flavor,
+            sandbox
+                .client_builder()
+                .component_token("SANDBOX-COMPONENT-TOKEN"),
         );
-    }
-    let mut wrong = Vec::new();
-    for endpoint in schema::ENDPOINTS {
-        let requests: Vec<Value> = if endpoint.request.is_none() {
-            vec![json!({})]
-        } else {
-            endpoint
-                .examples
-                .iter()
-                .filter_map(|e| e.request)
-                .map(|r| serde_json::from_str(r).expect("example request"))
-                .collect()
-        };
-        let mut answers = Vec::new();
-        for request in requests {
-            answers.push(
-                match (wechat_card::tooling::hooks(endpoint).invoke)(&client, &request) {
+        for (path, _, _) in NOT_ALL_ZERO {
+            assert!(
+                schema::endpoint(path).is_some(),
+                "{path} is not in the spec"
+            );
+        }
+        let mut wrong = Vec::new();
+        for endpoint in schema::ENDPOINTS {
+            let requests: Vec<Value> = if endpoint.request.is_none() {
+                vec![json!({})]
+            } else {
+                endpoint
+                    .examples
+                    .iter()
+                    .filter_map(|e| e.request)
+                    .map(|r| serde_json::from_str(r).expect("example request"))
+                    .collect()
+            };
+            let mut answers = Vec::new();
+            for request in requests {
+                answers.push(match client.invoke(endpoint, &request) {
                     Ok(_) => 0,
                     Err(HookError::Call(Error::Api(e))) => e.errcode,
                     // Example requests that break the spec's own limits are the spec's business.
-                    Err(HookError::Invalid(_) | HookError::Call(Error::Validation(_))) => continue,
-                    Err(other) => panic!("{}: {request}: {other}", endpoint.path),
-                },
-            );
-        }
-        assert!(
-            !answers.is_empty() && sandbox.calls(endpoint.path) > 0,
-            "{}: no documented example reached the sandbox",
-            endpoint.path
-        );
-        let expected = match NOT_ALL_ZERO
-            .iter()
-            .find(|(path, _, _)| *path == endpoint.path)
-        {
-            Some((_, codes, _)) => codes.to_vec(),
-            // Without a handler, an example is answered as documented unless it names an
-            // entity a fresh sandbox does not have (unknown card 40073, code 40056, other 40097).
-            None if !Sandbox::serves_statefully(endpoint.path) => answers
-                .iter()
-                .map(|&a| {
-                    if [40073, 40056, 40097].contains(&a) {
-                        a
-                    } else {
-                        0
+                    Err(HookError::Invalid(_) | HookError::Call(Error::Validation(_))) => {
+                        continue;
                     }
-                })
-                .collect(),
-            None => vec![0; answers.len()],
-        };
-        if answers != expected {
-            wrong.push(format!(
-                "{}: answered {answers:?}, expected {expected:?}",
+                    Err(other) => panic!("{}: {request}: {other}", endpoint.path),
+                });
+            }
+            assert!(
+                !answers.is_empty() && sandbox.calls(endpoint.path) > 0,
+                "{}: no documented example reached the sandbox",
                 endpoint.path
-            ));
+            );
+            let expected = match NOT_ALL_ZERO
+                .iter()
+                .find(|(path, _, _)| *path == endpoint.path)
+            {
+                Some((_, codes, _)) => codes.to_vec(),
+                // Without a handler, an example is answered as documented unless it names an
+                // entity a fresh sandbox does not have (unknown card 40073, code 40056, other 40097).
+                None if !Sandbox::serves_statefully(endpoint.path) => answers
+                    .iter()
+                    .map(|&a| {
+                        if [40073, 40056, 40097].contains(&a) {
+                            a
+                        } else {
+                            0
+                        }
+                    })
+                    .collect(),
+                None => vec![0; answers.len()],
+            };
+            if answers != expected {
+                wrong.push(format!(
+                    "{}: answered {answers:?}, expected {expected:?}",
+                    endpoint.path
+                ));
+            }
         }
-    }
-    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    });
 }
 
 /// A body over the sandbox's 1 MiB limit is refused with 47001 and the limit named, and the

@@ -12,10 +12,11 @@ use serde_json::{Value, json};
 use wechat_card::sandbox::Sandbox;
 use wechat_card::{Client, Error};
 
-/// A fresh sandbox and a client for it.
-pub fn setup() -> (Sandbox, Client) {
+/// A fresh sandbox and a client of `flavor` for it.
+#[cfg(feature = "tooling")]
+pub fn setup(flavor: crate::clients::Flavor) -> (Sandbox, crate::clients::AnyClient) {
     let sandbox = Sandbox::start().expect("sandbox");
-    let client = sandbox.client().expect("client");
+    let client = crate::clients::AnyClient::of(flavor, sandbox.client_builder());
     (sandbox, client)
 }
 
