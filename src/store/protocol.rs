@@ -771,4 +771,386 @@ mod tests {
         let ids: std::collections::HashSet<_> = (0..1000).map(|_| owner_id()).collect();
         assert_eq!(ids.len(), 1000);
     }
+
+    // The step machine, driven by hand: no socket, no clock (`at(ms)` is a moment of the
+    // test's own), replies written as Redis would send them.
+
+    /// Redis time of the replies: 2023-11-14 in microseconds.
+    const NOW_US: u64 = 1_700_000_000_000_000;
+
+    fn spec(lock_ttl_ms: u64) -> SlotSpec {
+        // Nothing is connected: the machine does no I/O.
+        let store = RedisStore::builder("redis://127.0.0.1:1/")
+            .lock_ttl(Duration::from_millis(lock_ttl_ms))
+            .build()
+            .unwrap();
+        store.spec("wx1", "access_token", "access token").unwrap()
+    }
+
+    fn bulk(text: &str) -> Value {
+        Value::BulkString(text.as_bytes().to_vec())
+    }
+
+    /// A reply of `READ_SCRIPT`: the value (JSON), its PTTL and Redis's time.
+    fn read_reply(value: Option<&Stored>, pttl_ms: i64) -> Input {
+        let value = value.map_or(Value::Nil, |v| bulk(&serde_json::to_string(v).unwrap()));
+        let secs = (NOW_US / 1_000_000).to_string();
+        let micros = (NOW_US % 1_000_000).to_string();
+        Input::Reply(Ok(Value::Array(vec![
+            value,
+            Value::Int(pttl_ms),
+            bulk(&secs),
+            bulk(&micros),
+        ])))
+    }
+
+    fn int(n: i64) -> Input {
+        Input::Reply(Ok(Value::Int(n)))
+    }
+
+    /// A reply of `LOCK_SCRIPT`: taken (1) or held, with the holder's id.
+    fn lock_reply(taken: bool, owner: &str) -> Input {
+        Input::Reply(Ok(Value::Array(vec![
+            Value::Int(i64::from(taken)),
+            bulk(owner),
+        ])))
+    }
+
+    fn down() -> Input {
+        Input::Reply(Err(StoreError("connection refused".to_owned())))
+    }
+
+    /// The script an action runs and its arguments after the key.
+    fn script(action: &Action) -> (&'static str, Vec<String>) {
+        let Action::Run(cmd) = action else {
+            panic!("expected a command");
+        };
+        let args: Vec<String> = cmd
+            .args_iter()
+            .map(|a| match a {
+                redis::Arg::Simple(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+                _ => String::new(),
+            })
+            .collect();
+        assert_eq!(args[0], "EVAL");
+        let name = [
+            ("read", READ_SCRIPT),
+            ("lock", LOCK_SCRIPT),
+            ("take-over", TAKE_OVER_SCRIPT),
+            ("write", WRITE_SCRIPT),
+            ("release", RELEASE_SCRIPT),
+            ("invalidate", INVALIDATE_SCRIPT),
+        ]
+        .into_iter()
+        .find(|(_, text)| *text == args[1])
+        .map(|(name, _)| name)
+        .expect("one of the store's scripts");
+        assert_eq!(args[2], "1", "one key");
+        (name, args[4..].to_vec())
+    }
+
+    fn done(action: Action) -> Result<Fetched, Error> {
+        match action {
+            Action::Done(result) => result,
+            _ => panic!("expected the end"),
+        }
+    }
+
+    fn fetched(token: &str) -> Input {
+        Input::Fetched(Ok(Fetched {
+            token: Secret::new(token),
+            expires_in: Some(7200),
+            remaining: None,
+        }))
+    }
+
+    #[test]
+    fn a_fresh_shared_value_is_used_without_a_lock() {
+        let spec = spec(1000);
+        let t0 = Instant::now();
+        let (mut flight, action) = Flight::start(&spec, None, false, t0);
+        assert_eq!(script(&action).0, "read");
+        let value = stored("SHARED", NOW_US - 1);
+        let result = done(flight.step(read_reply(Some(&value), 7_000_000), t0));
+        let got = result.unwrap();
+        assert_eq!(got.token.expose(), "SHARED");
+        assert_eq!(got.remaining, Some(Duration::from_millis(7_000_000)));
+        assert!(flight.abandon().is_none(), "no lock was taken");
+    }
+
+    #[test]
+    fn a_missing_value_is_locked_fetched_written_with_redis_time_and_released() {
+        let spec = spec(1000);
+        let t0 = Instant::now();
+        let (mut flight, _) = Flight::start(&spec, None, true, t0);
+        let lock = flight.step(read_reply(None, -2), t0);
+        let (name, args) = script(&lock);
+        assert_eq!((name, args[1].as_str()), ("lock", "1000"));
+        let owner = args[0].clone();
+        // Taken: the holder reads again (another process may have written meanwhile).
+        assert_eq!(script(&flight.step(lock_reply(true, &owner), t0)).0, "read");
+        let fetch = flight.step(read_reply(None, -2), t0);
+        assert!(matches!(fetch, Action::Fetch(true)), "forced as asked");
+        let write = flight.step(fetched("NEW"), t0 + Duration::from_secs(1));
+        let (name, args) = script(&write);
+        assert_eq!(name, "write");
+        let value: Stored = serde_json::from_str(&args[0]).unwrap();
+        assert_eq!(value.token, "NEW");
+        assert_eq!(
+            value.fetched_at_us, NOW_US,
+            "Redis's time, when the fetch started"
+        );
+        assert_eq!(value.expires_at_us, NOW_US + 7_200_000_000);
+        assert_eq!(args[1], NOW_US.to_string());
+        // The TTL is what is left of the lifetime after the fetch took its second.
+        assert_eq!(args[2], "7199000");
+        assert_eq!(args[3], FUTURE_TOLERANCE_US.to_string());
+        let release = flight.step(int(1), t0);
+        assert_eq!(script(&release), ("release", vec![owner]));
+        let got = done(flight.step(int(1), t0)).unwrap();
+        assert_eq!(got.token.expose(), "NEW");
+        assert_eq!(got.remaining, Some(Duration::from_secs(7199)));
+        assert!(flight.abandon().is_none());
+    }
+
+    #[test]
+    fn a_held_lock_is_polled_with_backoff_then_taken_over_at_half_the_budget() {
+        let spec = spec(1000);
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let (mut flight, _) = Flight::start(&spec, None, false, t0);
+        let mut pauses = Vec::new();
+        let mut now = 0;
+        loop {
+            flight.step(read_reply(None, -2), at(now));
+            match flight.step(lock_reply(false, "dead-holder"), at(now)) {
+                Action::Sleep(pause) => {
+                    pauses.push(pause.as_millis());
+                    now += 100;
+                    assert_eq!(script(&flight.step(Input::Slept, at(now))).0, "read");
+                }
+                action => {
+                    let (name, args) = script(&action);
+                    assert_eq!(name, "take-over");
+                    assert_eq!(args[0], "dead-holder");
+                    assert_eq!(args[2], "1000");
+                    break;
+                }
+            }
+        }
+        assert_eq!(pauses, [5, 10, 20, 40, 80], "5 ms doubling to 100 ms");
+        assert_eq!(now, 500, "taken over after half the lock TTL");
+        // Taken over: this process holds the lock and reads again.
+        assert_eq!(script(&flight.step(int(1), at(now))).0, "read");
+        assert!(flight.abandon().is_some(), "it holds the lock");
+    }
+
+    #[test]
+    fn a_lost_take_over_waits_for_the_new_holder_and_a_spent_budget_fetches_unshared() {
+        let spec = spec(1000);
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let (mut flight, _) = Flight::start(&spec, None, false, t0);
+        flight.step(read_reply(None, -2), t0);
+        assert!(matches!(
+            flight.step(lock_reply(false, "first"), t0),
+            Action::Sleep(_)
+        ));
+        flight.step(Input::Slept, at(500));
+        flight.step(read_reply(None, -2), at(500));
+        let take_over = flight.step(lock_reply(false, "first"), at(500));
+        assert_eq!(script(&take_over).0, "take-over");
+        // Another waiter took it over first: wait for that one, which gets its own half.
+        assert!(matches!(flight.step(int(0), at(500)), Action::Sleep(_)));
+        flight.step(Input::Slept, at(999));
+        flight.step(read_reply(None, -2), at(999));
+        assert!(matches!(
+            flight.step(lock_reply(false, "second"), at(999)),
+            Action::Sleep(p) if p == Duration::from_millis(1)
+        ));
+        flight.step(Input::Slept, at(1000));
+        flight.step(read_reply(None, -2), at(1000));
+        // The whole budget is spent: fetched in this process, no lock to release.
+        let fetch = flight.step(lock_reply(false, "second"), at(1000));
+        assert!(matches!(fetch, Action::Fetch(false)));
+        assert!(flight.abandon().is_none());
+    }
+
+    #[test]
+    fn a_value_close_to_expiry_is_used_while_another_process_refreshes_it() {
+        let spec = spec(1000);
+        let t0 = Instant::now();
+        let (mut flight, _) = Flight::start(&spec, None, false, t0);
+        let value = stored("OLD", NOW_US - 7_190_000_000);
+        let lock = flight.step(read_reply(Some(&value), 10_000), t0);
+        assert_eq!(script(&lock).0, "lock");
+        let got = done(flight.step(lock_reply(false, "refresher"), t0)).unwrap();
+        assert_eq!(got.token.expose(), "OLD");
+    }
+
+    #[test]
+    fn the_token_to_avoid_and_values_not_ours_are_not_used() {
+        let spec = spec(1000);
+        let t0 = Instant::now();
+        let rejected = Secret::new("REJECTED");
+        let (mut flight, _) = Flight::start(&spec, Some(&rejected), false, t0);
+        let value = stored("REJECTED", NOW_US);
+        assert_eq!(
+            script(&flight.step(read_reply(Some(&value), 7_000_000), t0)).0,
+            "lock"
+        );
+        // Without a TTL, invalidated, or from the future: not used either.
+        for (value, pttl) in [
+            (stored("T", NOW_US), -1),
+            (stored("", NOW_US), 7_000_000),
+            (stored("T", NOW_US + FUTURE_TOLERANCE_US + 1), 7_000_000),
+        ] {
+            let (mut flight, _) = Flight::start(&spec, None, false, t0);
+            assert_eq!(
+                script(&flight.step(read_reply(Some(&value), pttl), t0)).0,
+                "lock"
+            );
+        }
+    }
+
+    #[test]
+    fn redis_failing_before_the_lock_means_a_fetch_in_this_process() {
+        let spec = spec(1000);
+        let t0 = Instant::now();
+        let (mut flight, _) = Flight::start(&spec, None, false, t0);
+        assert!(matches!(flight.step(down(), t0), Action::Fetch(false)));
+        let got = done(flight.step(fetched("LOCAL"), t0)).unwrap();
+        assert_eq!(got.token.expose(), "LOCAL");
+        // While Redis rests (it failed less than `retry_after` ago), it is not asked at all.
+        let _ = spec
+            .store
+            .settle::<()>(Err(std::io::Error::other("down").into()));
+        assert!(spec.store.resting());
+        let (_, action) = Flight::start(&spec, None, true, t0);
+        assert!(matches!(action, Action::Fetch(true)));
+        assert!(spec.invalidation(&Secret::new("T")).is_none());
+    }
+
+    #[test]
+    fn a_holder_whose_redis_fails_uses_its_fetch_and_still_releases() {
+        let spec = spec(1000);
+        let t0 = Instant::now();
+        let (mut flight, _) = Flight::start(&spec, None, false, t0);
+        flight.step(read_reply(None, -2), t0);
+        flight.step(lock_reply(true, "me"), t0);
+        // The holder's read fails: fetched, not written, the lock released.
+        assert!(matches!(flight.step(down(), t0), Action::Fetch(false)));
+        assert_eq!(script(&flight.step(fetched("LOCAL"), t0)).0, "release");
+        assert_eq!(
+            done(flight.step(down(), t0)).unwrap().token.expose(),
+            "LOCAL"
+        );
+
+        // The write fails: the fetched token is used, the lock released.
+        let (mut flight, _) = Flight::start(&spec, None, false, t0);
+        flight.step(read_reply(None, -2), t0);
+        flight.step(lock_reply(true, "me"), t0);
+        flight.step(read_reply(None, -2), t0);
+        assert_eq!(script(&flight.step(fetched("MINE"), t0)).0, "write");
+        assert_eq!(script(&flight.step(down(), t0)).0, "release");
+        assert_eq!(
+            done(flight.step(int(1), t0)).unwrap().token.expose(),
+            "MINE"
+        );
+    }
+
+    #[test]
+    fn a_failed_fetch_releases_the_lock_and_is_the_outcome() {
+        let spec = spec(1000);
+        let t0 = Instant::now();
+        let (mut flight, _) = Flight::start(&spec, None, false, t0);
+        flight.step(read_reply(None, -2), t0);
+        flight.step(lock_reply(true, "me"), t0);
+        flight.step(read_reply(None, -2), t0);
+        let failed = Input::Fetched(Err(Error::Config("no".to_owned())));
+        assert_eq!(script(&flight.step(failed, t0)).0, "release");
+        assert!(done(flight.step(int(1), t0)).is_err());
+    }
+
+    #[test]
+    fn a_refused_write_means_the_newer_shared_value_is_used() {
+        let spec = spec(1000);
+        let t0 = Instant::now();
+        let (mut flight, _) = Flight::start(&spec, None, false, t0);
+        flight.step(read_reply(None, -2), t0);
+        flight.step(lock_reply(true, "me"), t0);
+        flight.step(read_reply(None, -2), t0);
+        flight.step(fetched("OLDER"), t0);
+        assert_eq!(script(&flight.step(int(0), t0)).0, "read");
+        let newer = stored("NEWER", NOW_US);
+        let release = flight.step(read_reply(Some(&newer), 7_000_000), t0);
+        assert_eq!(script(&release).0, "release");
+        assert_eq!(
+            done(flight.step(int(1), t0)).unwrap().token.expose(),
+            "NEWER"
+        );
+    }
+
+    #[test]
+    fn a_holder_that_finds_a_fresh_value_uses_it_without_fetching() {
+        let spec = spec(1000);
+        let t0 = Instant::now();
+        let (mut flight, _) = Flight::start(&spec, None, false, t0);
+        let owner = script(&flight.step(read_reply(None, -2), t0)).1[0].clone();
+        flight.step(lock_reply(true, &owner), t0);
+        let value = stored("JUST-WRITTEN", NOW_US);
+        let release = flight.step(read_reply(Some(&value), 7_200_000), t0);
+        assert_eq!(script(&release), ("release", vec![owner]));
+        let got = done(flight.step(int(1), t0)).unwrap();
+        assert_eq!(got.token.expose(), "JUST-WRITTEN");
+    }
+
+    #[test]
+    fn a_reply_of_another_shape_is_an_error_that_does_not_show_it() {
+        let spec = spec(1000);
+        let weird = Input::Reply(Ok(Value::Array(vec![bulk("SECRET-TOKEN-IN-REPLY")])));
+        let Err(e) = spec.parse_read(match weird {
+            Input::Reply(r) => r,
+            _ => unreachable!(),
+        }) else {
+            panic!("not a read reply");
+        };
+        assert!(!e.0.contains("SECRET-TOKEN"), "{}", e.0);
+        let t0 = Instant::now();
+        let (mut flight, _) = Flight::start(&spec, None, false, t0);
+        let weird = Input::Reply(Ok(Value::Array(vec![bulk("SECRET-TOKEN-IN-REPLY")])));
+        assert!(matches!(flight.step(weird, t0), Action::Fetch(false)));
+    }
+
+    #[test]
+    fn an_invalidation_compares_the_rejected_token() {
+        let spec = spec(1000);
+        let cmd = spec.invalidation(&Secret::new("REJECTED")).unwrap();
+        assert_eq!(
+            script(&Action::Run(cmd)),
+            ("invalidate", vec!["REJECTED".to_owned()])
+        );
+    }
+
+    #[test]
+    fn a_flight_abandoned_while_it_holds_the_lock_releases_it() {
+        let spec = spec(1000);
+        let t0 = Instant::now();
+        let (mut flight, _) = Flight::start(&spec, None, false, t0);
+        let owner = script(&flight.step(read_reply(None, -2), t0)).1[0].clone();
+        flight.step(lock_reply(true, &owner), t0);
+        assert!(matches!(
+            flight.step(read_reply(None, -2), t0),
+            Action::Fetch(false)
+        ));
+        // The fetch panicked, or the future was dropped: its driver releases the lock.
+        let release = flight.abandon().expect("it holds the lock");
+        assert_eq!(script(&Action::Run(release)), ("release", vec![owner]));
+        assert!(flight.abandon().is_none(), "released once");
+        // A waiter holds nothing.
+        let (mut flight, _) = Flight::start(&spec, None, false, t0);
+        flight.step(read_reply(None, -2), t0);
+        flight.step(lock_reply(false, "other"), t0);
+        assert!(flight.abandon().is_none());
+    }
 }
