@@ -477,8 +477,7 @@ mod tests {
         // A failed command: the password is not in the error text either.
         let err = store
             .run(|con| redis::cmd("PING").query::<String>(con))
-            .err()
-            .expect("nothing listens on port 1");
+            .expect_err("nothing listens on port 1");
         assert!(!err.0.contains("hunter2secret"), "{}", err.0);
     }
 }
