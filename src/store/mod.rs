@@ -64,6 +64,9 @@
 //!   process (with `cgi-bin/stable_token`, the default, all processes get the same token anyway),
 //!   logs a warning through the `log` crate (target `wechat_card::store`), and leaves Redis alone
 //!   for [`RedisStoreBuilder::retry_after`]. After that the store is used again.
+//! - **Blocking and async users alike.** With the feature `async` the store also serves async
+//!   code, over an async connection of its own (waits never block a thread): the same keys,
+//!   values, locks and rules, so blocking and async processes share one token.
 //! - **Secrets.** The Redis URL's password is shown as `***` in `Debug` output, errors and logs.
 //!
 //! Needs Redis 6.0 or later (Lua scripting and `SET … KEEPTTL`); tested with 7.0.
