@@ -52,6 +52,7 @@ mod sandbox_stats;
 mod sandbox_tokens;
 mod sandbox_validation;
 mod shared_store;
+mod shared_store_async;
 mod shared_store_processes;
 mod signatures;
 mod spec_examples;
