@@ -317,7 +317,7 @@ pub(crate) type AsyncFetchFn<'a> =
 /// [`SharedSlot`] for the async client: the same protocol over an async connection, so that a
 /// blocking process and an async one share one token.
 #[cfg(feature = "async")]
-#[allow(dead_code)] // implemented by the store (feature `redis`)
+#[cfg_attr(not(feature = "redis"), allow(dead_code))] // implemented by the store (feature `redis`)
 pub(crate) trait AsyncSharedSlot: Send + Sync + fmt::Debug {
     /// A token through the shared place: the shared one, or fetched with `fetch` by the one
     /// process that holds its lock. Waiting for another process's lock never blocks a thread.

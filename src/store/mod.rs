@@ -84,9 +84,6 @@ mod nonblocking;
 mod protocol;
 
 pub(crate) use blocking::Slot;
-#[cfg(feature = "async")]
-#[allow(unused_imports)] // for the async client (being built)
-pub(crate) use nonblocking::AsyncSlot;
 #[cfg(all(feature = "async", feature = "tooling"))]
 #[doc(hidden)]
 pub use nonblocking::{ToolingAsyncSlot, ToolingFetched};

@@ -61,7 +61,6 @@ impl RedisStore {
 
     /// The async slot of `kind` for `appid`: the same key, lock and protocol as
     /// [`slot`](RedisStore::slot)'s, so blocking and async users share one token.
-    #[cfg_attr(not(feature = "tooling"), allow(dead_code))] // for the async client (being built)
     pub(crate) fn async_slot(
         &self,
         appid: &str,
@@ -80,7 +79,6 @@ pub(crate) struct AsyncSlot {
 
 impl AsyncSlot {
     /// The same slot, waiting for another process's lock at most `timeout` (the client's).
-    #[cfg_attr(not(feature = "tooling"), allow(dead_code))] // for the async client (being built)
     pub(crate) fn waiting_at_most(self, timeout: Duration) -> Self {
         AsyncSlot {
             spec: self.spec.waiting_at_most(timeout),
