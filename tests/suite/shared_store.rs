@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis_support::{Redis, call, client, free_port, get, unique_prefix};
+use redis_support::{Redis, call, client, free_port, get, other, unique_prefix};
 use wechat_card::sandbox::Sandbox;
 use wechat_card::store::RedisStore;
 use wechat_card::{Client, Error, Secret};
@@ -25,105 +25,114 @@ fn pttl(con: &mut redis::Connection, key: &str) -> i64 {
 
 #[test]
 fn one_key_per_appid_and_kind_with_token_times_and_ttl() {
-    let redis = Redis::shared();
-    let sandbox = Sandbox::start().unwrap();
-    let prefix = unique_prefix("keys");
-    let store = redis_support::store(&redis, &prefix, Duration::from_secs(2));
-    let client = client(&sandbox, &store);
-    let token = client.access_token().unwrap();
-    let ticket = client.api_ticket().unwrap();
+    crate::clients::each(|flavor| {
+        let redis = Redis::shared();
+        let sandbox = Sandbox::start().unwrap();
+        let prefix = unique_prefix("keys");
+        let store = redis_support::store(&redis, &prefix, Duration::from_secs(2));
+        let client = client(flavor, &sandbox, &store);
+        let token = client.access_token().unwrap();
+        let ticket = client.api_ticket().unwrap();
 
-    let mut con = redis.connection();
-    let key = format!("{prefix}{}:access_token", sandbox.appid());
-    assert_eq!(store.key(sandbox.appid(), "access_token"), key);
-    let value: serde_json::Value = serde_json::from_str(&get(&mut con, &key).unwrap()).unwrap();
-    assert_eq!(value["token"], token.expose());
-    let fetched = value["fetched_at_us"].as_u64().unwrap();
-    assert_eq!(
-        value["expires_at_us"].as_u64().unwrap(),
-        fetched + 7_200_000_000
-    );
-    assert_eq!(value["lifetime_s"], 7200);
-    // The TTL ends at the expiry (a little of it went by).
-    let ttl = pttl(&mut con, &key);
-    assert!(ttl > 7_000_000 && ttl <= 7_200_000, "{ttl}");
+        let mut con = redis.connection();
+        let key = format!("{prefix}{}:access_token", sandbox.appid());
+        assert_eq!(store.key(sandbox.appid(), "access_token"), key);
+        let value: serde_json::Value = serde_json::from_str(&get(&mut con, &key).unwrap()).unwrap();
+        assert_eq!(value["token"], token.expose());
+        let fetched = value["fetched_at_us"].as_u64().unwrap();
+        assert_eq!(
+            value["expires_at_us"].as_u64().unwrap(),
+            fetched + 7_200_000_000
+        );
+        assert_eq!(value["lifetime_s"], 7200);
+        // The TTL ends at the expiry (a little of it went by).
+        let ttl = pttl(&mut con, &key);
+        assert!(ttl > 7_000_000 && ttl <= 7_200_000, "{ttl}");
 
-    let key = format!("{prefix}{}:api_ticket", sandbox.appid());
-    let value: serde_json::Value = serde_json::from_str(&get(&mut con, &key).unwrap()).unwrap();
-    assert_eq!(value["token"], ticket.expose());
-    assert!(pttl(&mut con, &key) > 7_000_000);
-    // The lock was released.
-    let lock: Option<String> = get(&mut con, &format!("{key}:lock"));
-    assert_eq!(lock, None);
+        let key = format!("{prefix}{}:api_ticket", sandbox.appid());
+        let value: serde_json::Value = serde_json::from_str(&get(&mut con, &key).unwrap()).unwrap();
+        assert_eq!(value["token"], ticket.expose());
+        assert!(pttl(&mut con, &key) > 7_000_000);
+        // The lock was released.
+        let lock: Option<String> = get(&mut con, &format!("{key}:lock"));
+        assert_eq!(lock, None);
+    });
 }
 
 #[test]
 fn a_second_client_reads_the_shared_token_and_a_fresh_copy_never_touches_redis() {
-    let redis = Redis::shared();
-    let sandbox = Sandbox::start().unwrap();
-    let prefix = unique_prefix("local");
-    let store = redis_support::store(&redis, &prefix, Duration::from_secs(2));
-    let first = client(&sandbox, &store);
-    let token = first.access_token().unwrap();
-    let ticket = first.api_ticket().unwrap();
-    // Another client (another process, as far as caches go) reads both from Redis.
-    let second = client(
-        &sandbox,
-        &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
-    );
-    assert_eq!(second.access_token().unwrap(), token);
-    assert_eq!(second.api_ticket().unwrap(), ticket);
-    assert_eq!(sandbox.calls(STABLE), 1);
-    assert_eq!(sandbox.calls(TICKET), 1);
-
-    // Overwrite the shared value behind the clients' backs: their fresh local copies are used
-    // without reading Redis.
-    let mut con = redis.connection();
-    let key = store.key(sandbox.appid(), "access_token");
-    let _: () = redis::cmd("SET")
-        .arg(&key)
-        .arg(r#"{"token":"OTHER","fetched_at_us":1,"expires_at_us":2,"lifetime_s":7200}"#)
-        .query(&mut con)
-        .unwrap();
-    for _ in 0..100 {
-        assert_eq!(first.access_token().unwrap(), token);
+    crate::clients::each(|flavor| {
+        let redis = Redis::shared();
+        let sandbox = Sandbox::start().unwrap();
+        let prefix = unique_prefix("local");
+        let store = redis_support::store(&redis, &prefix, Duration::from_secs(2));
+        let first = client(flavor, &sandbox, &store);
+        let token = first.access_token().unwrap();
+        let ticket = first.api_ticket().unwrap();
+        // Another client (another process, as far as caches go) reads both from Redis.
+        let second = client(
+            other(flavor),
+            &sandbox,
+            &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
+        );
         assert_eq!(second.access_token().unwrap(), token);
-        call(&first).unwrap();
-    }
+        assert_eq!(second.api_ticket().unwrap(), ticket);
+        assert_eq!(sandbox.calls(STABLE), 1);
+        assert_eq!(sandbox.calls(TICKET), 1);
+
+        // Overwrite the shared value behind the clients' backs: their fresh local copies are used
+        // without reading Redis.
+        let mut con = redis.connection();
+        let key = store.key(sandbox.appid(), "access_token");
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(r#"{"token":"OTHER","fetched_at_us":1,"expires_at_us":2,"lifetime_s":7200}"#)
+            .query(&mut con)
+            .unwrap();
+        for _ in 0..100 {
+            assert_eq!(first.access_token().unwrap(), token);
+            assert_eq!(second.access_token().unwrap(), token);
+            call(&first).unwrap();
+        }
+    });
 }
 
 #[test]
 fn a_rejected_token_is_replaced_once_and_a_newer_one_never_deleted() {
-    let redis = Redis::shared();
-    let sandbox = Sandbox::start().unwrap();
-    let prefix = unique_prefix("invalidate");
-    let a = client(
-        &sandbox,
-        &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
-    );
-    let b = client(
-        &sandbox,
-        &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
-    );
-    let old = a.access_token().unwrap();
-    assert_eq!(b.access_token().unwrap(), old);
-    sandbox.expire_tokens();
-    // `a` is refused, marks the shared value invalid and fetches the new token.
-    call(&a).unwrap();
-    let new = a.access_token().unwrap();
-    assert_ne!(new, old);
-    assert_eq!(sandbox.calls(STABLE), 2);
-    // `b` is refused with the old token: it must not touch the newer shared one, and reads it.
-    call(&b).unwrap();
-    assert_eq!(b.access_token().unwrap(), new);
-    assert_eq!(sandbox.calls(STABLE), 2);
-    let mut con = redis.connection();
-    let value = get(
-        &mut con,
-        &format!("{prefix}{}:access_token", sandbox.appid()),
-    )
-    .unwrap();
-    assert!(value.contains(new.expose()));
+    crate::clients::each(|flavor| {
+        let redis = Redis::shared();
+        let sandbox = Sandbox::start().unwrap();
+        let prefix = unique_prefix("invalidate");
+        let a = client(
+            flavor,
+            &sandbox,
+            &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
+        );
+        let b = client(
+            other(flavor),
+            &sandbox,
+            &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
+        );
+        let old = a.access_token().unwrap();
+        assert_eq!(b.access_token().unwrap(), old);
+        sandbox.expire_tokens();
+        // `a` is refused, marks the shared value invalid and fetches the new token.
+        call(&a).unwrap();
+        let new = a.access_token().unwrap();
+        assert_ne!(new, old);
+        assert_eq!(sandbox.calls(STABLE), 2);
+        // `b` is refused with the old token: it must not touch the newer shared one, and reads it.
+        call(&b).unwrap();
+        assert_eq!(b.access_token().unwrap(), new);
+        assert_eq!(sandbox.calls(STABLE), 2);
+        let mut con = redis.connection();
+        let value = get(
+            &mut con,
+            &format!("{prefix}{}:access_token", sandbox.appid()),
+        )
+        .unwrap();
+        assert!(value.contains(new.expose()));
+    });
 }
 
 /// Component tokens through the store, fetched by a closure the test controls.
@@ -204,72 +213,79 @@ fn a_stale_writer_never_replaces_a_newer_token() {
 
 #[test]
 fn redis_down_means_local_fetches_a_warning_and_redis_again_when_back() {
-    let mut redis = Redis::start();
-    let sandbox = Sandbox::start().unwrap();
-    let prefix = unique_prefix("down");
-    let a = client(
-        &sandbox,
-        &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
-    );
-    let b = client(
-        &sandbox,
-        &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
-    );
-    let token = a.access_token().unwrap();
-    assert_eq!(b.access_token().unwrap(), token);
-    assert_eq!(sandbox.calls(STABLE), 1);
+    crate::clients::each(|flavor| {
+        let mut redis = Redis::start();
+        let sandbox = Sandbox::start().unwrap();
+        let prefix = unique_prefix("down");
+        let a = client(
+            flavor,
+            &sandbox,
+            &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
+        );
+        let b = client(
+            other(flavor),
+            &sandbox,
+            &redis_support::store(&redis, &prefix, Duration::from_secs(2)),
+        );
+        let token = a.access_token().unwrap();
+        assert_eq!(b.access_token().unwrap(), token);
+        assert_eq!(sandbox.calls(STABLE), 1);
 
-    redis.stop();
-    sandbox.expire_tokens();
-    // Calls go on: each client fetches in its process (stable_token hands out one token).
-    call(&a).unwrap();
-    call(&b).unwrap();
-    let during = a.access_token().unwrap();
-    assert_ne!(during, token);
-    assert_eq!(b.access_token().unwrap(), during);
-    assert!(sandbox.calls(STABLE) <= 3);
+        redis.stop();
+        sandbox.expire_tokens();
+        // Calls go on: each client fetches in its process (stable_token hands out one token).
+        call(&a).unwrap();
+        call(&b).unwrap();
+        let during = a.access_token().unwrap();
+        assert_ne!(during, token);
+        assert_eq!(b.access_token().unwrap(), during);
+        assert!(sandbox.calls(STABLE) <= 3);
 
-    redis.restart();
-    // Let the clients' pause after the failure (100 ms here) pass; the store is used again.
-    std::thread::sleep(Duration::from_millis(150));
-    sandbox.expire_tokens();
-    let before = sandbox.calls(STABLE);
-    call(&a).unwrap();
-    call(&b).unwrap();
-    assert_eq!(sandbox.calls(STABLE), before + 1, "one fetch, shared again");
-    assert_eq!(a.access_token().unwrap(), b.access_token().unwrap());
+        redis.restart();
+        // Let the clients' pause after the failure (100 ms here) pass; the store is used again.
+        std::thread::sleep(Duration::from_millis(150));
+        sandbox.expire_tokens();
+        let before = sandbox.calls(STABLE);
+        call(&a).unwrap();
+        call(&b).unwrap();
+        assert_eq!(sandbox.calls(STABLE), before + 1, "one fetch, shared again");
+        assert_eq!(a.access_token().unwrap(), b.access_token().unwrap());
+    });
 }
 
 #[test]
 fn an_unreachable_redis_never_fails_a_call_nor_shows_its_password() {
-    log_capture::install();
-    let sandbox = Sandbox::start().unwrap();
-    let port = free_port();
-    let store = RedisStore::builder(format!(
-        "redis://:hunter2-redis-password@127.0.0.1:{port}/0"
-    ))
-    .timeout(Duration::from_millis(500))
-    .build()
-    .unwrap();
-    let shown = format!("{store:?}");
-    assert!(!shown.contains("hunter2"), "{shown}");
-    let client = client(&sandbox, &store);
-    assert!(!format!("{client:?}").contains("hunter2"));
-    call(&client).unwrap();
-    client.api_ticket().unwrap();
-    assert_eq!(sandbox.calls(STABLE), 1);
-    let logged = log_capture::records();
-    assert!(
-        logged
-            .iter()
-            .any(|(level, msg)| *level == log::Level::Warn && msg.contains("Redis")),
-        "{logged:?}"
-    );
-    for (_, msg) in &logged {
-        assert!(!msg.contains("hunter2"), "{msg}");
-    }
-    let err = RedisStore::open("redis://:hunter2-redis-password@127.0.0.1:notaport/0").unwrap_err();
-    assert!(!err.to_string().contains("hunter2"), "{err}");
+    crate::clients::each(|flavor| {
+        log_capture::install();
+        let sandbox = Sandbox::start().unwrap();
+        let port = free_port();
+        let store = RedisStore::builder(format!(
+            "redis://:hunter2-redis-password@127.0.0.1:{port}/0"
+        ))
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+        let shown = format!("{store:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let client = client(flavor, &sandbox, &store);
+        assert!(!format!("{client:?}").contains("hunter2"));
+        call(&client).unwrap();
+        client.api_ticket().unwrap();
+        assert_eq!(sandbox.calls(STABLE), 1);
+        let logged = log_capture::records();
+        assert!(
+            logged
+                .iter()
+                .any(|(level, msg)| *level == log::Level::Warn && msg.contains("Redis")),
+            "{logged:?}"
+        );
+        for (_, msg) in &logged {
+            assert!(!msg.contains("hunter2"), "{msg}");
+        }
+        let err =
+            RedisStore::open("redis://:hunter2-redis-password@127.0.0.1:notaport/0").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    });
 }
 
 #[test]
