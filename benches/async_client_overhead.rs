@@ -455,9 +455,12 @@ async fn burst(many: Many, base: &str, port: u16, calls: usize) -> (f64, f64) {
     (total / wall, cpu.as_secs_f64() * 1e6 / total)
 }
 
+/// Part 2's contender: name, description, what, calls per second and CPU µs per call by round.
+type ManyRow = (&'static str, &'static str, Many, Vec<f64>, Vec<f64>);
+
 /// Part 2: 64 at once, the contenders interleaved by rounds.
 async fn concurrent(base: &str, port: u16, rounds: usize, calls: usize, only: Option<&str>) {
-    let mut contenders: Vec<(&str, &str, Many, Vec<f64>, Vec<f64>)> = vec![
+    let mut contenders: Vec<ManyRow> = vec![
         (
             "client",
             "AsyncClient, max_idle_connections(64)",

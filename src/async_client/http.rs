@@ -82,7 +82,7 @@ pub(crate) struct Http {
 /// How an attempt to use a connection ended without an answer.
 enum Failed {
     /// The request was never written: it is handed back.
-    Unsent(Request<Once>, Error),
+    Unsent(Box<Request<Once>>, Error),
     /// It may have reached the server.
     Failed(Error),
 }
@@ -200,7 +200,7 @@ impl Http {
         while let Some(sender) = self.pooled() {
             match self.on(path, sender, request, secrets).await {
                 Ok(answer) => return Ok(answer),
-                Err(Failed::Unsent(back, _)) => request = back,
+                Err(Failed::Unsent(back, _)) => request = *back,
                 Err(Failed::Failed(e)) => return Err(e),
             }
         }
@@ -249,7 +249,7 @@ impl Http {
                 let maybe_sent = e.message().is_none();
                 let error = hyper_error(path, e.error(), secrets, maybe_sent);
                 return Err(match e.take_message() {
-                    Some(request) => Failed::Unsent(request, error),
+                    Some(request) => Failed::Unsent(Box::new(request), error),
                     None => Failed::Failed(error),
                 });
             }
