@@ -7,6 +7,8 @@
 //! asks for `trace` on ureq's targets.
 #![cfg(feature = "sandbox")]
 
+#[path = "suite/clients/mod.rs"]
+mod clients;
 #[path = "suite/sandbox_support/mod.rs"]
 mod sandbox_support;
 
@@ -42,16 +44,21 @@ static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
 fn records_tell_what_happened_and_hold_no_secret() {
     log::set_logger(&CAPTURE).expect("the only logger of this test binary");
     log::set_max_level(LevelFilter::Debug);
+    // Both clients write the same records.
+    clients::each(records_of);
+}
 
+fn records_of(flavor: clients::Flavor) {
+    CAPTURE.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
     let sandbox = Sandbox::start().expect("sandbox");
-    let client = sandbox.client().expect("client");
+    let client = clients::AnyClient::of(flavor, sandbox.client_builder());
     let card_id = approved(&sandbox, &gift_card(10));
     let code = sandbox.receive_card("o-user", &card_id).unwrap();
     let request = GetCodeRequest::new(code.as_str());
     let mut secrets = vec![sandbox.secret().to_owned()];
 
     // A call (and the token fetch before it).
-    client.get_code(&request).unwrap();
+    call!(client.get_code(&request)).unwrap();
     secrets.push(client.access_token().unwrap().expose().to_owned());
     // The api_ticket, fetched and then renewed.
     let ticket = client.api_ticket().unwrap();
@@ -65,13 +72,13 @@ fn records_tell_what_happened_and_hold_no_secret() {
     );
     // System busy once: retried.
     sandbox.fail_next("card/code/get", -1, 1);
-    client.get_code(&request).unwrap();
+    call!(client.get_code(&request)).unwrap();
     // A dropped connection: retried.
     sandbox.drop_next("card/code/get", 1);
-    client.get_code(&request).unwrap();
+    call!(client.get_code(&request)).unwrap();
     // The token expires: renewed, the call sent again.
     sandbox.inject("card/code/get", Fault::ExpireToken, 1);
-    client.get_code(&request).unwrap();
+    call!(client.get_code(&request)).unwrap();
     secrets.push(client.access_token().unwrap().expose().to_owned());
 
     let records = CAPTURE.0.lock().unwrap().clone();
@@ -183,11 +190,14 @@ fn records_tell_what_happened_and_hold_no_secret() {
         "{all}"
     );
 
-    // No record at all (ours or ureq's) holds a secret or a URL query.
-    assert!(
-        records.len() > ours.len(),
-        "ureq's records are captured too"
-    );
+    // No record at all (ours or ureq's) holds a secret or a URL query. (hyper, under the async
+    // client, logs through `tracing` only, which this build does not turn on.)
+    if flavor == clients::Flavor::Blocking {
+        assert!(
+            records.len() > ours.len(),
+            "ureq's records are captured too"
+        );
+    }
     for (level, target, message) in &records {
         for secret in &secrets {
             assert!(

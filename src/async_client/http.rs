@@ -70,6 +70,9 @@ pub(crate) struct Http {
     port: u16,
     /// The `Host` header.
     authority: HeaderValue,
+    /// The base URL's scheme and authority (`https://api.weixin.qq.com`): what request URLs
+    /// start with before their target.
+    origin: String,
     /// For `https`.
     tls: Option<(TlsConnector, rustls::pki_types::ServerName<'static>)>,
     limits: Limits,
@@ -79,7 +82,7 @@ pub(crate) struct Http {
 /// How an attempt to use a connection ended without an answer.
 enum Failed {
     /// The request was never written: it is handed back.
-    Unsent(Request<Once>, Error),
+    Unsent(Box<Request<Once>>, Error),
     /// It may have reached the server.
     Failed(Error),
 }
@@ -107,10 +110,16 @@ impl Http {
         } else {
             None
         };
+        let origin = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or("http"),
+            uri.authority().ok_or_else(bad)?.as_str()
+        );
         Ok(Http {
             host,
             port,
             authority,
+            origin,
             tls,
             limits,
             idle: Mutex::new(VecDeque::new()),
@@ -126,7 +135,7 @@ impl Http {
         url: &str,
         body: Option<&[u8]>,
         secrets: &[&str],
-    ) -> Result<(u16, Vec<u8>), Error> {
+    ) -> Result<(u16, Bytes), Error> {
         let request = self.request(path, url, body)?;
         let deadline = exchange_deadline(self.limits.timeout);
         match timeout(deadline, self.send(path, request, secrets)).await {
@@ -141,28 +150,42 @@ impl Http {
     }
 
     fn request(&self, path: &str, url: &str, body: Option<&[u8]>) -> Result<Request<Once>, Error> {
-        let uri: Uri = url
-            .parse()
-            .map_err(|_| Error::Config(format!("{path}: the request URL is not valid")))?;
-        let target = uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .parse::<Uri>()
-            .map_err(|_| Error::Config(format!("{path}: the request URL is not valid")))?;
-        let builder = Request::builder()
-            .uri(target)
-            .header(HOST, self.authority.clone())
-            .header(USER_AGENT, crate::client::USER_AGENT)
-            .header(ACCEPT, "application/json");
-        let request = match body {
-            Some(body) => builder
-                .method(Method::POST)
-                .header(CONTENT_TYPE, "application/json; charset=utf-8")
-                .header(CONTENT_LENGTH, body.len())
-                .body(Once(Some(Bytes::copy_from_slice(body)))),
-            None => builder.method(Method::GET).body(Once(None)),
+        let bad = || Error::Config(format!("{path}: the request URL is not valid"));
+        // The request target (origin form): the URL after the base URL's scheme and authority,
+        // parsed once; a URL from elsewhere is parsed whole and cut.
+        let target: Uri = match url
+            .strip_prefix(self.origin.as_str())
+            .filter(|rest| rest.starts_with('/'))
+        {
+            Some(rest) => rest.parse().map_err(|_| bad())?,
+            None => {
+                let uri: Uri = url.parse().map_err(|_| bad())?;
+                let mut parts = uri.into_parts();
+                parts.scheme = None;
+                parts.authority = None;
+                Uri::from_parts(parts).map_err(|_| bad())?
+            }
         };
-        request.map_err(|_| Error::Config(format!("{path}: the request URL is not valid")))
+        let mut request = Request::new(Once(body.map(Bytes::copy_from_slice)));
+        *request.uri_mut() = target;
+        let headers = request.headers_mut();
+        headers.reserve(5);
+        headers.insert(HOST, self.authority.clone());
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(crate::client::USER_AGENT),
+        );
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        if let Some(body) = body {
+            *request.method_mut() = Method::POST;
+            let headers = request.headers_mut();
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
+        Ok(request)
     }
 
     async fn send(
@@ -170,12 +193,12 @@ impl Http {
         path: &str,
         mut request: Request<Once>,
         secrets: &[&str],
-    ) -> Result<(u16, Vec<u8>), Error> {
+    ) -> Result<(u16, Bytes), Error> {
         // A pooled connection first; a request it never wrote goes on a fresh one.
         while let Some(sender) = self.pooled() {
             match self.on(path, sender, request, secrets).await {
                 Ok(answer) => return Ok(answer),
-                Err(Failed::Unsent(back, _)) => request = back,
+                Err(Failed::Unsent(back, _)) => request = *back,
                 Err(Failed::Failed(e)) => return Err(e),
             }
         }
@@ -205,7 +228,7 @@ impl Http {
         mut sender: SendRequest<Once>,
         request: Request<Once>,
         secrets: &[&str],
-    ) -> Result<(u16, Vec<u8>), Failed> {
+    ) -> Result<(u16, Bytes), Failed> {
         let timeout_of = self.limits.timeout;
         let waited = timeout(timeout_of, sender.try_send_request(request)).await;
         let response = match waited {
@@ -222,7 +245,7 @@ impl Http {
                 let unsent = e.take_message();
                 let error = hyper_error(path, e.into_error(), secrets, unsent.is_none());
                 return Err(match unsent {
-                    Some(request) => Failed::Unsent(request, error),
+                    Some(request) => Failed::Unsent(Box::new(request), error),
                     None => Failed::Failed(error),
                 });
             }
@@ -239,7 +262,11 @@ impl Http {
             return Err(Failed::Failed(too_large(path, status, limit)));
         }
         let mut body = response.into_body();
-        let mut bytes = Vec::with_capacity(declared.map_or(0, |n| n.min(64 * 1024) as usize));
+        // The body as its one frame when it comes in one (a small answer, as most are: no
+        // copy), else gathered.
+        let mut first: Option<Bytes> = None;
+        let mut gathered: Vec<u8> = Vec::new();
+        let mut received: u64 = 0;
         loop {
             let frame = timeout(
                 timeout_of,
@@ -260,10 +287,19 @@ impl Http {
                 }
                 Ok(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
-                        if bytes.len() as u64 + data.len() as u64 > limit {
+                        received += data.len() as u64;
+                        if received > limit {
                             return Err(Failed::Failed(too_large(path, status, limit)));
                         }
-                        bytes.extend_from_slice(&data);
+                        if first.is_none() && gathered.is_empty() {
+                            first = Some(data);
+                        } else {
+                            if let Some(head) = first.take() {
+                                gathered.reserve(declared.map_or(0, |n| n.min(64 * 1024) as usize));
+                                gathered.extend_from_slice(&head);
+                            }
+                            gathered.extend_from_slice(&data);
+                        }
                     }
                 }
             }
@@ -275,6 +311,7 @@ impl Http {
                 idle.push_back(sender);
             }
         }
+        let bytes = first.unwrap_or_else(|| Bytes::from(gathered));
         Ok((status, bytes))
     }
 

@@ -71,6 +71,8 @@ struct Inner {
     ticket: AsyncTokenCache,
 }
 
+// One per client, never moved after the build: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Auth {
     Fixed(Secret),
     Credentials {
