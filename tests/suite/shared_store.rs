@@ -11,7 +11,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis_support::{Redis, call, client, free_port, get, other, unique_prefix};
+use crate::clients::shared::{call, client, other};
+use redis_support::{Redis, free_port, get, unique_prefix};
 use wechat_card::sandbox::Sandbox;
 use wechat_card::store::RedisStore;
 use wechat_card::{Client, Error, Secret};

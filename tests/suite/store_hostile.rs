@@ -9,7 +9,8 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use redis_support::{Redis, call, client, get, other, unique_prefix};
+use crate::clients::shared::{call, client, other};
+use redis_support::{Redis, get, unique_prefix};
 use support::{Reply, Server};
 use wechat_card::sandbox::Sandbox;
 use wechat_card::store::RedisStore;

@@ -98,6 +98,7 @@ impl AnyClient {
     }
 
     /// The endpoint's typed method with a JSON request (the tooling hook of its flavor).
+    #[allow(clippy::result_large_err)] // the tooling hook's own error type, passed on
     pub fn invoke(&self, endpoint: &EndpointInfo, request: &Value) -> Result<Value, HookError> {
         let hooks = wechat_card::tooling::hooks(endpoint);
         match self {
@@ -108,6 +109,7 @@ impl AnyClient {
     }
 
     /// The endpoint at `path`, called with a JSON request.
+    #[allow(clippy::result_large_err)] // the tooling hook's own error type, passed on
     pub fn invoke_path(&self, path: &str, request: &Value) -> Result<Value, HookError> {
         let endpoint = wechat_card::schema::ENDPOINTS
             .iter()
@@ -224,4 +226,34 @@ macro_rules! call {
             $crate::clients::AnyClient::Async(c, rt) => rt.block_on(c.$method($($arg),*)),
         }
     };
+}
+
+/// Clients that share their tokens through a Redis store (the shared-store suites).
+#[cfg(all(feature = "redis", feature = "sandbox"))]
+pub mod shared {
+    /// A client of `flavor` for `sandbox` that shares its tokens through `store`.
+    pub fn client(
+        flavor: crate::clients::Flavor,
+        sandbox: &wechat_card::sandbox::Sandbox,
+        store: &wechat_card::store::RedisStore,
+    ) -> crate::clients::AnyClient {
+        crate::clients::AnyClient::of(flavor, sandbox.client_builder().shared_store(store.clone()))
+    }
+
+    /// The other flavor than `flavor` (the same when the build has one): a test's second client
+    /// is of it, so that a blocking and an async client share one token.
+    pub fn other(flavor: crate::clients::Flavor) -> crate::clients::Flavor {
+        let flavors = crate::clients::FLAVORS;
+        let at = flavors.iter().position(|f| *f == flavor).unwrap_or(0);
+        flavors[(at + 1) % flavors.len()]
+    }
+
+    /// A call that needs the token; the sandbox answers 40056 (unknown code) once the token passed.
+    pub fn call(client: &crate::clients::AnyClient) -> Result<(), wechat_card::Error> {
+        match crate::call!(client.get_code(&wechat_card::GetCodeRequest::new("000000000000"))) {
+            Err(wechat_card::Error::Api(e)) if e.errcode == 40056 => Ok(()),
+            Err(e) => Err(e),
+            Ok(_) => Ok(()),
+        }
+    }
 }

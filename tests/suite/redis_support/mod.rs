@@ -171,33 +171,7 @@ pub fn store(redis: &Redis, prefix: &str, lock_ttl: Duration) -> wechat_card::st
         .unwrap()
 }
 
-/// A client of `flavor` for `sandbox` that shares its tokens through `store`.
-pub fn client(
-    flavor: crate::clients::Flavor,
-    sandbox: &wechat_card::sandbox::Sandbox,
-    store: &wechat_card::store::RedisStore,
-) -> crate::clients::AnyClient {
-    crate::clients::AnyClient::of(flavor, sandbox.client_builder().shared_store(store.clone()))
-}
-
-/// The other flavor than `flavor` (the same when the build has one): a test's second client
-/// is of it, so that a blocking and an async client share one token.
-pub fn other(flavor: crate::clients::Flavor) -> crate::clients::Flavor {
-    let flavors = crate::clients::FLAVORS;
-    let at = flavors.iter().position(|f| *f == flavor).unwrap_or(0);
-    flavors[(at + 1) % flavors.len()]
-}
-
 /// `GET key`.
 pub fn get(con: &mut redis::Connection, key: &str) -> Option<String> {
     redis::cmd("GET").arg(key).query(con).unwrap()
-}
-
-/// A call that needs the token; the sandbox answers 40056 (unknown code) once the token passed.
-pub fn call(client: &crate::clients::AnyClient) -> Result<(), wechat_card::Error> {
-    match crate::call!(client.get_code(&wechat_card::GetCodeRequest::new("000000000000"))) {
-        Err(wechat_card::Error::Api(e)) if e.errcode == 40056 => Ok(()),
-        Err(e) => Err(e),
-        Ok(_) => Ok(()),
-    }
 }
