@@ -21,9 +21,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-use crate::core::answer::{
-    check_envelope, decode_typed, read_ticket, read_token, too_large, undecoded,
-};
+use crate::core::answer::{read, read_ticket, read_token, too_large, undecoded};
 use crate::core::plan::{Next, Plan};
 use crate::core::request::{Payload, TokenKind, endpoint_path, token_request, url};
 use crate::error::{Error, TransportError};
@@ -847,7 +845,7 @@ impl Client {
     /// answer as `Resp`.
     ///
     /// What a call compiles per endpoint is thin: this function per response type, around
-    /// [`decode_typed`], and [`Payload::encode`] per request type, around `serde_json::to_vec`;
+    /// [`read`] (the answer in one pass), and [`Payload::encode`] per request type, around `serde_json::to_vec`;
     /// the rest is [`call_raw`](Client::call_raw), compiled once.
     fn send<Resp: DeserializeOwned>(
         &self,
@@ -863,7 +861,7 @@ impl Client {
             payload,
             idempotent,
             &mut |status, body, secrets| {
-                answer = Some(decode_typed(path, status, body, secrets)?);
+                answer = Some(read(path, status, body, secrets)?);
                 Ok(())
             },
         )?;
@@ -873,9 +871,9 @@ impl Client {
 
     /// The part of [`send`](Client::send) that does not depend on the request and response
     /// types, compiled once rather than once per endpoint: sends `payload` with the token and
-    /// follows the [`Plan`] (renewal, retries), checks the `errcode` envelope, and hands every
-    /// successful answer to `decode` (inside the loop, so that its errors are retried and logged
-    /// like any other).
+    /// follows the [`Plan`] (renewal, retries), and hands every answer to `decode`, which reads
+    /// its envelope and body (inside the loop, so that its errors are retried and logged like
+    /// any other).
     fn call_raw(
         &self,
         kind: TokenKind,
@@ -894,10 +892,7 @@ impl Client {
             let started = Instant::now();
             let result = self
                 .exchange(path, payload, Some((kind, &token)), &secrets)
-                .and_then(|(status, body)| {
-                    check_envelope(path, status, &body, &secrets)?;
-                    decode(status, &body, &secrets)
-                });
+                .and_then(|(status, body)| decode(status, &body, &secrets));
             match plan.after(started.elapsed(), result.as_ref().err()) {
                 Next::Done => return result,
                 Next::Retry(wait) => std::thread::sleep(wait),

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::client::{ClientBuilder, Common, Credentials, TokenSourceGiven};
-use crate::core::answer::{check_envelope, decode_typed, read_ticket, read_token};
+use crate::core::answer::{read, read_ticket, read_token};
 use crate::core::plan::{Next, Plan};
 use crate::core::request::{Payload, TokenKind, endpoint_path, token_request, url};
 use crate::error::Error;
@@ -330,10 +330,7 @@ impl AsyncClient {
                     .http
                     .exchange(path, &url, payload.body(), &secrets)
                     .await
-                    .and_then(|(status, body)| {
-                        check_envelope(path, status, &body, &secrets)?;
-                        decode_typed(path, status, &body, &secrets)
-                    });
+                    .and_then(|(status, body)| read(path, status, &body, &secrets));
                 (result, started.elapsed())
             };
             match plan.after(result.1, result.0.as_ref().err()) {
