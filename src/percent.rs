@@ -5,18 +5,28 @@
 /// Percent-encodes everything but the unreserved characters of RFC 3986
 /// (`A-Z a-z 0-9 - . _ ~`), with uppercase hexadecimal digits.
 pub(crate) fn percent_encode(value: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(value.len());
-    for &b in value.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
+    percent_encode_into(&mut out, value);
+    out
+}
+
+/// [`percent_encode`], appended to `out` (a URL being built: no string of its own).
+pub(crate) fn percent_encode_into(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+    let mut rest = value;
+    // Runs of unreserved characters (a token is one run) are copied whole.
+    while let Some(at) = rest.bytes().position(|b| !unreserved(b)) {
+        out.push_str(&rest[..at]);
+        let len = rest[at..].chars().next().map_or(1, char::len_utf8);
+        for &b in &rest.as_bytes()[at..at + len] {
             out.push('%');
             out.push(char::from(HEX[usize::from(b >> 4)]));
             out.push(char::from(HEX[usize::from(b & 0x0f)]));
         }
+        rest = &rest[at + len..];
     }
-    out
+    out.push_str(rest);
 }
 
 /// Decodes a query-string value: `%XX` (two hexadecimal digits) is that byte, `+` a space; a
@@ -108,5 +118,7 @@ mod tests {
         assert_eq!(percent_encode("a b+/=&?"), "a%20b%2B%2F%3D%26%3F");
         assert_eq!(percent_encode("卡"), "%E5%8D%A1");
         assert_eq!(percent_encode(""), "");
+        assert_eq!(percent_encode("a卡b c"), "a%E5%8D%A1b%20c");
+        assert_eq!(percent_encode("--%"), "--%25");
     }
 }

@@ -176,14 +176,14 @@ impl Http {
             HeaderValue::from_static(crate::client::USER_AGENT),
         );
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        if let Some(body) = body {
+        if body.is_some() {
             *request.method_mut() = Method::POST;
             let headers = request.headers_mut();
             headers.insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static("application/json; charset=utf-8"),
             );
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+            // hyper writes `Content-Length` from the body's exact size.
         }
         Ok(request)
     }
@@ -268,11 +268,7 @@ impl Http {
         let mut gathered: Vec<u8> = Vec::new();
         let mut received: u64 = 0;
         loop {
-            let frame = timeout(
-                timeout_of,
-                std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)),
-            );
-            match frame.await {
+            match next_frame(&mut body, timeout_of).await {
                 Err(_) => {
                     return Err(Failed::Failed(transport(
                         path,
@@ -304,8 +300,9 @@ impl Http {
                 }
             }
         }
-        // The connection can take the next request once hyper has seen the answer's end.
-        if sender.ready().await.is_ok() {
+        // The connection can take the next request once hyper has seen the answer's end
+        // (usually at once).
+        if sender.is_ready() || sender.ready().await.is_ok() {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
             if idle.len() < self.limits.max_idle {
                 idle.push_back(sender);
@@ -385,6 +382,31 @@ impl Http {
                 tokio::spawn(connection);
                 Ok(sender)
             }
+        }
+    }
+}
+
+/// The body's next frame: at once when hyper has it already (a small answer comes with its
+/// head), else within `limit`, so that the common case arms no timer.
+async fn next_frame(
+    body: &mut hyper::body::Incoming,
+    limit: Duration,
+) -> Result<Option<Result<Frame<Bytes>, hyper::Error>>, tokio::time::error::Elapsed> {
+    let ready = std::future::poll_fn(|cx| {
+        Poll::Ready(match Pin::new(&mut *body).poll_frame(cx) {
+            Poll::Ready(frame) => Some(frame),
+            Poll::Pending => None,
+        })
+    })
+    .await;
+    match ready {
+        Some(frame) => Ok(frame),
+        None => {
+            timeout(
+                limit,
+                std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)),
+            )
+            .await
         }
     }
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::percent::percent_encode;
+use crate::percent::percent_encode_into;
 use crate::schema::HttpMethod;
 use crate::secret::{Secret, redact};
 use crate::token::TokenSource;
@@ -134,7 +134,7 @@ pub(crate) fn url(
     token: Option<(TokenKind, &Secret)>,
     payload: &Payload,
 ) -> String {
-    let mut url = String::with_capacity(base_url.len() + path.len() + 200);
+    let mut url = String::with_capacity(base_url.len() + path.len() + 256);
     url.push_str(base_url);
     url.push('/');
     url.push_str(path);
@@ -142,9 +142,9 @@ pub(crate) fn url(
     let mut push = |url: &mut String, key: &str, value: &str| {
         url.push(separator);
         separator = '&';
-        url.push_str(&percent_encode(key));
+        percent_encode_into(url, key);
         url.push('=');
-        url.push_str(&percent_encode(value));
+        percent_encode_into(url, value);
     };
     if let Some((kind, token)) = token {
         push(&mut url, kind.key(), token.expose());
