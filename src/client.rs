@@ -23,7 +23,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::core::answer::{read, read_ticket, read_token, too_large, undecoded};
 use crate::core::plan::{Next, Plan};
-use crate::core::request::{Payload, TokenKind, endpoint_path, token_request, url};
+use crate::core::request::{Payload, TokenKind, prepare, prepare_json, token_request, url};
 use crate::error::{Error, TransportError};
 use crate::logging;
 use crate::resolve::{self, CachingResolver, ForgetOnConnectFailure};
@@ -96,7 +96,7 @@ pub struct Client {
 struct Inner {
     agent: ureq::Agent,
     common: Common,
-    auth: Auth,
+    auth: Auth<TokenCache>,
     /// The card api_ticket (`cgi-bin/ticket/getticket?type=wx_card`), cached like the token.
     ticket: TokenCache,
 }
@@ -112,29 +112,89 @@ impl TokenProvider for FixedComponentToken {
     fn invalidate(&self, _rejected: &Secret) {}
 }
 
-enum Auth {
+/// Where a client's access tokens come from; `C` is its driver's token cache.
+pub(crate) enum Auth<C> {
     Fixed(Secret),
     Credentials {
         credentials: Credentials,
-        cache: Box<TokenCache>,
+        cache: C,
     },
+    /// A blocking provider (the async client calls it on tokio's blocking pool).
     Provider(Arc<dyn TokenProvider>),
+    /// An async provider: only the async client is built with one.
+    #[cfg(feature = "async")]
+    Async(Arc<dyn crate::token::AsyncTokenProvider>),
 }
 
-impl Auth {
-    fn describe(&self) -> &'static str {
+/// What both drivers' token caches tell without fetching.
+pub(crate) trait Peek {
+    /// The cached value, if any (valid or not), for redaction.
+    fn peek(&self) -> Option<Secret>;
+}
+
+impl Peek for TokenCache {
+    fn peek(&self) -> Option<Secret> {
+        TokenCache::peek(self)
+    }
+}
+
+impl<C: Peek> Auth<C> {
+    /// The token source `settled`, with `cache` for credentials.
+    pub(crate) fn new(source: TokenSourceGiven, cache: C) -> Self {
+        match source {
+            TokenSourceGiven::Credentials(credentials) => Auth::Credentials { credentials, cache },
+            TokenSourceGiven::Fixed(token) => Auth::Fixed(token),
+            TokenSourceGiven::Provider(provider) => Auth::Provider(provider),
+            #[cfg(feature = "async")]
+            TokenSourceGiven::AsyncProvider(provider) => Auth::Async(provider),
+        }
+    }
+
+    pub(crate) fn describe(&self) -> &'static str {
         match self {
             Auth::Fixed(_) => "fixed token",
             Auth::Credentials { credentials, .. } => credentials.describe(),
             Auth::Provider(_) => "token provider",
+            #[cfg(feature = "async")]
+            Auth::Async(_) => "async token provider",
         }
     }
 
-    fn app_secret(&self) -> &str {
+    pub(crate) fn app_secret(&self) -> &str {
         match self {
             Auth::Credentials { credentials, .. } => credentials.secret.expose(),
             _ => "",
         }
+    }
+
+    /// The secrets the client holds without fetching anything: the app secret, a fixed or
+    /// cached access token, the cached api_ticket. For redacting errors made before a call.
+    pub(crate) fn known_secrets(&self, ticket: &C) -> Vec<Secret> {
+        let mut out = vec![Secret::from(self.app_secret())];
+        match self {
+            Auth::Fixed(token) => out.push(token.clone()),
+            Auth::Credentials { cache, .. } => out.extend(cache.peek()),
+            _ => {}
+        }
+        out.extend(ticket.peek());
+        out
+    }
+
+    /// The credentials a token is fetched with, and the request that fetches it.
+    pub(crate) fn token_request(
+        &self,
+        force_refresh: bool,
+    ) -> Result<(&Credentials, &'static str, Payload), Error> {
+        let Auth::Credentials { credentials, .. } = self else {
+            return Err(Error::Config("no credentials to fetch a token with".into()));
+        };
+        let (path, payload) = token_request(
+            credentials.source,
+            &credentials.appid,
+            &credentials.secret,
+            force_refresh,
+        )?;
+        Ok((credentials, path, payload))
     }
 }
 
@@ -445,22 +505,15 @@ impl ClientBuilder {
             TokenCache::new(FORCE_REFRESH_INTERVAL),
             TokenCache::for_ticket(),
         );
-        let auth = match settled.source {
-            TokenSourceGiven::Credentials(credentials) => Auth::Credentials {
-                credentials,
-                cache: Box::new(token_cache),
-            },
-            TokenSourceGiven::Fixed(token) => Auth::Fixed(token),
-            TokenSourceGiven::Provider(provider) => Auth::Provider(provider),
-            #[cfg(feature = "async")]
-            TokenSourceGiven::AsyncProvider(_) => {
-                return Err(Error::Config(
-                    "an async token provider serves the async client: build it with \
-                     ClientBuilder::build_async"
-                        .into(),
-                ));
-            }
-        };
+        #[cfg(feature = "async")]
+        if matches!(settled.source, TokenSourceGiven::AsyncProvider(_)) {
+            return Err(Error::Config(
+                "an async token provider serves the async client: build it with \
+                 ClientBuilder::build_async"
+                    .into(),
+            ));
+        }
+        let auth = Auth::new(settled.source, token_cache);
 
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -752,15 +805,10 @@ impl Client {
     /// returns a freshly fetched ticket (or the one another thread already fetched). The
     /// answer may be the same ticket when WeChat still hands it out.
     pub fn renew_api_ticket(&self, rejected: &Secret) -> Result<Secret, Error> {
-        logging::renewal(
-            "the card api_ticket",
-            "the caller reported it rejected (renew_api_ticket)",
-        );
+        logging::ticket_rejected();
         let fetch = |_| self.fetch_api_ticket();
-        match self.inner.ticket.renew(rejected, false, &fetch)? {
-            Some(ticket) => Ok(ticket),
-            None => Ok(rejected.clone()),
-        }
+        let renewed = self.inner.ticket.renew(rejected, false, &fetch)?;
+        Ok(renewed.unwrap_or_else(|| rejected.clone()))
     }
 
     fn fetch_api_ticket(&self) -> Result<Fetched, Error> {
@@ -778,14 +826,8 @@ impl Client {
         Req: Validate + Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        request.validate()?;
-        let payload = Payload::encode(endpoint.method, request)?;
-        self.send(
-            TokenKind::of(endpoint.auth),
-            endpoint.path,
-            &payload,
-            endpoint.idempotent,
-        )
+        let (kind, payload) = prepare(endpoint, request)?;
+        self.send(kind, endpoint.path, &payload, endpoint.idempotent)
     }
 
     /// Like [`execute`](Client::execute), for endpoints whose answer is only `errcode`/`errmsg`.
@@ -820,25 +862,9 @@ impl Client {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        let known = self.known_secrets();
-        let known: Vec<&str> = known.iter().map(Secret::expose).collect();
-        let path = endpoint_path(path, &known)?;
-        let payload = Payload::encode(method, body)?;
+        let known = self.inner.auth.known_secrets(&self.inner.ticket);
+        let (path, payload) = prepare_json(method, path, body, &known)?;
         self.send(TokenKind::Access, path, &payload, idempotent)
-    }
-
-    /// The secrets the client holds without fetching anything: the app secret, a fixed or
-    /// cached access token, the cached api_ticket. For redacting errors made before a call.
-    fn known_secrets(&self) -> Vec<Secret> {
-        let inner = &*self.inner;
-        let mut out = vec![Secret::from(inner.auth.app_secret())];
-        match &inner.auth {
-            Auth::Fixed(token) => out.push(token.clone()),
-            Auth::Credentials { cache, .. } => out.extend(cache.peek()),
-            Auth::Provider(_) => {}
-        }
-        out.extend(inner.ticket.peek());
-        out
     }
 
     /// Sends `payload` with the token, renews the token and retries as needed, decodes the
@@ -977,6 +1003,8 @@ impl Client {
             Auth::Fixed(token) => Ok(token.clone()),
             Auth::Credentials { cache, .. } => cache.get(&|force| self.fetch_token(force)),
             Auth::Provider(provider) => provider_token(&**provider, "access token"),
+            #[cfg(feature = "async")]
+            Auth::Async(_) => Err(async_provider_refused()),
         }
     }
 
@@ -990,21 +1018,15 @@ impl Client {
                 &|force| self.fetch_token(force),
             ),
             Auth::Provider(provider) => renew_from(&**provider, rejected, "access token"),
+            #[cfg(feature = "async")]
+            Auth::Async(_) => Err(async_provider_refused()),
         }
     }
 
     /// Fetches a token from WeChat with the app's credentials.
     fn fetch_token(&self, force_refresh: bool) -> Result<Fetched, Error> {
-        let Auth::Credentials { credentials, .. } = &self.inner.auth else {
-            return Err(Error::Config("no credentials to fetch a token with".into()));
-        };
+        let (credentials, path, payload) = self.inner.auth.token_request(force_refresh)?;
         let secrets = [credentials.secret.expose()];
-        let (path, payload) = token_request(
-            credentials.source,
-            &credentials.appid,
-            &credentials.secret,
-            force_refresh,
-        )?;
         // A repeated normal fetch only hands out a token we never received. A forced refresh is
         // limited by WeChat: never repeat it.
         let mut plan = self.inner.common.plan(path, None, !force_refresh);
@@ -1021,6 +1043,13 @@ impl Client {
             }
         }
     }
+}
+
+/// The blocking client is never built with an async token provider ([`ClientBuilder::build`]
+/// refuses it); should one be there, its calls fail with this.
+#[cfg(feature = "async")]
+fn async_provider_refused() -> Error {
+    Error::Config("an async token provider needs ClientBuilder::build_async".into())
 }
 
 /// Asks `provider` for another token after WeChat rejected `rejected`: `None` when it has no

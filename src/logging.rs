@@ -70,3 +70,11 @@ pub(crate) fn fetched(what: &str, path: &str, expires_in: Option<i64>, forced: b
 pub(crate) fn renewal(what: &str, reason: &str) {
     log::warn!(target: TOKEN, "renewing {what}: {reason}");
 }
+
+/// `warn` on [`TOKEN`]: the caller reported the card api_ticket rejected (`renew_api_ticket`).
+pub(crate) fn ticket_rejected() {
+    renewal(
+        "the card api_ticket",
+        "the caller reported it rejected (renew_api_ticket)",
+    );
+}

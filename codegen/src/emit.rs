@@ -875,8 +875,6 @@ impl<'a> Emitter<'a> {
     }
 
     fn method(&self, file: &SpecFile, ep: &Endpoint) -> TokenStream {
-        let name = ident(&ep.name);
-        let konst = format_ident!("{}", ep.name.to_ascii_uppercase());
         let method = match ep.method {
             Method::Get => "GET",
             Method::Post => "POST",
@@ -893,18 +891,7 @@ impl<'a> Emitter<'a> {
             text.push_str("\n\n");
             text.push_str(&escape_doc(ep.doc.trim()));
         }
-        if let Some(page) = self.spec.page_of(file, ep) {
-            match &page.url {
-                Some(url) => text.push_str(&format!(
-                    "\n\nOfficial page: [{}]({url}).",
-                    escape_doc(&page.title)
-                )),
-                None => text.push_str(&format!(
-                    "\n\nOfficial page: {} (no address known).",
-                    escape_doc(&page.title)
-                )),
-            }
-        }
+        text.push_str(&self.page_line(file, ep));
         text.push_str(&format!(
             "\n\nThe request is validated against the spec before any network I/O. {retry}"
         ));
@@ -928,61 +915,46 @@ impl<'a> Emitter<'a> {
             }
             (None, None) => {}
         }
-        let doc = docs(&text);
-        let (param, arg) = match ep.request {
-            Some(r) => {
-                let r = ident(self.spec.name(r));
-                (quote!(request: &#r), quote!(request))
-            }
-            None => (quote!(), quote!(&crate::wire::Empty {})),
-        };
-        match ep.response {
-            Some(r) => {
-                let r = ident(self.spec.name(r));
-                quote! {
-                    #doc
-                    pub fn #name(&self, #param) -> Result<#r, crate::Error> {
-                        self.execute(&endpoint::#konst, #arg)
-                    }
-                }
-            }
-            None => quote! {
-                #doc
-                pub fn #name(&self, #param) -> Result<(), crate::Error> {
-                    self.execute_unit(&endpoint::#konst, #arg)
-                }
-            },
-        }
+        self.call_fn(ep, &text, false)
     }
 
     /// The endpoint's `async fn` on `AsyncClient`: the same types and validation as the
     /// blocking method, whose documentation it links rather than repeats.
     fn async_method(&self, file: &SpecFile, ep: &Endpoint) -> TokenStream {
-        let name = ident(&ep.name);
-        let konst = format_ident!("{}", ep.name.to_ascii_uppercase());
         let method = match ep.method {
             Method::Get => "GET",
             Method::Post => "POST",
         };
         let mut text = format!("{} — `{method} {}`.", escape_doc(&ep.title), ep.path);
-        if let Some(page) = self.spec.page_of(file, ep) {
-            match &page.url {
-                Some(url) => text.push_str(&format!(
-                    "\n\nOfficial page: [{}]({url}).",
-                    escape_doc(&page.title)
-                )),
-                None => text.push_str(&format!(
-                    "\n\nOfficial page: {} (no address known).",
-                    escape_doc(&page.title)
-                )),
-            }
-        }
+        text.push_str(&self.page_line(file, ep));
         text.push_str(&format!(
             "\n\nThe async form of [`Client::{}`](crate::Client::{}), which documents it: the \
              same request and answer, validated before any network I/O, and the same retries.",
             ep.name, ep.name
         ));
-        let doc = docs(&text);
+        self.call_fn(ep, &text, true)
+    }
+
+    /// "Official page: …", the line every method's documentation has.
+    fn page_line(&self, file: &SpecFile, ep: &Endpoint) -> String {
+        match self.spec.page_of(file, ep) {
+            Some(page) => match &page.url {
+                Some(url) => format!("\n\nOfficial page: [{}]({url}).", escape_doc(&page.title)),
+                None => format!(
+                    "\n\nOfficial page: {} (no address known).",
+                    escape_doc(&page.title)
+                ),
+            },
+            None => String::new(),
+        }
+    }
+
+    /// A client method of the endpoint with the documentation `text`: `Client`'s, or with
+    /// `is_async` the `async fn` of `AsyncClient`.
+    fn call_fn(&self, ep: &Endpoint, text: &str, is_async: bool) -> TokenStream {
+        let name = ident(&ep.name);
+        let konst = format_ident!("{}", ep.name.to_ascii_uppercase());
+        let doc = docs(text);
         let (param, arg) = match ep.request {
             Some(r) => {
                 let r = ident(self.spec.name(r));
@@ -990,20 +962,25 @@ impl<'a> Emitter<'a> {
             }
             None => (quote!(), quote!(&crate::wire::Empty {})),
         };
+        let (asyncness, awaited) = if is_async {
+            (quote!(async), quote!(.await))
+        } else {
+            (quote!(), quote!())
+        };
         match ep.response {
             Some(r) => {
                 let r = ident(self.spec.name(r));
                 quote! {
                     #doc
-                    pub async fn #name(&self, #param) -> Result<#r, crate::Error> {
-                        self.execute(&endpoint::#konst, #arg).await
+                    pub #asyncness fn #name(&self, #param) -> Result<#r, crate::Error> {
+                        self.execute(&endpoint::#konst, #arg) #awaited
                     }
                 }
             }
             None => quote! {
                 #doc
-                pub async fn #name(&self, #param) -> Result<(), crate::Error> {
-                    self.execute_unit(&endpoint::#konst, #arg).await
+                pub #asyncness fn #name(&self, #param) -> Result<(), crate::Error> {
+                    self.execute_unit(&endpoint::#konst, #arg) #awaited
                 }
             },
         }

@@ -230,16 +230,11 @@ impl Http {
         secrets: &[&str],
     ) -> Result<(u16, Bytes), Failed> {
         let timeout_of = self.limits.timeout;
+        // The server sent nothing for `timeout`: waiting for the head, or for more of the body.
+        let silent = || transport(path, words::sent_nothing_for(Some(timeout_of)), true, None);
         let waited = timeout(timeout_of, sender.try_send_request(request)).await;
         let response = match waited {
-            Err(_) => {
-                return Err(Failed::Failed(transport(
-                    path,
-                    words::sent_nothing_for(Some(timeout_of)),
-                    true,
-                    None,
-                )));
-            }
+            Err(_) => return Err(Failed::Failed(silent())),
             Ok(Err(mut e)) => {
                 // hyper hands the request back when it never wrote it.
                 let unsent = e.take_message();
@@ -269,14 +264,7 @@ impl Http {
         let mut received: u64 = 0;
         loop {
             match next_frame(&mut body, timeout_of).await {
-                Err(_) => {
-                    return Err(Failed::Failed(transport(
-                        path,
-                        words::sent_nothing_for(Some(timeout_of)),
-                        true,
-                        None,
-                    )));
-                }
+                Err(_) => return Err(Failed::Failed(silent())),
                 Ok(None) => break,
                 Ok(Some(Err(e))) => {
                     return Err(Failed::Failed(hyper_error(path, e, secrets, true)));

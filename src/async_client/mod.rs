@@ -14,10 +14,10 @@ use std::time::Instant;
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-use crate::client::{ClientBuilder, Common, Credentials, TokenSourceGiven};
+use crate::client::{Auth, ClientBuilder, Common};
 use crate::core::answer::{read, read_ticket, read_token};
 use crate::core::plan::{Next, Plan};
-use crate::core::request::{Payload, TokenKind, endpoint_path, token_request, url};
+use crate::core::request::{Payload, TokenKind, prepare, prepare_json, url};
 use crate::error::Error;
 use crate::logging;
 use crate::schema::{Call, HttpMethod};
@@ -67,38 +67,15 @@ pub struct AsyncClient {
 struct Inner {
     http: Http,
     common: Common,
-    auth: Auth,
+    auth: Auth<AsyncTokenCache>,
     ticket: AsyncTokenCache,
 }
 
 // One per client, never moved after the build: its size does not matter.
 #[allow(clippy::large_enum_variant)]
-enum Auth {
-    Fixed(Secret),
-    Credentials {
-        credentials: Credentials,
-        cache: AsyncTokenCache,
-    },
-    /// A blocking provider, called on tokio's blocking pool.
-    Provider(Arc<dyn TokenProvider>),
-    Async(Arc<dyn AsyncTokenProvider>),
-}
-
-impl Auth {
-    fn describe(&self) -> &'static str {
-        match self {
-            Auth::Fixed(_) => "fixed token",
-            Auth::Credentials { credentials, .. } => credentials.describe(),
-            Auth::Provider(_) => "token provider",
-            Auth::Async(_) => "async token provider",
-        }
-    }
-
-    fn app_secret(&self) -> &str {
-        match self {
-            Auth::Credentials { credentials, .. } => credentials.secret.expose(),
-            _ => "",
-        }
+impl crate::client::Peek for AsyncTokenCache {
+    fn peek(&self) -> Option<Secret> {
+        AsyncTokenCache::peek(self)
     }
 }
 
@@ -162,15 +139,7 @@ impl ClientBuilder {
             }
             None => (token_cache, ticket_cache),
         };
-        let auth = match settled.source {
-            TokenSourceGiven::Credentials(credentials) => Auth::Credentials {
-                credentials,
-                cache: token_cache,
-            },
-            TokenSourceGiven::Fixed(token) => Auth::Fixed(token),
-            TokenSourceGiven::Provider(provider) => Auth::Provider(provider),
-            TokenSourceGiven::AsyncProvider(provider) => Auth::Async(provider),
-        };
+        let auth = Auth::new(settled.source, token_cache);
         Ok(AsyncClient {
             inner: Arc::new(Inner {
                 http,
@@ -213,15 +182,10 @@ impl AsyncClient {
     /// WeChat rejected a signature made with `rejected`:
     /// [`Client::renew_api_ticket`](crate::Client::renew_api_ticket).
     pub async fn renew_api_ticket(&self, rejected: &Secret) -> Result<Secret, Error> {
-        logging::renewal(
-            "the card api_ticket",
-            "the caller reported it rejected (renew_api_ticket)",
-        );
+        logging::ticket_rejected();
         let fetch = |_| -> BoxFuture<'_, _> { Box::pin(self.fetch_api_ticket()) };
-        match self.inner.ticket.renew(rejected, false, &fetch).await? {
-            Some(ticket) => Ok(ticket),
-            None => Ok(rejected.clone()),
-        }
+        let renewed = self.inner.ticket.renew(rejected, false, &fetch).await?;
+        Ok(renewed.unwrap_or_else(|| rejected.clone()))
     }
 
     async fn fetch_api_ticket(&self) -> Result<Fetched, Error> {
@@ -251,15 +215,9 @@ impl AsyncClient {
         Req: Validate + Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        request.validate()?;
-        let payload = Payload::encode(endpoint.method, request)?;
-        self.send(
-            TokenKind::of(endpoint.auth),
-            endpoint.path,
-            &payload,
-            endpoint.idempotent,
-        )
-        .await
+        let (kind, payload) = prepare(endpoint, request)?;
+        self.send(kind, endpoint.path, &payload, endpoint.idempotent)
+            .await
     }
 
     /// Like [`execute`](AsyncClient::execute), for endpoints whose answer is only
@@ -285,26 +243,10 @@ impl AsyncClient {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        let known = self.known_secrets();
-        let known: Vec<&str> = known.iter().map(Secret::expose).collect();
-        let path = endpoint_path(path, &known)?;
-        let payload = Payload::encode(method, body)?;
+        let known = self.inner.auth.known_secrets(&self.inner.ticket);
+        let (path, payload) = prepare_json(method, path, body, &known)?;
         self.send(TokenKind::Access, path, &payload, idempotent)
             .await
-    }
-
-    /// The secrets the client holds without fetching anything, for redacting errors made
-    /// before a call.
-    fn known_secrets(&self) -> Vec<Secret> {
-        let inner = &*self.inner;
-        let mut out = vec![Secret::from(inner.auth.app_secret())];
-        match &inner.auth {
-            Auth::Fixed(token) => out.push(token.clone()),
-            Auth::Credentials { cache, .. } => out.extend(cache.peek()),
-            Auth::Provider(_) | Auth::Async(_) => {}
-        }
-        out.extend(inner.ticket.peek());
-        out
     }
 
     /// Sends `payload` with the token, follows the [`Plan`] (renewal, retries) and decodes the
@@ -410,16 +352,8 @@ impl AsyncClient {
     /// Fetches a token from WeChat with the app's credentials.
     async fn fetch_token(&self, force_refresh: bool) -> Result<Fetched, Error> {
         let inner = &*self.inner;
-        let Auth::Credentials { credentials, .. } = &inner.auth else {
-            return Err(Error::Config("no credentials to fetch a token with".into()));
-        };
+        let (credentials, path, payload) = inner.auth.token_request(force_refresh)?;
         let secrets = [credentials.secret.expose()];
-        let (path, payload) = token_request(
-            credentials.source,
-            &credentials.appid,
-            &credentials.secret,
-            force_refresh,
-        )?;
         let url = url(&inner.common.base_url, path, None, &payload);
         // A repeated normal fetch only hands out a token we never received. A forced refresh is
         // limited by WeChat: never repeat it.

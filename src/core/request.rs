@@ -4,10 +4,10 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::percent::percent_encode_into;
-use crate::schema::HttpMethod;
+use crate::schema::{Call, HttpMethod};
 use crate::secret::{Secret, redact};
 use crate::token::TokenSource;
-use crate::validate::{Rule, ValidationError};
+use crate::validate::{Rule, Validate, ValidationError};
 
 /// `POST cgi-bin/stable_token`.
 pub(crate) const STABLE_TOKEN_PATH: &str = "cgi-bin/stable_token";
@@ -195,10 +195,36 @@ struct StableTokenRequest<'a> {
     force_refresh: bool,
 }
 
+/// A generated method's request, checked and encoded: validated against the spec (nothing is
+/// sent when it breaks a rule), then the payload for the endpoint's method, and the token the
+/// endpoint is called with.
+pub(crate) fn prepare<Req: Validate + Serialize + ?Sized>(
+    endpoint: &Call,
+    request: &Req,
+) -> Result<(TokenKind, Payload), Error> {
+    request.validate()?;
+    Ok((
+        TokenKind::of(endpoint.auth),
+        Payload::encode(endpoint.method, request)?,
+    ))
+}
+
+/// [`call_json`](crate::Client::call_json)'s path and payload: the path checked (its error
+/// masks the `known` secrets), the body encoded, nothing validated.
+pub(crate) fn prepare_json<'a, Req: Serialize + ?Sized>(
+    method: HttpMethod,
+    path: &'a str,
+    body: &Req,
+    known: &[Secret],
+) -> Result<(&'a str, Payload), Error> {
+    let known: Vec<&str> = known.iter().map(Secret::expose).collect();
+    Ok((endpoint_path(path, &known)?, Payload::encode(method, body)?))
+}
+
 /// `path` as [`call_json`](crate::Client::call_json) takes it: relative to the base URL, a
 /// leading `/` ignored, no query, fragment, whitespace or control character. The error masks
 /// `secrets` (a caller may paste a URL with its token).
-pub(crate) fn endpoint_path<'a>(path: &'a str, secrets: &[&str]) -> Result<&'a str, Error> {
+fn endpoint_path<'a>(path: &'a str, secrets: &[&str]) -> Result<&'a str, Error> {
     let path = path.trim().trim_start_matches('/');
     if path.is_empty()
         || path
